@@ -1,0 +1,277 @@
+#include "harness/cli/app.h"
+
+#include <algorithm>
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "CLI/CLI.hpp"
+#include "absl/time/time.h"
+#include "common/build_info.h"
+#include "harness/cli/clean.h"
+#include "harness/cli/info.h"
+#include "harness/client/connect.h"
+#include "harness/client/cri_client.h"
+#include "harness/client/endpoint.h"
+#include "common/strings.h"
+
+namespace crisp::cli {
+namespace {
+
+struct GlobalOptions {
+  std::string timeout = "10s";
+};
+
+// Parses --timeout into a positive duration.
+absl::StatusOr<absl::Duration> ParseTimeout(const std::string& text) {
+  absl::Duration duration;
+  if (!absl::ParseDuration(text, &duration) || duration <= absl::ZeroDuration()) {
+    return absl::InvalidArgumentError(crisp::StrCat(
+        "--timeout: \"", text, "\" is not a positive duration (examples: 500ms, 10s, 2m)"));
+  }
+  return duration;
+}
+
+// Help for `where`, with its usage line spelled as typed: "crisp info ...".
+std::string HelpFor(const CLI::App& app, const CLI::App* where) {
+  return where == &app ? app.help() : where->help("crisp");
+}
+
+std::string UsageLine(const std::string& help) {
+  size_t start = help.find("Usage:");
+  if (start == std::string::npos) return help.substr(0, help.find('\n'));
+  return help.substr(start, help.find('\n', start) - start);
+}
+
+std::string SubcommandNames(const CLI::App& app) {
+  std::string names;
+  for (const CLI::App* sub : app.get_subcommands({})) {
+    crisp::StrAppend(&names, names.empty() ? "" : ", ", sub->get_name());
+  }
+  return names;
+}
+
+// The subcommand the user was typing when parsing stopped, or the app itself.
+const CLI::App* DeepestParsed(const CLI::App& app) {
+  for (const CLI::App* sub : app.get_subcommands({})) {
+    if (sub->parsed()) return DeepestParsed(*sub);
+  }
+  return &app;
+}
+
+int UsageError(const CLI::App& app, std::string_view what, std::ostream& err) {
+  const CLI::App* where = DeepestParsed(app);
+  err << "crisp: error: " << what << '\n'
+      << UsageLine(HelpFor(app, where)) << '\n'
+      << "Run '" << (where == &app ? "crisp" : "crisp " + where->get_name())
+      << " --help' for more.\n";
+  return kExitUsage;
+}
+
+int RunVersion(const std::string& output, std::ostream& out) {
+  if (output == "json") {
+    nlohmann::json json = {{"crisp_version", kCrispVersion},
+                           {"cri_api", {{"package", "runtime.v1"},
+                                        {"cri_api_version", kCriApiVersion},
+                                        {"kubernetes", kCriApiKubernetes}}}};
+    out << json.dump(2) << '\n';
+  } else {
+    out << "crisp " << kCrispVersion << '\n'
+        << "CRI API runtime.v1 (cri-api " << kCriApiVersion << ", Kubernetes "
+        << kCriApiKubernetes << ")\n";
+  }
+  return kExitOk;
+}
+
+// Parses an endpoint for a command that talks to a runtime; reports the
+// problem on `err` when it cannot be used.
+absl::StatusOr<client::Endpoint> ResolveEndpoint(const std::string& text,
+                                                 std::ostream& err) {
+  absl::StatusOr<client::Endpoint> endpoint = client::ParseEndpoint(text);
+  if (!endpoint.ok()) {
+    err << "crisp: error: " << endpoint.status().message() << '\n';
+    return endpoint;
+  }
+  if (endpoint->kind == client::Endpoint::Kind::kReference) {
+    err << "crisp: error: endpoint reference: the bundled reference runtime "
+           "(crispd) is not part of this build yet; name a runtime with "
+           "-e unix:///path/to/socket\n";
+    return absl::UnimplementedError("reference runtime");
+  }
+  return endpoint;
+}
+
+struct InfoOptions {
+  std::string endpoint = std::string(client::kReferenceEndpoint);
+  std::string output = "table";
+  bool verbose = false;
+};
+
+int RunInfo(const GlobalOptions& global, const InfoOptions& options,
+            std::ostream& out, std::ostream& err) {
+  absl::StatusOr<absl::Duration> timeout = ParseTimeout(global.timeout);
+  if (!timeout.ok()) {
+    err << "crisp: error: " << timeout.status().message() << '\n';
+    return kExitUsage;
+  }
+  absl::StatusOr<client::Endpoint> endpoint = ResolveEndpoint(options.endpoint, err);
+  if (!endpoint.ok()) return kExitUsage;
+  std::unique_ptr<client::CriClient> cri =
+      client::NewGrpcCriClient(*endpoint, {.default_timeout = *timeout});
+  absl::StatusOr<RuntimeInfo> info =
+      GatherRuntimeInfo(*cri, *endpoint, *timeout, options.verbose);
+  if (!info.ok()) {
+    err << "crisp: error: " << info.status().message() << '\n';
+    return kExitUsage;
+  }
+  if (options.output == "json") {
+    out << InfoToJson(*info).dump(2) << '\n';
+  } else {
+    PrintInfoTable(*info, out);
+  }
+  return kExitOk;
+}
+
+struct CleanOptions {
+  std::string endpoint = std::string(client::kReferenceEndpoint);
+  std::vector<std::string> labels;
+  bool all = false;
+};
+
+// Stop and remove deserve longer than a query: a runtime may wait out a
+// container's grace period.
+constexpr absl::Duration kMinCleanTimeout = absl::Minutes(2);
+
+int RunClean(const GlobalOptions& global, const CleanOptions& options,
+             std::ostream& out, std::ostream& err) {
+  if (options.all == !options.labels.empty()) {
+    err << "crisp: error: clean needs exactly one of --all or --label KEY=VALUE\n";
+    return kExitUsage;
+  }
+  std::map<std::string, std::string> labels;
+  for (const std::string& label : options.labels) {
+    size_t eq = label.find('=');
+    if (eq == std::string::npos || eq == 0) {
+      err << "crisp: error: --label \"" << label << "\" is not KEY=VALUE\n";
+      return kExitUsage;
+    }
+    labels[label.substr(0, eq)] = label.substr(eq + 1);
+  }
+  absl::StatusOr<absl::Duration> timeout = ParseTimeout(global.timeout);
+  if (!timeout.ok()) {
+    err << "crisp: error: " << timeout.status().message() << '\n';
+    return kExitUsage;
+  }
+  absl::StatusOr<client::Endpoint> endpoint = ResolveEndpoint(options.endpoint, err);
+  if (!endpoint.ok()) return kExitUsage;
+  std::unique_ptr<client::CriClient> cri =
+      client::NewGrpcCriClient(*endpoint, {.default_timeout = *timeout});
+  if (auto version = client::Handshake(*cri, *endpoint, *timeout); !version.ok()) {
+    err << "crisp: error: " << version.status().message() << '\n';
+    return kExitUsage;
+  }
+  CleanResult result =
+      CleanSandboxes(*cri, labels, std::max(*timeout, kMinCleanTimeout), out);
+  for (const std::string& failure : result.failures) {
+    err << "crisp: could not remove " << failure << '\n';
+  }
+  out << "clean: removed " << result.removed << " pod sandbox"
+      << (result.removed == 1 ? "" : "es") << " from " << endpoint->Display();
+  if (!result.failures.empty()) out << ", " << result.failures.size() << " failed";
+  out << '\n';
+  return result.failures.empty() ? kExitOk : kExitFailures;
+}
+
+}  // namespace
+
+int RunCrisp(int argc, const char* const* argv, std::ostream& out,
+             std::ostream& err) {
+  CLI::App app{"crisp: conformance and interoperability tests for CRI v1 runtimes",
+               "crisp"};
+  app.require_subcommand(1);
+  app.fallthrough();
+  app.footer("Endpoints: unix:///path/to/socket, /path/to/socket, or NAME=either; "
+             "'reference' names the bundled runtime.\n"
+             "Exit codes: 0 success, 1 checks failed, 2 usage or endpoint error.");
+
+  GlobalOptions global;
+  app.add_option("--timeout", global.timeout,
+                 "Deadline for each CRI call (500ms, 10s, 2m)")
+      ->capture_default_str();
+
+  std::map<const CLI::App*, std::function<int()>> actions;
+
+  std::string version_output = "text";
+  CLI::App* version = app.add_subcommand("version", "Print crisp's version and the CRI API it speaks");
+  version->add_option("-o,--output", version_output, "Output format")
+      ->check(CLI::IsMember({"text", "json"}))
+      ->capture_default_str();
+  actions[version] = [&] { return RunVersion(version_output, out); };
+
+  InfoOptions info_options;
+  CLI::App* info = app.add_subcommand(
+      "info", "Show what a runtime reports: version, conditions, cgroup driver, image filesystems");
+  info->add_option("-e,--endpoint", info_options.endpoint,
+                   "CRI endpoint (unix:///path, /path, NAME=..., or reference)")
+      ->capture_default_str();
+  info->add_option("-o,--output", info_options.output, "Output format")
+      ->check(CLI::IsMember({"table", "json"}))
+      ->capture_default_str();
+  info->add_flag("-v,--verbose", info_options.verbose,
+                 "Ask Status for the runtime's verbose info map too");
+  actions[info] = [&] { return RunInfo(global, info_options, out, err); };
+
+  CleanOptions clean_options;
+  CLI::App* clean = app.add_subcommand(
+      "clean", "Stop and remove pod sandboxes (and their containers) left on a runtime");
+  clean->add_option("-e,--endpoint", clean_options.endpoint,
+                    "CRI endpoint (unix:///path, /path, NAME=..., or reference)")
+      ->capture_default_str();
+  clean->add_option("-l,--label", clean_options.labels,
+                    "Only sandboxes with this label (KEY=VALUE; repeat to require several)");
+  clean->add_flag("--all", clean_options.all, "Every sandbox on the runtime");
+  actions[clean] = [&] { return RunClean(global, clean_options, out, err); };
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp&) {
+    out << HelpFor(app, DeepestParsed(app)) << '\n';
+    return kExitOk;
+  } catch (const CLI::CallForAllHelp&) {
+    out << app.help("", CLI::AppFormatMode::All);
+    return kExitOk;
+  } catch (const CLI::RequiredError& e) {
+    if (app.get_subcommands().empty()) {
+      for (int i = 1; i < argc; ++i) {
+        std::string_view arg = argv[i];
+        if (arg.starts_with('-')) {
+          // Skip the value of a global option given as "--timeout 3s".
+          const CLI::Option* option = app.get_option_no_throw(std::string(arg));
+          if (option != nullptr && option->get_expected_min() > 0) ++i;
+        } else {
+          return UsageError(app,
+                            crisp::StrCat("unknown subcommand \"", arg,
+                                          "\" (known: ", SubcommandNames(app), ")"),
+                            err);
+        }
+      }
+      // `crisp` alone: show what there is to do.
+      err << app.help() << '\n';
+      return kExitUsage;
+    }
+    return UsageError(app, e.what(), err);
+  } catch (const CLI::ParseError& e) {
+    return UsageError(app, e.what(), err);
+  }
+
+  for (const CLI::App* sub : app.get_subcommands()) {
+    if (auto action = actions.find(sub); action != actions.end()) {
+      return action->second();
+    }
+  }
+  return UsageError(app, "no subcommand given", err);
+}
+
+}  // namespace crisp::cli

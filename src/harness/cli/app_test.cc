@@ -1,0 +1,110 @@
+// CLI parsing and the errors a user sees; nothing here needs a runtime.
+#include "harness/cli/app.h"
+#include "harness/cli/cli_testing.h"
+
+#include <algorithm>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "gmock/gmock.h"
+#include "nlohmann/json.hpp"
+#include "gtest/gtest.h"
+
+namespace crisp::cli {
+namespace {
+
+using ::testing::EndsWith;
+using ::testing::HasSubstr;
+using ::testing::IsEmpty;
+using ::testing::StartsWith;
+
+int Lines(const std::string& text) {
+  return static_cast<int>(std::count(text.begin(), text.end(), '\n'));
+}
+
+TEST(CliTest, HelpOnTheAppAndEverySubcommandExitsZero) {
+  CliResult top = RunCrispForTest({"--help"});
+  EXPECT_EQ(top.code, kExitOk);
+  EXPECT_THAT(top.out, HasSubstr("info"));
+  EXPECT_THAT(top.out, HasSubstr("version"));
+  EXPECT_THAT(top.err, IsEmpty());
+
+  for (const char* sub : {"info", "version"}) {
+    CliResult help = RunCrispForTest({sub, "--help"});
+    EXPECT_EQ(help.code, kExitOk) << sub;
+    EXPECT_THAT(help.out, HasSubstr(std::string("crisp ") + sub)) << help.out;
+    EXPECT_THAT(help.out, HasSubstr("--output")) << sub;
+  }
+  EXPECT_THAT(RunCrispForTest({"info", "--help"}).out, HasSubstr("--endpoint"));
+}
+
+TEST(CliTest, NoSubcommandPrintsHelpAndExitsTwo) {
+  CliResult result = RunCrispForTest({});
+  EXPECT_EQ(result.code, kExitUsage);
+  EXPECT_THAT(result.err, HasSubstr("Subcommands:"));
+}
+
+TEST(CliTest, UnknownSubcommandOrFlagIsAUsageError) {
+  CliResult unknown = RunCrispForTest({"frobnicate"});
+  EXPECT_EQ(unknown.code, kExitUsage);
+  EXPECT_THAT(unknown.err, StartsWith("crisp: error: "));
+  EXPECT_THAT(unknown.err, HasSubstr("Usage: crisp"));
+
+  CliResult flag = RunCrispForTest({"info", "--no-such-flag"});
+  EXPECT_EQ(flag.code, kExitUsage);
+  EXPECT_THAT(flag.err, HasSubstr("--no-such-flag"));
+  EXPECT_THAT(flag.err, HasSubstr("Usage: crisp info"));
+  EXPECT_THAT(flag.err, HasSubstr("Run 'crisp info --help'"));
+}
+
+TEST(CliTest, BadOptionValuesAreUsageErrors) {
+  CliResult output = RunCrispForTest({"info", "-o", "yaml"});
+  EXPECT_EQ(output.code, kExitUsage);
+  EXPECT_THAT(output.err, HasSubstr("yaml"));
+
+  CliResult timeout = RunCrispForTest({"--timeout", "soon", "info", "-e", "/tmp/x.sock"});
+  EXPECT_EQ(timeout.code, kExitUsage);
+  EXPECT_THAT(timeout.err, HasSubstr("--timeout: \"soon\" is not a positive duration"));
+
+  CliResult zero = RunCrispForTest({"--timeout", "0s", "info", "-e", "/tmp/x.sock"});
+  EXPECT_EQ(zero.code, kExitUsage);
+}
+
+TEST(CliTest, BadEndpointIsOneLineAndExitsTwo) {
+  CliResult result = RunCrispForTest({"info", "-e", "tcp://127.0.0.1:9"});
+  EXPECT_EQ(result.code, kExitUsage);
+  EXPECT_EQ(Lines(result.err), 1) << result.err;
+  EXPECT_THAT(result.err, HasSubstr("scheme \"tcp\" is not supported"));
+  EXPECT_THAT(result.out, IsEmpty());
+}
+
+TEST(CliTest, UnreachableEndpointNamesEndpointAndReasonInOneLine) {
+  CliResult result = RunCrispForTest({"info", "-e", "unix:///nonexistent/dir/cri.sock"});
+  EXPECT_EQ(result.code, kExitUsage);
+  EXPECT_EQ(Lines(result.err), 1) << result.err;
+  EXPECT_THAT(result.err, HasSubstr("endpoint unix:///nonexistent/dir/cri.sock"));
+  EXPECT_THAT(result.err, HasSubstr("no such socket"));
+  EXPECT_THAT(result.err, EndsWith("\n"));
+}
+
+TEST(CliTest, ReferenceEndpointIsNotBuiltYetAndSaysSo) {
+  CliResult result = RunCrispForTest({"info"});  // the default endpoint is the reference runtime
+  EXPECT_EQ(result.code, kExitUsage);
+  EXPECT_THAT(result.err, HasSubstr("reference runtime (crispd) is not part of this build"));
+}
+
+TEST(CliTest, VersionNamesTheCriApi) {
+  CliResult text = RunCrispForTest({"version"});
+  EXPECT_EQ(text.code, kExitOk);
+  EXPECT_THAT(text.out, StartsWith("crisp "));
+  EXPECT_THAT(text.out, HasSubstr("runtime.v1 (cri-api v0.36.0, Kubernetes 1.36)"));
+
+  CliResult json = RunCrispForTest({"version", "-o", "json"});
+  EXPECT_EQ(json.code, kExitOk);
+  auto parsed = nlohmann::json::parse(json.out);
+  EXPECT_EQ(parsed["cri_api"]["package"], "runtime.v1");
+}
+
+}  // namespace
+}  // namespace crisp::cli

@@ -1,0 +1,59 @@
+#include "harness/cli/clean.h"
+
+#include "common/strings.h"
+#include "runtime/v1/api.pb.h"
+
+namespace crisp::cli {
+namespace {
+
+namespace v1 = runtime::v1;
+
+std::string Failure(const client::CallRecord& record) {
+  return crisp::StrCat(record.method, ": ", client::GrpcCodeName(record.code), ": ",
+                       record.message);
+}
+
+client::CallRecord CallByName(client::CriClient& client, std::string_view method,
+                              const google::protobuf::Message& request,
+                              absl::Duration timeout) {
+  return client.Call(**client::FindCriMethod(method), request, {.timeout = timeout});
+}
+
+}  // namespace
+
+CleanResult CleanSandboxes(client::CriClient& client,
+                           const std::map<std::string, std::string>& labels,
+                           absl::Duration timeout, std::ostream& log) {
+  CleanResult result;
+  v1::ListPodSandboxRequest list;
+  for (const auto& [key, value] : labels) {
+    (*list.mutable_filter()->mutable_label_selector())[key] = value;
+  }
+  client::CallRecord listed = CallByName(client, "ListPodSandbox", list, timeout);
+  if (!listed.ok()) {
+    result.failures.push_back(Failure(listed));
+    return result;
+  }
+  const auto& items = static_cast<const v1::ListPodSandboxResponse&>(*listed.response).items();
+  for (const v1::PodSandbox& sandbox : items) {
+    std::string name = crisp::StrCat(sandbox.metadata().namespace_(), "/",
+                                     sandbox.metadata().name(), " (",
+                                     sandbox.id().substr(0, 13), ")");
+    v1::StopPodSandboxRequest stop;
+    stop.set_pod_sandbox_id(sandbox.id());
+    client::CallRecord stopped = CallByName(client, "StopPodSandbox", stop, timeout);
+    v1::RemovePodSandboxRequest remove;
+    remove.set_pod_sandbox_id(sandbox.id());
+    client::CallRecord removed = CallByName(client, "RemovePodSandbox", remove, timeout);
+    if (removed.ok()) {
+      ++result.removed;
+      log << "removed pod sandbox " << name << '\n';
+    } else {
+      result.failures.push_back(crisp::StrCat(
+          name, ": ", stopped.ok() ? "" : Failure(stopped) + "; ", Failure(removed)));
+    }
+  }
+  return result;
+}
+
+}  // namespace crisp::cli

@@ -1,0 +1,41 @@
+// `crisp info`: what a runtime says about itself.
+#pragma once
+
+#include <ostream>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "harness/client/call_record.h"
+#include "harness/client/cri_client.h"
+#include "harness/client/endpoint.h"
+#include "nlohmann/json.hpp"
+#include "runtime/v1/api.pb.h"
+
+namespace crisp::cli {
+
+// Version, then Status, RuntimeConfig and ImageFsInfo. Version must succeed
+// (it is the handshake); the other three are kept as records, so that an
+// Unimplemented RuntimeConfig (older runtimes) is shown, not fatal.
+struct RuntimeInfo {
+  client::Endpoint endpoint;
+  runtime::v1::VersionResponse version;
+  client::CallRecord status;
+  client::CallRecord runtime_config;
+  client::CallRecord image_fs_info;
+};
+
+// Fails only when the endpoint cannot be reached or is not a CRI v1 server;
+// the message is one line naming the endpoint and the reason.
+absl::StatusOr<RuntimeInfo> GatherRuntimeInfo(client::CriClient& client,
+                                              const client::Endpoint& endpoint,
+                                              absl::Duration timeout,
+                                              bool verbose);
+
+// A two-column table for people.
+void PrintInfoTable(const RuntimeInfo& info, std::ostream& out);
+
+// The same facts for machines: each RPC's response in protobuf JSON with
+// api.proto field names, or {"error": {code, code_name, message}}.
+nlohmann::json InfoToJson(const RuntimeInfo& info);
+
+}  // namespace crisp::cli

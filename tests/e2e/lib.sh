@@ -1,0 +1,25 @@
+# Shared by the e2e test scripts: the environment from `ci/env up`, and checks.
+set -euo pipefail
+
+CRISP=${1:?usage: $0 PATH_TO_CRISP}
+env_file=${CRISP_ENV_DIR:-/tmp/crisp-env}/env
+if [ ! -f "$env_file" ]; then
+  echo "e2e: $env_file is missing: run 'ci/env up' first (ci/test does)" >&2
+  exit 1
+fi
+# shellcheck disable=SC1090
+source "$env_file"
+
+failures=0
+# check DESCRIPTION EXPECTED ACTUAL
+check() {
+  if [ "$2" = "$3" ]; then
+    echo "ok: $1"
+  else
+    echo "FAIL: $1: expected '$2', got '$3'" >&2
+    failures=$((failures + 1))
+  fi
+}
+finish() {
+  [ "$failures" -eq 0 ] || { echo "$failures check(s) failed" >&2; exit 1; }
+}
