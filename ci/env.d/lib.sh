@@ -54,7 +54,8 @@ start_daemon() {
     return 0
   fi
   say "starting $name"
-  setsid "$@" >>"$log" 2>&1 < /dev/null &
+  # fd 9 holds the ci/env lock; daemons must not keep it.
+  setsid "$@" >>"$log" 2>&1 < /dev/null 9>&- &
   echo $! > "$pidfile"
 }
 
