@@ -5,11 +5,13 @@ CD_DIR="$CRISP_ENV_DIR/containerd"
 CD_SOCK="$CD_DIR/containerd.sock"
 CD_PID="$CD_DIR/containerd.pid"
 CD_LOG="$CD_DIR/containerd.log"
-# Our own network name, bridge and subnet, so that several runtimes can share
-# the host, and so that `down` can tell our netns and iptables rules apart.
-CD_NET=crisp-containerd
-CD_BRIDGE=crisp-cd0
-CD_POD_CIDR=${CRISP_POD_CIDR:-10.88.0.0/16}
+# Our own network name, bridge and subnet, so that several runtimes (and
+# several environments, by CRISP_ENV_INSTANCE) can share the host, and so
+# that `down` can tell our netns and iptables rules apart.
+CD_INSTANCE=${CRISP_ENV_INSTANCE:-0}
+CD_NET=crisp-containerd-$CD_INSTANCE
+CD_BRIDGE=crisp-cd$CD_INSTANCE
+CD_POD_CIDR=${CRISP_POD_CIDR:-10.$((88 + CD_INSTANCE)).0.0/16}
 
 containerd_write_config() {
   mkdir -p "$CD_DIR"/{root,state,opt,net.d,certs.d,ipam}
@@ -107,6 +109,7 @@ containerd_up() {
   start_daemon containerd "$CD_PID" "$CD_LOG" containerd --config "$CD_DIR/config.toml"
   wait_until 60 containerd "$CD_PID" "$CD_LOG" containerd_answers
   set_var CRISP_CONTAINERD_ENDPOINT "unix://$CD_SOCK"
+  set_var CRISP_POD_CIDR "$CD_POD_CIDR"
 }
 
 # Pods first, through CRI while containerd still runs, so that CNI tears
@@ -147,7 +150,7 @@ containerd_sweep_iptables() {
   command -v iptables-save >/dev/null || return 0
   local table chain rule
   for table in nat filter; do
-    for chain in $(iptables-save -t "$table" 2>/dev/null | grep -- "$CD_NET" | grep -o -- '-A CNI-DN-[0-9a-f]*' | awk '{print $2}' | sort -u); do
+    for chain in $(iptables-save -t "$table" 2>/dev/null | grep -- "$CD_NET" | grep -o -- '-j CNI-DN-[0-9a-f]*' | awk '{print $2}' | sort -u); do
       iptables-save -t "$table" | grep -- "-j $chain\b" | sed 's/^-A /-D /' | while read -r rule; do
         eval "iptables -t $table $rule" 2>/dev/null || true
       done

@@ -1,7 +1,10 @@
 #include "harness/cli/app.h"
 
 #include <algorithm>
+#include <fstream>
 #include <functional>
+#include <iostream>
+#include <sstream>
 #include <map>
 #include <memory>
 #include <string>
@@ -13,6 +16,7 @@
 #include "harness/cli/clean.h"
 #include "harness/cli/info.h"
 #include "harness/client/connect.h"
+#include "harness/client/json_request.h"
 #include "harness/client/cri_client.h"
 #include "harness/client/endpoint.h"
 #include "common/strings.h"
@@ -184,6 +188,74 @@ int RunClean(const GlobalOptions& global, const CleanOptions& options,
   return result.failures.empty() ? kExitOk : kExitFailures;
 }
 
+struct CallOptions {
+  std::string endpoint = std::string(client::kReferenceEndpoint);
+  std::string method;
+  std::string data;
+  std::string file;
+};
+
+// Reads a whole file, or standard input for "-".
+absl::StatusOr<std::string> ReadInput(const std::string& path) {
+  std::ifstream file;
+  std::istream* in = &std::cin;
+  if (path != "-") {
+    file.open(path);
+    if (!file) return absl::NotFoundError(crisp::StrCat("cannot read ", path));
+    in = &file;
+  }
+  std::ostringstream text;
+  text << in->rdbuf();
+  return text.str();
+}
+
+int RunCall(const GlobalOptions& global, const CallOptions& options,
+            std::ostream& out, std::ostream& err) {
+  absl::StatusOr<const client::MethodDescriptor*> method = client::FindCriMethod(options.method);
+  if (!method.ok()) {
+    err << "crisp: error: " << method.status().message() << '\n';
+    return kExitUsage;
+  }
+  std::unique_ptr<google::protobuf::Message> request = client::NewRequest(**method);
+  std::string json = options.data;
+  if (!options.file.empty()) {
+    absl::StatusOr<std::string> text = ReadInput(options.file);
+    if (!text.ok()) {
+      err << "crisp: error: " << text.status().message() << '\n';
+      return kExitUsage;
+    }
+    json = *std::move(text);
+  }
+  if (!json.empty()) {
+    if (absl::Status parsed = client::ParseJsonInto(json, request.get()); !parsed.ok()) {
+      err << "crisp: error: " << (options.file.empty() ? "--data" : options.file) << ": "
+          << parsed.message() << '\n';
+      return kExitUsage;
+    }
+  }
+  absl::StatusOr<absl::Duration> timeout = ParseTimeout(global.timeout);
+  if (!timeout.ok()) {
+    err << "crisp: error: " << timeout.status().message() << '\n';
+    return kExitUsage;
+  }
+  absl::StatusOr<client::Endpoint> endpoint = ResolveEndpoint(options.endpoint, err);
+  if (!endpoint.ok()) return kExitUsage;
+  if (absl::Status probe = client::ProbeSocket(*endpoint); !probe.ok()) {
+    err << "crisp: error: endpoint " << endpoint->Display() << ": " << probe.message() << '\n';
+    return kExitUsage;
+  }
+  std::unique_ptr<client::CriClient> cri =
+      client::NewGrpcCriClient(*endpoint, {.default_timeout = *timeout});
+  client::CallRecord record = cri->Call(**method, *request);
+  if (!record.ok()) {
+    err << "crisp: " << record.method << ": " << client::GrpcCodeName(record.code) << ": "
+        << record.message << '\n';
+    return kExitFailures;
+  }
+  out << client::MessageToJson(*record.response).dump(2) << '\n';
+  return kExitOk;
+}
+
 }  // namespace
 
 int RunCrisp(int argc, const char* const* argv, std::ostream& out,
@@ -233,6 +305,22 @@ int RunCrisp(int argc, const char* const* argv, std::ostream& out,
                     "Only sandboxes with this label (KEY=VALUE; repeat to require several)");
   clean->add_flag("--all", clean_options.all, "Every sandbox on the runtime");
   actions[clean] = [&] { return RunClean(global, clean_options, out, err); };
+
+  CallOptions call_options;
+  CLI::App* call = app.add_subcommand(
+      "call", "Call one CRI RPC with a JSON request and print the JSON response");
+  call->add_option("method", call_options.method,
+                   "RPC name: Version, RunPodSandbox, ImageService/PullImage, ...")
+      ->required();
+  call->add_option("-e,--endpoint", call_options.endpoint,
+                   "CRI endpoint (unix:///path, /path, NAME=..., or reference)")
+      ->capture_default_str();
+  auto* data = call->add_option("-d,--data", call_options.data,
+                                "The request as JSON (api.proto field names)");
+  call->add_option("-f,--file", call_options.file, "Read the request from a JSON file ('-' for stdin)")
+      ->excludes(data);
+  call->footer("Exit codes: 0 the RPC succeeded, 1 the runtime answered an error, 2 usage or endpoint error.");
+  actions[call] = [&] { return RunCall(global, call_options, out, err); };
 
   try {
     app.parse(argc, argv);

@@ -1,0 +1,83 @@
+# The local OCI registry: Debian's docker-registry on 127.0.0.1, storage under
+# $CRISP_ENV_DIR/registry, fed with the test images under the names users
+# pull (docker.io/library/redis:alpine, registry.k8s.io/pause:3.9, ...).
+# containerd reaches it through registry mirrors; the repository path is the
+# image name without its registry host.
+
+REG_DIR="$CRISP_ENV_DIR/registry"
+REG_PID="$REG_DIR/registry.pid"
+REG_LOG="$REG_DIR/registry.log"
+
+registry_answers() {
+  curl -sf "http://$CRISP_REGISTRY/v2/" >/dev/null
+}
+
+registry_up() {
+  mkdir -p "$REG_DIR/data"
+  if pid_alive "$REG_PID" && [ -f "$REG_DIR/address" ]; then
+    set_var CRISP_REGISTRY "$(cat "$REG_DIR/address")"
+  else
+    set_var CRISP_REGISTRY "127.0.0.1:${CRISP_REGISTRY_PORT:-$(free_port 5000)}"
+    echo "$CRISP_REGISTRY" > "$REG_DIR/address"
+    cat > "$REG_DIR/config.yml" <<YAML
+version: 0.1
+log:
+  level: info
+  accesslog:
+    disabled: true
+storage:
+  filesystem:
+    rootdirectory: $REG_DIR/data
+  delete:
+    enabled: true
+http:
+  addr: $CRISP_REGISTRY
+YAML
+  fi
+  start_daemon registry "$REG_PID" "$REG_LOG" docker-registry serve "$REG_DIR/config.yml"
+  wait_until 30 registry "$REG_PID" "$REG_LOG" registry_answers
+  registry_push
+}
+
+# Pushes every name of images.list (skipping those already there) and writes
+# digests.json: {"docker.io/library/redis:alpine": "sha256:...", ...}.
+registry_push() {
+  local layout ref name path digest_file="$REG_DIR/push.digest" pushed=0
+  local digests="{}"
+  # Two names may share a repository path only if they are the same image.
+  local clash
+  clash=$(awk '{n=$3; sub(/^[^\/]+\//, "", n); print n, $1}' "$CRISP_IMAGES_DIR/images.list" |
+          sort -u | awk '{print $1}' | uniq -d)
+  [ -z "$clash" ] || die "registry: different images share the path(s): $clash"
+  while read -r layout ref name; do
+    path=${name#*/}
+    if [ ! -f "$REG_DIR/pushed/$path" ]; then
+      skopeo copy --quiet --dest-tls-verify=false --digestfile "$digest_file" \
+        "oci:$layout:$ref" "docker://$CRISP_REGISTRY/$path" >>"$REG_LOG" 2>&1 ||
+        fail registry "$REG_LOG" "pushing $name failed"
+      mkdir -p "$(dirname "$REG_DIR/pushed/$path")"
+      cp "$digest_file" "$REG_DIR/pushed/$path"
+      pushed=$((pushed + 1))
+    fi
+    digests=$(jq -c --arg n "$name" --arg d "$(cat "$REG_DIR/pushed/$path")" '.[$n] = $d' <<<"$digests")
+  done < "$CRISP_IMAGES_DIR/images.list"
+  jq -S . <<<"$digests" > "$REG_DIR/digests.json"
+  say "registry: $pushed image name(s) pushed to $CRISP_REGISTRY"
+  set_var CRISP_IMAGE_DIGESTS "$REG_DIR/digests.json"
+}
+
+registry_down() {
+  stop_daemon registry "$REG_PID"
+}
+
+registry_status() {
+  if pid_alive "$REG_PID"; then
+    echo "registry: running (pid $(cat "$REG_PID")), http://$(cat "$REG_DIR/address")"
+  else
+    echo "registry: not running"
+  fi
+}
+
+UP_STEPS+=(registry_up)
+DOWN_STEPS+=(registry_down)
+STATUS_STEPS+=(registry_status)
