@@ -63,7 +63,7 @@ TEST(InfoIntegrationTest, JsonCarriesEveryResponseWithApiFieldNames) {
   EXPECT_EQ(json["runtime_config"]["linux"]["cgroup_driver"], "CGROUPFS");
   const auto& fs = json["image_fs_info"]["image_filesystems"][0];
   EXPECT_EQ(fs["fs_id"]["mountpoint"], "/var/lib/fakecri/images");
-  EXPECT_EQ(fs["used_bytes"]["value"], "3221225472");  // int64 is a string in proto JSON
+  EXPECT_EQ(fs["used_bytes"]["value"], 3221225472u);  // 64-bit integers stay numbers
   EXPECT_FALSE(json["status"].contains("info") && !json["status"]["info"].empty());
 }
 

@@ -16,6 +16,7 @@
 #include "harness/cli/clean.h"
 #include "harness/cli/info.h"
 #include "harness/client/connect.h"
+#include "harness/client/proto_json.h"
 #include "harness/client/json_request.h"
 #include "harness/client/cri_client.h"
 #include "harness/client/endpoint.h"
@@ -252,7 +253,7 @@ int RunCall(const GlobalOptions& global, const CallOptions& options,
         << record.message << '\n';
     return kExitFailures;
   }
-  out << client::MessageToJson(*record.response).dump(2) << '\n';
+  out << client::ProtoToJson(*record.response).dump(2) << '\n';
   return kExitOk;
 }
 

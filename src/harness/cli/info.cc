@@ -8,6 +8,7 @@
 
 #include "common/units.h"
 #include "harness/client/connect.h"
+#include "harness/client/proto_json.h"
 #include "common/strings.h"
 
 namespace crisp::cli {
@@ -117,7 +118,7 @@ void AddFilesystemRows(std::string_view label,
 
 nlohmann::json RecordJson(const CallRecord& record) {
   if (record.ok() && record.response != nullptr) {
-    return client::MessageToJson(*record.response);
+    return client::ProtoToJson(*record.response);
   }
   return {{"error",
            {{"code", static_cast<int>(record.code)},
@@ -180,7 +181,7 @@ void PrintInfoTable(const RuntimeInfo& info, std::ostream& out) {
 nlohmann::json InfoToJson(const RuntimeInfo& info) {
   return {
       {"endpoint", {{"name", info.endpoint.name}, {"address", info.endpoint.Display()}}},
-      {"version", client::MessageToJson(info.version)},
+      {"version", client::ProtoToJson(info.version)},
       {"status", RecordJson(info.status)},
       {"runtime_config", RecordJson(info.runtime_config)},
       {"image_fs_info", RecordJson(info.image_fs_info)},

@@ -3,7 +3,7 @@
 #include <string>
 
 #include "absl/time/time.h"
-#include "google/protobuf/util/json_util.h"
+#include "harness/client/proto_json.h"
 
 namespace crisp::client {
 
@@ -30,22 +30,6 @@ std::string_view GrpcCodeName(absl::StatusCode code) {
   }
 }
 
-nlohmann::json MessageToJson(const google::protobuf::Message& message) {
-  google::protobuf::util::JsonPrintOptions options;
-  options.preserve_proto_field_names = true;
-  // Defaults are printed so that every record of one message type has the
-  // same shape; unset message fields stay absent.
-  options.always_print_primitive_fields = true;
-  std::string text;
-  auto status = google::protobuf::util::MessageToJsonString(message, &text, options);
-  if (!status.ok()) {
-    // Only possible for messages with unresolvable Any fields, which the CRI
-    // API has none of; keep the failure visible rather than drop data.
-    return {{"json_error", std::string(status.message())}};
-  }
-  return nlohmann::json::parse(text);
-}
-
 nlohmann::json ToJson(const CallRecord& record) {
   nlohmann::json json = {
       {"service", record.service},
@@ -58,8 +42,8 @@ nlohmann::json ToJson(const CallRecord& record) {
   };
   if (!record.message.empty()) json["message"] = record.message;
   if (!record.transport_ready) json["transport_ready"] = false;
-  json["request"] = record.request ? MessageToJson(*record.request) : nullptr;
-  json["response"] = record.response ? MessageToJson(*record.response) : nullptr;
+  json["request"] = record.request ? ProtoToJson(*record.request) : nullptr;
+  json["response"] = record.response ? ProtoToJson(*record.response) : nullptr;
   return json;
 }
 

@@ -37,13 +37,9 @@ struct CallRecord {
 // "DeadlineExceeded", ...; "OK" for kOk.
 std::string_view GrpcCodeName(absl::StatusCode code);
 
-// JSON form of a record: messages in protobuf's JSON mapping with the field
-// names of api.proto, the code by number and by name, times in RFC 3339 and
-// nanoseconds.
+// JSON form of a record: messages as ProtoToJson gives them, the code by
+// number and by name, the start in RFC 3339, the latency in nanoseconds.
 nlohmann::json ToJson(const CallRecord& record);
-
-// A message in protobuf's JSON mapping with api.proto's field names.
-nlohmann::json MessageToJson(const google::protobuf::Message& message);
 
 // Receives each record as a call completes. Implementations are thread-safe:
 // calls may complete on several threads at once.
