@@ -6,6 +6,7 @@ find_package(absl CONFIG REQUIRED)
 find_package(fmt CONFIG REQUIRED)
 find_package(CLI11 CONFIG REQUIRED)
 find_package(nlohmann_json CONFIG REQUIRED)
+find_package(yaml-cpp CONFIG REQUIRED)
 
 find_program(CRISP_GRPC_CPP_PLUGIN grpc_cpp_plugin REQUIRED)
 

@@ -1,0 +1,729 @@
+#include "harness/scenario/loader.h"
+
+#include <algorithm>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <regex>
+#include <set>
+#include <sstream>
+
+#include "absl/status/status.h"
+#include "common/strings.h"
+#include "google/protobuf/descriptor.h"
+#include "harness/client/methods.h"
+#include "harness/scenario/expect.h"
+#include "harness/scenario/json_path.h"
+#include "harness/scenario/variables.h"
+#include "yaml-cpp/yaml.h"
+
+namespace crisp::scenario {
+namespace {
+
+namespace fs = std::filesystem;
+using google::protobuf::Descriptor;
+using google::protobuf::FieldDescriptor;
+
+// Names the runner sets for every scenario (see runner.h).
+const std::set<std::string, std::less<>> kBuiltinNames = {"run", "scenario"};
+
+// JSON pointer -> where the node was written.
+using LocationMap = std::map<std::string, SourceLocation>;
+
+class Checker {
+ public:
+  Checker(std::string file, std::vector<Diagnostic>& out) : file_(std::move(file)), out_(out) {}
+
+  SourceLocation At(const YAML::Node& node) const {
+    YAML::Mark mark = node.Mark();
+    return {file_, mark.line + 1, mark.column + 1};
+  }
+  void Error(const SourceLocation& where, std::string message) {
+    out_.push_back({where, std::move(message)});
+  }
+  void Error(const YAML::Node& node, std::string message) { Error(At(node), std::move(message)); }
+  size_t count() const { return out_.size(); }
+  const std::string& file() const { return file_; }
+
+ private:
+  std::string file_;
+  std::vector<Diagnostic>& out_;
+};
+
+// YAML scalars carry no type: plain ones that read as null, booleans or
+// numbers become those; quoted ones stay strings.
+nlohmann::json ScalarToJson(const YAML::Node& node) {
+  const std::string& text = node.Scalar();
+  if (node.Tag() == "!") return text;  // quoted
+  if (text == "~" || text == "null" || text == "Null" || text == "NULL") return nullptr;
+  if (text == "true" || text == "True" || text == "TRUE") return true;
+  if (text == "false" || text == "False" || text == "FALSE") return false;
+  static const std::regex integer(R"(^[-+]?(0|[1-9][0-9]*)$)");
+  static const std::regex decimal(R"(^[-+]?([0-9]+\.[0-9]*|\.[0-9]+)([eE][-+]?[0-9]+)?$)");
+  if (std::regex_match(text, integer)) {
+    try {
+      if (text.front() == '-') return std::stoll(text);
+      return std::stoull(text[0] == '+' ? text.substr(1) : text);
+    } catch (const std::out_of_range&) {
+      return text;
+    }
+  }
+  if (std::regex_match(text, decimal)) return std::stod(text);
+  return text;
+}
+
+nlohmann::json ToJson(const YAML::Node& node, const std::string& pointer, Checker& checker,
+                      LocationMap& locations) {
+  locations[pointer] = checker.At(node);
+  switch (node.Type()) {
+    case YAML::NodeType::Map: {
+      nlohmann::json object = nlohmann::json::object();
+      for (const auto& entry : node) {
+        std::string key = entry.first.as<std::string>();
+        std::string child = pointer + "/" + key;
+        object[key] = ToJson(entry.second, child, checker, locations);
+        // Problems with a field are shown at its key, where a reader looks.
+        locations[child] = checker.At(entry.first);
+      }
+      return object;
+    }
+    case YAML::NodeType::Sequence: {
+      nlohmann::json array = nlohmann::json::array();
+      size_t index = 0;
+      for (const auto& element : node) {
+        array.push_back(ToJson(element, crisp::StrCat(pointer, "/", index++), checker, locations));
+      }
+      return array;
+    }
+    case YAML::NodeType::Scalar: return ScalarToJson(node);
+    default: return nullptr;
+  }
+}
+
+SourceLocation Nearest(const LocationMap& locations, std::string pointer) {
+  while (true) {
+    if (auto found = locations.find(pointer); found != locations.end()) return found->second;
+    if (pointer.empty()) return {};
+    pointer = pointer.substr(0, pointer.rfind('/'));
+  }
+}
+
+// Checks that every key in `node` is one of `allowed`.
+void CheckKeys(const YAML::Node& node, std::initializer_list<std::string_view> allowed,
+               std::string_view what, Checker& checker) {
+  for (const auto& entry : node) {
+    std::string key = entry.first.as<std::string>();
+    if (std::find(allowed.begin(), allowed.end(), key) == allowed.end()) {
+      std::string known;
+      for (std::string_view name : allowed) crisp::StrAppend(&known, known.empty() ? "" : ", ", name);
+      checker.Error(entry.first, crisp::StrCat("unknown key \"", key, "\" in ", what, " (known: ", known, ")"));
+    }
+  }
+}
+
+std::optional<std::string> String(const YAML::Node& node, std::string_view what, Checker& checker) {
+  if (!node.IsScalar()) {
+    checker.Error(node, crisp::StrCat(what, " must be a string"));
+    return std::nullopt;
+  }
+  return node.Scalar();
+}
+
+std::vector<std::string> StringList(const YAML::Node& node, std::string_view what, Checker& checker) {
+  std::vector<std::string> items;
+  if (!node.IsSequence()) {
+    checker.Error(node, crisp::StrCat(what, " must be a list of strings"));
+    return items;
+  }
+  for (const auto& item : node) {
+    if (auto text = String(item, what, checker)) items.push_back(*text);
+  }
+  return items;
+}
+
+std::optional<absl::Duration> Duration(const YAML::Node& node, std::string_view what, Checker& checker) {
+  absl::Duration duration;
+  if (!node.IsScalar() || !absl::ParseDuration(node.Scalar(), &duration) ||
+      duration <= absl::ZeroDuration()) {
+    checker.Error(node, crisp::StrCat(what, " must be a positive duration such as 500ms, 30s or 2m"));
+    return std::nullopt;
+  }
+  return duration;
+}
+
+// --- request validation against the CRI descriptors ---
+
+const FieldDescriptor* FindField(const Descriptor* type, const std::string& key) {
+  if (const FieldDescriptor* field = type->FindFieldByName(key)) return field;
+  for (int i = 0; i < type->field_count(); ++i) {
+    if (type->field(i)->json_name() == key) return type->field(i);
+  }
+  return nullptr;
+}
+
+bool HasReference(const nlohmann::json& value) {
+  return value.is_string() && value.get_ref<const std::string&>().find("${") != std::string::npos;
+}
+
+std::string_view JsonKind(const nlohmann::json& value) {
+  if (value.is_object()) return "an object";
+  if (value.is_array()) return "a list";
+  if (value.is_string()) return "a string";
+  if (value.is_boolean()) return "a boolean";
+  if (value.is_number()) return "a number";
+  return "null";
+}
+
+void ValidateValue(const nlohmann::json& value, const FieldDescriptor* field,
+                   const std::string& pointer, const std::string& dotted,
+                   const LocationMap& locations, Checker& checker);
+
+void ValidateMessage(const nlohmann::json& node, const Descriptor* type, const std::string& pointer,
+                     const std::string& dotted, const LocationMap& locations, Checker& checker) {
+  if (!node.is_object()) {
+    checker.Error(Nearest(locations, pointer),
+                  crisp::StrCat(dotted.empty() ? "the request" : dotted, " must be an object (",
+                                type->full_name(), "), not ", JsonKind(node)));
+    return;
+  }
+  for (const auto& [key, value] : node.items()) {
+    std::string child_pointer = pointer + "/" + key;
+    std::string child_dotted = dotted.empty() ? key : dotted + "." + key;
+    const FieldDescriptor* field = FindField(type, key);
+    if (field == nullptr) {
+      checker.Error(Nearest(locations, child_pointer),
+                    crisp::StrCat("unknown field \"", key, "\" in ", type->full_name(),
+                                  dotted.empty() ? "" : " at ", dotted));
+      continue;
+    }
+    if (field->is_map()) {
+      if (!value.is_object()) {
+        checker.Error(Nearest(locations, child_pointer),
+                      crisp::StrCat(child_dotted, " is a map and must be an object"));
+        continue;
+      }
+      const FieldDescriptor* map_value = field->message_type()->map_value();
+      for (const auto& [map_key, map_item] : value.items()) {
+        ValidateValue(map_item, map_value, child_pointer + "/" + map_key,
+                      child_dotted + "['" + map_key + "']", locations, checker);
+      }
+    } else if (field->is_repeated()) {
+      if (!value.is_array()) {
+        if (!HasReference(value)) {
+          checker.Error(Nearest(locations, child_pointer),
+                        crisp::StrCat(child_dotted, " is repeated and must be a list"));
+        }
+        continue;
+      }
+      for (size_t i = 0; i < value.size(); ++i) {
+        ValidateValue(value[i], field, crisp::StrCat(child_pointer, "/", i),
+                      crisp::StrCat(child_dotted, "[", i, "]"), locations, checker);
+      }
+    } else {
+      ValidateValue(value, field, child_pointer, child_dotted, locations, checker);
+    }
+  }
+}
+
+void ValidateValue(const nlohmann::json& value, const FieldDescriptor* field,
+                   const std::string& pointer, const std::string& dotted,
+                   const LocationMap& locations, Checker& checker) {
+  if (HasReference(value) || value.is_null()) return;  // resolved at run time
+  auto wrong = [&](std::string_view wanted) {
+    checker.Error(Nearest(locations, pointer),
+                  crisp::StrCat(dotted, " must be ", wanted, ", not ", JsonKind(value)));
+  };
+  switch (field->cpp_type()) {
+    case FieldDescriptor::CPPTYPE_MESSAGE:
+      ValidateMessage(value, field->message_type(), pointer, dotted, locations, checker);
+      break;
+    case FieldDescriptor::CPPTYPE_ENUM:
+      if (value.is_string()) {
+        if (field->enum_type()->FindValueByName(value.get<std::string>()) == nullptr) {
+          std::string names;
+          for (int i = 0; i < field->enum_type()->value_count(); ++i) {
+            crisp::StrAppend(&names, i == 0 ? "" : ", ", field->enum_type()->value(i)->name());
+          }
+          checker.Error(Nearest(locations, pointer),
+                        crisp::StrCat(dotted, ": \"", value.get<std::string>(), "\" is not a ",
+                                      field->enum_type()->name(), " (", names, ")"));
+        }
+      } else if (!value.is_number_integer()) {
+        wrong("an enum name or number");
+      }
+      break;
+    case FieldDescriptor::CPPTYPE_STRING:
+      if (!value.is_string()) wrong("a string");
+      break;
+    case FieldDescriptor::CPPTYPE_BOOL:
+      if (!value.is_boolean()) wrong("true or false");
+      break;
+    default:  // numbers; protobuf's JSON also takes them as strings
+      if (!value.is_number() && !value.is_string()) wrong("a number");
+      break;
+  }
+}
+
+// --- expectations ---
+
+std::optional<Check::Op> ParseOp(std::string_view name) {
+  for (Check::Op op : {Check::Op::kEquals, Check::Op::kNotEquals, Check::Op::kContains,
+                       Check::Op::kNotContains, Check::Op::kMatches, Check::Op::kAbsent,
+                       Check::Op::kPresent, Check::Op::kCount, Check::Op::kGreaterThan,
+                       Check::Op::kLessThan, Check::Op::kOneOf}) {
+    if (OpName(op) == name) return op;
+  }
+  return std::nullopt;
+}
+
+void CheckOperand(const Check& check, Checker& checker) {
+  auto bad = [&](std::string_view wanted) {
+    checker.Error(check.where, crisp::StrCat(OpName(check.op), " takes ", wanted));
+  };
+  switch (check.op) {
+    case Check::Op::kMatches:
+      if (!check.operand.is_string()) return bad("a regular expression");
+      try {
+        std::regex(check.operand.get<std::string>());
+      } catch (const std::regex_error& error) {
+        checker.Error(check.where, crisp::StrCat("matches: bad regular expression \"",
+                                                 check.operand.get<std::string>(), "\": ", error.what()));
+      }
+      return;
+    case Check::Op::kAbsent:
+    case Check::Op::kPresent:
+      if (!check.operand.is_boolean()) bad("true or false");
+      return;
+    case Check::Op::kCount:
+    case Check::Op::kGreaterThan:
+    case Check::Op::kLessThan:
+      if (!check.operand.is_number()) bad("a number");
+      return;
+    case Check::Op::kOneOf:
+      if (!check.operand.is_array()) bad("a list");
+      return;
+    default: return;
+  }
+}
+
+// `that:` is a map from path to either a value (equals) or a map of ops.
+std::vector<Check> ParseChecks(const YAML::Node& node, Checker& checker) {
+  std::vector<Check> checks;
+  if (!node.IsMap()) {
+    checker.Error(node, "that: must map paths to values or to {op: operand}");
+    return checks;
+  }
+  for (const auto& entry : node) {
+    std::string path = entry.first.as<std::string>();
+    if (absl::StatusOr<JsonPath> parsed = ParsePath(path); !parsed.ok()) {
+      checker.Error(entry.first, std::string(crisp::View(parsed.status().message())));
+      continue;
+    }
+    LocationMap ignored;
+    const YAML::Node& spec = entry.second;
+    bool all_ops = spec.IsMap() && spec.size() > 0;
+    if (all_ops) {
+      for (const auto& op_entry : spec) all_ops = all_ops && ParseOp(op_entry.first.as<std::string>());
+    }
+    if (!all_ops) {
+      checks.push_back({path, Check::Op::kEquals, ToJson(spec, "", checker, ignored), checker.At(entry.first)});
+      if (spec.IsMap() && spec.size() > 0) {
+        // A map that mixes op names with other keys is almost surely a typo.
+        for (const auto& op_entry : spec) {
+          std::string key = op_entry.first.as<std::string>();
+          if (!ParseOp(key) && spec.size() > 1 && std::any_of(spec.begin(), spec.end(), [](const auto& e) {
+                return ParseOp(e.first.template as<std::string>()).has_value();
+              })) {
+            checker.Error(op_entry.first, crisp::StrCat("\"", key, "\" is not an operator (equals, contains, matches, absent, present, count, greater_than, less_than, one_of, not_equals, not_contains); write {equals: {...}} to compare a whole object"));
+          }
+        }
+      }
+      continue;
+    }
+    for (const auto& op_entry : spec) {
+      Check check{path, *ParseOp(op_entry.first.as<std::string>()),
+                  ToJson(op_entry.second, "", checker, ignored), checker.At(op_entry.first)};
+      CheckOperand(check, checker);
+      checks.push_back(std::move(check));
+    }
+  }
+  return checks;
+}
+
+std::optional<Expectation> ParseExpectation(const YAML::Node& node, Checker& checker) {
+  Expectation expectation;
+  if (!node.IsMap()) {
+    checker.Error(node, "expect: must be a map with code: and/or that:");
+    return std::nullopt;
+  }
+  CheckKeys(node, {"code", "that"}, "expect", checker);
+  if (node["code"]) {
+    if (auto code = String(node["code"], "code", checker)) {
+      if (!IsKnownCodeName(*code)) {
+        checker.Error(node["code"], crisp::StrCat("unknown gRPC code \"", *code,
+                                                  "\" (OK, NotFound, InvalidArgument, ..., or error for any failure)"));
+      }
+      expectation.code = *code;
+    }
+  }
+  if (node["that"]) expectation.checks = ParseChecks(node["that"], checker);
+  return expectation;
+}
+
+// --- steps and scenarios ---
+
+struct ScenarioContext {
+  std::set<std::string> saved;                     // names saved by earlier steps
+  std::map<std::string, std::string> saved_method;  // name -> RPC
+};
+
+void CheckReferences(const nlohmann::json& request, const SourceLocation& where,
+                     const ScenarioContext& context, Checker& checker) {
+  std::vector<std::string> errors;
+  for (const std::string& name : ReferencedNames(request, &errors)) {
+    if (!kBuiltinNames.count(name) && !context.saved.count(name)) {
+      checker.Error(where, crisp::StrCat("${", name, "...} refers to nothing: no earlier step saves \"",
+                                         name, "\" (save: ", name, ")"));
+    }
+  }
+  for (std::string& error : errors) checker.Error(where, std::move(error));
+}
+
+std::optional<Step> ParseStep(const YAML::Node& node, const std::string& fixture_dir,
+                              ScenarioContext& context, Checker& checker) {
+  if (!node.IsMap()) {
+    checker.Error(node, "a step must be a map (call: RPC, request: ..., expect: ...)");
+    return std::nullopt;
+  }
+  CheckKeys(node, {"name", "call", "log", "request", "save", "cleanup", "timeout", "wait", "expect"},
+            "a step", checker);
+  Step step;
+  step.where = checker.At(node);
+  if (node["call"].IsDefined() == node["log"].IsDefined()) {
+    checker.Error(node, "a step needs exactly one of call: (an RPC) or log: (a saved container)");
+    return std::nullopt;
+  }
+  if (node["name"]) step.name = String(node["name"], "name", checker).value_or("");
+
+  if (node["call"]) {
+    step.kind = Step::Kind::kCall;
+    std::optional<std::string> method = String(node["call"], "call", checker);
+    if (!method) return std::nullopt;
+    absl::StatusOr<const client::MethodDescriptor*> descriptor = client::FindCriMethod(*method);
+    if (!descriptor.ok()) {
+      checker.Error(node["call"], std::string(crisp::View(descriptor.status().message())));
+      return std::nullopt;
+    }
+    if (!client::IsUnary(**descriptor)) {
+      checker.Error(node["call"], crisp::StrCat((*descriptor)->name(), " is a streaming RPC; steps call unary RPCs"));
+    }
+    step.method = (*descriptor)->name();
+    if (step.name.empty()) step.name = step.method;
+
+    LocationMap locations;
+    if (node["request"]) {
+      nlohmann::json raw = ToJson(node["request"], "", checker, locations);
+      absl::StatusOr<nlohmann::json> resolved = ResolveFixtures(raw, fixture_dir);
+      if (!resolved.ok()) {
+        checker.Error(node["request"], std::string(crisp::View(resolved.status().message())));
+      } else {
+        step.request = *std::move(resolved);
+      }
+    }
+    ValidateMessage(step.request, (*descriptor)->input_type(), "", "", locations, checker);
+    CheckReferences(step.request, checker.At(node["request"] ? node["request"] : node), context, checker);
+  } else {
+    step.kind = Step::Kind::kLog;
+    step.log_of = String(node["log"], "log", checker).value_or("");
+    if (step.name.empty()) step.name = "log of " + step.log_of;
+    auto method = context.saved_method.find(step.log_of);
+    if (method == context.saved_method.end() || method->second != "CreateContainer") {
+      checker.Error(node["log"], crisp::StrCat("log: \"", step.log_of,
+                                               "\" must name an earlier CreateContainer step's save:"));
+    }
+    if (node["request"]) checker.Error(node["request"], "a log step takes no request");
+  }
+
+  if (node["save"]) {
+    if (auto save = String(node["save"], "save", checker)) {
+      if (kBuiltinNames.count(*save)) {
+        checker.Error(node["save"], crisp::StrCat("\"", *save, "\" is reserved; choose another name"));
+      } else if (context.saved.count(*save)) {
+        checker.Error(node["save"], crisp::StrCat("\"", *save, "\" is already saved by an earlier step"));
+      }
+      step.save = *save;
+      context.saved.insert(*save);
+      context.saved_method[*save] = step.kind == Step::Kind::kCall ? step.method : "log";
+    }
+  }
+  if (node["cleanup"]) {
+    if (!node["cleanup"].IsScalar() || (node["cleanup"].Scalar() != "true" && node["cleanup"].Scalar() != "false")) {
+      checker.Error(node["cleanup"], "cleanup: must be true or false");
+    } else {
+      step.cleanup = node["cleanup"].Scalar() == "true";
+    }
+  }
+  if (node["timeout"]) step.timeout = Duration(node["timeout"], "timeout", checker);
+  if (node["wait"]) {
+    const YAML::Node& wait = node["wait"];
+    Wait parsed;
+    if (wait.IsMap()) {
+      CheckKeys(wait, {"timeout", "interval"}, "wait", checker);
+      if (wait["timeout"]) parsed.timeout = Duration(wait["timeout"], "wait.timeout", checker).value_or(parsed.timeout);
+      if (wait["interval"]) parsed.interval = Duration(wait["interval"], "wait.interval", checker).value_or(parsed.interval);
+    } else if (auto timeout = Duration(wait, "wait", checker)) {
+      parsed.timeout = *timeout;  // wait: 30s
+    }
+    step.wait = parsed;
+  }
+  if (node["expect"]) {
+    if (auto expectation = ParseExpectation(node["expect"], checker)) step.expect = *std::move(expectation);
+  }
+  if (step.kind == Step::Kind::kLog && node["expect"] && node["expect"]["code"]) {
+    checker.Error(node["expect"]["code"], "a log step has no gRPC code to expect");
+  }
+  return step;
+}
+
+std::optional<Scenario> ParseScenario(const YAML::Node& node, const Suite& suite, Checker& checker) {
+  if (!node.IsMap()) {
+    checker.Error(node, "a scenario must be a map (id, title, steps, ...)");
+    return std::nullopt;
+  }
+  CheckKeys(node, {"id", "title", "tags", "spec_ref", "requires", "timeout", "steps"}, "a scenario", checker);
+  Scenario scenario;
+  scenario.suite = suite.name;
+  scenario.where = checker.At(node);
+  static const std::regex id_format(R"(^[a-z0-9][a-z0-9-]*(\.[a-z0-9][a-z0-9-]*)+$)");
+  if (!node["id"]) {
+    checker.Error(node, "a scenario needs an id: (area.behaviour)");
+  } else if (auto id = String(node["id"], "id", checker)) {
+    if (!std::regex_match(*id, id_format)) {
+      checker.Error(node["id"], crisp::StrCat("id \"", *id,
+                                              "\" must be area.behaviour: lowercase words with '-', joined by '.'"));
+    }
+    scenario.id = *id;
+  }
+  if (!node["title"]) {
+    checker.Error(node, crisp::StrCat("scenario ", scenario.id, " needs a title:"));
+  } else {
+    scenario.title = String(node["title"], "title", checker).value_or("");
+  }
+  if (node["tags"]) scenario.tags = StringList(node["tags"], "tags", checker);
+  if (node["spec_ref"]) scenario.spec_ref = String(node["spec_ref"], "spec_ref", checker).value_or("");
+  if (node["requires"]) {
+    scenario.requires_ = StringList(node["requires"], "requires", checker);
+    for (const std::string& requirement : scenario.requires_) {
+      if (!IsKnownRequirement(requirement)) {
+        checker.Error(node["requires"], crisp::StrCat("unknown requirement \"", requirement, "\" (known: root)"));
+      }
+    }
+  }
+  if (node["timeout"]) scenario.timeout = Duration(node["timeout"], "timeout", checker).value_or(scenario.timeout);
+  if (!node["steps"] || !node["steps"].IsSequence() || node["steps"].size() == 0) {
+    checker.Error(node, crisp::StrCat("scenario ", scenario.id, " needs steps: (a non-empty list)"));
+    return scenario;
+  }
+  ScenarioContext context;
+  for (const auto& step_node : node["steps"]) {
+    if (auto step = ParseStep(step_node, suite.fixture_dir, context, checker)) {
+      scenario.steps.push_back(*std::move(step));
+    }
+  }
+  return scenario;
+}
+
+// fixtures/testdata of the nearest ancestor directory that has one.
+std::string FindFixtureDir(const std::string& file) {
+  fs::path dir = fs::absolute(fs::path(file)).parent_path();
+  while (true) {
+    fs::path candidate = dir / "fixtures" / "testdata";
+    std::error_code error;
+    if (fs::is_directory(candidate, error)) return candidate.string();
+    if (!dir.has_parent_path() || dir.parent_path() == dir) return "";
+    dir = dir.parent_path();
+  }
+}
+
+void ParseSuite(const YAML::Node& root, Suite& suite, Checker& checker) {
+  if (!root.IsMap()) {
+    checker.Error(root, "a suite file must be a map with scenarios:");
+    return;
+  }
+  CheckKeys(root, {"suite", "description", "fixtures", "scenarios"}, "a suite file", checker);
+  if (root["suite"]) suite.name = String(root["suite"], "suite", checker).value_or(suite.name);
+  if (root["description"]) suite.description = String(root["description"], "description", checker).value_or("");
+  if (root["fixtures"]) {
+    if (auto dir = String(root["fixtures"], "fixtures", checker)) {
+      suite.fixture_dir = (fs::path(suite.file).parent_path() / *dir).lexically_normal().string();
+      std::error_code error;
+      if (!fs::is_directory(suite.fixture_dir, error)) {
+        checker.Error(root["fixtures"], crisp::StrCat("fixtures: ", suite.fixture_dir, " is not a directory"));
+      }
+    }
+  }
+  if (!root["scenarios"] || !root["scenarios"].IsSequence()) {
+    checker.Error(root, "a suite file needs scenarios: (a list)");
+    return;
+  }
+  for (const auto& node : root["scenarios"]) {
+    if (auto scenario = ParseScenario(node, suite, checker)) suite.scenarios.push_back(*std::move(scenario));
+  }
+}
+
+void LoadOne(const std::string& text, const std::string& file, const std::string& fixture_dir,
+             LoadResult& result) {
+  Checker checker(file, result.diagnostics);
+  Suite suite;
+  suite.file = file;
+  suite.name = fs::path(file).stem().string();
+  suite.fixture_dir = fixture_dir;
+  try {
+    YAML::Node root = YAML::Load(text);
+    ParseSuite(root, suite, checker);
+  } catch (const YAML::Exception& error) {
+    checker.Error(SourceLocation{file, error.mark.line + 1, error.mark.column + 1}, error.msg);
+  }
+  result.suites.push_back(std::move(suite));
+}
+
+void CheckDuplicateIds(LoadResult& result) {
+  std::map<std::string, SourceLocation> seen;
+  for (const Suite& suite : result.suites) {
+    for (const Scenario& scenario : suite.scenarios) {
+      if (scenario.id.empty()) continue;
+      auto [it, inserted] = seen.emplace(scenario.id, scenario.where);
+      if (!inserted) {
+        result.diagnostics.push_back(
+            {scenario.where, crisp::StrCat("duplicate id \"", scenario.id, "\"; first at ", it->second.ToString())});
+      }
+    }
+  }
+}
+
+std::pair<int, int> LineColumn(const std::string& text, size_t byte) {
+  int line = 1;
+  int column = 1;
+  for (size_t i = 0; i < byte && i < text.size(); ++i) {
+    if (text[i] == '\n') {
+      ++line;
+      column = 1;
+    } else {
+      ++column;
+    }
+  }
+  return {line, column};
+}
+
+}  // namespace
+
+std::string SourceLocation::ToString() const {
+  if (line == 0) return file;
+  return crisp::StrCat(file, ":", line, ":", column);
+}
+
+std::string Diagnostic::ToString() const { return crisp::StrCat(where.ToString(), ": ", message); }
+
+bool IsKnownRequirement(std::string_view requirement) { return requirement == "root"; }
+
+void DeepMerge(nlohmann::json& base, const nlohmann::json& overrides) {
+  if (!base.is_object() || !overrides.is_object()) {
+    base = overrides;
+    return;
+  }
+  for (const auto& [key, value] : overrides.items()) {
+    if (base.contains(key)) {
+      DeepMerge(base[key], value);
+    } else {
+      base[key] = value;
+    }
+  }
+}
+
+absl::StatusOr<nlohmann::json> ResolveFixtures(const nlohmann::json& node, const std::string& fixture_dir) {
+  if (node.is_array()) {
+    nlohmann::json out = nlohmann::json::array();
+    for (const auto& element : node) {
+      absl::StatusOr<nlohmann::json> resolved = ResolveFixtures(element, fixture_dir);
+      if (!resolved.ok()) return resolved.status();
+      out.push_back(*std::move(resolved));
+    }
+    return out;
+  }
+  if (!node.is_object()) return node;
+  nlohmann::json out = nlohmann::json::object();
+  if (auto fixture = node.find("$fixture"); fixture != node.end()) {
+    if (!fixture->is_string()) return absl::InvalidArgumentError("$fixture takes a file name");
+    if (fixture_dir.empty()) {
+      return absl::NotFoundError("no fixtures/testdata directory found above the suite file (set fixtures:)");
+    }
+    std::string path = (fs::path(fixture_dir) / fixture->get<std::string>()).string();
+    std::ifstream file(path);
+    if (!file) return absl::NotFoundError(crisp::StrCat("fixture ", path, " does not exist"));
+    std::ostringstream text;
+    text << file.rdbuf();
+    try {
+      out = nlohmann::json::parse(text.str());
+    } catch (const nlohmann::json::parse_error& error) {
+      auto [line, column] = LineColumn(text.str(), error.byte == 0 ? 0 : error.byte - 1);
+      std::string what = error.what();
+      if (size_t colon = what.find(": "); colon != std::string::npos) what = what.substr(colon + 2);
+      return absl::InvalidArgumentError(crisp::StrCat(path, ":", line, ":", column, ": not valid JSON: ", what));
+    }
+  }
+  for (const auto& [key, value] : node.items()) {
+    if (key == "$fixture") continue;
+    absl::StatusOr<nlohmann::json> resolved = ResolveFixtures(value, fixture_dir);
+    if (!resolved.ok()) return resolved.status();
+    nlohmann::json overlay = nlohmann::json::object();
+    overlay[key] = *std::move(resolved);
+    DeepMerge(out, overlay);
+  }
+  return out;
+}
+
+LoadResult LoadSuiteText(const std::string& text, const std::string& file, const std::string& fixture_dir) {
+  LoadResult result;
+  LoadOne(text, file, fixture_dir, result);
+  CheckDuplicateIds(result);
+  return result;
+}
+
+LoadResult LoadSuites(const std::vector<std::string>& paths) {
+  LoadResult result;
+  std::vector<std::string> files;
+  for (const std::string& path : paths) {
+    std::error_code error;
+    if (fs::is_directory(path, error)) {
+      std::vector<std::string> found;
+      for (const auto& entry : fs::recursive_directory_iterator(path, error)) {
+        std::string extension = entry.path().extension().string();
+        if (entry.is_regular_file() && (extension == ".yaml" || extension == ".yml")) {
+          found.push_back(entry.path().string());
+        }
+      }
+      std::sort(found.begin(), found.end());
+      if (found.empty()) result.diagnostics.push_back({{path}, "no *.yaml suite files in this directory"});
+      files.insert(files.end(), found.begin(), found.end());
+    } else if (fs::exists(path, error)) {
+      files.push_back(path);
+    } else {
+      result.diagnostics.push_back({{path}, "no such file or directory"});
+    }
+  }
+  for (const std::string& file : files) {
+    std::ifstream in(file);
+    if (!in) {
+      result.diagnostics.push_back({{file}, "cannot read this file"});
+      continue;
+    }
+    std::ostringstream text;
+    text << in.rdbuf();
+    LoadOne(text.str(), file, FindFixtureDir(file), result);
+  }
+  // A `fixtures:` key overrides the directory found by searching.
+  CheckDuplicateIds(result);
+  return result;
+}
+
+}  // namespace crisp::scenario

@@ -1,0 +1,157 @@
+#include "harness/scenario/loader.h"
+
+#include <filesystem>
+#include <fstream>
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+
+namespace crisp::scenario {
+namespace {
+
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
+using ::testing::SizeIs;
+
+const std::string kFixtures = std::string(CRISP_SOURCE_DIR) + "/fixtures/testdata";
+
+LoadResult Load(const std::string& text) { return LoadSuiteText(text, "s.yaml", kFixtures); }
+
+std::vector<std::string> Messages(const LoadResult& result) {
+  std::vector<std::string> messages;
+  for (const Diagnostic& diagnostic : result.diagnostics) messages.push_back(diagnostic.ToString());
+  return messages;
+}
+
+TEST(LoaderTest, LoadsAScenarioWithFixtureOverridesAndChecks) {
+  LoadResult result = Load(R"(suite: seed
+scenarios:
+  - id: pod.run
+    title: A pod runs
+    tags: [conformance]
+    spec_ref: "Runtimes must ensure the sandbox is in the ready state on success."
+    steps:
+      - call: RunPodSandbox
+        request:
+          config: {$fixture: sandbox_config.json, hostname: other}
+        save: pod
+      - call: PodSandboxStatus
+        request: {pod_sandbox_id: "${pod.pod_sandbox_id}"}
+        wait: 10s
+        expect:
+          that:
+            status.state: SANDBOX_READY
+            status.network.ip: {matches: '^10\.', present: true}
+            status.labels: {contains: {app: crisp-seed}}
+)");
+  ASSERT_TRUE(result.ok()) << ::testing::PrintToString(Messages(result));
+  ASSERT_THAT(result.suites, SizeIs(1));
+  const Scenario& scenario = result.suites[0].scenarios.at(0);
+  EXPECT_EQ(scenario.id, "pod.run");
+  EXPECT_EQ(scenario.suite, "seed");
+  ASSERT_THAT(scenario.steps, SizeIs(2));
+  const nlohmann::json& config = scenario.steps[0].request["config"];
+  EXPECT_EQ(config["hostname"], "other");                      // the override
+  EXPECT_EQ(config["metadata"]["name"], "crisp-sandbox");       // from the fixture
+  EXPECT_EQ(scenario.steps[1].wait->timeout, absl::Seconds(10));
+  const auto& checks = scenario.steps[1].expect.checks;
+  ASSERT_THAT(checks, SizeIs(4));
+  EXPECT_EQ(checks[0].op, Check::Op::kEquals);
+  EXPECT_EQ(checks[1].op, Check::Op::kMatches);
+  EXPECT_EQ(checks[2].op, Check::Op::kPresent);
+  EXPECT_EQ(checks[3].op, Check::Op::kContains);
+  EXPECT_EQ(checks[0].where.line, 17);
+}
+
+TEST(LoaderTest, YamlSyntaxErrorHasLineAndColumn) {
+  LoadResult result = Load("scenarios:\n  - id: a.b\n    title: [unclosed\n");
+  ASSERT_FALSE(result.ok());
+  EXPECT_THAT(Messages(result)[0], HasSubstr("s.yaml:4:1: "));
+}
+
+TEST(LoaderTest, UnknownKeysRpcsAndFieldsAreReportedWhereWritten) {
+  LoadResult result = Load(R"(scenarios:
+  - id: a.b
+    title: t
+    colour: blue
+    steps:
+      - call: RunPodSandboxx
+      - call: Version
+        request: {versoin: v1}
+      - call: RunPodSandbox
+        request:
+          config:
+            metadata: {name: x, nmespace: y}
+            hostname: 7
+)");
+  EXPECT_THAT(Messages(result), ::testing::UnorderedElementsAre(
+      HasSubstr("s.yaml:4:5: unknown key \"colour\" in a scenario"),
+      HasSubstr("s.yaml:6:15: no CRI v1 RPC named \"RunPodSandboxx\""),
+      HasSubstr("s.yaml:8:19: unknown field \"versoin\" in runtime.v1.VersionRequest"),
+      HasSubstr("s.yaml:12:33: unknown field \"nmespace\" in runtime.v1.PodSandboxMetadata at config.metadata"),
+      HasSubstr("s.yaml:13:13: config.hostname must be a string, not a number")));
+}
+
+TEST(LoaderTest, FixtureProblemsNameTheFixture) {
+  std::string dir = testing::TempDir() + "/crisp-fixtures";
+  std::filesystem::create_directories(dir);
+  std::ofstream(dir + "/broken.json") << "{\n  \"metadata\": {\n    \"name\": \"x\",\n  }\n}\n";
+  std::ofstream(dir + "/typo.json") << R"({"metadata": {"nam": "x"}})";
+  LoadResult result = LoadSuiteText(R"(scenarios:
+  - id: a.b
+    title: t
+    steps:
+      - call: RunPodSandbox
+        request: {config: {$fixture: broken.json}}
+      - call: RunPodSandbox
+        request: {config: {$fixture: missing.json}}
+      - call: RunPodSandbox
+        request: {config: {$fixture: typo.json}}
+)", "s.yaml", dir);
+  EXPECT_THAT(Messages(result), ElementsAre(
+      HasSubstr("s.yaml:6:18: " + dir + "/broken.json:4:3: not valid JSON"),
+      HasSubstr("s.yaml:8:18: fixture " + dir + "/missing.json does not exist"),
+      HasSubstr("unknown field \"nam\" in runtime.v1.PodSandboxMetadata at config.metadata")));
+}
+
+TEST(LoaderTest, ReferencesExpectationsAndIdsAreChecked) {
+  LoadResult result = Load(R"(scenarios:
+  - id: Bad_Id
+    title: t
+    steps:
+      - call: ContainerStatus
+        request: {container_id: "${ctr.container_id}"}
+        expect:
+          code: NOT_FOUND
+          that:
+            status.state: {matches: '(', count: many}
+      - log: pod
+  - id: a.b
+    title: t
+    requires: [root, gpu]
+    steps: []
+  - id: a.b
+    title: t
+    steps:
+      - call: Version
+)");
+  EXPECT_THAT(Messages(result), ElementsAre(
+      HasSubstr("s.yaml:2:9: id \"Bad_Id\" must be area.behaviour"),
+      HasSubstr("s.yaml:6:18: ${ctr...} refers to nothing: no earlier step saves \"ctr\""),
+      HasSubstr("s.yaml:8:17: unknown gRPC code \"NOT_FOUND\""),
+      HasSubstr("s.yaml:10:28: matches: bad regular expression \"(\""),
+      HasSubstr("s.yaml:10:42: count takes a number"),
+      HasSubstr("s.yaml:11:14: log: \"pod\" must name an earlier CreateContainer step's save:"),
+      HasSubstr("s.yaml:14:15: unknown requirement \"gpu\""),
+      HasSubstr("s.yaml:12:5: scenario a.b needs steps:"),
+      HasSubstr("s.yaml:16:5: duplicate id \"a.b\"; first at s.yaml:12:5")));
+}
+
+TEST(LoaderTest, DeepMergeMergesObjectsAndReplacesTheRest) {
+  nlohmann::json base = {{"a", {{"x", 1}, {"y", 2}}}, {"list", {1, 2}}};
+  DeepMerge(base, {{"a", {{"y", 3}}}, {"list", {9}}, {"new", true}});
+  EXPECT_EQ(base, nlohmann::json({{"a", {{"x", 1}, {"y", 3}}}, {"list", {9}}, {"new", true}}));
+}
+
+}  // namespace
+}  // namespace crisp::scenario

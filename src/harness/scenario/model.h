@@ -1,0 +1,101 @@
+// The scenario model: what a suite file says, once loaded and checked.
+// Only the loader knows YAML; everything else works on these types.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/time/time.h"
+#include "nlohmann/json.hpp"
+
+namespace crisp::scenario {
+
+// Where a node came from, for `file:line:col: message`.
+struct SourceLocation {
+  std::string file;
+  int line = 0;    // 1-based; 0 when unknown
+  int column = 0;  // 1-based
+  std::string ToString() const;
+};
+
+// One check of a value found at `path` in an observation.
+struct Check {
+  enum class Op {
+    kEquals,       // deep equality (numbers compare by value)
+    kNotEquals,
+    kContains,     // substring; list element that matches; object subset
+    kNotContains,
+    kMatches,      // ECMAScript regex, searched in a string
+    kAbsent,       // operand true: the path does not exist (or is null)
+    kPresent,      // operand true: the path exists
+    kCount,        // list or map size
+    kGreaterThan,  // numbers
+    kLessThan,
+    kOneOf,        // equals one of the listed values
+  };
+  std::string path;  // "status.state", "containers[0].labels['crisp.io/x']"; "" = the whole value
+  Op op = Op::kEquals;
+  nlohmann::json operand;
+  SourceLocation where;
+};
+
+std::string_view OpName(Check::Op op);
+
+struct Expectation {
+  // The gRPC code the call must end with, by gRPC name ("OK", "NotFound").
+  std::string code = "OK";
+  std::vector<Check> checks;
+};
+
+// Poll a step until its expectation holds or `timeout` passes.
+struct Wait {
+  absl::Duration timeout = absl::Seconds(30);
+  absl::Duration interval = absl::Milliseconds(250);
+};
+
+struct Step {
+  enum class Kind {
+    kCall,  // one CRI RPC
+    kLog,   // read a container's CRI log file on the host
+  };
+  Kind kind = Kind::kCall;
+  std::string name;      // for traces; defaults to the RPC name
+  std::string method;    // kCall: RPC name as FindCriMethod takes it
+  std::string log_of;    // kLog: the saved CreateContainer step whose log to read
+  // kCall: the request with {"$fixture": FILE} nodes still unresolved and
+  // ${...} references still in strings.
+  nlohmann::json request = nlohmann::json::object();
+  std::string save;                    // save the result under this name
+  std::optional<bool> cleanup;         // undo what the step created (default by RPC)
+  std::optional<absl::Duration> timeout;
+  std::optional<Wait> wait;
+  Expectation expect;
+  SourceLocation where;
+};
+
+struct Scenario {
+  std::string id;  // "area.behaviour", stable
+  std::string title;
+  std::vector<std::string> tags;
+  std::string spec_ref;
+  std::vector<std::string> requires_;  // "root", ...
+  std::vector<Step> steps;
+  absl::Duration timeout = absl::Minutes(5);
+  std::string suite;  // the suite's name
+  SourceLocation where;
+};
+
+struct Suite {
+  std::string name;  // from `suite:`, else the file name without .yaml
+  std::string description;
+  std::string file;
+  std::string fixture_dir;  // where $fixture files are looked up
+  std::vector<Scenario> scenarios;
+};
+
+// Requirement words a scenario may name in `requires`.
+bool IsKnownRequirement(std::string_view requirement);
+
+}  // namespace crisp::scenario
