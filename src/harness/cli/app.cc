@@ -13,10 +13,12 @@
 #include "CLI/CLI.hpp"
 #include "absl/time/time.h"
 #include "common/build_info.h"
-#include "harness/cli/clean.h"
+#include "harness/cli/command_support.h"
 #include "harness/cli/info.h"
+#include "harness/cli/suite_commands.h"
 #include "harness/client/connect.h"
 #include "harness/client/proto_json.h"
+#include "harness/runner/sweep.h"
 #include "harness/client/json_request.h"
 #include "harness/client/cri_client.h"
 #include "harness/client/endpoint.h"
@@ -24,20 +26,6 @@
 
 namespace crisp::cli {
 namespace {
-
-struct GlobalOptions {
-  std::string timeout = "10s";
-};
-
-// Parses --timeout into a positive duration.
-absl::StatusOr<absl::Duration> ParseTimeout(const std::string& text) {
-  absl::Duration duration;
-  if (!absl::ParseDuration(text, &duration) || duration <= absl::ZeroDuration()) {
-    return absl::InvalidArgumentError(crisp::StrCat(
-        "--timeout: \"", text, "\" is not a positive duration (examples: 500ms, 10s, 2m)"));
-  }
-  return duration;
-}
 
 // Help for `where`, with its usage line spelled as typed: "crisp info ...".
 std::string HelpFor(const CLI::App& app, const CLI::App* where) {
@@ -90,24 +78,6 @@ int RunVersion(const std::string& output, std::ostream& out) {
   return kExitOk;
 }
 
-// Parses an endpoint for a command that talks to a runtime; reports the
-// problem on `err` when it cannot be used.
-absl::StatusOr<client::Endpoint> ResolveEndpoint(const std::string& text,
-                                                 std::ostream& err) {
-  absl::StatusOr<client::Endpoint> endpoint = client::ParseEndpoint(text);
-  if (!endpoint.ok()) {
-    err << "crisp: error: " << endpoint.status().message() << '\n';
-    return endpoint;
-  }
-  if (endpoint->kind == client::Endpoint::Kind::kReference) {
-    err << "crisp: error: endpoint reference: the bundled reference runtime "
-           "(crispd) is not part of this build yet; name a runtime with "
-           "-e unix:///path/to/socket\n";
-    return absl::UnimplementedError("reference runtime");
-  }
-  return endpoint;
-}
-
 struct InfoOptions {
   std::string endpoint = std::string(client::kReferenceEndpoint);
   std::string output = "table";
@@ -116,25 +86,14 @@ struct InfoOptions {
 
 int RunInfo(const GlobalOptions& global, const InfoOptions& options,
             std::ostream& out, std::ostream& err) {
-  absl::StatusOr<absl::Duration> timeout = ParseTimeout(global.timeout);
-  if (!timeout.ok()) {
-    err << "crisp: error: " << timeout.status().message() << '\n';
-    return kExitUsage;
-  }
-  absl::StatusOr<client::Endpoint> endpoint = ResolveEndpoint(options.endpoint, err);
-  if (!endpoint.ok()) return kExitUsage;
-  std::unique_ptr<client::CriClient> cri =
-      client::NewGrpcCriClient(*endpoint, {.default_timeout = *timeout});
-  absl::StatusOr<RuntimeInfo> info =
-      GatherRuntimeInfo(*cri, *endpoint, *timeout, options.verbose);
-  if (!info.ok()) {
-    err << "crisp: error: " << info.status().message() << '\n';
-    return kExitUsage;
-  }
+  std::optional<Connection> connection = Connect(global, options.endpoint, err);
+  if (!connection) return kExitUsage;
+  RuntimeInfo info = GatherRuntimeInfo(*connection->client, connection->endpoint,
+                                       connection->version, connection->timeout, options.verbose);
   if (options.output == "json") {
-    out << InfoToJson(*info).dump(2) << '\n';
+    out << InfoToJson(info).dump(2) << '\n';
   } else {
-    PrintInfoTable(*info, out);
+    PrintInfoTable(info, out);
   }
   return kExitOk;
 }
@@ -164,26 +123,16 @@ int RunClean(const GlobalOptions& global, const CleanOptions& options,
     }
     labels[label.substr(0, eq)] = label.substr(eq + 1);
   }
-  absl::StatusOr<absl::Duration> timeout = ParseTimeout(global.timeout);
-  if (!timeout.ok()) {
-    err << "crisp: error: " << timeout.status().message() << '\n';
-    return kExitUsage;
-  }
-  absl::StatusOr<client::Endpoint> endpoint = ResolveEndpoint(options.endpoint, err);
-  if (!endpoint.ok()) return kExitUsage;
-  std::unique_ptr<client::CriClient> cri =
-      client::NewGrpcCriClient(*endpoint, {.default_timeout = *timeout});
-  if (auto version = client::Handshake(*cri, *endpoint, *timeout); !version.ok()) {
-    err << "crisp: error: " << version.status().message() << '\n';
-    return kExitUsage;
-  }
-  CleanResult result =
-      CleanSandboxes(*cri, labels, std::max(*timeout, kMinCleanTimeout), out);
+  std::optional<Connection> connection = Connect(global, options.endpoint, err);
+  if (!connection) return kExitUsage;
+  runner::CleanResult result =
+      runner::CleanSandboxes(*connection->client, labels,
+                             std::max(connection->timeout, kMinCleanTimeout), out);
   for (const std::string& failure : result.failures) {
     err << "crisp: could not remove " << failure << '\n';
   }
   out << "clean: removed " << result.removed << " pod sandbox"
-      << (result.removed == 1 ? "" : "es") << " from " << endpoint->Display();
+      << (result.removed == 1 ? "" : "es") << " from " << connection->endpoint.Display();
   if (!result.failures.empty()) out << ", " << result.failures.size() << " failed";
   out << '\n';
   return result.failures.empty() ? kExitOk : kExitFailures;
@@ -234,20 +183,9 @@ int RunCall(const GlobalOptions& global, const CallOptions& options,
       return kExitUsage;
     }
   }
-  absl::StatusOr<absl::Duration> timeout = ParseTimeout(global.timeout);
-  if (!timeout.ok()) {
-    err << "crisp: error: " << timeout.status().message() << '\n';
-    return kExitUsage;
-  }
-  absl::StatusOr<client::Endpoint> endpoint = ResolveEndpoint(options.endpoint, err);
-  if (!endpoint.ok()) return kExitUsage;
-  if (absl::Status probe = client::ProbeSocket(*endpoint); !probe.ok()) {
-    err << "crisp: error: endpoint " << endpoint->Display() << ": " << probe.message() << '\n';
-    return kExitUsage;
-  }
-  std::unique_ptr<client::CriClient> cri =
-      client::NewGrpcCriClient(*endpoint, {.default_timeout = *timeout});
-  client::CallRecord record = cri->Call(**method, *request);
+  std::optional<Connection> connection = Connect(global, options.endpoint, err);
+  if (!connection) return kExitUsage;
+  client::CallRecord record = connection->client->Call(**method, *request);
   if (!record.ok()) {
     err << "crisp: " << record.method << ": " << client::GrpcCodeName(record.code) << ": "
         << record.message << '\n';
@@ -274,7 +212,7 @@ int RunCrisp(int argc, const char* const* argv, std::ostream& out,
                  "Deadline for each CRI call (500ms, 10s, 2m)")
       ->capture_default_str();
 
-  std::map<const CLI::App*, std::function<int()>> actions;
+  Actions actions;
 
   std::string version_output = "text";
   CLI::App* version = app.add_subcommand("version", "Print crisp's version and the CRI API it speaks");
@@ -306,6 +244,8 @@ int RunCrisp(int argc, const char* const* argv, std::ostream& out,
                     "Only sandboxes with this label (KEY=VALUE; repeat to require several)");
   clean->add_flag("--all", clean_options.all, "Every sandbox on the runtime");
   actions[clean] = [&] { return RunClean(global, clean_options, out, err); };
+
+  AddSuiteCommands(app, global, actions, out, err);
 
   CallOptions call_options;
   CLI::App* call = app.add_subcommand(

@@ -7,7 +7,6 @@
 #include <vector>
 
 #include "common/units.h"
-#include "harness/client/connect.h"
 #include "harness/client/proto_json.h"
 #include "common/strings.h"
 
@@ -128,17 +127,12 @@ nlohmann::json RecordJson(const CallRecord& record) {
 
 }  // namespace
 
-absl::StatusOr<RuntimeInfo> GatherRuntimeInfo(client::CriClient& client,
-                                              const client::Endpoint& endpoint,
-                                              absl::Duration timeout,
-                                              bool verbose) {
-  absl::StatusOr<v1::VersionResponse> version =
-      client::Handshake(client, endpoint, timeout);
-  if (!version.ok()) return version.status();
-
+RuntimeInfo GatherRuntimeInfo(client::CriClient& client, const client::Endpoint& endpoint,
+                              const v1::VersionResponse& version, absl::Duration timeout,
+                              bool verbose) {
   RuntimeInfo info;
   info.endpoint = endpoint;
-  info.version = *std::move(version);
+  info.version = version;
   v1::StatusRequest status_request;
   status_request.set_verbose(verbose);
   info.status = CallByName(client, "Status", status_request, timeout);

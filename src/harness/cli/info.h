@@ -13,9 +13,8 @@
 
 namespace crisp::cli {
 
-// Version, then Status, RuntimeConfig and ImageFsInfo. Version must succeed
-// (it is the handshake); the other three are kept as records, so that an
-// Unimplemented RuntimeConfig (older runtimes) is shown, not fatal.
+// Version, then Status, RuntimeConfig and ImageFsInfo, kept as records, so
+// that an Unimplemented RuntimeConfig (older runtimes) is shown, not fatal.
 struct RuntimeInfo {
   client::Endpoint endpoint;
   runtime::v1::VersionResponse version;
@@ -24,12 +23,11 @@ struct RuntimeInfo {
   client::CallRecord image_fs_info;
 };
 
-// Fails only when the endpoint cannot be reached or is not a CRI v1 server;
-// the message is one line naming the endpoint and the reason.
-absl::StatusOr<RuntimeInfo> GatherRuntimeInfo(client::CriClient& client,
-                                              const client::Endpoint& endpoint,
-                                              absl::Duration timeout,
-                                              bool verbose);
+// Calls Status, RuntimeConfig and ImageFsInfo on a runtime whose Version
+// (the handshake) answered `version`.
+RuntimeInfo GatherRuntimeInfo(client::CriClient& client, const client::Endpoint& endpoint,
+                              const runtime::v1::VersionResponse& version,
+                              absl::Duration timeout, bool verbose);
 
 // A two-column table for people.
 void PrintInfoTable(const RuntimeInfo& info, std::ostream& out);

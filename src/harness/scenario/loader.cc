@@ -478,6 +478,9 @@ std::optional<Step> ParseStep(const YAML::Node& node, const std::string& fixture
   }
   if (node["expect"]) {
     if (auto expectation = ParseExpectation(node["expect"], checker)) step.expect = *std::move(expectation);
+    for (const Check& check : step.expect.checks) {
+      CheckReferences(check.operand, check.where, context, checker);
+    }
   }
   if (step.kind == Step::Kind::kLog && node["expect"] && node["expect"]["code"]) {
     checker.Error(node["expect"]["code"], "a log step has no gRPC code to expect");

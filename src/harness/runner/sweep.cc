@@ -1,9 +1,9 @@
-#include "harness/cli/clean.h"
+#include "harness/runner/sweep.h"
 
 #include "common/strings.h"
 #include "runtime/v1/api.pb.h"
 
-namespace crisp::cli {
+namespace crisp::runner {
 namespace {
 
 namespace v1 = runtime::v1;
@@ -56,4 +56,4 @@ CleanResult CleanSandboxes(client::CriClient& client,
   return result;
 }
 
-}  // namespace crisp::cli
+}  // namespace crisp::runner

@@ -1,6 +1,6 @@
-// `crisp clean`: remove pod sandboxes (and with them their containers) from
-// a runtime, by label or all of them. The final sweep of every run, and the
-// tool for a user whose run was killed with SIGKILL.
+// Sweeping pod sandboxes (and with them their containers) off a runtime, by
+// label or all of them: the final sweep of every run, and `crisp clean` for
+// a user whose run was killed with SIGKILL.
 #pragma once
 
 #include <map>
@@ -11,7 +11,7 @@
 #include "absl/time/time.h"
 #include "harness/client/cri_client.h"
 
-namespace crisp::cli {
+namespace crisp::runner {
 
 struct CleanResult {
   int removed = 0;
@@ -25,4 +25,4 @@ CleanResult CleanSandboxes(client::CriClient& client,
                            const std::map<std::string, std::string>& labels,
                            absl::Duration timeout, std::ostream& log);
 
-}  // namespace crisp::cli
+}  // namespace crisp::runner

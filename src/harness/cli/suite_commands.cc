@@ -1,0 +1,335 @@
+#include "harness/cli/suite_commands.h"
+
+#include <unistd.h>
+
+#include <csignal>
+#include <filesystem>
+#include <memory>
+#include <mutex>
+#include <regex>
+#include <set>
+
+#include "common/strings.h"
+#include "harness/cli/app.h"
+#include "harness/client/proto_json.h"
+#include "harness/report/reports.h"
+#include "harness/runner/runner.h"
+#include "harness/scenario/loader.h"
+
+namespace crisp::cli {
+namespace {
+
+using runner::ScenarioResult;
+using runner::Verdict;
+using scenario::Scenario;
+
+struct Selection {
+  std::vector<std::string> suites;
+  std::string focus;
+  std::string skip;
+  std::vector<std::string> tags;
+};
+
+void AddSelectionFlags(CLI::App* command, Selection& selection) {
+  command->add_option("-s,--suite", selection.suites,
+                      "Suite file or directory (repeatable; default: suites/)");
+  command->add_option("--focus", selection.focus,
+                      "Only scenarios whose \"id title\" matches this regular expression");
+  command->add_option("--skip", selection.skip,
+                      "Leave out scenarios whose \"id title\" matches this regular expression");
+  command->add_option("-t,--tag", selection.tags, "Only scenarios with this tag (repeatable: any of them)");
+}
+
+// Loads the suites and applies the filters. On a problem, prints every
+// diagnostic and returns nullopt (exit 2).
+struct Selected {
+  scenario::LoadResult loaded;
+  std::vector<const Scenario*> scenarios;
+};
+
+std::optional<Selected> Select(const Selection& selection, std::ostream& err) {
+  std::vector<std::string> paths = selection.suites;
+  if (paths.empty()) {
+    if (!std::filesystem::is_directory("suites")) {
+      err << "crisp: error: no --suite given and no suites/ directory here\n";
+      return std::nullopt;
+    }
+    paths.push_back("suites");
+  }
+  std::optional<std::regex> focus, skip;
+  try {
+    if (!selection.focus.empty()) focus.emplace(selection.focus);
+    if (!selection.skip.empty()) skip.emplace(selection.skip);
+  } catch (const std::regex_error& error) {
+    err << "crisp: error: --focus/--skip: bad regular expression: " << error.what() << '\n';
+    return std::nullopt;
+  }
+  Selected selected{scenario::LoadSuites(paths), {}};
+  if (!selected.loaded.ok()) {
+    for (const auto& diagnostic : selected.loaded.diagnostics) err << diagnostic.ToString() << '\n';
+    err << "crisp: error: " << selected.loaded.diagnostics.size()
+        << " problem(s) in the suites; nothing was run (crisp validate checks them)\n";
+    return std::nullopt;
+  }
+  for (const scenario::Suite& suite : selected.loaded.suites) {
+    for (const Scenario& scenario : suite.scenarios) {
+      std::string text = scenario.id + " " + scenario.title;
+      if (focus && !std::regex_search(text, *focus)) continue;
+      if (skip && std::regex_search(text, *skip)) continue;
+      if (!selection.tags.empty() &&
+          std::none_of(scenario.tags.begin(), scenario.tags.end(), [&](const std::string& tag) {
+            return std::find(selection.tags.begin(), selection.tags.end(), tag) != selection.tags.end();
+          })) {
+        continue;
+      }
+      selected.scenarios.push_back(&scenario);
+    }
+  }
+  return selected;
+}
+
+// --- progress on the console ---
+
+std::string_view Label(Verdict verdict) {
+  switch (verdict) {
+    case Verdict::kPass: return "PASS ";
+    case Verdict::kFail: return "FAIL ";
+    case Verdict::kError: return "ERROR";
+    case Verdict::kSkip: return "SKIP ";
+  }
+  return "?";
+}
+
+// On a terminal: one status line, redrawn, naming what runs now, with a
+// line per finished scenario above it. Otherwise: just the finished lines.
+class ConsoleProgress final : public runner::Progress {
+ public:
+  ConsoleProgress(std::ostream& out, size_t total, bool tty) : out_(out), total_(total), tty_(tty) {}
+
+  void ScenarioStarted(const Scenario& scenario) override {
+    std::lock_guard lock(mutex_);
+    running_[scenario.id] = "starting";
+    Redraw();
+  }
+  void StepStarted(const Scenario& scenario, const scenario::Step& step, int index) override {
+    std::lock_guard lock(mutex_);
+    running_[scenario.id] = crisp::StrCat(index, "/", scenario.steps.size(), " ", step.name);
+    Redraw();
+  }
+  void ScenarioFinished(const ScenarioResult& result) override {
+    std::lock_guard lock(mutex_);
+    running_.erase(result.id);
+    ++done_;
+    ClearLine();
+    out_ << Label(result.verdict) << "  " << result.id << "  "
+         << fmt::format("({:.1f}s)", absl::ToDoubleSeconds(result.duration)) << '\n';
+    if (result.verdict != Verdict::kPass) out_ << "       " << result.reason << '\n';
+    Redraw();
+    out_.flush();
+  }
+  void Finish() {
+    std::lock_guard lock(mutex_);
+    ClearLine();
+  }
+
+ private:
+  void ClearLine() {
+    if (tty_) out_ << "\r\033[K";
+  }
+  void Redraw() {
+    if (!tty_) return;
+    std::string line = crisp::StrCat("[", done_, "/", total_, "]");
+    for (const auto& [id, what] : running_) crisp::StrAppend(&line, "  ", id, " (", what, ")");
+    if (line.size() > 160) line = line.substr(0, 157) + "...";
+    out_ << "\r\033[K" << line << std::flush;
+  }
+
+  std::mutex mutex_;
+  std::ostream& out_;
+  size_t total_;
+  bool tty_;
+  size_t done_ = 0;
+  std::map<std::string, std::string> running_;
+};
+
+void PrintSummary(const runner::RunResult& run, std::ostream& out) {
+  struct Counts { int total = 0, pass = 0, fail = 0, error = 0, skip = 0; };
+  std::vector<std::string> order;
+  std::map<std::string, Counts> by_suite;
+  for (const ScenarioResult& scenario : run.scenarios) {
+    if (!by_suite.count(scenario.suite)) order.push_back(scenario.suite);
+    Counts& counts = by_suite[scenario.suite];
+    ++counts.total;
+    counts.pass += scenario.verdict == Verdict::kPass;
+    counts.fail += scenario.verdict == Verdict::kFail;
+    counts.error += scenario.verdict == Verdict::kError;
+    counts.skip += scenario.verdict == Verdict::kSkip;
+  }
+  out << '\n' << fmt::format("{:<24} {:>9} {:>6} {:>6} {:>6} {:>6}\n", "suite", "scenarios", "pass", "fail", "error", "skip");
+  for (const std::string& suite : order) {
+    const Counts& c = by_suite[suite];
+    out << fmt::format("{:<24} {:>9} {:>6} {:>6} {:>6} {:>6}\n", suite, c.total, c.pass, c.fail, c.error, c.skip);
+  }
+  out << fmt::format("{:<24} {:>9} {:>6} {:>6} {:>6} {:>6}\n", "total", run.scenarios.size(),
+                     run.Count(Verdict::kPass), run.Count(Verdict::kFail), run.Count(Verdict::kError),
+                     run.Count(Verdict::kSkip));
+  out << fmt::format("{} on {} ({} {}), run {}, {:.1f}s\n",
+                     run.Count(Verdict::kFail) + run.Count(Verdict::kError) == 0 ? "OK" : "FAILED",
+                     run.endpoint.name, run.runtime_version.value("runtime_name", "?"),
+                     run.runtime_version.value("runtime_version", "?"), run.run_id,
+                     absl::ToDoubleSeconds(run.end - run.start));
+  if (run.swept > 0) {
+    out << "warning: the final sweep removed " << run.swept << " pod sandbox(es) that cleanup had left\n";
+  }
+  for (const std::string& failure : run.sweep_failures) {
+    out << "warning: could not remove " << failure << " (crisp clean -l " << runner::kRunIdLabel << "="
+        << run.run_id << ")\n";
+  }
+}
+
+// --- signals: the first SIGINT/SIGTERM asks the run to stop and clean up ---
+
+std::atomic<bool> g_cancel{false};
+
+extern "C" void OnStopSignal(int) {
+  if (g_cancel.exchange(true)) {
+    // A second signal: the user insists. Leave at once.
+    std::signal(SIGINT, SIG_DFL);
+    std::signal(SIGTERM, SIG_DFL);
+    std::raise(SIGINT);
+  }
+  static const char kMessage[] = "\ncrisp: stopping: cleaning up what this run created (again to abort)\n";
+  ssize_t ignored = write(STDERR_FILENO, kMessage, sizeof(kMessage) - 1);
+  (void)ignored;
+}
+
+struct RunFlags {
+  std::string endpoint = std::string(client::kReferenceEndpoint);
+  Selection selection;
+  int jobs = 1;
+  std::string report_dir;
+  std::string run_id;
+};
+
+int RunSuites(const GlobalOptions& global, const RunFlags& flags, std::ostream& out, std::ostream& err) {
+  std::optional<Selected> selected = Select(flags.selection, err);
+  if (!selected) return kExitUsage;
+  if (selected->scenarios.empty()) {
+    err << "crisp: error: no scenario matches the filters\n";
+    return kExitUsage;
+  }
+  if (flags.jobs < 1) {
+    err << "crisp: error: -j must be at least 1\n";
+    return kExitUsage;
+  }
+  std::optional<Connection> connection = Connect(global, flags.endpoint, err);
+  if (!connection) return kExitUsage;
+
+  g_cancel = false;
+  auto previous_int = std::signal(SIGINT, OnStopSignal);
+  auto previous_term = std::signal(SIGTERM, OnStopSignal);
+  ConsoleProgress progress(out, selected->scenarios.size(), &out == &std::cout && isatty(STDOUT_FILENO));
+  runner::RunOptions options{.jobs = flags.jobs,
+                             .run_id = flags.run_id,
+                             .call_timeout = connection->timeout,
+                             .progress = &progress,
+                             .cancel = &g_cancel};
+  out << "crisp: running " << selected->scenarios.size() << " scenario(s) on " << connection->endpoint.name
+      << " (" << connection->version.runtime_name() << " " << connection->version.runtime_version() << ")"
+      << (flags.jobs > 1 ? crisp::StrCat(", ", flags.jobs, " at a time") : "") << '\n';
+  runner::Runner runner(*connection->client, connection->endpoint, options);
+  runner::RunResult run = runner.Run(selected->scenarios, client::ProtoToJson(connection->version));
+  progress.Finish();
+  std::signal(SIGINT, previous_int);
+  std::signal(SIGTERM, previous_term);
+
+  PrintSummary(run, out);
+  if (!flags.report_dir.empty()) {
+    if (absl::Status written = report::WriteReports(run, flags.report_dir); !written.ok()) {
+      err << "crisp: error: " << written.message() << '\n';
+      return kExitFailures;
+    }
+    out << "reports: " << flags.report_dir << "/junit.xml, " << flags.report_dir << "/results.json\n";
+  }
+  if (run.interrupted) return kExitInterrupted;
+  return run.Count(Verdict::kFail) + run.Count(Verdict::kError) == 0 && run.sweep_failures.empty()
+             ? kExitOk
+             : kExitFailures;
+}
+
+int ListScenarios(const Selection& selection, const std::string& output, std::ostream& out,
+                  std::ostream& err) {
+  std::optional<Selected> selected = Select(selection, err);
+  if (!selected) return kExitUsage;
+  if (output == "json") {
+    nlohmann::json list = nlohmann::json::array();
+    for (const Scenario* scenario : selected->scenarios) {
+      list.push_back({{"id", scenario->id}, {"title", scenario->title}, {"suite", scenario->suite},
+                      {"tags", scenario->tags}, {"spec_ref", scenario->spec_ref},
+                      {"requires", scenario->requires_}, {"steps", scenario->steps.size()},
+                      {"file", scenario->where.ToString()}});
+    }
+    out << list.dump(2) << '\n';
+    return kExitOk;
+  }
+  size_t width = 2;
+  for (const Scenario* scenario : selected->scenarios) width = std::max(width, scenario->id.size());
+  for (const Scenario* scenario : selected->scenarios) {
+    std::string tags;
+    for (const std::string& tag : scenario->tags) crisp::StrAppend(&tags, tags.empty() ? "" : ",", tag);
+    out << fmt::format("{:<{}}  {}{}\n", scenario->id, width, scenario->title,
+                       tags.empty() ? "" : "  [" + tags + "]");
+  }
+  out << selected->scenarios.size() << " scenario(s)\n";
+  return kExitOk;
+}
+
+int Validate(const std::vector<std::string>& paths, std::ostream& out, std::ostream& err) {
+  scenario::LoadResult loaded = scenario::LoadSuites(paths);
+  for (const auto& diagnostic : loaded.diagnostics) err << diagnostic.ToString() << '\n';
+  size_t scenarios = 0;
+  for (const auto& suite : loaded.suites) scenarios += suite.scenarios.size();
+  if (!loaded.ok()) {
+    err << "crisp: " << loaded.diagnostics.size() << " problem(s) found\n";
+    return kExitUsage;
+  }
+  out << "ok: " << loaded.suites.size() << " suite file(s), " << scenarios << " scenario(s)\n";
+  return kExitOk;
+}
+
+}  // namespace
+
+void AddSuiteCommands(CLI::App& app, const GlobalOptions& global, Actions& actions, std::ostream& out,
+                      std::ostream& err) {
+  auto run_flags = std::make_shared<RunFlags>();
+  CLI::App* run = app.add_subcommand("run", "Run scenarios against a runtime and write reports");
+  run->add_option("-e,--endpoint", run_flags->endpoint,
+                  "CRI endpoint (unix:///path, /path, NAME=..., or reference)")
+      ->capture_default_str();
+  AddSelectionFlags(run, run_flags->selection);
+  run->add_option("-j,--jobs", run_flags->jobs, "Scenarios run at a time")->capture_default_str();
+  run->add_option("--report-dir", run_flags->report_dir, "Write junit.xml and results.json here");
+  run->add_option("--run-id", run_flags->run_id, "Label this run's pods with this ID (default: time + random)");
+  run->footer("Exit codes: 0 all passed or skipped, 1 a scenario failed or errored, 2 usage or input "
+              "error, 130 interrupted (after cleaning up).");
+  actions[run] = [&global, run_flags, &out, &err] { return RunSuites(global, *run_flags, out, err); };
+
+  auto list_selection = std::make_shared<Selection>();
+  auto list_output = std::make_shared<std::string>("table");
+  CLI::App* list = app.add_subcommand("list", "List scenarios: id, title, tags");
+  AddSelectionFlags(list, *list_selection);
+  list->add_option("-o,--output", *list_output, "Output format")
+      ->check(CLI::IsMember({"table", "json"}))
+      ->capture_default_str();
+  actions[list] = [list_selection, list_output, &out, &err] {
+    return ListScenarios(*list_selection, *list_output, out, err);
+  };
+
+  auto validate_paths = std::make_shared<std::vector<std::string>>();
+  CLI::App* validate = app.add_subcommand("validate", "Check suite files without running them");
+  validate->add_option("paths", *validate_paths, "Suite files or directories")->required();
+  validate->footer("Prints file:line:col: message for each problem; exit code 2 when there is any.");
+  actions[validate] = [validate_paths, &out, &err] { return Validate(*validate_paths, out, err); };
+}
+
+}  // namespace crisp::cli

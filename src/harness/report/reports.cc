@@ -1,0 +1,211 @@
+#include "harness/report/reports.h"
+
+#include <filesystem>
+#include <fstream>
+#include <map>
+
+#include "common/build_info.h"
+#include "common/strings.h"
+
+namespace crisp::report {
+namespace {
+
+using runner::RunResult;
+using runner::ScenarioResult;
+using runner::Verdict;
+
+std::string XmlEscape(std::string_view text) {
+  std::string out;
+  out.reserve(text.size());
+  for (char c : text) {
+    auto byte = static_cast<unsigned char>(c);
+    switch (c) {
+      case '&': out += "&amp;"; break;
+      case '<': out += "&lt;"; break;
+      case '>': out += "&gt;"; break;
+      case '"': out += "&quot;"; break;
+      case '\'': out += "&apos;"; break;
+      default:
+        // XML 1.0 has no place for other control characters.
+        if (byte < 0x20 && c != '\n' && c != '\t' && c != '\r') {
+          out += crisp::StrCat("\\x", "0123456789abcdef"[byte >> 4], "0123456789abcdef"[byte & 15]);
+        } else {
+          out += c;
+        }
+    }
+  }
+  return out;
+}
+
+std::string Seconds(absl::Duration duration) {
+  return fmt::format("{:.3f}", absl::ToDoubleSeconds(duration));
+}
+
+std::string Time(absl::Time time) {
+  return absl::FormatTime("%Y-%m-%dT%H:%M:%E3SZ", time, absl::UTCTimeZone());
+}
+
+std::string RuntimeText(const RunResult& run) {
+  return crisp::StrCat(run.runtime_version.value("runtime_name", "?"), " ",
+                       run.runtime_version.value("runtime_version", "?"));
+}
+
+}  // namespace
+
+std::string StepTrace(const ScenarioResult& scenario) {
+  std::string trace;
+  for (const runner::StepResult& step : scenario.steps) {
+    crisp::StrAppend(&trace, "step ", step.index, " ", step.name, ": ", runner::VerdictName(step.verdict),
+                     step.attempts > 1 ? crisp::StrCat(" after ", step.attempts, " attempts") : "",
+                     " (", Seconds(step.duration), "s)\n");
+    if (!step.observations.empty()) {
+      const nlohmann::json& last = step.observations.back();
+      if (last.contains("code_name")) {
+        crisp::StrAppend(&trace, "  ", step.method, " -> ", last["code_name"].get<std::string>(),
+                         last.contains("message") ? ": " + last["message"].get<std::string>() : "", "\n");
+        crisp::StrAppend(&trace, "  request: ", last.value("request", nlohmann::json()).dump(), "\n");
+        std::string response = last.value("response", nlohmann::json()).dump();
+        if (response.size() > 2000) response = response.substr(0, 2000) + "...";
+        crisp::StrAppend(&trace, "  response: ", response, "\n");
+      } else if (last.contains("path")) {
+        crisp::StrAppend(&trace, "  log file: ", last["path"].get<std::string>(), "\n");
+      }
+    }
+    if (!step.message.empty()) crisp::StrAppend(&trace, "  => ", step.message, "\n");
+  }
+  for (const std::string& line : scenario.cleanup) crisp::StrAppend(&trace, "cleanup: ", line, "\n");
+  return trace;
+}
+
+std::string JunitXml(const RunResult& run) {
+  // Suites in order of first appearance.
+  std::vector<std::string> order;
+  std::map<std::string, std::vector<const ScenarioResult*>> by_suite;
+  for (const ScenarioResult& scenario : run.scenarios) {
+    if (!by_suite.count(scenario.suite)) order.push_back(scenario.suite);
+    by_suite[scenario.suite].push_back(&scenario);
+  }
+  std::string xml = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n";
+  crisp::StrAppend(&xml, "<testsuites name=\"crisp\" tests=\"", run.scenarios.size(), "\" failures=\"",
+                   run.Count(Verdict::kFail), "\" errors=\"", run.Count(Verdict::kError), "\" skipped=\"",
+                   run.Count(Verdict::kSkip), "\" time=\"", Seconds(run.end - run.start), "\" timestamp=\"",
+                   Time(run.start), "\">\n");
+  for (const std::string& suite : order) {
+    const auto& scenarios = by_suite[suite];
+    int failures = 0, errors = 0, skipped = 0;
+    absl::Duration time;
+    for (const ScenarioResult* scenario : scenarios) {
+      failures += scenario->verdict == Verdict::kFail;
+      errors += scenario->verdict == Verdict::kError;
+      skipped += scenario->verdict == Verdict::kSkip;
+      time += scenario->duration;
+    }
+    crisp::StrAppend(&xml, "  <testsuite name=\"", XmlEscape(suite), "\" tests=\"", scenarios.size(),
+                     "\" failures=\"", failures, "\" errors=\"", errors, "\" skipped=\"", skipped,
+                     "\" time=\"", Seconds(time), "\" timestamp=\"", Time(run.start), "\" file=\"",
+                     XmlEscape(scenarios.front()->file), "\">\n");
+    crisp::StrAppend(&xml, "    <properties>\n");
+    for (const auto& [name, value] : std::vector<std::pair<std::string, std::string>>{
+             {"endpoint", run.endpoint.Display()},
+             {"endpoint.name", run.endpoint.name},
+             {"runtime", RuntimeText(run)},
+             {"runtime.api_version", run.runtime_version.value("runtime_api_version", "")},
+             {"run_id", run.run_id},
+             {"crisp.version", kCrispVersion}}) {
+      crisp::StrAppend(&xml, "      <property name=\"", name, "\" value=\"", XmlEscape(value), "\"/>\n");
+    }
+    crisp::StrAppend(&xml, "    </properties>\n");
+    for (const ScenarioResult* scenario : scenarios) {
+      crisp::StrAppend(&xml, "    <testcase classname=\"", XmlEscape(suite), "\" name=\"",
+                       XmlEscape(scenario->id), ": ", XmlEscape(scenario->title), "\" file=\"",
+                       XmlEscape(scenario->file), "\" time=\"", Seconds(scenario->duration), "\">\n");
+      switch (scenario->verdict) {
+        case Verdict::kFail:
+          crisp::StrAppend(&xml, "      <failure type=\"fail\" message=\"", XmlEscape(scenario->reason),
+                           "\">", XmlEscape(scenario->reason), "</failure>\n");
+          break;
+        case Verdict::kError:
+          crisp::StrAppend(&xml, "      <error type=\"error\" message=\"", XmlEscape(scenario->reason),
+                           "\">", XmlEscape(scenario->reason), "</error>\n");
+          break;
+        case Verdict::kSkip:
+          crisp::StrAppend(&xml, "      <skipped message=\"", XmlEscape(scenario->reason), "\"/>\n");
+          break;
+        case Verdict::kPass: break;
+      }
+      crisp::StrAppend(&xml, "      <system-out>", XmlEscape(StepTrace(*scenario)), "</system-out>\n");
+      crisp::StrAppend(&xml, "    </testcase>\n");
+    }
+    crisp::StrAppend(&xml, "  </testsuite>\n");
+  }
+  crisp::StrAppend(&xml, "</testsuites>\n");
+  return xml;
+}
+
+nlohmann::json ResultsJson(const RunResult& run) {
+  nlohmann::json scenarios = nlohmann::json::array();
+  for (const ScenarioResult& scenario : run.scenarios) {
+    nlohmann::json steps = nlohmann::json::array();
+    for (const runner::StepResult& step : scenario.steps) {
+      steps.push_back({{"index", step.index},
+                       {"name", step.name},
+                       {"kind", step.kind},
+                       {"method", step.method},
+                       {"verdict", runner::VerdictName(step.verdict)},
+                       {"message", step.message},
+                       {"attempts", step.attempts},
+                       {"duration_ms", absl::ToInt64Milliseconds(step.duration)},
+                       {"observations", step.observations}});
+    }
+    scenarios.push_back({{"id", scenario.id},
+                         {"title", scenario.title},
+                         {"suite", scenario.suite},
+                         {"file", scenario.file},
+                         {"tags", scenario.tags},
+                         {"spec_ref", scenario.spec_ref},
+                         {"verdict", runner::VerdictName(scenario.verdict)},
+                         {"reason", scenario.reason},
+                         {"start", Time(scenario.start)},
+                         {"duration_ms", absl::ToInt64Milliseconds(scenario.duration)},
+                         {"steps", std::move(steps)},
+                         {"cleanup", scenario.cleanup}});
+  }
+  return {{"schema", kResultsSchema},
+          {"crisp_version", kCrispVersion},
+          {"cri_api_version", kCriApiVersion},
+          {"run_id", run.run_id},
+          {"endpoint", {{"name", run.endpoint.name}, {"address", run.endpoint.Display()}}},
+          {"runtime", run.runtime_version},
+          {"start", Time(run.start)},
+          {"end", Time(run.end)},
+          {"interrupted", run.interrupted},
+          {"summary",
+           {{"total", run.scenarios.size()},
+            {"pass", run.Count(Verdict::kPass)},
+            {"fail", run.Count(Verdict::kFail)},
+            {"error", run.Count(Verdict::kError)},
+            {"skip", run.Count(Verdict::kSkip)}}},
+          {"sweep", {{"removed", run.swept}, {"failures", run.sweep_failures}}},
+          {"scenarios", std::move(scenarios)}};
+}
+
+absl::Status WriteReports(const RunResult& run, const std::string& directory) {
+  std::error_code error;
+  std::filesystem::create_directories(directory, error);
+  if (error) return absl::InternalError(crisp::StrCat("cannot create ", directory, ": ", error.message()));
+  for (const auto& [name, content] : std::vector<std::pair<std::string, std::string>>{
+           {"junit.xml", JunitXml(run)}, {"results.json", ResultsJson(run).dump(2) + "\n"}}) {
+    std::string path = (std::filesystem::path(directory) / name).string();
+    std::string temporary = path + ".tmp";
+    {
+      std::ofstream out(temporary, std::ios::binary | std::ios::trunc);
+      out << content;
+      if (!out.flush()) return absl::InternalError(crisp::StrCat("cannot write ", temporary));
+    }
+    std::filesystem::rename(temporary, path, error);
+    if (error) return absl::InternalError(crisp::StrCat("cannot rename ", temporary, ": ", error.message()));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace crisp::report

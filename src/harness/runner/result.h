@@ -1,0 +1,69 @@
+// What a run found: verdicts per scenario and step, with every observation.
+// Reports (JUnit, results.json, the console summary) are written from this.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "absl/time/time.h"
+#include "harness/client/endpoint.h"
+#include "nlohmann/json.hpp"
+
+namespace crisp::runner {
+
+enum class Verdict {
+  kPass,   // every expectation held
+  kFail,   // the runtime broke an expectation
+  kError,  // the harness or the environment failed (unreachable runtime, bad input, timeout)
+  kSkip,   // a requirement is not met; the reason says which
+};
+
+std::string_view VerdictName(Verdict verdict);  // "pass", "fail", "error", "skip"
+
+struct StepResult {
+  int index = 0;        // 1-based
+  std::string name;
+  std::string kind;     // "call" or "log"
+  std::string method;   // the RPC, for calls
+  Verdict verdict = Verdict::kPass;
+  std::string message;  // why, when not pass: expected versus actual
+  int attempts = 0;
+  absl::Duration duration;
+  // One per attempt: {"request", "code", "code_name", "message",
+  // "response", "latency_ns", "start"} for calls; {"path", "log"} for logs.
+  std::vector<nlohmann::json> observations;
+};
+
+struct ScenarioResult {
+  std::string id;
+  std::string title;
+  std::string suite;
+  std::string file;
+  std::vector<std::string> tags;
+  std::string spec_ref;
+  Verdict verdict = Verdict::kPass;
+  std::string reason;  // for fail, error and skip: the step and what happened
+  absl::Time start;
+  absl::Duration duration;
+  std::vector<StepResult> steps;
+  // What cleanup did, one line each; failures say so.
+  std::vector<std::string> cleanup;
+};
+
+struct RunResult {
+  std::string run_id;
+  client::Endpoint endpoint;
+  nlohmann::json runtime_version;  // the VersionResponse
+  absl::Time start;
+  absl::Time end;
+  bool interrupted = false;
+  std::vector<ScenarioResult> scenarios;
+  // The final sweep: sandboxes of this run still present after every
+  // scenario's cleanup (each one a leak), and what could not be removed.
+  int swept = 0;
+  std::vector<std::string> sweep_failures;
+
+  int Count(Verdict verdict) const;
+};
+
+}  // namespace crisp::runner

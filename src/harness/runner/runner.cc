@@ -1,0 +1,476 @@
+#include "harness/runner/runner.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <mutex>
+#include <random>
+#include <sstream>
+#include <thread>
+
+#include "common/strings.h"
+#include "harness/client/json_request.h"
+#include "harness/client/proto_json.h"
+#include "harness/runner/sweep.h"
+#include "harness/scenario/cri_log.h"
+#include "harness/scenario/expect.h"
+#include "harness/scenario/variables.h"
+#include "runtime/v1/api.pb.h"
+
+namespace crisp::runner {
+namespace {
+
+namespace v1 = runtime::v1;
+using scenario::Scenario;
+using scenario::Step;
+
+std::string RandomHex(int digits) {
+  static std::mutex mutex;
+  static std::mt19937_64 engine(std::random_device{}());
+  std::lock_guard lock(mutex);
+  std::string out;
+  for (int i = 0; i < digits; ++i) out += "0123456789abcdef"[engine() % 16];
+  return out;
+}
+
+// A TCP port on the host that nothing listens on now.
+int FreeHostPort() {
+  int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return 0;
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_addr.s_addr = htonl(INADDR_ANY);
+  socklen_t length = sizeof(address);
+  int port = 0;
+  if (bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address)) == 0 &&
+      getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length) == 0) {
+    port = ntohs(address.sin_port);
+  }
+  close(fd);
+  return port;
+}
+
+// Calls that are slow by nature get more than the default deadline.
+absl::Duration DefaultTimeout(std::string_view method, absl::Duration call_timeout) {
+  if (method == "PullImage") return std::max(call_timeout, absl::Minutes(5));
+  for (std::string_view slow : {"RunPodSandbox", "StopPodSandbox", "RemovePodSandbox", "CreateContainer",
+                                "StartContainer", "StopContainer", "RemoveContainer", "RemoveImage",
+                                "ExecSync", "UpdateContainerResources"}) {
+    if (method == slow) return std::max(call_timeout, absl::Minutes(2));
+  }
+  return call_timeout;
+}
+
+// Things a scenario made, undone in reverse order when it ends.
+struct Created {
+  enum class Kind { kSandbox, kContainer, kImage } kind;
+  std::string id;            // sandbox or container ID, or image reference
+  std::string log_directory; // sandboxes: the per-run log directory to remove
+};
+
+class Execution {
+ public:
+  Execution(const Scenario& scenario, client::CriClient& client, const RunOptions& options)
+      : scenario_(scenario), client_(client), options_(options), suffix_(RandomHex(6)) {
+    variables_.Set("run", {{"id", options.run_id}, {"suffix", suffix_}});
+    variables_.Set("scenario", {{"id", scenario.id}});
+    deadline_ = absl::Now() + scenario.timeout;
+  }
+
+  ScenarioResult Run() {
+    ScenarioResult result;
+    result.id = scenario_.id;
+    result.title = scenario_.title;
+    result.suite = scenario_.suite;
+    result.file = scenario_.where.file;
+    result.tags = scenario_.tags;
+    result.spec_ref = scenario_.spec_ref;
+    result.start = absl::Now();
+
+    for (const std::string& requirement : scenario_.requires_) {
+      if (requirement == "root" && geteuid() != 0) {
+        result.verdict = Verdict::kSkip;
+        result.reason = "requires root; crisp runs as uid " + std::to_string(geteuid());
+        result.duration = absl::Now() - result.start;
+        return result;
+      }
+    }
+
+    int index = 0;
+    for (const Step& step : scenario_.steps) {
+      ++index;
+      if (Cancelled()) {
+        result.verdict = Verdict::kError;
+        result.reason = crisp::StrCat("interrupted before step ", index, " (", step.name, ")");
+        break;
+      }
+      if (absl::Now() > deadline_) {
+        result.verdict = Verdict::kError;
+        result.reason = crisp::StrCat("scenario timed out after ", absl::FormatDuration(scenario_.timeout),
+                                      ", before step ", index, " (", step.name, ")");
+        break;
+      }
+      if (options_.progress != nullptr) options_.progress->StepStarted(scenario_, step, index);
+      StepResult step_result = RunStep(step, index);
+      const bool passed = step_result.verdict == Verdict::kPass;
+      if (!passed) {
+        result.verdict = step_result.verdict;
+        result.reason = crisp::StrCat("step ", index, " (", step.name, "): ", step_result.message);
+      }
+      result.steps.push_back(std::move(step_result));
+      if (!passed) break;
+    }
+    CleanUp(result);
+    result.duration = absl::Now() - result.start;
+    return result;
+  }
+
+ private:
+  bool Cancelled() const { return options_.cancel != nullptr && options_.cancel->load(); }
+
+  StepResult RunStep(const Step& step, int index) {
+    StepResult result;
+    result.index = index;
+    result.name = step.name;
+    result.kind = step.kind == Step::Kind::kCall ? "call" : "log";
+    result.method = step.method;
+    absl::Time start = absl::Now();
+    absl::Time wait_until = step.wait ? start + step.wait->timeout : start;
+    while (true) {
+      ++result.attempts;
+      Attempt attempt = step.kind == Step::Kind::kCall ? Call(step) : ReadLog(step);
+      result.observations.push_back(std::move(attempt.observation));
+      result.verdict = attempt.verdict;
+      result.message = attempt.message;
+      // Only a failed expectation is worth another try; errors are final.
+      if (attempt.verdict != Verdict::kFail || !step.wait || absl::Now() >= wait_until ||
+          absl::Now() >= deadline_ || Cancelled()) {
+        if (attempt.verdict == Verdict::kFail && step.wait) {
+          result.message += crisp::StrCat(" (still so after ", result.attempts, " attempts in ",
+                                          absl::FormatDuration(absl::Now() - start), ")");
+        }
+        break;
+      }
+      absl::SleepFor(step.wait->interval);
+    }
+    result.duration = absl::Now() - start;
+    return result;
+  }
+
+  struct Attempt {
+    Verdict verdict = Verdict::kPass;
+    std::string message;
+    nlohmann::json observation;
+  };
+
+  Attempt HarnessError(std::string message, nlohmann::json observation = nlohmann::json::object()) {
+    return {Verdict::kError, std::move(message), std::move(observation)};
+  }
+
+  // The request of a call step, with references resolved and the
+  // per-run changes that keep parallel runs apart.
+  absl::StatusOr<nlohmann::json> BuildRequest(const Step& step) {
+    absl::StatusOr<nlohmann::json> request = variables_.Resolve(step.request);
+    if (!request.ok()) return request.status();
+    if (step.method == "RunPodSandbox" && request->contains("config")) {
+      MakeSandboxUnique((*request)["config"]);
+    }
+    if (step.method == "CreateContainer" && !request->contains("sandbox_config")) {
+      // The sandbox config is the one the sandbox was run with.
+      auto sandbox = sandbox_configs_.find((*request).value("pod_sandbox_id", ""));
+      if (sandbox != sandbox_configs_.end()) (*request)["sandbox_config"] = sandbox->second;
+    }
+    return request;
+  }
+
+  void MakeSandboxUnique(nlohmann::json& config) {
+    nlohmann::json& metadata = config["metadata"];
+    metadata["name"] = crisp::StrCat(metadata.value("name", "crisp"), "-", suffix_);
+    metadata["uid"] = crisp::StrCat(metadata.value("uid", "crisp"), "-", suffix_);
+    if (!metadata.contains("namespace")) metadata["namespace"] = "crisp";
+    config["labels"][kRunIdLabel] = options_.run_id;
+    config["labels"][kScenarioLabel] = scenario_.id;
+    if (config.contains("log_directory") && !config["log_directory"].get<std::string>().empty()) {
+      config["log_directory"] = crisp::StrCat(config["log_directory"].get<std::string>(), "-", suffix_);
+    }
+    if (config.contains("port_mappings")) {
+      for (auto& mapping : config["port_mappings"]) {
+        if (mapping.value("host_port", 0) != 0) mapping["host_port"] = FreeHostPort();
+      }
+    }
+  }
+
+  Attempt Call(const Step& step) {
+    absl::StatusOr<nlohmann::json> request_json = BuildRequest(step);
+    if (!request_json.ok()) {
+      return HarnessError(std::string(crisp::View(request_json.status().message())));
+    }
+    const client::MethodDescriptor* method = *client::FindCriMethod(step.method);
+    std::unique_ptr<google::protobuf::Message> request = client::NewRequest(*method);
+    if (absl::Status parsed = client::ParseJsonInto(request_json->dump(), request.get()); !parsed.ok()) {
+      return HarnessError(std::string(crisp::View(parsed.message())), {{"request", *request_json}});
+    }
+    absl::Duration timeout = step.timeout.value_or(DefaultTimeout(step.method, options_.call_timeout));
+    if (step.method == "ExecSync") {
+      // The runtime's own exec timeout must run out before our deadline.
+      auto* exec = static_cast<v1::ExecSyncRequest*>(request.get());
+      timeout = std::max(timeout, absl::Seconds(exec->timeout()) + absl::Seconds(30));
+    }
+    client::CallRecord record = client_.Call(*method, *request, {.timeout = timeout});
+    nlohmann::json observation = client::ToJson(record);
+
+    if (!record.transport_ready && !record.ok()) {
+      return HarnessError(crisp::StrCat("the runtime is unreachable (", client::GrpcCodeName(record.code),
+                                        ": ", record.message, ")"),
+                          std::move(observation));
+    }
+    const std::string& want = step.expect.code;
+    if (!scenario::CodeMatches(want, static_cast<int>(record.code))) {
+      std::string got = record.ok() ? "OK" : crisp::StrCat(client::GrpcCodeName(record.code), ": ", record.message);
+      return {Verdict::kFail, crisp::StrCat("expected code ", want, ", got ", got), std::move(observation)};
+    }
+    if (record.ok()) Remember(step, *request_json, record);
+    nlohmann::json checked = record.ok() ? client::ProtoToJson(*record.response)
+                                         : nlohmann::json{{"message", record.message}};
+    return Check(step, checked, std::move(observation));
+  }
+
+  Attempt Check(const Step& step, const nlohmann::json& checked, nlohmann::json observation) {
+    // Expected values may refer to saved results too.
+    std::vector<scenario::Check> checks = step.expect.checks;
+    for (scenario::Check& check : checks) {
+      absl::StatusOr<nlohmann::json> operand = variables_.Resolve(check.operand);
+      if (!operand.ok()) return HarnessError(std::string(crisp::View(operand.status().message())), std::move(observation));
+      check.operand = *std::move(operand);
+    }
+    std::vector<scenario::Mismatch> mismatches = scenario::Evaluate(checks, checked);
+    if (mismatches.empty()) return {Verdict::kPass, "", std::move(observation)};
+    std::string message;
+    for (const auto& mismatch : mismatches) {
+      crisp::StrAppend(&message, message.empty() ? "" : "; ", mismatch.Describe());
+    }
+    return {Verdict::kFail, std::move(message), std::move(observation)};
+  }
+
+  // Saves what later steps may refer to, and what cleanup must undo.
+  void Remember(const Step& step, const nlohmann::json& request, const client::CallRecord& record) {
+    nlohmann::json saved = client::ProtoToJson(*record.response);
+    saved["request"] = request;
+    if (step.method == "RunPodSandbox") {
+      std::string id = saved.value("pod_sandbox_id", "");
+      sandbox_configs_[id] = request.value("config", nlohmann::json::object());
+      if (step.cleanup.value_or(true)) {
+        created_.push_back({Created::Kind::kSandbox, id,
+                            sandbox_configs_[id].value("log_directory", "")});
+      }
+    } else if (step.method == "CreateContainer") {
+      std::string id = saved.value("container_id", "");
+      const nlohmann::json& sandbox = request.contains("sandbox_config")
+                                          ? request["sandbox_config"]
+                                          : sandbox_configs_[request.value("pod_sandbox_id", "")];
+      std::string log_path = request["config"].value("log_path", "");
+      std::string log_directory = sandbox.value("log_directory", "");
+      if (!log_path.empty() && !log_directory.empty()) {
+        saved["log_file"] = (std::filesystem::path(log_directory) / log_path).string();
+      }
+      if (step.cleanup.value_or(true)) created_.push_back({Created::Kind::kContainer, id, ""});
+    } else if (step.method == "PullImage" && step.cleanup.value_or(false)) {
+      created_.push_back({Created::Kind::kImage, request["image"].value("image", ""), ""});
+    } else if (step.method == "RemovePodSandbox") {
+      Forget(Created::Kind::kSandbox, request.value("pod_sandbox_id", ""));
+    } else if (step.method == "RemoveContainer") {
+      Forget(Created::Kind::kContainer, request.value("container_id", ""));
+    }
+    if (!step.save.empty()) variables_.Set(step.save, std::move(saved));
+  }
+
+  void Forget(Created::Kind kind, const std::string& id) {
+    for (auto& created : created_) {
+      if (created.kind == kind && created.id == id) created.id.clear();
+    }
+  }
+
+  Attempt ReadLog(const Step& step) {
+    absl::StatusOr<nlohmann::json> file = variables_.Resolve("${" + step.log_of + ".log_file}");
+    if (!file.ok()) {
+      return HarnessError(crisp::StrCat("no log file is known for \"", step.log_of,
+                                        "\": its CreateContainer request needs log_path and the "
+                                        "sandbox a log_directory"));
+    }
+    std::string path = file->get<std::string>();
+    std::ifstream in(path);
+    nlohmann::json log;
+    if (in) {
+      std::ostringstream text;
+      text << in.rdbuf();
+      log = scenario::LogObservation(scenario::ParseCriLog(text.str()));
+      log["exists"] = true;
+    } else {
+      log = scenario::LogObservation(scenario::ParsedLog{});
+      log["exists"] = false;
+    }
+    log["path"] = path;
+    return Check(step, log, {{"path", path}, {"log", log}});
+  }
+
+  void CleanUp(ScenarioResult& result) {
+    for (auto it = created_.rbegin(); it != created_.rend(); ++it) {
+      if (it->id.empty()) {
+        if (!it->log_directory.empty()) RemoveLogDirectory(it->log_directory, result);
+        continue;
+      }
+      std::string failure;
+      switch (it->kind) {
+        case Created::Kind::kSandbox: {
+          v1::StopPodSandboxRequest stop;
+          stop.set_pod_sandbox_id(it->id);
+          failure = Undo("StopPodSandbox", stop);
+          v1::RemovePodSandboxRequest remove;
+          remove.set_pod_sandbox_id(it->id);
+          std::string removed = Undo("RemovePodSandbox", remove);
+          failure = removed.empty() ? "" : (failure.empty() ? removed : failure + "; " + removed);
+          result.cleanup.push_back(crisp::StrCat("pod sandbox ", it->id.substr(0, 13),
+                                                 failure.empty() ? ": removed" : ": FAILED: " + failure));
+          RemoveLogDirectory(it->log_directory, result);
+          break;
+        }
+        case Created::Kind::kContainer: {
+          v1::RemoveContainerRequest remove;
+          remove.set_container_id(it->id);
+          failure = Undo("RemoveContainer", remove);
+          result.cleanup.push_back(crisp::StrCat("container ", it->id.substr(0, 13),
+                                                 failure.empty() ? ": removed" : ": FAILED: " + failure));
+          break;
+        }
+        case Created::Kind::kImage: {
+          v1::RemoveImageRequest remove;
+          remove.mutable_image()->set_image(it->id);
+          failure = Undo("RemoveImage", remove);
+          result.cleanup.push_back(crisp::StrCat("image ", it->id,
+                                                 failure.empty() ? ": removed" : ": FAILED: " + failure));
+          break;
+        }
+      }
+      if (!failure.empty() && result.verdict == Verdict::kPass) {
+        result.verdict = Verdict::kError;
+        result.reason = "cleanup failed: " + result.cleanup.back();
+      }
+    }
+  }
+
+  // One cleanup call; NotFound means already gone. Returns "" on success.
+  std::string Undo(std::string_view method, const google::protobuf::Message& request) {
+    client::CallRecord record = client_.Call(**client::FindCriMethod(method), request,
+                                             {.timeout = DefaultTimeout(method, options_.call_timeout)});
+    if (record.ok() || record.code == absl::StatusCode::kNotFound) return "";
+    return crisp::StrCat(method, ": ", client::GrpcCodeName(record.code), ": ", record.message);
+  }
+
+  // Log directories are per run (they carry the suffix); the runtime made
+  // them on this host.
+  void RemoveLogDirectory(const std::string& directory, ScenarioResult& result) {
+    if (directory.empty() || directory.find(suffix_) == std::string::npos) return;
+    std::error_code error;
+    std::filesystem::remove_all(directory, error);
+    if (error) result.cleanup.push_back(crisp::StrCat("log directory ", directory, ": ", error.message()));
+  }
+
+  const Scenario& scenario_;
+  client::CriClient& client_;
+  const RunOptions& options_;
+  const std::string suffix_;
+  absl::Time deadline_;
+  scenario::Variables variables_;
+  std::map<std::string, nlohmann::json> sandbox_configs_;  // by sandbox ID
+  std::vector<Created> created_;
+};
+
+}  // namespace
+
+std::string_view VerdictName(Verdict verdict) {
+  switch (verdict) {
+    case Verdict::kPass: return "pass";
+    case Verdict::kFail: return "fail";
+    case Verdict::kError: return "error";
+    case Verdict::kSkip: return "skip";
+  }
+  return "?";
+}
+
+int RunResult::Count(Verdict verdict) const {
+  return static_cast<int>(std::count_if(scenarios.begin(), scenarios.end(),
+                                        [&](const ScenarioResult& r) { return r.verdict == verdict; }));
+}
+
+std::string NewRunId() {
+  return crisp::StrCat(absl::FormatTime("%Y%m%d-%H%M%S", absl::Now(), absl::UTCTimeZone()), "-",
+                       RandomHex(6));
+}
+
+Runner::Runner(client::CriClient& client, client::Endpoint endpoint, RunOptions options)
+    : client_(client), endpoint_(std::move(endpoint)), options_(std::move(options)) {
+  if (options_.run_id.empty()) options_.run_id = NewRunId();
+  options_.jobs = std::max(1, options_.jobs);
+}
+
+ScenarioResult Runner::RunScenario(const Scenario& scenario) {
+  if (options_.progress != nullptr) options_.progress->ScenarioStarted(scenario);
+  ScenarioResult result = Execution(scenario, client_, options_).Run();
+  if (options_.progress != nullptr) options_.progress->ScenarioFinished(result);
+  return result;
+}
+
+RunResult Runner::Run(const std::vector<const Scenario*>& scenarios, const nlohmann::json& version) {
+  RunResult run;
+  run.run_id = options_.run_id;
+  run.endpoint = endpoint_;
+  run.runtime_version = version;
+  run.start = absl::Now();
+  run.scenarios.resize(scenarios.size());
+  std::vector<char> started(scenarios.size(), 0);  // not vector<bool>: written by several threads
+
+  std::atomic<size_t> next{0};
+  auto worker = [&] {
+    while (true) {
+      size_t index = next.fetch_add(1);
+      if (index >= scenarios.size()) return;
+      if (options_.cancel != nullptr && options_.cancel->load()) return;
+      started[index] = 1;
+      run.scenarios[index] = RunScenario(*scenarios[index]);
+    }
+  };
+  std::vector<std::thread> workers;
+  size_t jobs = std::min(static_cast<size_t>(options_.jobs), std::max<size_t>(scenarios.size(), 1));
+  for (size_t i = 0; i < jobs; ++i) workers.emplace_back(worker);
+  for (auto& thread : workers) thread.join();
+
+  run.interrupted = options_.cancel != nullptr && options_.cancel->load();
+  for (size_t i = 0; i < scenarios.size(); ++i) {
+    if (started[i]) continue;
+    ScenarioResult& result = run.scenarios[i];
+    result.id = scenarios[i]->id;
+    result.title = scenarios[i]->title;
+    result.suite = scenarios[i]->suite;
+    result.file = scenarios[i]->where.file;
+    result.tags = scenarios[i]->tags;
+    result.spec_ref = scenarios[i]->spec_ref;
+    result.start = absl::Now();
+    result.verdict = Verdict::kError;
+    result.reason = "not run: the run was interrupted";
+  }
+
+  // Anything still labelled with this run is a leak of cleanup; remove it.
+  std::ostringstream ignored;
+  CleanResult sweep = CleanSandboxes(client_, {{kRunIdLabel, options_.run_id}},
+                                     std::max(options_.call_timeout, absl::Minutes(2)), ignored);
+  run.swept = sweep.removed;
+  run.sweep_failures = sweep.failures;
+  run.end = absl::Now();
+  return run;
+}
+
+}  // namespace crisp::runner
