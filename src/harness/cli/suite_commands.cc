@@ -236,7 +236,7 @@ int RunSuites(const GlobalOptions& global, const RunFlags& flags, std::ostream& 
                              .cancel = &g_cancel};
   out << "crisp: running " << selected->scenarios.size() << " scenario(s) on " << connection->endpoint.name
       << " (" << connection->version.runtime_name() << " " << connection->version.runtime_version() << ")"
-      << (flags.jobs > 1 ? crisp::StrCat(", ", flags.jobs, " at a time") : "") << '\n';
+      << (flags.jobs > 1 ? crisp::StrCat(", ", flags.jobs, " at a time") : "") << std::endl;
   runner::Runner runner(*connection->client, connection->endpoint, options);
   runner::RunResult run = runner.Run(selected->scenarios, client::ProtoToJson(connection->version));
   progress.Finish();

@@ -1,6 +1,7 @@
 // CriClient: calls CRI v1 RPCs on one runtime and records every call.
 #pragma once
 
+#include <atomic>
 #include <memory>
 #include <string_view>
 
@@ -22,6 +23,9 @@ inline constexpr absl::Duration kDefaultCallTimeout = absl::Seconds(10);
 struct CallOptions {
   // Zero means the client's default deadline.
   absl::Duration timeout = absl::ZeroDuration();
+  // When set (by a signal handler, say) while the call is in flight, the
+  // call is cancelled and ends with Canceled. May be null.
+  const std::atomic<bool>* cancel = nullptr;
 };
 
 class CriClient {

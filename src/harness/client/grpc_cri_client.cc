@@ -110,7 +110,13 @@ class GrpcCriClient final : public CriClient {
                      });
     {
       std::unique_lock lock(mutex);
-      done_cv.wait(lock, [&] { return done; });
+      bool cancelled = false;
+      while (!done_cv.wait_for(lock, std::chrono::milliseconds(50), [&] { return done; })) {
+        if (!cancelled && options.cancel != nullptr && options.cancel->load()) {
+          context.TryCancel();  // the callback still runs, with CANCELLED
+          cancelled = true;
+        }
+      }
     }
     record.latency = std::chrono::steady_clock::now() - steady_start;
 

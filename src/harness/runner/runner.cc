@@ -220,8 +220,12 @@ class Execution {
       auto* exec = static_cast<v1::ExecSyncRequest*>(request.get());
       timeout = std::max(timeout, absl::Seconds(exec->timeout()) + absl::Seconds(30));
     }
-    client::CallRecord record = client_.Call(*method, *request, {.timeout = timeout});
+    client::CallRecord record =
+        client_.Call(*method, *request, {.timeout = timeout, .cancel = options_.cancel});
     nlohmann::json observation = client::ToJson(record);
+    if (record.code == absl::StatusCode::kCancelled && Cancelled()) {
+      return HarnessError("interrupted during the call", std::move(observation));
+    }
 
     if (!record.transport_ready && !record.ok()) {
       return HarnessError(crisp::StrCat("the runtime is unreachable (", client::GrpcCodeName(record.code),
