@@ -43,6 +43,13 @@ nlohmann::json ToJson(const CallRecord& record) {
   if (!record.message.empty()) json["message"] = record.message;
   if (!record.transport_ready) json["transport_ready"] = false;
   json["request"] = record.request ? ProtoToJson(*record.request) : nullptr;
+  // Registry credentials (PullImageRequest.auth) never reach a report.
+  if (json["request"].is_object() && json["request"].contains("auth")) {
+    for (const char* secret : {"password", "auth", "identity_token", "registry_token"}) {
+      nlohmann::json& value = json["request"]["auth"][secret];
+      if (value.is_string() && !value.get<std::string>().empty()) value = "<redacted>";
+    }
+  }
   json["response"] = record.response ? ProtoToJson(*record.response) : nullptr;
   return json;
 }

@@ -58,6 +58,23 @@ TEST(CallRecordJsonTest, FailedCallHasNullResponseAndTheStatus) {
   EXPECT_EQ(record.status(), absl::NotFoundError("container \"abc\" not found"));
 }
 
+TEST(CallRecordJsonTest, RegistryCredentialsAreRedacted) {
+  CallRecord record;
+  record.method = "PullImage";
+  auto request = std::make_shared<runtime::v1::PullImageRequest>();
+  request->mutable_image()->set_image("registry.example/private:1");
+  request->mutable_auth()->set_username("ci");
+  request->mutable_auth()->set_password("hunter2");
+  request->mutable_auth()->set_registry_token("tok");
+  record.request = request;
+  nlohmann::json json = ToJson(record);
+  EXPECT_EQ(json["request"]["auth"]["username"], "ci");
+  EXPECT_EQ(json["request"]["auth"]["password"], "<redacted>");
+  EXPECT_EQ(json["request"]["auth"]["registry_token"], "<redacted>");
+  EXPECT_EQ(json["request"]["auth"]["identity_token"], "");
+  EXPECT_EQ(json.dump().find("hunter2"), std::string::npos);
+}
+
 TEST(GrpcCodeNameTest, UsesGrpcSpelling) {
   EXPECT_EQ(GrpcCodeName(absl::StatusCode::kCancelled), "Canceled");
   EXPECT_EQ(GrpcCodeName(absl::StatusCode::kDeadlineExceeded), "DeadlineExceeded");

@@ -1,0 +1,146 @@
+// `crisp run`, `list` and `validate` against an in-process fake runtime:
+// verdicts, exit codes and the reports.
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <string>
+
+#include "fake_runtime.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "harness/cli/app.h"
+#include "harness/cli/cli_testing.h"
+#include "nlohmann/json.hpp"
+
+namespace crisp {
+namespace {
+
+using ::testing::HasSubstr;
+using cli::CliResult;
+using cli::RunCrispForTest;
+using testing::FakeRuntime;
+using testing::HealthyRuntime;
+
+class RunIntegrationTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = ::testing::TempDir() + "/crisp-run-" + std::to_string(getpid()) + "-" +
+           ::testing::UnitTest::GetInstance()->current_test_info()->name();
+    std::filesystem::create_directories(dir_ + "/fixtures/testdata");
+  }
+  void TearDown() override { std::filesystem::remove_all(dir_); }
+
+  std::string Write(const std::string& name, const std::string& text) {
+    std::string path = dir_ + "/" + name;
+    std::ofstream(path) << text;
+    return path;
+  }
+  std::string Read(const std::string& name) {
+    std::ifstream in(dir_ + "/" + name);
+    std::ostringstream text;
+    text << in.rdbuf();
+    return text.str();
+  }
+
+  std::string dir_;
+};
+
+constexpr char kSuite[] = R"(suite: fake
+scenarios:
+  - id: fake.version-passes
+    title: Version names the fake
+    steps:
+      - call: Version
+        expect:
+          that:
+            runtime_name: fakecri
+            runtime_api_version: v1
+  - id: fake.version-fails
+    title: Version is expected to name another runtime
+    steps:
+      - call: Version
+        expect:
+          that:
+            runtime_name: containerd
+  - id: fake.unimplemented-fails
+    title: ListContainers is not implemented by the fake
+    steps:
+      - call: Status
+      - call: ListContainers
+  - id: fake.error-expected
+    title: An error code is expected and comes
+    steps:
+      - call: ListContainers
+        expect: {code: Unimplemented}
+)";
+
+TEST_F(RunIntegrationTest, VerdictsExitCodeAndReports) {
+  FakeRuntime runtime(HealthyRuntime());
+  std::string suite = Write("fake.yaml", kSuite);
+  CliResult result = RunCrispForTest({"run", "-e", runtime.endpoint(), "--suite", suite,
+                                      "--report-dir", dir_ + "/out", "--run-id", "itest"});
+  EXPECT_EQ(result.code, cli::kExitFailures) << result.out << result.err;
+  EXPECT_THAT(result.out, HasSubstr("PASS   fake.version-passes"));
+  EXPECT_THAT(result.out, HasSubstr("FAIL   fake.version-fails"));
+  EXPECT_THAT(result.out, HasSubstr(
+      "step 1 (Version): runtime_name: expected equals \"containerd\", got \"fakecri\""));
+  EXPECT_THAT(result.out, HasSubstr(
+      "step 2 (ListContainers): expected code OK, got Unimplemented"));
+  EXPECT_THAT(result.out, HasSubstr("PASS   fake.error-expected"));
+
+  nlohmann::json results = nlohmann::json::parse(Read("out/results.json"));
+  EXPECT_EQ(results["schema"], "crisp.results/v1");
+  EXPECT_EQ(results["run_id"], "itest");
+  EXPECT_EQ(results["summary"]["pass"], 2);
+  EXPECT_EQ(results["summary"]["fail"], 2);
+  EXPECT_EQ(results["runtime"]["runtime_name"], "fakecri");
+  const auto& failed = results["scenarios"][2];
+  EXPECT_EQ(failed["verdict"], "fail");
+  EXPECT_EQ(failed["steps"].size(), 2u);
+  EXPECT_EQ(failed["steps"][1]["observations"][0]["code_name"], "Unimplemented");
+
+  std::string junit = Read("out/junit.xml");
+  EXPECT_THAT(junit, HasSubstr("<testsuite name=\"fake\" tests=\"4\" failures=\"2\" errors=\"0\" skipped=\"0\""));
+  EXPECT_THAT(junit, HasSubstr("<property name=\"runtime\" value=\"fakecri 1.2.3\"/>"));
+  EXPECT_THAT(junit, HasSubstr("<failure type=\"fail\" message=\"step 1 (Version): runtime_name: expected equals &quot;containerd&quot;"));
+  EXPECT_THAT(junit, HasSubstr("<system-out>step 1 Version: fail"));
+}
+
+TEST_F(RunIntegrationTest, AllPassingExitsZeroAndFiltersSelect) {
+  FakeRuntime runtime(HealthyRuntime());
+  std::string suite = Write("fake.yaml", kSuite);
+  CliResult result = RunCrispForTest({"run", "-e", runtime.endpoint(), "--suite", suite,
+                                      "--focus", "passes|error-expected", "-j", "2"});
+  EXPECT_EQ(result.code, cli::kExitOk) << result.out << result.err;
+  EXPECT_THAT(result.out, HasSubstr("running 2 scenario(s)"));
+
+  CliResult list = RunCrispForTest({"list", "--suite", suite, "--skip", "fails"});
+  EXPECT_EQ(list.code, cli::kExitOk);
+  EXPECT_THAT(list.out, HasSubstr("fake.version-passes"));
+  EXPECT_THAT(list.out, ::testing::Not(HasSubstr("fake.version-fails")));
+  EXPECT_THAT(list.out, HasSubstr("2 scenario(s)"));
+
+  CliResult none = RunCrispForTest({"run", "-e", runtime.endpoint(), "--suite", suite, "--tag", "nope"});
+  EXPECT_EQ(none.code, cli::kExitUsage);
+  EXPECT_THAT(none.err, HasSubstr("no scenario matches"));
+}
+
+TEST_F(RunIntegrationTest, BrokenSuiteIsReportedWithItsLineAndNothingRuns) {
+  FakeRuntime runtime(HealthyRuntime());
+  std::string suite = Write("broken.yaml", "scenarios:\n  - id: a.b\n    title: t\n    steps:\n      - call: Versoin\n");
+  CliResult validate = RunCrispForTest({"validate", suite});
+  EXPECT_EQ(validate.code, cli::kExitUsage);
+  EXPECT_THAT(validate.err, HasSubstr(suite + ":5:15: no CRI v1 RPC named \"Versoin\""));
+
+  CliResult run = RunCrispForTest({"run", "-e", runtime.endpoint(), "--suite", suite});
+  EXPECT_EQ(run.code, cli::kExitUsage);
+  EXPECT_THAT(run.err, HasSubstr("nothing was run"));
+
+  std::string good = Write("good.yaml", kSuite);
+  CliResult ok = RunCrispForTest({"validate", good});
+  EXPECT_EQ(ok.code, cli::kExitOk);
+  EXPECT_THAT(ok.out, HasSubstr("ok: 1 suite file(s), 4 scenario(s)"));
+}
+
+}  // namespace
+}  // namespace crisp
