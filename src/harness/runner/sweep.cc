@@ -30,6 +30,10 @@ CleanResult CleanSandboxes(client::CriClient& client,
     (*list.mutable_filter()->mutable_label_selector())[key] = value;
   }
   client::CallRecord listed = CallByName(client, "ListPodSandbox", list, timeout);
+  if (listed.code == absl::StatusCode::kUnimplemented) {
+    // A runtime without ListPodSandbox has no sandboxes to leave behind.
+    return result;
+  }
   if (!listed.ok()) {
     result.failures.push_back(Failure(listed));
     return result;

@@ -1,0 +1,85 @@
+// ImageStore: images pulled from registries, kept under ROOT as
+//   content/sha256/<hex>     blobs (manifests, configs, layers), verified
+//   layers/<chain id hex>/fs one unpacked directory per layer (overlay form)
+//   images.json              the records, written atomically
+// Image ID = config digest; RepoTags and RepoDigests as containerd keeps them.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "nlohmann/json.hpp"
+#include "reference_runtime/image/registry_client.h"
+
+namespace crisp::crispd {
+
+struct ImageRecord {
+  std::string id;  // "sha256:<config hex>"
+  std::vector<std::string> repo_tags;
+  std::vector<std::string> repo_digests;
+  int64_t size = 0;            // config + compressed layers
+  std::vector<std::string> layers;  // chain IDs, bottom first
+  std::vector<std::string> blobs;   // every blob digest the image needs
+  nlohmann::json config;            // the image config's "config" object
+};
+
+class ImageStore {
+ public:
+  // Opens (creating) the store at `root`. `helper` is the binary that runs
+  // `unpack-layer` (crispd itself).
+  static absl::StatusOr<std::unique_ptr<ImageStore>> Open(const std::string& root, RegistryConfig registry,
+                                                          std::string helper);
+
+  // Pulls `image` (any reference form) and returns its record. Errors name
+  // the blob or entry at fault; a malicious layer leaves nothing behind.
+  absl::StatusOr<ImageRecord> Pull(const std::string& image, const Credentials& credentials,
+                                   const CancelCheck& cancelled);
+
+  // By ID ("sha256:<hex>" or the bare hex), a tag reference, or a digest reference.
+  std::optional<ImageRecord> Find(const std::string& reference) const;
+  std::vector<ImageRecord> List() const;
+
+  // Removes the image with all its tags; not finding it is not an error.
+  absl::Status Remove(const std::string& reference);
+
+  struct Usage {
+    std::string mountpoint;
+    uint64_t bytes = 0;
+    uint64_t inodes = 0;
+  };
+  Usage FilesystemUsage() const;
+
+  // The unpacked layer directories of an image, bottom first.
+  std::vector<std::string> LayerDirectories(const ImageRecord& image) const;
+
+  const std::string& root() const { return root_; }
+
+ private:
+  ImageStore(std::string root, RegistryConfig registry, std::string helper);
+  absl::Status Load();
+  absl::Status Save();  // mutex_ held
+  std::string BlobPath(const std::string& digest) const;
+  absl::Status EnsureBlob(RegistryClient& client, const ImageReference& reference, const std::string& endpoint,
+                          const std::string& digest, int64_t size, const Credentials& credentials,
+                          const CancelCheck& cancelled);
+  absl::StatusOr<std::string> EnsureLayer(const std::string& blob_digest, const std::string& diff_id,
+                                          const std::string& parent_chain);
+  std::optional<size_t> IndexOf(const std::string& reference) const;  // mutex_ held
+  void CollectGarbage();  // mutex_ held
+
+  std::string root_;
+  std::string helper_;
+  RegistryClient registry_;
+  mutable std::mutex mutex_;
+  std::vector<ImageRecord> images_;
+};
+
+// The part of a config User before ':' split into uid (numeric) or name.
+void SplitImageUser(const std::string& user, std::optional<int64_t>* uid, std::string* username);
+
+}  // namespace crisp::crispd

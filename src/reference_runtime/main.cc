@@ -1,0 +1,131 @@
+// crispd: crisp's reference CRI runtime. A thin main over the libraries.
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <csignal>
+#include <cstdio>
+#include <filesystem>
+#include <iostream>
+#include <thread>
+
+#include "CLI/CLI.hpp"
+#include "common/build_info.h"
+#include "common/strings.h"
+#include "grpcpp/security/server_credentials.h"
+#include "grpcpp/server.h"
+#include "grpcpp/server_builder.h"
+#include "reference_runtime/image/image_store.h"
+#include "reference_runtime/image/unpack.h"
+#include "reference_runtime/server/services.h"
+
+namespace {
+
+namespace fs = std::filesystem;
+
+std::atomic<bool> g_stop{false};
+extern "C" void OnStop(int) { g_stop = true; }
+
+int UnpackLayerMain(const std::string& blob, const std::string& layer_dir) {
+  int fd = open(blob.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) {
+    std::cerr << "cannot open " << blob << '\n';
+    return 1;
+  }
+  absl::Status status = crisp::crispd::ExtractLayerInChroot(fd, layer_dir);
+  if (!status.ok()) {
+    std::cerr << status.message() << '\n';
+    return 1;
+  }
+  return 0;
+}
+
+int Serve(const std::string& listen, const std::string& root,
+          const std::vector<std::string>& mirrors, const std::vector<std::string>& insecure) {
+  std::string socket_path = listen.starts_with("unix://") ? listen.substr(7) : listen;
+  if (socket_path.empty() || socket_path.front() != '/') {
+    std::cerr << "crispd: error: --listen must be unix:///absolute/path\n";
+    return 2;
+  }
+  crisp::crispd::RegistryConfig registry;
+  for (const std::string& mirror : mirrors) {
+    size_t eq = mirror.find('=');
+    if (eq == std::string::npos || eq == 0) {
+      std::cerr << "crispd: error: --registry-mirror \"" << mirror << "\" is not REGISTRY=URL\n";
+      return 2;
+    }
+    registry.mirrors[mirror.substr(0, eq)].push_back(mirror.substr(eq + 1));
+  }
+  registry.insecure.insert(insecure.begin(), insecure.end());
+
+  std::error_code error;
+  fs::create_directories(fs::path(socket_path).parent_path(), error);
+  if (fs::is_socket(socket_path)) fs::remove(socket_path, error);  // a stale socket of ours
+  std::string helper = fs::read_symlink("/proc/self/exe", error).string();
+  auto store = crisp::crispd::ImageStore::Open(root + "/images", registry, helper);
+  if (!store.ok()) {
+    std::cerr << "crispd: error: " << store.status().message() << '\n';
+    return 1;
+  }
+  crisp::crispd::RuntimeServiceImpl runtime_service;
+  crisp::crispd::ImageServiceImpl image_service(**store);
+  grpc::ServerBuilder builder;
+  builder.AddListeningPort("unix://" + socket_path, grpc::InsecureServerCredentials());
+  builder.SetMaxReceiveMessageSize(16 << 20);
+  builder.SetMaxSendMessageSize(64 << 20);
+  builder.RegisterService(&runtime_service);
+  builder.RegisterService(&image_service);
+  std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
+  if (!server) {
+    std::cerr << "crispd: error: cannot listen on " << socket_path << '\n';
+    return 1;
+  }
+  chmod(socket_path.c_str(), 0660);
+  std::cerr << "crispd " << crisp::kCrispVersion << " listening on unix://" << socket_path << ", root " << root
+            << std::endl;
+  std::signal(SIGINT, OnStop);
+  std::signal(SIGTERM, OnStop);
+  std::thread waiter([&] { server->Wait(); });
+  while (!g_stop) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  std::cerr << "crispd: stopping" << std::endl;
+  server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(5));
+  waiter.join();
+  fs::remove(socket_path, error);
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"crispd: crisp's reference CRI v1 runtime", "crispd"};
+  std::string listen = "unix:///run/crispd/crispd.sock";
+  std::string root = "/var/lib/crispd";
+  std::string state = "/run/crispd";
+  std::vector<std::string> mirrors;
+  std::vector<std::string> insecure;
+  app.add_option("--listen", listen, "gRPC socket")->capture_default_str();
+  app.add_option("--root", root, "Persistent state: images, layers, records")->capture_default_str();
+  app.add_option("--state", state, "Runtime state (sandboxes and containers, in later phases)")
+      ->capture_default_str();
+  app.add_option("--registry-mirror", mirrors,
+                 "REGISTRY=URL: try URL first for REGISTRY (repeatable), e.g. docker.io=http://127.0.0.1:5000");
+  app.add_option("--insecure-registry", insecure, "Reach this registry host over plain HTTP (repeatable)");
+  app.add_flag_function("--version", [](int64_t) {
+    std::cout << "crispd " << crisp::kCrispVersion << " (CRI runtime.v1, cri-api " << crisp::kCriApiVersion << ")\n";
+    throw CLI::Success();
+  }, "Print the version");
+
+  std::string blob, layer_dir;
+  CLI::App* unpack = app.add_subcommand("unpack-layer", "Internal: extract one layer, chrooted (used by crispd itself)");
+  unpack->add_option("blob", blob)->required();
+  unpack->add_option("layer_dir", layer_dir)->required();
+  unpack->group("");  // hidden from --help
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e) == 0 ? 0 : 2;
+  }
+  if (unpack->parsed()) return UnpackLayerMain(blob, layer_dir);
+  return Serve(listen, root, mirrors, insecure);
+}

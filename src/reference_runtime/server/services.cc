@@ -1,0 +1,128 @@
+#include "reference_runtime/server/services.h"
+
+#include "common/build_info.h"
+#include "common/strings.h"
+#include "reference_runtime/server/call.h"
+
+namespace crisp::crispd {
+namespace {
+
+namespace v1 = runtime::v1;
+
+void FillImage(const ImageRecord& record, v1::Image* image) {
+  image->set_id(record.id);
+  for (const auto& tag : record.repo_tags) image->add_repo_tags(tag);
+  for (const auto& digest : record.repo_digests) image->add_repo_digests(digest);
+  image->set_size(static_cast<uint64_t>(record.size));
+  // "uid: UID that will run the command(s)... username: if uid is not set".
+  std::optional<int64_t> uid;
+  std::string username;
+  SplitImageUser(record.config.value("User", ""), &uid, &username);
+  if (uid) {
+    image->mutable_uid()->set_value(*uid);
+  } else if (!username.empty()) {
+    image->set_username(username);
+  }
+}
+
+}  // namespace
+
+grpc::Status RuntimeServiceImpl::Version(grpc::ServerContext*, const v1::VersionRequest*,
+                                         v1::VersionResponse* response) {
+  return Serve("Version", [&] {
+    response->set_version("0.1.0");
+    response->set_runtime_name("crispd");
+    response->set_runtime_version(kCrispVersion);
+    response->set_runtime_api_version("v1");
+    return absl::OkStatus();
+  });
+}
+
+grpc::Status RuntimeServiceImpl::Status(grpc::ServerContext*, const v1::StatusRequest*,
+                                        v1::StatusResponse* response) {
+  return Serve("Status", [&] {
+    auto* runtime = response->mutable_status()->add_conditions();
+    runtime->set_type("RuntimeReady");
+    runtime->set_status(true);
+    // Said plainly rather than claimed: pods are not in this build yet.
+    auto* network = response->mutable_status()->add_conditions();
+    network->set_type("NetworkReady");
+    network->set_status(false);
+    network->set_reason("NetworkPluginNotReady");
+    network->set_message("crispd: pod sandboxes and their networks are not implemented in this build yet");
+    return absl::OkStatus();
+  });
+}
+
+grpc::Status RuntimeServiceImpl::RuntimeConfig(grpc::ServerContext*, const v1::RuntimeConfigRequest*,
+                                               v1::RuntimeConfigResponse* response) {
+  return Serve("RuntimeConfig", [&] {
+    // This host has no systemd as PID 1: cgroupfs is the only driver.
+    response->mutable_linux()->set_cgroup_driver(v1::CGROUPFS);
+    return absl::OkStatus();
+  });
+}
+
+grpc::Status ImageServiceImpl::ListImages(grpc::ServerContext*, const v1::ListImagesRequest* request,
+                                          v1::ListImagesResponse* response) {
+  return Serve("ListImages", [&] {
+    std::string filter = request->filter().image().image();
+    if (!filter.empty()) {
+      if (auto image = store_.Find(filter)) FillImage(*image, response->add_images());
+      return absl::OkStatus();
+    }
+    for (const ImageRecord& image : store_.List()) FillImage(image, response->add_images());
+    return absl::OkStatus();
+  });
+}
+
+grpc::Status ImageServiceImpl::ImageStatus(grpc::ServerContext*, const v1::ImageStatusRequest* request,
+                                           v1::ImageStatusResponse* response) {
+  return Serve("ImageStatus", [&] {
+    // "If the image is not present, returns a response with Image set to nil."
+    auto image = store_.Find(request->image().image());
+    if (!image) return absl::OkStatus();
+    FillImage(*image, response->mutable_image());
+    *response->mutable_image()->mutable_spec() = request->image();
+    if (request->verbose()) (*response->mutable_info())["config"] = image->config.dump();
+    return absl::OkStatus();
+  });
+}
+
+grpc::Status ImageServiceImpl::PullImage(grpc::ServerContext* context, const v1::PullImageRequest* request,
+                                         v1::PullImageResponse* response) {
+  return Serve("PullImage", [&] {
+    const v1::AuthConfig& auth = request->auth();
+    Credentials credentials{auth.username(), auth.password(), auth.auth(), auth.identity_token(),
+                            auth.registry_token()};
+    absl::StatusOr<ImageRecord> image =
+        store_.Pull(request->image().image(), credentials, [context] { return context->IsCancelled(); });
+    if (!image.ok()) return image.status();
+    // "image_ref: Reference to the image in use": the image ID, which the
+    // 1.36 identifier rule asks to equal Image.id.
+    response->set_image_ref(image->id);
+    return absl::OkStatus();
+  });
+}
+
+grpc::Status ImageServiceImpl::RemoveImage(grpc::ServerContext*, const v1::RemoveImageRequest* request,
+                                           v1::RemoveImageResponse*) {
+  // "This call is idempotent, and must not return an error if the image has
+  // already been removed."
+  return Serve("RemoveImage", [&] { return store_.Remove(request->image().image()); });
+}
+
+grpc::Status ImageServiceImpl::ImageFsInfo(grpc::ServerContext*, const v1::ImageFsInfoRequest*,
+                                           v1::ImageFsInfoResponse* response) {
+  return Serve("ImageFsInfo", [&] {
+    ImageStore::Usage usage = store_.FilesystemUsage();
+    auto* fs = response->add_image_filesystems();
+    fs->set_timestamp(absl::ToUnixNanos(absl::Now()));
+    fs->mutable_fs_id()->set_mountpoint(usage.mountpoint);
+    fs->mutable_used_bytes()->set_value(usage.bytes);
+    fs->mutable_inodes_used()->set_value(usage.inodes);
+    return absl::OkStatus();
+  });
+}
+
+}  // namespace crisp::crispd

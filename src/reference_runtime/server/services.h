@@ -1,0 +1,41 @@
+// crispd's gRPC services. Phase 1 so far: runtime info and the image
+// service; every other RPC answers UNIMPLEMENTED (gRPC's default).
+#pragma once
+
+#include <memory>
+
+#include "reference_runtime/image/image_store.h"
+#include "runtime/v1/api.grpc.pb.h"
+
+namespace crisp::crispd {
+
+class RuntimeServiceImpl final : public runtime::v1::RuntimeService::Service {
+ public:
+  grpc::Status Version(grpc::ServerContext* context, const runtime::v1::VersionRequest* request,
+                       runtime::v1::VersionResponse* response) override;
+  grpc::Status Status(grpc::ServerContext* context, const runtime::v1::StatusRequest* request,
+                      runtime::v1::StatusResponse* response) override;
+  grpc::Status RuntimeConfig(grpc::ServerContext* context, const runtime::v1::RuntimeConfigRequest* request,
+                             runtime::v1::RuntimeConfigResponse* response) override;
+};
+
+class ImageServiceImpl final : public runtime::v1::ImageService::Service {
+ public:
+  explicit ImageServiceImpl(ImageStore& store) : store_(store) {}
+
+  grpc::Status ListImages(grpc::ServerContext* context, const runtime::v1::ListImagesRequest* request,
+                          runtime::v1::ListImagesResponse* response) override;
+  grpc::Status ImageStatus(grpc::ServerContext* context, const runtime::v1::ImageStatusRequest* request,
+                           runtime::v1::ImageStatusResponse* response) override;
+  grpc::Status PullImage(grpc::ServerContext* context, const runtime::v1::PullImageRequest* request,
+                         runtime::v1::PullImageResponse* response) override;
+  grpc::Status RemoveImage(grpc::ServerContext* context, const runtime::v1::RemoveImageRequest* request,
+                           runtime::v1::RemoveImageResponse* response) override;
+  grpc::Status ImageFsInfo(grpc::ServerContext* context, const runtime::v1::ImageFsInfoRequest* request,
+                           runtime::v1::ImageFsInfoResponse* response) override;
+
+ private:
+  ImageStore& store_;
+};
+
+}  // namespace crisp::crispd

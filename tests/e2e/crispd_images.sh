@@ -1,0 +1,60 @@
+#!/usr/bin/env bash
+# crispd's image service on the real local registry: the seed suite's image
+# scenarios pass, crispd pulls the same image ID as containerd, and layers
+# that try to escape (a ../ entry, a write through a symlink) fail the pull
+# with a clear error and write nothing outside crispd's store.
+source "$(dirname "$0")/lib.sh"
+CRISPD=${2:?usage: $0 CRISP CRISPD}
+repo=$(cd "$(dirname "$0")/../.." && pwd)
+dir=$(mktemp -d /tmp/crispd-e2e.XXXXXX)
+socket="$dir/crispd.sock"
+mirrors=()
+for registry in docker.io registry.k8s.io gcr.io k8s.gcr.io quay.io; do
+  mirrors+=(--registry-mirror "$registry=http://$CRISP_REGISTRY")
+done
+"$CRISPD" --listen "unix://$socket" --root "$dir/root" --state "$dir/state" "${mirrors[@]}" \
+  > "$dir/crispd.log" 2>&1 &
+crispd_pid=$!
+cleanup() {
+  kill "$crispd_pid" 2>/dev/null || true
+  wait "$crispd_pid" 2>/dev/null || true
+  rm -rf "$dir" /tmp/crisp-evil-*
+}
+trap cleanup EXIT
+for _ in $(seq 1 50); do [ -S "$socket" ] && break; sleep 0.1; done
+
+set +e
+"$CRISP" run -e "crispd=$socket" --suite "$repo/suites/seed" --focus 'runtime\.version|image\.'
+rc=$?
+set -e
+check "seed image scenarios on crispd" 0 "$rc"
+
+crispd_id=$("$CRISP" call PullImage -e "$socket" -d '{"image": {"image": "redis:alpine"}}' | jq -r .image_ref)
+containerd_id=$("$CRISP" call PullImage -e "$CRISP_CONTAINERD_ENDPOINT" -d '{"image": {"image": "redis:alpine"}}' | jq -r .image_ref)
+check "crispd and containerd agree on redis:alpine's image ID" "$containerd_id" "$crispd_id"
+check "ImageStatus by ID finds the tag" docker.io/library/redis:alpine \
+  "$("$CRISP" call ImageStatus -e "$socket" -d "{\"image\": {\"image\": \"$crispd_id\"}}" | jq -r '.image.repo_tags[0]')"
+check "USER uid:gid gives uid 1003" 1003 \
+  "$("$CRISP" call PullImage -e "$socket" -d '{"image": {"image": "gcr.io/k8s-staging-cri-tools/test-image-user-uid-group"}}' >/dev/null &&
+     "$CRISP" call ImageStatus -e "$socket" -d '{"image": {"image": "gcr.io/k8s-staging-cri-tools/test-image-user-uid-group"}}' | jq -r .image.uid.value)"
+
+layers_before=$(ls "$dir/root/images/layers" | wc -l)
+target=$("$(dirname "$0")/hostile_images.sh" "$dir/hostile" "$CRISP_REGISTRY")
+for kind in dotdot symlink; do
+  set +e
+  message=$("$CRISP" call PullImage -e "$socket" -d "{\"image\": {\"image\": \"$CRISP_REGISTRY/crisp-test/evil-$kind:1\"}}" 2>&1)
+  rc=$?
+  set -e
+  echo "$message"
+  check "pulling evil-$kind fails" 1 "$rc"
+  case $kind in
+    dotdot) check "the error names the ../ entry" yes "$(grep -q "climbs out with '..'" <<<"$message" && echo yes || echo no)" ;;
+    symlink) check "the error names the symlink" yes "$(grep -q 'written through the symlink "esc"' <<<"$message" && echo yes || echo no)" ;;
+  esac
+  check "nothing written outside the store ($kind)" "" "$(ls -d /tmp/$target-* 2>/dev/null || true)"
+done
+check "no evil image recorded" 0 \
+  "$("$CRISP" call ListImages -e "$socket" | jq '[.images[].repo_tags[] | select(contains("crisp-test"))] | length')"
+check "no evil layer kept" "$layers_before" "$(ls "$dir/root/images/layers" | wc -l)"
+check "no half-unpacked leftovers" "" "$(ls "$dir/root/images/tmp")"
+finish
