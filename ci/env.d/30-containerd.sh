@@ -124,12 +124,27 @@ containerd_down() {
     fi
   fi
   stop_daemon containerd "$CD_PID"
-  # Shims outlive containerd by design; ours name our socket.
+  # Shims outlive containerd by design; ours name our socket. The container
+  # processes outlive their shims: find them by the task IDs in our state.
   pkill -KILL -f -- "-address $CD_SOCK" 2>/dev/null || true
+  containerd_kill_tasks
   containerd_sweep_netns
   containerd_sweep_iptables
   ip link del "$CD_BRIDGE" 2>/dev/null || true
   unmount_under "$CD_DIR"
+}
+
+# Every process in the cgroup of a task this containerd ran.
+containerd_kill_tasks() {
+  local tasks="$CD_DIR/state/io.containerd.runtime.v2.task" id pids
+  [ -d "$tasks" ] || return 0
+  for id in $(ls "$tasks"/*/ 2>/dev/null); do
+    pids=$(grep -l -- "/$id\$" /proc/[0-9]*/cgroup 2>/dev/null | cut -d/ -f3 || true)
+    if [ -n "$pids" ]; then
+      say "containerd: killing leftover processes of task ${id:0:12}: $(echo $pids)"
+      kill -KILL $pids 2>/dev/null || true
+    fi
+  done
 }
 
 # Network namespaces whose pod address lies in our pod CIDR.

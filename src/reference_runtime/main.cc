@@ -1,5 +1,6 @@
 // crispd: crisp's reference CRI runtime. A thin main over the libraries.
 #include <fcntl.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -40,8 +41,24 @@ int UnpackLayerMain(const std::string& blob, const std::string& layer_dir) {
   return 0;
 }
 
-int Serve(const std::string& listen, const std::string& root,
-          const std::vector<std::string>& mirrors, const std::vector<std::string>& insecure) {
+struct Flags {
+  std::string listen = "unix:///run/crispd/crispd.sock";
+  std::string root = "/var/lib/crispd";
+  std::string state = "/run/crispd";
+  std::vector<std::string> mirrors;
+  std::vector<std::string> insecure;
+  std::string pause;
+  std::string cni_conf_dir;
+  std::string cni_bin_dir = "/usr/lib/cni";
+  std::string pod_cidr = "10.98.0.0/16";
+  std::string bridge = "crispd0";
+};
+
+int Serve(const Flags& flags) {
+  const std::string& listen = flags.listen;
+  const std::string& root = flags.root;
+  const std::vector<std::string>& mirrors = flags.mirrors;
+  const std::vector<std::string>& insecure = flags.insecure;
   std::string socket_path = listen.starts_with("unix://") ? listen.substr(7) : listen;
   if (socket_path.empty() || socket_path.front() != '/') {
     std::cerr << "crispd: error: --listen must be unix:///absolute/path\n";
@@ -67,7 +84,21 @@ int Serve(const std::string& listen, const std::string& root,
     std::cerr << "crispd: error: " << store.status().message() << '\n';
     return 1;
   }
-  crisp::crispd::RuntimeServiceImpl runtime_service;
+  crisp::crispd::SandboxOptions sandbox_options;
+  sandbox_options.state_dir = flags.state;
+  sandbox_options.pause_binary =
+      flags.pause.empty() ? (fs::path(helper).parent_path() / "crisp-pause").string() : flags.pause;
+  sandbox_options.cni.conf_dir = flags.cni_conf_dir.empty() ? root + "/net.d" : flags.cni_conf_dir;
+  sandbox_options.cni.bin_dir = flags.cni_bin_dir;
+  sandbox_options.cni.ipam_dir = flags.state + "/ipam";
+  sandbox_options.cni.subnet = flags.pod_cidr;
+  sandbox_options.cni.bridge = flags.bridge;
+  auto sandboxes = crisp::crispd::SandboxManager::Open(sandbox_options);
+  if (!sandboxes.ok()) {
+    std::cerr << "crispd: error: " << sandboxes.status().message() << '\n';
+    return 1;
+  }
+  crisp::crispd::RuntimeServiceImpl runtime_service(**sandboxes);
   crisp::crispd::ImageServiceImpl image_service(**store);
   grpc::ServerBuilder builder;
   builder.AddListeningPort("unix://" + socket_path, grpc::InsecureServerCredentials());
@@ -98,18 +129,19 @@ int Serve(const std::string& listen, const std::string& root,
 
 int main(int argc, char** argv) {
   CLI::App app{"crispd: crisp's reference CRI v1 runtime", "crispd"};
-  std::string listen = "unix:///run/crispd/crispd.sock";
-  std::string root = "/var/lib/crispd";
-  std::string state = "/run/crispd";
-  std::vector<std::string> mirrors;
-  std::vector<std::string> insecure;
-  app.add_option("--listen", listen, "gRPC socket")->capture_default_str();
-  app.add_option("--root", root, "Persistent state: images, layers, records")->capture_default_str();
-  app.add_option("--state", state, "Runtime state (sandboxes and containers, in later phases)")
+  Flags flags;
+  app.add_option("--listen", flags.listen, "gRPC socket")->capture_default_str();
+  app.add_option("--root", flags.root, "Persistent state: images, layers, records, the CNI config")->capture_default_str();
+  app.add_option("--state", flags.state, "Runtime state: sandboxes, runc's state, IP allocations")
       ->capture_default_str();
-  app.add_option("--registry-mirror", mirrors,
+  app.add_option("--registry-mirror", flags.mirrors,
                  "REGISTRY=URL: try URL first for REGISTRY (repeatable), e.g. docker.io=http://127.0.0.1:5000");
-  app.add_option("--insecure-registry", insecure, "Reach this registry host over plain HTTP (repeatable)");
+  app.add_option("--insecure-registry", flags.insecure, "Reach this registry host over plain HTTP (repeatable)");
+  app.add_option("--pause", flags.pause, "The static pause program (default: crisp-pause beside crispd)");
+  app.add_option("--cni-conf-dir", flags.cni_conf_dir, "CNI network configs (default: ROOT/net.d; a bridge network is written there when empty)");
+  app.add_option("--cni-bin-dir", flags.cni_bin_dir, "CNI plugins")->capture_default_str();
+  app.add_option("--pod-cidr", flags.pod_cidr, "Subnet of the default network")->capture_default_str();
+  app.add_option("--bridge", flags.bridge, "Bridge of the default network")->capture_default_str();
   app.add_flag_function("--version", [](int64_t) {
     std::cout << "crispd " << crisp::kCrispVersion << " (CRI runtime.v1, cri-api " << crisp::kCriApiVersion << ")\n";
     throw CLI::Success();
@@ -127,5 +159,9 @@ int main(int argc, char** argv) {
     return app.exit(e) == 0 ? 0 : 2;
   }
   if (unpack->parsed()) return UnpackLayerMain(blob, layer_dir);
-  return Serve(listen, root, mirrors, insecure);
+  std::signal(SIGPIPE, SIG_IGN);  // a helper that exits early must not kill crispd
+  // Infra processes are reparented to crispd when runc exits, so that it
+  // reaps them (see SandboxManager::StopLocked).
+  prctl(PR_SET_CHILD_SUBREAPER, 1);
+  return Serve(flags);
 }

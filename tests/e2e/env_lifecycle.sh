@@ -32,6 +32,8 @@ container=$("$CRISP" call CreateContainer -e "$CRISP_CONTAINERD_ENDPOINT" --time
 "$CRISP" call StartContainer -e "$CRISP_CONTAINERD_ENDPOINT" -d "{\"container_id\": \"$container\"}" >/dev/null
 echo "left pod $pod with container $container running"
 
+# The task IDs, to look for their processes after `down`.
+task_ids=$(ls "$CRISP_ENV_DIR/containerd/state/io.containerd.runtime.v2.task/k8s.io/")
 "$repo/ci/env" down
 trap - EXIT
 
@@ -48,6 +50,11 @@ check_none() {  # DESCRIPTION OUTPUT
 check_none "environment directory" "$(ls -d "$CRISP_ENV_DIR" 2>/dev/null || true)"
 check_none "mounts" "$(grep -F "$CRISP_ENV_DIR" /proc/self/mountinfo || true)"
 check_none "processes" "$(grep -lF "$CRISP_ENV_DIR" /proc/[0-9]*/cmdline 2>/dev/null || true)"
+leftover_tasks=""
+for id in $task_ids; do
+  leftover_tasks+=$(grep -l -- "/$id\$" /proc/[0-9]*/cgroup 2>/dev/null || true)
+done
+check_none "container processes" "$leftover_tasks"
 leftover_netns=""
 for ns in $(ls /var/run/netns 2>/dev/null); do
   if ip -n "$ns" -4 -o addr show 2>/dev/null | grep -q ' inet 10\.95\.'; then leftover_netns+="$ns "; fi

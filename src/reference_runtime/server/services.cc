@@ -44,12 +44,14 @@ grpc::Status RuntimeServiceImpl::Status(grpc::ServerContext*, const v1::StatusRe
     auto* runtime = response->mutable_status()->add_conditions();
     runtime->set_type("RuntimeReady");
     runtime->set_status(true);
-    // Said plainly rather than claimed: pods are not in this build yet.
     auto* network = response->mutable_status()->add_conditions();
     network->set_type("NetworkReady");
-    network->set_status(false);
-    network->set_reason("NetworkPluginNotReady");
-    network->set_message("crispd: pod sandboxes and their networks are not implemented in this build yet");
+    std::string why;
+    network->set_status(sandboxes_.NetworkReady(&why));
+    if (!network->status()) {
+      network->set_reason("NetworkPluginNotReady");
+      network->set_message(why);
+    }
     return absl::OkStatus();
   });
 }
@@ -59,6 +61,46 @@ grpc::Status RuntimeServiceImpl::RuntimeConfig(grpc::ServerContext*, const v1::R
   return Serve("RuntimeConfig", [&] {
     // This host has no systemd as PID 1: cgroupfs is the only driver.
     response->mutable_linux()->set_cgroup_driver(v1::CGROUPFS);
+    return absl::OkStatus();
+  });
+}
+
+grpc::Status RuntimeServiceImpl::RunPodSandbox(grpc::ServerContext*, const v1::RunPodSandboxRequest* request,
+                                               v1::RunPodSandboxResponse* response) {
+  return Serve("RunPodSandbox", [&] {
+    // "Runtimes must ensure the sandbox is in the ready state on success."
+    absl::StatusOr<std::string> id = sandboxes_.Run(request->config(), request->runtime_handler());
+    if (!id.ok()) return id.status();
+    response->set_pod_sandbox_id(*id);
+    return absl::OkStatus();
+  });
+}
+
+grpc::Status RuntimeServiceImpl::StopPodSandbox(grpc::ServerContext*, const v1::StopPodSandboxRequest* request,
+                                                v1::StopPodSandboxResponse*) {
+  return Serve("StopPodSandbox", [&] { return sandboxes_.Stop(request->pod_sandbox_id()); });
+}
+
+grpc::Status RuntimeServiceImpl::RemovePodSandbox(grpc::ServerContext*, const v1::RemovePodSandboxRequest* request,
+                                                  v1::RemovePodSandboxResponse*) {
+  return Serve("RemovePodSandbox", [&] { return sandboxes_.Remove(request->pod_sandbox_id()); });
+}
+
+grpc::Status RuntimeServiceImpl::PodSandboxStatus(grpc::ServerContext*, const v1::PodSandboxStatusRequest* request,
+                                                  v1::PodSandboxStatusResponse* response) {
+  return Serve("PodSandboxStatus", [&] {
+    // "If the PodSandbox is not present, returns an error."
+    absl::StatusOr<v1::PodSandboxStatusResponse> status = sandboxes_.Status(request->pod_sandbox_id(), request->verbose());
+    if (!status.ok()) return status.status();
+    *response = *std::move(status);
+    return absl::OkStatus();
+  });
+}
+
+grpc::Status RuntimeServiceImpl::ListPodSandbox(grpc::ServerContext*, const v1::ListPodSandboxRequest* request,
+                                                v1::ListPodSandboxResponse* response) {
+  return Serve("ListPodSandbox", [&] {
+    for (v1::PodSandbox& item : sandboxes_.List(request->filter())) *response->add_items() = std::move(item);
     return absl::OkStatus();
   });
 }

@@ -1,22 +1,39 @@
-// crispd's gRPC services. Phase 1 so far: runtime info and the image
-// service; every other RPC answers UNIMPLEMENTED (gRPC's default).
+// crispd's gRPC services. Phase 1 so far: runtime info, pod sandboxes and
+// the image service; every other RPC answers UNIMPLEMENTED (gRPC's default).
 #pragma once
 
 #include <memory>
 
 #include "reference_runtime/image/image_store.h"
+#include "reference_runtime/sandbox/sandbox_manager.h"
 #include "runtime/v1/api.grpc.pb.h"
 
 namespace crisp::crispd {
 
 class RuntimeServiceImpl final : public runtime::v1::RuntimeService::Service {
  public:
+  explicit RuntimeServiceImpl(SandboxManager& sandboxes) : sandboxes_(sandboxes) {}
+
   grpc::Status Version(grpc::ServerContext* context, const runtime::v1::VersionRequest* request,
                        runtime::v1::VersionResponse* response) override;
   grpc::Status Status(grpc::ServerContext* context, const runtime::v1::StatusRequest* request,
                       runtime::v1::StatusResponse* response) override;
   grpc::Status RuntimeConfig(grpc::ServerContext* context, const runtime::v1::RuntimeConfigRequest* request,
                              runtime::v1::RuntimeConfigResponse* response) override;
+
+  grpc::Status RunPodSandbox(grpc::ServerContext* context, const runtime::v1::RunPodSandboxRequest* request,
+                             runtime::v1::RunPodSandboxResponse* response) override;
+  grpc::Status StopPodSandbox(grpc::ServerContext* context, const runtime::v1::StopPodSandboxRequest* request,
+                              runtime::v1::StopPodSandboxResponse* response) override;
+  grpc::Status RemovePodSandbox(grpc::ServerContext* context, const runtime::v1::RemovePodSandboxRequest* request,
+                                runtime::v1::RemovePodSandboxResponse* response) override;
+  grpc::Status PodSandboxStatus(grpc::ServerContext* context, const runtime::v1::PodSandboxStatusRequest* request,
+                                runtime::v1::PodSandboxStatusResponse* response) override;
+  grpc::Status ListPodSandbox(grpc::ServerContext* context, const runtime::v1::ListPodSandboxRequest* request,
+                              runtime::v1::ListPodSandboxResponse* response) override;
+
+ private:
+  SandboxManager& sandboxes_;
 };
 
 class ImageServiceImpl final : public runtime::v1::ImageService::Service {

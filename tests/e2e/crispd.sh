@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
-# crispd's image service on the real local registry: the seed suite's image
-# scenarios pass, crispd pulls the same image ID as containerd, and layers
-# that try to escape (a ../ entry, a write through a symlink) fail the pull
-# with a clear error and write nothing outside crispd's store.
+# crispd for real: its image service on the local registry (the seed suite's
+# image scenarios pass, the same image ID as containerd, and layers that try
+# to escape fail the pull with a clear error and write nothing outside the
+# store), and its pod sandboxes (suites/pod passes; nothing is left after).
 source "$(dirname "$0")/lib.sh"
 CRISPD=${2:?usage: $0 CRISP CRISPD}
 repo=$(cd "$(dirname "$0")/../.." && pwd)
@@ -12,12 +12,15 @@ mirrors=()
 for registry in docker.io registry.k8s.io gcr.io k8s.gcr.io quay.io; do
   mirrors+=(--registry-mirror "$registry=http://$CRISP_REGISTRY")
 done
+# Its own bridge and subnet, apart from containerd's.
 "$CRISPD" --listen "unix://$socket" --root "$dir/root" --state "$dir/state" "${mirrors[@]}" \
+  --bridge crispd-e2e --pod-cidr 10.97.0.0/16 \
   > "$dir/crispd.log" 2>&1 &
 crispd_pid=$!
 cleanup() {
   kill "$crispd_pid" 2>/dev/null || true
   wait "$crispd_pid" 2>/dev/null || true
+  ip link del crispd-e2e 2>/dev/null || true
   rm -rf "$dir" /tmp/crisp-evil-*
 }
 trap cleanup EXIT
@@ -57,4 +60,17 @@ check "no evil image recorded" 0 \
   "$("$CRISP" call ListImages -e "$socket" | jq '[.images[].repo_tags[] | select(contains("crisp-test"))] | length')"
 check "no evil layer kept" "$layers_before" "$(ls "$dir/root/images/layers" | wc -l)"
 check "no half-unpacked leftovers" "" "$(ls "$dir/root/images/tmp")"
+
+set +e
+"$CRISP" run -e "crispd=$socket" --suite "$repo/suites/pod" -j 2
+rc=$?
+set -e
+check "suites/pod on crispd" 0 "$rc"
+check "no sandbox left" 0 "$("$CRISP" call ListPodSandbox -e "$socket" | jq '.items | length')"
+check "no sandbox state left" "" "$(ls "$dir/state/sandboxes")"
+check "no netns of crispd left" "" "$(ip netns list | grep crispd- || true)"
+check "no mount under the state dir" "" "$(grep -F "$dir/state" /proc/self/mountinfo || true)"
+leftover=$(grep -l ":/crispd/" /proc/[0-9]*/cgroup 2>/dev/null || true)
+for f in $leftover; do p=${f#/proc/}; p=${p%/cgroup}; echo "leftover pid $p: $(tr "\0" " " < /proc/$p/cmdline 2>/dev/null) $(grep -m1 crispd $f 2>/dev/null)"; done
+check "no pause of crispd left" "" "$leftover"
 finish

@@ -1,0 +1,399 @@
+#include "reference_runtime/sandbox/sandbox_manager.h"
+
+#include <sys/mount.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <chrono>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <random>
+#include <thread>
+
+#include "absl/status/status.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
+#include "common/strings.h"
+#include "google/protobuf/util/json_util.h"
+#include "reference_runtime/store/atomic_file.h"
+#include "reference_runtime/store/process.h"
+
+namespace crisp::crispd {
+namespace {
+
+namespace fs = std::filesystem;
+namespace v1 = runtime::v1;
+using nlohmann::json;
+
+std::string NewId() {
+  static std::mutex mutex;
+  static std::mt19937_64 engine(std::random_device{}());
+  std::lock_guard lock(mutex);
+  std::string id;
+  for (int i = 0; i < 64; ++i) id += "0123456789abcdef"[engine() % 16];
+  return id;
+}
+
+// Never ask for an oom_score_adj below crispd's own: lowering it needs
+// CAP_SYS_RESOURCE, which this host's root lacks.
+int InfraOomScoreAdj() {
+  int own = 0;
+  std::ifstream("/proc/self/oom_score_adj") >> own;
+  return std::max(-998, own);
+}
+
+std::string ProtoJson(const google::protobuf::Message& message) {
+  std::string text;
+  (void)google::protobuf::util::MessageToJsonString(message, &text);
+  return text;
+}
+
+std::string ResolvConf(const v1::DNSConfig& dns) {
+  std::string text;
+  for (const auto& server : dns.servers()) crisp::StrAppend(&text, "nameserver ", server, "\n");
+  if (!dns.searches().empty()) {
+    text += "search";
+    for (const auto& search : dns.searches()) crisp::StrAppend(&text, " ", search);
+    text += "\n";
+  }
+  if (!dns.options().empty()) {
+    text += "options";
+    for (const auto& option : dns.options()) crisp::StrAppend(&text, " ", option);
+    text += "\n";
+  }
+  return text;
+}
+
+// The OCI config of the infra process: pause, alone, read-only, without
+// capabilities, in the pod's namespaces.
+json InfraSpec(const v1::PodSandboxConfig& config, const std::string& netns, const std::string& shm,
+               const std::string& id) {
+  const auto& namespaces = config.linux().security_context().namespace_options();
+  json linux_namespaces = json::array({{{"type", "mount"}}, {{"type", "uts"}}});
+  if (namespaces.ipc() != v1::NODE) linux_namespaces.push_back({{"type", "ipc"}});
+  if (namespaces.pid() != v1::NODE) linux_namespaces.push_back({{"type", "pid"}});
+  if (!netns.empty()) linux_namespaces.push_back({{"type", "network"}, {"path", netns}});
+  json mounts = json::array({
+      {{"destination", "/proc"}, {"type", "proc"}, {"source", "proc"}, {"options", {"nosuid", "noexec", "nodev"}}},
+      {{"destination", "/dev"}, {"type", "tmpfs"}, {"source", "tmpfs"},
+       {"options", {"nosuid", "strictatime", "mode=755", "size=65536k"}}},
+      {{"destination", "/sys"}, {"type", "sysfs"}, {"source", "sysfs"}, {"options", {"nosuid", "noexec", "nodev", "ro"}}},
+  });
+  if (!shm.empty()) {
+    mounts.push_back({{"destination", "/dev/shm"}, {"type", "bind"}, {"source", shm}, {"options", {"rbind", "rw"}}});
+  }
+  std::string cgroup_parent = config.linux().cgroup_parent().empty() ? "/crispd" : config.linux().cgroup_parent();
+  return {{"ociVersion", "1.0.2"},
+          {"process",
+           {{"terminal", false},
+            {"user", {{"uid", 65535}, {"gid", 65535}}},
+            {"args", {"/pause"}},
+            {"env", {"PATH=/"}},
+            {"cwd", "/"},
+            {"capabilities", {{"bounding", json::array()}, {"effective", json::array()},
+                              {"permitted", json::array()}}},
+            {"noNewPrivileges", true},
+            {"oomScoreAdj", InfraOomScoreAdj()}}},
+          {"root", {{"path", "rootfs"}, {"readonly", true}}},
+          {"hostname", config.hostname()},
+          {"mounts", mounts},
+          {"linux",
+           {{"namespaces", linux_namespaces},
+            {"cgroupsPath", crisp::StrCat(cgroup_parent, "/", id)},
+            {"resources", {{"devices", {{{"allow", false}, {"access", "rwm"}}}}}},
+            {"maskedPaths", {"/proc/kcore", "/proc/keys", "/proc/timer_list", "/sys/firmware"}},
+            {"readonlyPaths", {"/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"}}}}};
+}
+
+}  // namespace
+
+SandboxManager::SandboxManager(SandboxOptions options) : options_(std::move(options)), cni_(options_.cni) {}
+
+absl::StatusOr<std::unique_ptr<SandboxManager>> SandboxManager::Open(SandboxOptions options) {
+  std::error_code error;
+  fs::create_directories(fs::path(options.state_dir) / "sandboxes", error);
+  fs::create_directories(fs::path(options.state_dir) / "runc", error);
+  if (error) return absl::InternalError(crisp::StrCat("cannot create ", options.state_dir, ": ", error.message()));
+  if (!fs::exists(options.pause_binary)) {
+    return absl::FailedPreconditionError(crisp::StrCat("the pause program ", options.pause_binary, " is missing"));
+  }
+  std::unique_ptr<SandboxManager> manager(new SandboxManager(std::move(options)));
+  if (absl::Status network = manager->cni_.EnsureDefaultNetwork(); !network.ok()) return network;
+  if (absl::Status loaded = manager->Load(); !loaded.ok()) return loaded;
+  return manager;
+}
+
+std::string SandboxManager::Dir(const std::string& id) const {
+  return crisp::StrCat(options_.state_dir, "/sandboxes/", id);
+}
+
+std::vector<std::string> SandboxManager::Runc(std::initializer_list<std::string> args) const {
+  std::vector<std::string> argv = {options_.runc, "--root", options_.state_dir + "/runc"};
+  argv.insert(argv.end(), args);
+  return argv;
+}
+
+absl::Status SandboxManager::Save(const Sandbox& sandbox) const {
+  json record = {{"id", sandbox.id},
+                 {"config", json::parse(ProtoJson(sandbox.config))},
+                 {"handler", sandbox.handler},
+                 {"state", static_cast<int>(sandbox.state)},
+                 {"created_at", sandbox.created_at},
+                 {"ip", sandbox.ip},
+                 {"netns", sandbox.netns},
+                 {"port_mappings", sandbox.port_mappings}};
+  return WriteFileAtomically(Dir(sandbox.id) + "/sandbox.json", record.dump(1));
+}
+
+absl::Status SandboxManager::Load() {
+  std::error_code error;
+  for (const auto& entry : fs::directory_iterator(fs::path(options_.state_dir) / "sandboxes", error)) {
+    absl::StatusOr<std::string> text = ReadFile(entry.path().string() + "/sandbox.json");
+    if (!text.ok()) continue;  // a sandbox that died half-made; Remove cleans it
+    json record = json::parse(*text, nullptr, false);
+    if (!record.is_object()) continue;
+    Sandbox sandbox;
+    sandbox.id = record.value("id", "");
+    (void)google::protobuf::util::JsonStringToMessage(record["config"].dump(), &sandbox.config);
+    sandbox.handler = record.value("handler", "");
+    sandbox.state = static_cast<v1::PodSandboxState>(record.value("state", 1));
+    sandbox.created_at = record.value("created_at", int64_t{0});
+    sandbox.ip = record.value("ip", "");
+    sandbox.netns = record.value("netns", "");
+    sandbox.port_mappings = record.value("port_mappings", json::array());
+    sandboxes_[sandbox.id] = std::move(sandbox);
+  }
+  return absl::OkStatus();
+}
+
+SandboxManager::Sandbox* SandboxManager::Find(const std::string& id) {
+  if (id.empty()) return nullptr;
+  if (auto exact = sandboxes_.find(id); exact != sandboxes_.end()) return &exact->second;
+  Sandbox* found = nullptr;
+  for (auto& [key, sandbox] : sandboxes_) {
+    if (key.starts_with(id)) {
+      if (found != nullptr) return nullptr;  // ambiguous
+      found = &sandbox;
+    }
+  }
+  return found;
+}
+
+absl::StatusOr<std::string> SandboxManager::Run(const v1::PodSandboxConfig& config, const std::string& handler) {
+  const v1::PodSandboxMetadata& metadata = config.metadata();
+  if (metadata.name().empty() || metadata.uid().empty() || metadata.namespace_().empty()) {
+    return absl::InvalidArgumentError("sandbox metadata needs name, uid and namespace");
+  }
+  if (!handler.empty() && handler != "runc") {
+    return absl::NotFoundError(crisp::StrCat("no runtime handler \"", handler, "\" (crispd has: runc)"));
+  }
+  Sandbox sandbox;
+  {
+    std::lock_guard lock(mutex_);
+    // One sandbox per metadata: the kubelet relies on names being reserved.
+    for (const auto& [id, other] : sandboxes_) {
+      const auto& m = other.config.metadata();
+      if (m.name() == metadata.name() && m.namespace_() == metadata.namespace_() && m.uid() == metadata.uid() &&
+          m.attempt() == metadata.attempt()) {
+        return absl::AlreadyExistsError(crisp::StrCat("a sandbox named ", metadata.namespace_(), "/", metadata.name(),
+                                                      " (uid ", metadata.uid(), ", attempt ", metadata.attempt(),
+                                                      ") already exists: ", id));
+      }
+    }
+    sandbox.id = NewId();
+    sandbox.config = config;
+    sandbox.handler = handler;
+    sandbox.created_at = absl::ToUnixNanos(absl::Now());
+    sandbox.creating = true;
+    sandboxes_[sandbox.id] = sandbox;  // reserves the name
+  }
+  absl::Status started = StartInfra(sandbox);
+  std::lock_guard lock(mutex_);
+  if (!started.ok()) {
+    sandboxes_[sandbox.id] = sandbox;
+    StopLocked(sandboxes_[sandbox.id]).IgnoreError();
+    std::error_code error;
+    fs::remove_all(Dir(sandbox.id), error);
+    sandboxes_.erase(sandbox.id);
+    return started;
+  }
+  sandbox.state = v1::SANDBOX_READY;
+  sandbox.creating = false;
+  sandboxes_[sandbox.id] = sandbox;
+  if (absl::Status saved = Save(sandbox); !saved.ok()) return saved;
+  return sandbox.id;
+}
+
+absl::Status SandboxManager::StartInfra(Sandbox& sandbox) {
+  const std::string dir = Dir(sandbox.id);
+  std::error_code error;
+  fs::create_directories(dir + "/rootfs", error);
+  for (const char* sub : {"proc", "dev", "sys"}) fs::create_directories(fs::path(dir) / "rootfs" / sub, error);
+  fs::copy_file(options_.pause_binary, dir + "/rootfs/pause", fs::copy_options::overwrite_existing, error);
+  if (error) return absl::InternalError(crisp::StrCat("preparing the sandbox root: ", error.message()));
+  if (absl::Status saved = Save(sandbox); !saved.ok()) return saved;
+
+  const auto& namespaces = sandbox.config.linux().security_context().namespace_options();
+  // The network: a netns of its own with the CNI network, or the host's.
+  if (namespaces.network() != v1::NODE) {
+    std::string name = "crispd-" + sandbox.id.substr(0, 16);
+    if (absl::StatusOr<ProcessResult> added = RunChecked({"/usr/sbin/ip", "netns", "add", name}); !added.ok()) {
+      return added.status();
+    }
+    sandbox.netns = "/var/run/netns/" + name;
+    for (const auto& mapping : sandbox.config.port_mappings()) {
+      if (mapping.host_port() == 0) continue;
+      sandbox.port_mappings.push_back(
+          {{"hostPort", mapping.host_port()},
+           {"containerPort", mapping.container_port()},
+           {"protocol", mapping.protocol() == v1::UDP ? "udp" : mapping.protocol() == v1::SCTP ? "sctp" : "tcp"},
+           {"hostIP", mapping.host_ip()}});
+    }
+    if (absl::Status saved = Save(sandbox); !saved.ok()) return saved;
+    absl::StatusOr<std::string> ip = cni_.Add(sandbox.id, sandbox.netns, sandbox.port_mappings);
+    if (!ip.ok()) return ip.status();
+    sandbox.ip = *ip;
+  }
+
+  // Files the pod's containers will share.
+  std::string hostname = sandbox.config.hostname().empty() ? sandbox.id.substr(0, 12) : sandbox.config.hostname();
+  WriteFileAtomically(dir + "/hostname", hostname + "\n").IgnoreError();
+  WriteFileAtomically(dir + "/hosts", crisp::StrCat("127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n",
+                                                    sandbox.ip.empty() ? "" : sandbox.ip + "\t" + hostname + "\n"))
+      .IgnoreError();
+  if (sandbox.config.has_dns_config()) {
+    WriteFileAtomically(dir + "/resolv.conf", ResolvConf(sandbox.config.dns_config())).IgnoreError();
+  } else {
+    fs::copy_file("/etc/resolv.conf", dir + "/resolv.conf", fs::copy_options::overwrite_existing, error);
+  }
+  std::string shm;
+  if (namespaces.ipc() != v1::NODE) {
+    shm = dir + "/shm";
+    fs::create_directories(shm, error);
+    if (mount("shm", shm.c_str(), "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, "mode=1777,size=65536k") != 0) {
+      return absl::InternalError(crisp::StrCat("mounting /dev/shm: ", std::strerror(errno)));
+    }
+  }
+
+  json spec = InfraSpec(sandbox.config, sandbox.netns, shm, sandbox.id);
+  if (absl::Status written = WriteFileAtomically(dir + "/config.json", spec.dump(1)); !written.ok()) return written;
+  absl::StatusOr<int> created = RunWithNullStdio(
+      Runc({"--log", dir + "/runc.log", "create", "--bundle", dir, "--pid-file", dir + "/pid", sandbox.id}));
+  if (!created.ok()) return created.status();
+  if (*created != 0) {
+    absl::StatusOr<std::string> log = ReadFile(dir + "/runc.log");
+    return absl::InternalError(crisp::StrCat("runc create failed: ", log.ok() ? *log : "(no log)"));
+  }
+  if (absl::StatusOr<ProcessResult> run = RunChecked(Runc({"start", sandbox.id})); !run.ok()) return run.status();
+  return absl::OkStatus();
+}
+
+absl::Status SandboxManager::StopLocked(Sandbox& sandbox) {
+  const std::string dir = Dir(sandbox.id);
+  // The infra process: SIGKILL, wait until runc sees it stopped, delete.
+  RunProcess(Runc({"kill", sandbox.id, "KILL"})).IgnoreError();
+  for (int i = 0; i < 100; ++i) {
+    absl::StatusOr<ProcessResult> state = RunProcess(Runc({"state", sandbox.id}));
+    if (!state.ok() || state->exit_code != 0) break;  // already deleted
+    json parsed = json::parse(state->stdout_text, nullptr, false);
+    if (parsed.is_object() && parsed.value("status", "") == "stopped") break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  RunProcess(Runc({"delete", "--force", sandbox.id})).IgnoreError();
+  // crispd is the child subreaper of its infra processes: reap this one, so
+  // no zombie outlives the sandbox.
+  int pid = 0;
+  if (std::ifstream(dir + "/pid") >> pid; pid > 0) {
+    for (int i = 0; i < 100 && waitpid(pid, nullptr, WNOHANG) == 0; ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+  }
+  absl::Status status;
+  if (!sandbox.netns.empty()) {
+    // "reclaims network resources (e.g., IP addresses) allocated to the sandbox"
+    if (absl::Status deleted = cni_.Del(sandbox.id, sandbox.netns, sandbox.port_mappings); !deleted.ok()) {
+      status = deleted;
+    }
+    std::string name = fs::path(sandbox.netns).filename().string();
+    RunProcess({"/usr/sbin/ip", "netns", "delete", name}).IgnoreError();
+  }
+  umount2((dir + "/shm").c_str(), MNT_DETACH);
+  sandbox.state = v1::SANDBOX_NOTREADY;
+  if (fs::exists(dir)) Save(sandbox).IgnoreError();
+  return status;
+}
+
+absl::Status SandboxManager::Stop(const std::string& id) {
+  std::lock_guard lock(mutex_);
+  Sandbox* sandbox = Find(id);
+  if (sandbox == nullptr) return absl::OkStatus();  // already reclaimed
+  if (sandbox->state == v1::SANDBOX_NOTREADY && sandbox->netns.empty()) return absl::OkStatus();
+  absl::Status stopped = StopLocked(*sandbox);
+  if (stopped.ok()) sandbox->netns.clear();
+  return stopped;
+}
+
+absl::Status SandboxManager::Remove(const std::string& id) {
+  std::lock_guard lock(mutex_);
+  Sandbox* sandbox = Find(id);
+  if (sandbox == nullptr) return absl::OkStatus();  // already removed
+  StopLocked(*sandbox).IgnoreError();
+  std::error_code error;
+  fs::remove_all(Dir(sandbox->id), error);
+  if (error) return absl::InternalError(crisp::StrCat("removing ", Dir(sandbox->id), ": ", error.message()));
+  sandboxes_.erase(sandbox->id);
+  return absl::OkStatus();
+}
+
+absl::StatusOr<v1::PodSandboxStatusResponse> SandboxManager::Status(const std::string& id, bool verbose) {
+  std::lock_guard lock(mutex_);
+  Sandbox* sandbox = Find(id);
+  if (sandbox == nullptr) return absl::NotFoundError(crisp::StrCat("no pod sandbox \"", id, "\""));
+  v1::PodSandboxStatusResponse response;
+  v1::PodSandboxStatus* status = response.mutable_status();
+  status->set_id(sandbox->id);
+  *status->mutable_metadata() = sandbox->config.metadata();
+  status->set_state(sandbox->state);
+  status->set_created_at(sandbox->created_at);
+  if (!sandbox->ip.empty()) status->mutable_network()->set_ip(sandbox->ip);
+  *status->mutable_linux()->mutable_namespaces()->mutable_options() =
+      sandbox->config.linux().security_context().namespace_options();
+  *status->mutable_labels() = sandbox->config.labels();
+  *status->mutable_annotations() = sandbox->config.annotations();
+  status->set_runtime_handler(sandbox->handler);
+  if (verbose) {
+    (*response.mutable_info())["info"] =
+        json{{"netns", sandbox->netns}, {"bundle", Dir(sandbox->id)}, {"runtime", options_.runc}}.dump();
+  }
+  return response;
+}
+
+std::vector<v1::PodSandbox> SandboxManager::List(const v1::PodSandboxFilter& filter) {
+  std::lock_guard lock(mutex_);
+  std::vector<v1::PodSandbox> items;
+  for (const auto& [id, sandbox] : sandboxes_) {
+    if (sandbox.creating) continue;
+    if (!filter.id().empty() && !id.starts_with(filter.id())) continue;
+    if (filter.has_state() && filter.state().state() != sandbox.state) continue;
+    bool labels_match = true;
+    for (const auto& [key, value] : filter.label_selector()) {
+      auto found = sandbox.config.labels().find(key);
+      labels_match = labels_match && found != sandbox.config.labels().end() && found->second == value;
+    }
+    if (!labels_match) continue;
+    v1::PodSandbox item;
+    item.set_id(id);
+    *item.mutable_metadata() = sandbox.config.metadata();
+    item.set_state(sandbox.state);
+    item.set_created_at(sandbox.created_at);
+    *item.mutable_labels() = sandbox.config.labels();
+    *item.mutable_annotations() = sandbox.config.annotations();
+    item.set_runtime_handler(sandbox.handler);
+    items.push_back(std::move(item));
+  }
+  return items;
+}
+
+}  // namespace crisp::crispd

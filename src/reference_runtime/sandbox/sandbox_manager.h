@@ -1,0 +1,72 @@
+// Pod sandboxes: a network namespace with the CNI network, and our static
+// pause program as the infra process under runc, holding the pod's IPC,
+// UTS and PID namespaces. State machine:
+//
+//   RunPodSandbox ──► READY ──StopPodSandbox──► NOTREADY ──RemovePodSandbox──► (gone)
+//                       └──────────────RemovePodSandbox (stops first)─────────────┘
+//
+// Stop and Remove are idempotent: an unknown ID is not an error, as the CRI
+// asks ("must not return an error if all relevant resources have already
+// been reclaimed" / "if the sandbox has already been removed").
+#pragma once
+
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "nlohmann/json.hpp"
+#include "reference_runtime/sandbox/cni.h"
+#include "runtime/v1/api.pb.h"
+
+namespace crisp::crispd {
+
+struct SandboxOptions {
+  std::string state_dir;       // sandboxes/<id>/ (bundle, files), runc/ (runc's state)
+  std::string runc = "/usr/bin/runc";
+  std::string pause_binary;    // our static pause program
+  CniConfig cni;
+};
+
+class SandboxManager {
+ public:
+  static absl::StatusOr<std::unique_ptr<SandboxManager>> Open(SandboxOptions options);
+
+  absl::StatusOr<std::string> Run(const runtime::v1::PodSandboxConfig& config, const std::string& handler);
+  absl::Status Stop(const std::string& id);
+  absl::Status Remove(const std::string& id);
+  absl::StatusOr<runtime::v1::PodSandboxStatusResponse> Status(const std::string& id, bool verbose);
+  std::vector<runtime::v1::PodSandbox> List(const runtime::v1::PodSandboxFilter& filter);
+  bool NetworkReady(std::string* why) const { return cni_.Ready(why); }
+
+ private:
+  struct Sandbox {
+    std::string id;
+    runtime::v1::PodSandboxConfig config;
+    std::string handler;
+    runtime::v1::PodSandboxState state = runtime::v1::SANDBOX_NOTREADY;
+    int64_t created_at = 0;
+    std::string ip;
+    std::string netns;  // path; empty for host network
+    nlohmann::json port_mappings = nlohmann::json::array();
+    bool creating = false;  // RunPodSandbox is still setting it up
+  };
+
+  explicit SandboxManager(SandboxOptions options);
+  absl::Status Load();
+  absl::Status Save(const Sandbox& sandbox) const;
+  std::string Dir(const std::string& id) const;
+  std::vector<std::string> Runc(std::initializer_list<std::string> args) const;
+  absl::Status StartInfra(Sandbox& sandbox);
+  absl::Status StopLocked(Sandbox& sandbox);  // mutex_ held
+  Sandbox* Find(const std::string& id);       // exact or unique prefix; mutex_ held
+
+  SandboxOptions options_;
+  Cni cni_;
+  std::mutex mutex_;
+  std::map<std::string, Sandbox> sandboxes_;
+};
+
+}  // namespace crisp::crispd
