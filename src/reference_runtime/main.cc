@@ -98,7 +98,14 @@ int Serve(const Flags& flags) {
     std::cerr << "crispd: error: " << sandboxes.status().message() << '\n';
     return 1;
   }
-  crisp::crispd::RuntimeServiceImpl runtime_service(**sandboxes);
+  crisp::crispd::ContainerOptions container_options;
+  container_options.state_dir = flags.state;
+  auto containers = crisp::crispd::ContainerManager::Open(container_options, **store, **sandboxes);
+  if (!containers.ok()) {
+    std::cerr << "crispd: error: " << containers.status().message() << '\n';
+    return 1;
+  }
+  crisp::crispd::RuntimeServiceImpl runtime_service(**sandboxes, **containers);
   crisp::crispd::ImageServiceImpl image_service(**store);
   grpc::ServerBuilder builder;
   builder.AddListeningPort("unix://" + socket_path, grpc::InsecureServerCredentials());

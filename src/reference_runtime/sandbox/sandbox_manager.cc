@@ -325,10 +325,30 @@ absl::Status SandboxManager::StopLocked(Sandbox& sandbox) {
   return status;
 }
 
-absl::Status SandboxManager::Stop(const std::string& id) {
+absl::StatusOr<SandboxInfo> SandboxManager::Info(const std::string& id) {
   std::lock_guard lock(mutex_);
   Sandbox* sandbox = Find(id);
-  if (sandbox == nullptr) return absl::OkStatus();  // already reclaimed
+  if (sandbox == nullptr || sandbox->creating) return absl::NotFoundError(crisp::StrCat("no pod sandbox \"", id, "\""));
+  SandboxInfo info{sandbox->id, sandbox->config, Dir(sandbox->id),
+                   sandbox->config.hostname().empty() ? sandbox->id.substr(0, 12) : sandbox->config.hostname(), 0,
+                   sandbox->state == v1::SANDBOX_READY};
+  std::ifstream(Dir(sandbox->id) + "/pid") >> info.infra_pid;
+  return info;
+}
+
+absl::Status SandboxManager::Stop(const std::string& id) {
+  std::string full_id;
+  {
+    std::lock_guard lock(mutex_);
+    Sandbox* sandbox = Find(id);
+    if (sandbox == nullptr) return absl::OkStatus();  // already reclaimed
+    full_id = sandbox->id;
+  }
+  // "If there are any running containers in the sandbox, they must be forcibly terminated."
+  if (container_hook_) container_hook_(full_id, false);
+  std::lock_guard lock(mutex_);
+  Sandbox* sandbox = Find(full_id);
+  if (sandbox == nullptr) return absl::OkStatus();
   if (sandbox->state == v1::SANDBOX_NOTREADY && sandbox->netns.empty()) return absl::OkStatus();
   absl::Status stopped = StopLocked(*sandbox);
   if (stopped.ok()) sandbox->netns.clear();
@@ -336,9 +356,18 @@ absl::Status SandboxManager::Stop(const std::string& id) {
 }
 
 absl::Status SandboxManager::Remove(const std::string& id) {
+  std::string full_id;
+  {
+    std::lock_guard lock(mutex_);
+    Sandbox* sandbox = Find(id);
+    if (sandbox == nullptr) return absl::OkStatus();  // already removed
+    full_id = sandbox->id;
+  }
+  // "If there are any running containers in the sandbox, they must be forcibly terminated and removed."
+  if (container_hook_) container_hook_(full_id, true);
   std::lock_guard lock(mutex_);
-  Sandbox* sandbox = Find(id);
-  if (sandbox == nullptr) return absl::OkStatus();  // already removed
+  Sandbox* sandbox = Find(full_id);
+  if (sandbox == nullptr) return absl::OkStatus();
   StopLocked(*sandbox).IgnoreError();
   std::error_code error;
   fs::remove_all(Dir(sandbox->id), error);

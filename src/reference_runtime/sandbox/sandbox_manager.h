@@ -10,6 +10,7 @@
 // been reclaimed" / "if the sandbox has already been removed").
 #pragma once
 
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -30,6 +31,16 @@ struct SandboxOptions {
   CniConfig cni;
 };
 
+// What the container side needs to know of a sandbox.
+struct SandboxInfo {
+  std::string id;
+  runtime::v1::PodSandboxConfig config;
+  std::string dir;       // hostname, hosts, resolv.conf, shm
+  std::string hostname;
+  int infra_pid = 0;
+  bool ready = false;
+};
+
 class SandboxManager {
  public:
   static absl::StatusOr<std::unique_ptr<SandboxManager>> Open(SandboxOptions options);
@@ -40,6 +51,11 @@ class SandboxManager {
   absl::StatusOr<runtime::v1::PodSandboxStatusResponse> Status(const std::string& id, bool verbose);
   std::vector<runtime::v1::PodSandbox> List(const runtime::v1::PodSandboxFilter& filter);
   bool NetworkReady(std::string* why) const { return cni_.Ready(why); }
+  absl::StatusOr<SandboxInfo> Info(const std::string& id);
+
+  // Called (sandbox ID, remove?) before a sandbox is stopped (false) or
+  // removed (true): its containers must be killed, or killed and removed.
+  void SetContainerHook(std::function<void(const std::string&, bool)> hook) { container_hook_ = std::move(hook); }
 
  private:
   struct Sandbox {
@@ -65,6 +81,7 @@ class SandboxManager {
 
   SandboxOptions options_;
   Cni cni_;
+  std::function<void(const std::string&, bool)> container_hook_;
   std::mutex mutex_;
   std::map<std::string, Sandbox> sandboxes_;
 };

@@ -105,6 +105,60 @@ grpc::Status RuntimeServiceImpl::ListPodSandbox(grpc::ServerContext*, const v1::
   });
 }
 
+grpc::Status RuntimeServiceImpl::CreateContainer(grpc::ServerContext*, const v1::CreateContainerRequest* request,
+                                                 v1::CreateContainerResponse* response) {
+  return Serve("CreateContainer", [&] {
+    absl::StatusOr<std::string> id = containers_.Create(request->pod_sandbox_id(), request->config());
+    if (!id.ok()) return id.status();
+    response->set_container_id(*id);
+    return absl::OkStatus();
+  });
+}
+
+grpc::Status RuntimeServiceImpl::StartContainer(grpc::ServerContext*, const v1::StartContainerRequest* request,
+                                                v1::StartContainerResponse*) {
+  return Serve("StartContainer", [&] { return containers_.Start(request->container_id()); });
+}
+
+grpc::Status RuntimeServiceImpl::StopContainer(grpc::ServerContext*, const v1::StopContainerRequest* request,
+                                               v1::StopContainerResponse*) {
+  return Serve("StopContainer", [&] { return containers_.Stop(request->container_id(), request->timeout()); });
+}
+
+grpc::Status RuntimeServiceImpl::RemoveContainer(grpc::ServerContext*, const v1::RemoveContainerRequest* request,
+                                                 v1::RemoveContainerResponse*) {
+  return Serve("RemoveContainer", [&] { return containers_.Remove(request->container_id()); });
+}
+
+grpc::Status RuntimeServiceImpl::ListContainers(grpc::ServerContext*, const v1::ListContainersRequest* request,
+                                                v1::ListContainersResponse* response) {
+  return Serve("ListContainers", [&] {
+    for (v1::Container& item : containers_.List(request->filter())) *response->add_containers() = std::move(item);
+    return absl::OkStatus();
+  });
+}
+
+grpc::Status RuntimeServiceImpl::ContainerStatus(grpc::ServerContext*, const v1::ContainerStatusRequest* request,
+                                                 v1::ContainerStatusResponse* response) {
+  return Serve("ContainerStatus", [&] {
+    absl::StatusOr<v1::ContainerStatusResponse> status = containers_.Status(request->container_id(), request->verbose());
+    if (!status.ok()) return status.status();
+    *response = *std::move(status);
+    return absl::OkStatus();
+  });
+}
+
+grpc::Status RuntimeServiceImpl::ExecSync(grpc::ServerContext*, const v1::ExecSyncRequest* request,
+                                          v1::ExecSyncResponse* response) {
+  return Serve("ExecSync", [&] {
+    absl::StatusOr<v1::ExecSyncResponse> result = containers_.ExecSync(
+        request->container_id(), std::vector<std::string>(request->cmd().begin(), request->cmd().end()), request->timeout());
+    if (!result.ok()) return result.status();
+    *response = *std::move(result);
+    return absl::OkStatus();
+  });
+}
+
 grpc::Status ImageServiceImpl::ListImages(grpc::ServerContext*, const v1::ListImagesRequest* request,
                                           v1::ListImagesResponse* response) {
   return Serve("ListImages", [&] {

@@ -1,9 +1,11 @@
-// crispd's gRPC services. Phase 1 so far: runtime info, pod sandboxes and
-// the image service; every other RPC answers UNIMPLEMENTED (gRPC's default).
+// crispd's gRPC services. Phase 1 so far: runtime info, pod sandboxes,
+// containers and the image service; every other RPC answers UNIMPLEMENTED
+// (gRPC's default).
 #pragma once
 
 #include <memory>
 
+#include "reference_runtime/container/container_manager.h"
 #include "reference_runtime/image/image_store.h"
 #include "reference_runtime/sandbox/sandbox_manager.h"
 #include "runtime/v1/api.grpc.pb.h"
@@ -12,7 +14,8 @@ namespace crisp::crispd {
 
 class RuntimeServiceImpl final : public runtime::v1::RuntimeService::Service {
  public:
-  explicit RuntimeServiceImpl(SandboxManager& sandboxes) : sandboxes_(sandboxes) {}
+  RuntimeServiceImpl(SandboxManager& sandboxes, ContainerManager& containers)
+      : sandboxes_(sandboxes), containers_(containers) {}
 
   grpc::Status Version(grpc::ServerContext* context, const runtime::v1::VersionRequest* request,
                        runtime::v1::VersionResponse* response) override;
@@ -32,8 +35,24 @@ class RuntimeServiceImpl final : public runtime::v1::RuntimeService::Service {
   grpc::Status ListPodSandbox(grpc::ServerContext* context, const runtime::v1::ListPodSandboxRequest* request,
                               runtime::v1::ListPodSandboxResponse* response) override;
 
+  grpc::Status CreateContainer(grpc::ServerContext* context, const runtime::v1::CreateContainerRequest* request,
+                               runtime::v1::CreateContainerResponse* response) override;
+  grpc::Status StartContainer(grpc::ServerContext* context, const runtime::v1::StartContainerRequest* request,
+                              runtime::v1::StartContainerResponse* response) override;
+  grpc::Status StopContainer(grpc::ServerContext* context, const runtime::v1::StopContainerRequest* request,
+                             runtime::v1::StopContainerResponse* response) override;
+  grpc::Status RemoveContainer(grpc::ServerContext* context, const runtime::v1::RemoveContainerRequest* request,
+                               runtime::v1::RemoveContainerResponse* response) override;
+  grpc::Status ListContainers(grpc::ServerContext* context, const runtime::v1::ListContainersRequest* request,
+                              runtime::v1::ListContainersResponse* response) override;
+  grpc::Status ContainerStatus(grpc::ServerContext* context, const runtime::v1::ContainerStatusRequest* request,
+                               runtime::v1::ContainerStatusResponse* response) override;
+  grpc::Status ExecSync(grpc::ServerContext* context, const runtime::v1::ExecSyncRequest* request,
+                        runtime::v1::ExecSyncResponse* response) override;
+
  private:
   SandboxManager& sandboxes_;
+  ContainerManager& containers_;
 };
 
 class ImageServiceImpl final : public runtime::v1::ImageService::Service {

@@ -6,7 +6,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <csignal>
 #include <cerrno>
+#include <chrono>
 #include <cstring>
 
 #include "absl/status/status.h"
@@ -16,8 +18,10 @@ extern char** environ;
 
 namespace crisp::crispd {
 
-absl::StatusOr<ProcessResult> RunProcess(const std::vector<std::string>& argv,
-                                         const std::vector<std::string>& env, const std::string& input) {
+namespace {
+
+absl::StatusOr<ProcessResult> Run(const std::vector<std::string>& argv, const std::vector<std::string>& env,
+                                  const std::string& input, int timeout_ms, size_t max_output) {
   int in[2], out[2], err[2];
   if (pipe2(in, O_CLOEXEC) != 0 || pipe2(out, O_CLOEXEC) != 0 || pipe2(err, O_CLOEXEC) != 0) {
     return absl::InternalError(crisp::StrCat("pipe: ", std::strerror(errno)));
@@ -56,19 +60,34 @@ absl::StatusOr<ProcessResult> RunProcess(const std::vector<std::string>& argv,
     in[1] = -1;
   }
   bool out_open = true, err_open = true;
+  auto start = std::chrono::steady_clock::now();
+  int signals_sent = 0;
   while (out_open || err_open || in[1] >= 0) {
     pollfd fds[3] = {{out_open ? out[0] : -1, POLLIN, 0}, {err_open ? err[0] : -1, POLLIN, 0},
                      {in[1], POLLOUT, 0}};
-    if (poll(fds, 3, -1) < 0) {
+    int ready = poll(fds, 3, timeout_ms > 0 ? 100 : -1);
+    if (ready < 0) {
       if (errno == EINTR) continue;
       break;
+    }
+    if (timeout_ms > 0) {
+      auto elapsed = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - start).count();
+      if (elapsed > timeout_ms && signals_sent == 0) {
+        result.timed_out = true;
+        kill(pid, SIGTERM);
+        signals_sent = 1;
+      } else if (elapsed > timeout_ms + 1000 && signals_sent == 1) {
+        kill(pid, SIGKILL);
+        signals_sent = 2;
+      }
     }
     char buffer[4096];
     for (int i = 0; i < 2; ++i) {
       if (fds[i].revents == 0) continue;
       ssize_t n = read(fds[i].fd, buffer, sizeof(buffer));
       if (n > 0) {
-        (i == 0 ? result.stdout_text : result.stderr_text).append(buffer, static_cast<size_t>(n));
+        std::string& text = i == 0 ? result.stdout_text : result.stderr_text;
+        if (text.size() < max_output) text.append(buffer, std::min(static_cast<size_t>(n), max_output - text.size()));
       } else {
         (i == 0 ? out_open : err_open) = false;
       }
@@ -89,6 +108,18 @@ absl::StatusOr<ProcessResult> RunProcess(const std::vector<std::string>& argv,
   }
   result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
   return result;
+}
+
+}  // namespace
+
+absl::StatusOr<ProcessResult> RunProcess(const std::vector<std::string>& argv,
+                                         const std::vector<std::string>& env, const std::string& input) {
+  return Run(argv, env, input, 0, std::string::npos);
+}
+
+absl::StatusOr<ProcessResult> RunProcessFor(const std::vector<std::string>& argv, int timeout_ms,
+                                            size_t max_output) {
+  return Run(argv, {}, "", timeout_ms, max_output);
 }
 
 absl::StatusOr<int> RunWithNullStdio(const std::vector<std::string>& argv) {

@@ -11,6 +11,7 @@ namespace crisp::crispd {
 
 struct ProcessResult {
   int exit_code = -1;  // -1 when killed by a signal
+  bool timed_out = false;
   std::string stdout_text;
   std::string stderr_text;
 };
@@ -21,6 +22,12 @@ struct ProcessResult {
 absl::StatusOr<ProcessResult> RunProcess(const std::vector<std::string>& argv,
                                          const std::vector<std::string>& env = {},
                                          const std::string& input = "");
+
+// The same, with a time limit: past it the program gets SIGTERM (runc
+// forwards it to what it runs), then SIGKILL a second later; timed_out is
+// set. Output beyond `max_output` bytes per stream is dropped.
+absl::StatusOr<ProcessResult> RunProcessFor(const std::vector<std::string>& argv, int timeout_ms,
+                                            size_t max_output);
 
 // For programs that leave a long-lived process holding their stdio (runc
 // create): runs with /dev/null as stdin, stdout and stderr, and returns the

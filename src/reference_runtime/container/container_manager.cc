@@ -1,0 +1,484 @@
+#include "reference_runtime/container/container_manager.h"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <spawn.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <chrono>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <random>
+#include <thread>
+
+#include "absl/status/status.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
+#include "common/strings.h"
+#include "google/protobuf/util/json_util.h"
+#include "reference_runtime/container/spec.h"
+#include "reference_runtime/store/atomic_file.h"
+#include "reference_runtime/store/process.h"
+
+extern char** environ;
+
+namespace crisp::crispd {
+namespace {
+
+namespace fs = std::filesystem;
+namespace v1 = runtime::v1;
+using nlohmann::json;
+
+// "ExecSync ... should cap stdout and stderr at 16 MiB each and discard the rest."
+constexpr size_t kExecOutputCap = 16 << 20;
+
+std::string NewId() {
+  static std::mutex mutex;
+  static std::mt19937_64 engine(std::random_device{}());
+  std::lock_guard lock(mutex);
+  std::string id;
+  for (int i = 0; i < 64; ++i) id += "0123456789abcdef"[engine() % 16];
+  return id;
+}
+
+int OwnOomScoreAdj() {
+  int own = 0;
+  std::ifstream("/proc/self/oom_score_adj") >> own;
+  return own;
+}
+
+std::string Join(const std::vector<std::string>& parts, const std::string& separator) {
+  std::string out;
+  for (const auto& part : parts) crisp::StrAppend(&out, out.empty() ? "" : separator, part);
+  return out;
+}
+
+// Runs conmon, which double-forks, runs `runc create` and stays as the
+// container's monitor; returns the container's PID from conmon's sync pipe.
+absl::StatusOr<int> RunConmon(const std::vector<std::string>& argv, const std::string& log) {
+  int sync[2];
+  if (pipe2(sync, O_CLOEXEC) != 0) return absl::InternalError("pipe failed");
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_addopen(&actions, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
+  posix_spawn_file_actions_addopen(&actions, STDOUT_FILENO, log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0600);
+  posix_spawn_file_actions_addopen(&actions, STDERR_FILENO, log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0600);
+  posix_spawn_file_actions_adddup2(&actions, sync[1], 3);
+  std::vector<std::string> args = argv;
+  std::vector<char*> c_argv;
+  for (std::string& arg : args) c_argv.push_back(arg.data());
+  c_argv.push_back(nullptr);
+  std::vector<std::string> env = {"_OCI_SYNCPIPE=3", "PATH=/usr/sbin:/usr/bin:/sbin:/bin"};
+  std::vector<char*> c_env;
+  for (std::string& entry : env) c_env.push_back(entry.data());
+  c_env.push_back(nullptr);
+  pid_t pid = 0;
+  int spawned = posix_spawn(&pid, args[0].c_str(), &actions, nullptr, c_argv.data(), c_env.data());
+  posix_spawn_file_actions_destroy(&actions);
+  close(sync[1]);
+  if (spawned != 0) {
+    close(sync[0]);
+    return absl::InternalError(crisp::StrCat("cannot run conmon: ", std::strerror(spawned)));
+  }
+  int status = 0;
+  while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+  }
+  // conmon keeps the pipe open for the container's life: read one line,
+  // waiting at most a minute for it.
+  std::string reply;
+  char buffer[1024];
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+  while (reply.find('\n') == std::string::npos && std::chrono::steady_clock::now() < deadline) {
+    pollfd fd{sync[0], POLLIN, 0};
+    if (poll(&fd, 1, 200) <= 0) continue;
+    ssize_t n = read(sync[0], buffer, sizeof(buffer));
+    if (n <= 0) break;
+    reply.append(buffer, static_cast<size_t>(n));
+  }
+  close(sync[0]);
+  json parsed = json::parse(reply.substr(0, reply.find('\n')), nullptr, false);
+  int container_pid = -1;
+  if (parsed.is_object()) container_pid = parsed.value("data", parsed.value("pid", -1));
+  if (container_pid <= 0) {
+    std::string message = parsed.is_object() ? parsed.value("message", "") : reply;
+    if (message.empty()) {
+      absl::StatusOr<std::string> text = ReadFile(log);
+      message = text.ok() ? *text : "conmon gave no reason";
+    }
+    return absl::InternalError(crisp::StrCat("creating the container failed: ", message));
+  }
+  return container_pid;
+}
+
+}  // namespace
+
+ContainerManager::ContainerManager(ContainerOptions options, ImageStore& images, SandboxManager& sandboxes)
+    : options_(std::move(options)), images_(images), sandboxes_(sandboxes) {}
+
+absl::StatusOr<std::unique_ptr<ContainerManager>> ContainerManager::Open(ContainerOptions options, ImageStore& images,
+                                                                         SandboxManager& sandboxes) {
+  std::error_code error;
+  fs::create_directories(fs::path(options.state_dir) / "containers", error);
+  fs::create_directories(fs::path(options.state_dir) / "attach", error);
+  if (error) return absl::InternalError(crisp::StrCat("cannot create ", options.state_dir, ": ", error.message()));
+  std::unique_ptr<ContainerManager> manager(new ContainerManager(std::move(options), images, sandboxes));
+  manager->Load();
+  ContainerManager* raw = manager.get();
+  sandboxes.SetContainerHook([raw](const std::string& sandbox_id, bool remove) { raw->ForSandbox(sandbox_id, remove); });
+  return manager;
+}
+
+std::string ContainerManager::Dir(const std::string& id) const {
+  return crisp::StrCat(options_.state_dir, "/containers/", id);
+}
+
+std::vector<std::string> ContainerManager::Runc(std::initializer_list<std::string> args) const {
+  std::vector<std::string> argv = {options_.runc, "--root", options_.state_dir + "/runc"};
+  argv.insert(argv.end(), args);
+  return argv;
+}
+
+absl::Status ContainerManager::Save(const Container& c) const {
+  std::string config;
+  (void)google::protobuf::util::MessageToJsonString(c.config, &config);
+  json record = {{"id", c.id}, {"sandbox_id", c.sandbox_id}, {"config", json::parse(config)},
+                 {"image_id", c.image_id}, {"image_ref", c.image_ref}, {"state", static_cast<int>(c.state)},
+                 {"created_at", c.created_at}, {"started_at", c.started_at}, {"finished_at", c.finished_at},
+                 {"exit_code", c.exit_code}, {"reason", c.reason}, {"message", c.message},
+                 {"log_path", c.log_path}, {"conmon_pid", c.conmon_pid}};
+  return WriteFileAtomically(Dir(c.id) + "/container.json", record.dump(1));
+}
+
+void ContainerManager::Load() {
+  std::error_code error;
+  for (const auto& entry : fs::directory_iterator(fs::path(options_.state_dir) / "containers", error)) {
+    absl::StatusOr<std::string> text = ReadFile(entry.path().string() + "/container.json");
+    if (!text.ok()) continue;
+    json r = json::parse(*text, nullptr, false);
+    if (!r.is_object()) continue;
+    Container c;
+    c.id = r.value("id", "");
+    c.sandbox_id = r.value("sandbox_id", "");
+    (void)google::protobuf::util::JsonStringToMessage(r["config"].dump(), &c.config);
+    c.image_id = r.value("image_id", "");
+    c.image_ref = r.value("image_ref", "");
+    c.state = static_cast<v1::ContainerState>(r.value("state", 0));
+    c.created_at = r.value("created_at", int64_t{0});
+    c.started_at = r.value("started_at", int64_t{0});
+    c.finished_at = r.value("finished_at", int64_t{0});
+    c.exit_code = r.value("exit_code", 0);
+    c.reason = r.value("reason", "");
+    c.message = r.value("message", "");
+    c.log_path = r.value("log_path", "");
+    c.conmon_pid = r.value("conmon_pid", 0);
+    containers_[c.id] = std::move(c);
+  }
+}
+
+ContainerManager::Container* ContainerManager::Find(const std::string& id) {
+  if (id.empty()) return nullptr;
+  if (auto exact = containers_.find(id); exact != containers_.end()) return &exact->second;
+  Container* found = nullptr;
+  for (auto& [key, container] : containers_) {
+    if (key.starts_with(id)) {
+      if (found != nullptr) return nullptr;
+      found = &container;
+    }
+  }
+  return found;
+}
+
+absl::StatusOr<std::string> ContainerManager::Create(const std::string& sandbox_id, const v1::ContainerConfig& config) {
+  absl::StatusOr<SandboxInfo> sandbox = sandboxes_.Info(sandbox_id);
+  if (!sandbox.ok()) return sandbox.status();
+  if (!sandbox->ready) {
+    return absl::FailedPreconditionError(crisp::StrCat("pod sandbox ", sandbox->id, " is not ready"));
+  }
+  if (config.metadata().name().empty()) return absl::InvalidArgumentError("container metadata needs a name");
+  std::optional<ImageRecord> image = images_.Find(config.image().image());
+  if (!image) return absl::NotFoundError(crisp::StrCat("image \"", config.image().image(), "\" is not present; pull it first"));
+
+  Container container;
+  {
+    std::lock_guard lock(mutex_);
+    for (const auto& [id, other] : containers_) {
+      if (other.sandbox_id == sandbox->id && other.config.metadata().name() == config.metadata().name() &&
+          other.config.metadata().attempt() == config.metadata().attempt()) {
+        return absl::AlreadyExistsError(crisp::StrCat("a container named ", config.metadata().name(), " (attempt ",
+                                                      config.metadata().attempt(), ") already exists in the sandbox: ", id));
+      }
+    }
+    container.id = NewId();
+    container.sandbox_id = sandbox->id;
+    container.config = config;
+    container.image_id = image->id;
+    container.image_ref = image->repo_digests.empty() ? image->id : image->repo_digests.front();
+    container.created_at = absl::ToUnixNanos(absl::Now());
+    containers_[container.id] = container;  // reserves the name
+  }
+  auto fail = [&](absl::Status status) {
+    std::lock_guard lock(mutex_);
+    Destroy(containers_[container.id]).IgnoreError();
+    containers_.erase(container.id);
+    return status;
+  };
+
+  const std::string dir = Dir(container.id);
+  std::error_code error;
+  for (const char* sub : {"rootfs", "upper", "work", "exits"}) fs::create_directories(fs::path(dir) / sub, error);
+  std::vector<std::string> lower = images_.LayerDirectories(*image);
+  std::reverse(lower.begin(), lower.end());  // overlay lists the top layer first
+  if (lower.empty()) {
+    fs::create_directories(dir + "/empty", error);
+    lower.push_back(dir + "/empty");
+  }
+  std::string options = crisp::StrCat("lowerdir=", Join(lower, ":"), ",upperdir=", dir, "/upper,workdir=", dir, "/work");
+  if (mount("overlay", (dir + "/rootfs").c_str(), "overlay", 0, options.c_str()) != 0) {
+    return fail(absl::InternalError(crisp::StrCat("mounting the container root: ", std::strerror(errno))));
+  }
+  // Image volumes: make sure the directories exist (CRI-O's "mkdir" way).
+  const json volumes = image->config.value("Volumes", json::object());
+  for (const auto& [path, ignored] : volumes.items()) {
+    fs::create_directories(dir + "/rootfs" + path, error);
+  }
+
+  SpecInputs inputs;
+  inputs.config = &config;
+  inputs.sandbox_config = &sandbox->config;
+  inputs.image_config = image->config;
+  inputs.id = container.id;
+  inputs.sandbox_id = sandbox->id;
+  inputs.rootfs = dir + "/rootfs";
+  inputs.sandbox_dir = sandbox->dir;
+  inputs.infra_pid = sandbox->infra_pid;
+  inputs.hostname = sandbox->hostname;
+  inputs.bounding_capabilities = OwnBoundingCapabilities();
+  inputs.min_oom_score_adj = OwnOomScoreAdj();
+  absl::StatusOr<json> spec = BuildContainerSpec(inputs);
+  if (!spec.ok()) return fail(spec.status());
+  if (absl::Status written = WriteFileAtomically(dir + "/config.json", spec->dump(1)); !written.ok()) return fail(written);
+
+  // The log: the sandbox's log directory joined with the container's log path.
+  if (!sandbox->config.log_directory().empty() && !config.log_path().empty()) {
+    container.log_path = (fs::path(sandbox->config.log_directory()) / config.log_path()).string();
+  } else {
+    container.log_path = dir + "/container.log";
+  }
+  fs::create_directories(fs::path(container.log_path).parent_path(), error);
+
+  absl::StatusOr<int> pid = RunConmon(
+      {options_.conmon, "--api-version", "1", "-b", dir, "-c", container.id, "-u", container.id, "-n",
+       config.metadata().name(), "-r", options_.runc, "--runtime-arg", "--root=" + options_.state_dir + "/runc",
+       "-p", dir + "/pidfile", "-P", dir + "/conmon.pid", "-l", container.log_path, "--exit-dir", dir + "/exits",
+       "--persist-dir", dir, "--socket-dir-path", options_.state_dir + "/attach", "--log-level", "error"},
+      dir + "/conmon.log");
+  if (!pid.ok()) {
+    fs::remove(container.log_path, error);  // "a failed create must not leave a log file behind"
+    return fail(pid.status());
+  }
+  std::ifstream(dir + "/conmon.pid") >> container.conmon_pid;
+  std::lock_guard lock(mutex_);
+  containers_[container.id] = container;
+  if (absl::Status saved = Save(container); !saved.ok()) return saved;
+  return container.id;
+}
+
+absl::Status ContainerManager::Start(const std::string& id) {
+  std::lock_guard lock(mutex_);
+  Container* container = Find(id);
+  if (container == nullptr) return absl::NotFoundError(crisp::StrCat("no container \"", id, "\""));
+  if (container->state != v1::CONTAINER_CREATED) {
+    return absl::FailedPreconditionError(crisp::StrCat("container ", container->id, " is not in the CREATED state"));
+  }
+  if (absl::StatusOr<ProcessResult> started = RunChecked(Runc({"start", container->id})); !started.ok()) {
+    return started.status();
+  }
+  container->state = v1::CONTAINER_RUNNING;
+  container->started_at = absl::ToUnixNanos(absl::Now());
+  return Save(*container);
+}
+
+void ContainerManager::Refresh(Container& container) {
+  if (container.state != v1::CONTAINER_RUNNING) return;
+  std::string exit_file = crisp::StrCat(Dir(container.id), "/exits/", container.id);
+  std::ifstream in(exit_file);
+  int code = 0;
+  if (!(in >> code)) return;
+  container.state = v1::CONTAINER_EXITED;
+  container.exit_code = code;
+  std::error_code error;
+  auto written = fs::last_write_time(exit_file, error);
+  container.finished_at = error ? absl::ToUnixNanos(absl::Now())
+                                : std::chrono::duration_cast<std::chrono::nanoseconds>(
+                                      std::chrono::file_clock::to_sys(written).time_since_epoch()).count();
+  container.reason = fs::exists(Dir(container.id) + "/oom") ? "OOMKilled" : code == 0 ? "Completed" : "Error";
+  if (container.conmon_pid > 0) waitpid(container.conmon_pid, nullptr, WNOHANG);  // crispd is its subreaper
+  Save(container).IgnoreError();
+}
+
+absl::Status ContainerManager::Kill(Container& container, int64_t timeout_seconds) {
+  Refresh(container);
+  if (container.state != v1::CONTAINER_RUNNING) return absl::OkStatus();
+  auto exited = [&](absl::Duration within) {
+    absl::Time until = absl::Now() + within;
+    while (absl::Now() < until) {
+      Refresh(container);
+      if (container.state != v1::CONTAINER_RUNNING) return true;
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    return false;
+  };
+  if (timeout_seconds > 0) {
+    RunProcess(Runc({"kill", container.id, "TERM"})).IgnoreError();
+    if (exited(absl::Seconds(timeout_seconds))) return absl::OkStatus();
+  }
+  // "The runtime must forcibly kill the container after the grace period is reached."
+  RunProcess(Runc({"kill", "--all", container.id, "KILL"})).IgnoreError();
+  if (exited(absl::Seconds(10))) return absl::OkStatus();
+  return absl::InternalError(crisp::StrCat("container ", container.id, " did not exit after SIGKILL"));
+}
+
+absl::Status ContainerManager::Destroy(Container& container) {
+  RunProcess(Runc({"delete", "--force", container.id})).IgnoreError();
+  const std::string dir = Dir(container.id);
+  umount2((dir + "/rootfs").c_str(), MNT_DETACH);
+  if (container.conmon_pid > 0) waitpid(container.conmon_pid, nullptr, WNOHANG);
+  std::error_code error;
+  fs::remove_all(dir, error);
+  if (error) return absl::InternalError(crisp::StrCat("removing ", dir, ": ", error.message()));
+  return absl::OkStatus();
+}
+
+absl::Status ContainerManager::Stop(const std::string& id, int64_t timeout_seconds) {
+  std::lock_guard lock(mutex_);
+  Container* container = Find(id);
+  // "This call is idempotent, and must not return an error if the container has already been stopped."
+  if (container == nullptr) return absl::NotFoundError(crisp::StrCat("no container \"", id, "\""));
+  return Kill(*container, timeout_seconds);
+}
+
+absl::Status ContainerManager::Remove(const std::string& id) {
+  std::lock_guard lock(mutex_);
+  Container* container = Find(id);
+  // "This call is idempotent, and must not return an error if the container has already been removed."
+  if (container == nullptr) return absl::OkStatus();
+  // "If the container is running, the container must be forcibly removed."
+  Kill(*container, 0).IgnoreError();
+  absl::Status destroyed = Destroy(*container);
+  containers_.erase(container->id);
+  return destroyed;
+}
+
+void ContainerManager::ForSandbox(const std::string& sandbox_id, bool remove) {
+  std::lock_guard lock(mutex_);
+  for (auto it = containers_.begin(); it != containers_.end();) {
+    if (it->second.sandbox_id != sandbox_id) {
+      ++it;
+      continue;
+    }
+    Kill(it->second, 0).IgnoreError();
+    if (remove) {
+      Destroy(it->second).IgnoreError();
+      it = containers_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+}
+
+absl::StatusOr<v1::ContainerStatusResponse> ContainerManager::Status(const std::string& id, bool verbose) {
+  std::lock_guard lock(mutex_);
+  Container* container = Find(id);
+  // "If the container is not present, returns an error."
+  if (container == nullptr) return absl::NotFoundError(crisp::StrCat("no container \"", id, "\""));
+  Refresh(*container);
+  v1::ContainerStatusResponse response;
+  v1::ContainerStatus* status = response.mutable_status();
+  status->set_id(container->id);
+  *status->mutable_metadata() = container->config.metadata();
+  status->set_state(container->state);
+  status->set_created_at(container->created_at);
+  status->set_started_at(container->started_at);
+  status->set_finished_at(container->finished_at);
+  status->set_exit_code(container->exit_code);
+  *status->mutable_image() = container->config.image();
+  status->set_image_ref(container->image_ref);
+  status->set_image_id(container->image_id);
+  status->set_reason(container->reason);
+  status->set_message(container->message);
+  *status->mutable_labels() = container->config.labels();
+  *status->mutable_annotations() = container->config.annotations();
+  for (const v1::Mount& mount : container->config.mounts()) *status->add_mounts() = mount;
+  status->set_log_path(container->log_path);
+  if (verbose) {
+    (*response.mutable_info())["info"] =
+        json{{"bundle", Dir(container->id)}, {"sandbox_id", container->sandbox_id}, {"conmon_pid", container->conmon_pid}}.dump();
+  }
+  return response;
+}
+
+std::vector<v1::Container> ContainerManager::List(const v1::ContainerFilter& filter) {
+  std::lock_guard lock(mutex_);
+  std::vector<v1::Container> items;
+  for (auto& [id, container] : containers_) {
+    Refresh(container);
+    if (!filter.id().empty() && !id.starts_with(filter.id())) continue;
+    if (filter.has_state() && filter.state().state() != container.state) continue;
+    if (!filter.pod_sandbox_id().empty() && !container.sandbox_id.starts_with(filter.pod_sandbox_id())) continue;
+    bool labels_match = true;
+    for (const auto& [key, value] : filter.label_selector()) {
+      auto found = container.config.labels().find(key);
+      labels_match = labels_match && found != container.config.labels().end() && found->second == value;
+    }
+    if (!labels_match) continue;
+    v1::Container item;
+    item.set_id(id);
+    item.set_pod_sandbox_id(container.sandbox_id);
+    *item.mutable_metadata() = container.config.metadata();
+    *item.mutable_image() = container.config.image();
+    item.set_image_ref(container.image_ref);
+    item.set_image_id(container.image_id);
+    item.set_state(container.state);
+    item.set_created_at(container.created_at);
+    *item.mutable_labels() = container.config.labels();
+    *item.mutable_annotations() = container.config.annotations();
+    items.push_back(std::move(item));
+  }
+  return items;
+}
+
+absl::StatusOr<v1::ExecSyncResponse> ContainerManager::ExecSync(const std::string& id, const std::vector<std::string>& cmd,
+                                                                int64_t timeout_seconds) {
+  std::string full_id;
+  {
+    std::lock_guard lock(mutex_);
+    Container* container = Find(id);
+    if (container == nullptr) return absl::NotFoundError(crisp::StrCat("no container \"", id, "\""));
+    Refresh(*container);
+    if (container->state != v1::CONTAINER_RUNNING) {
+      return absl::FailedPreconditionError(crisp::StrCat("container ", container->id, " is not running"));
+    }
+    full_id = container->id;
+  }
+  if (cmd.empty()) return absl::InvalidArgumentError("ExecSync needs a command");
+  std::vector<std::string> argv = Runc({"exec", full_id});
+  argv.insert(argv.end(), cmd.begin(), cmd.end());
+  absl::StatusOr<ProcessResult> result =
+      RunProcessFor(argv, timeout_seconds > 0 ? static_cast<int>(timeout_seconds * 1000) : 0, kExecOutputCap);
+  if (!result.ok()) return result.status();
+  if (result->timed_out) {
+    return absl::DeadlineExceededError(crisp::StrCat("command timed out after ", timeout_seconds, "s"));
+  }
+  v1::ExecSyncResponse response;
+  response.set_stdout(result->stdout_text);
+  response.set_stderr(result->stderr_text);
+  response.set_exit_code(result->exit_code);
+  return response;
+}
+
+}  // namespace crisp::crispd

@@ -1,0 +1,77 @@
+// Containers: an overlay root from the image's layers, an OCI bundle built
+// by BuildContainerSpec, runc for the lifecycle and conmon as the monitor
+// (it writes the CRI log and the exit file). State machine:
+//
+//   CreateContainer ──► CREATED ──StartContainer──► RUNNING ──(exit, StopContainer)──► EXITED
+//        RemoveContainer removes from any state (a running container is killed first)
+#pragma once
+
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "reference_runtime/image/image_store.h"
+#include "reference_runtime/sandbox/sandbox_manager.h"
+#include "runtime/v1/api.pb.h"
+
+namespace crisp::crispd {
+
+struct ContainerOptions {
+  std::string state_dir;  // containers/<id>/, and runc's state in runc/
+  std::string runc = "/usr/bin/runc";
+  std::string conmon = "/usr/bin/conmon";
+};
+
+class ContainerManager {
+ public:
+  static absl::StatusOr<std::unique_ptr<ContainerManager>> Open(ContainerOptions options, ImageStore& images,
+                                                                SandboxManager& sandboxes);
+
+  absl::StatusOr<std::string> Create(const std::string& sandbox_id, const runtime::v1::ContainerConfig& config);
+  absl::Status Start(const std::string& id);
+  absl::Status Stop(const std::string& id, int64_t timeout_seconds);
+  absl::Status Remove(const std::string& id);
+  absl::StatusOr<runtime::v1::ContainerStatusResponse> Status(const std::string& id, bool verbose);
+  std::vector<runtime::v1::Container> List(const runtime::v1::ContainerFilter& filter);
+  absl::StatusOr<runtime::v1::ExecSyncResponse> ExecSync(const std::string& id, const std::vector<std::string>& cmd,
+                                                         int64_t timeout_seconds);
+
+  // For the sandbox side: kill (and with `remove`, remove) a sandbox's containers.
+  void ForSandbox(const std::string& sandbox_id, bool remove);
+
+ private:
+  struct Container {
+    std::string id;
+    std::string sandbox_id;
+    runtime::v1::ContainerConfig config;
+    std::string image_id;
+    std::string image_ref;
+    runtime::v1::ContainerState state = runtime::v1::CONTAINER_CREATED;
+    int64_t created_at = 0, started_at = 0, finished_at = 0;
+    int32_t exit_code = 0;
+    std::string reason, message;
+    std::string log_path;
+    int conmon_pid = 0;
+  };
+
+  ContainerManager(ContainerOptions options, ImageStore& images, SandboxManager& sandboxes);
+  std::string Dir(const std::string& id) const;
+  std::vector<std::string> Runc(std::initializer_list<std::string> args) const;
+  absl::Status Save(const Container& container) const;
+  void Load();
+  void Refresh(Container& container);  // reads the exit file; mutex_ held
+  absl::Status Kill(Container& container, int64_t timeout_seconds);  // mutex_ held
+  absl::Status Destroy(Container& container);  // mutex_ held
+  Container* Find(const std::string& id);  // exact or unique prefix; mutex_ held
+
+  ContainerOptions options_;
+  ImageStore& images_;
+  SandboxManager& sandboxes_;
+  std::mutex mutex_;
+  std::map<std::string, Container> containers_;
+};
+
+}  // namespace crisp::crispd

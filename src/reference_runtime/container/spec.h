@@ -1,0 +1,44 @@
+// The OCI runtime spec (config.json) of a container, from its CRI config,
+// its image config and its sandbox, by containerd's rules wherever the CRI
+// leaves room (the research notes list them). Pure: no I/O but reading the
+// container's own /etc/passwd and /etc/group through the given root.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "nlohmann/json.hpp"
+#include "runtime/v1/api.pb.h"
+
+namespace crisp::crispd {
+
+struct SpecInputs {
+  const runtime::v1::ContainerConfig* config = nullptr;
+  const runtime::v1::PodSandboxConfig* sandbox_config = nullptr;
+  nlohmann::json image_config;   // the image config's "config" object
+  std::string id;
+  std::string sandbox_id;
+  std::string rootfs;            // the mounted root (its /etc/passwd is read)
+  std::string sandbox_dir;       // hostname, hosts, resolv.conf, shm
+  int infra_pid = 0;             // whose namespaces are joined
+  std::string hostname;
+  std::vector<std::string> bounding_capabilities;  // crispd's own: nothing beyond is asked for
+  int min_oom_score_adj = 0;     // crispd's own: nothing lower is asked for
+};
+
+// The args a container runs: CRI command/args over the image's
+// Entrypoint/Cmd. InvalidArgument when nothing is left.
+absl::StatusOr<std::vector<std::string>> ContainerArgs(const runtime::v1::ContainerConfig& config,
+                                                       const nlohmann::json& image_config);
+
+// The environment: HOSTNAME, then the image's, then the CRI's; later keys win.
+std::vector<std::string> ContainerEnv(const runtime::v1::ContainerConfig& config,
+                                      const nlohmann::json& image_config, const std::string& hostname);
+
+absl::StatusOr<nlohmann::json> BuildContainerSpec(const SpecInputs& inputs);
+
+// Capability names in crispd's bounding set, as "CAP_CHOWN", ...
+std::vector<std::string> OwnBoundingCapabilities();
+
+}  // namespace crisp::crispd
