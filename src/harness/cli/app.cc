@@ -204,13 +204,15 @@ int RunCrisp(int argc, const char* const* argv, std::ostream& out,
   app.require_subcommand(1);
   app.fallthrough();
   app.footer("Endpoints: unix:///path/to/socket, /path/to/socket, or NAME=either; "
-             "'reference' names the bundled runtime.\n"
+             "'reference' (the default) starts the bundled runtime, crispd, for the command.\n"
              "Exit codes: 0 success, 1 checks failed, 2 usage or endpoint error.");
 
   GlobalOptions global;
   app.add_option("--timeout", global.timeout,
                  "Deadline for each CRI call (500ms, 10s, 2m)")
       ->capture_default_str();
+  app.add_option("--registry-mirror", global.registry_mirrors,
+                 "REGISTRY=URL the bundled reference runtime pulls through (repeatable)");
 
   Actions actions;
 

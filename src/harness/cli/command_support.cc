@@ -24,12 +24,6 @@ absl::StatusOr<client::Endpoint> ResolveEndpoint(const std::string& text,
     err << "crisp: error: " << endpoint.status().message() << '\n';
     return endpoint;
   }
-  if (endpoint->kind == client::Endpoint::Kind::kReference) {
-    err << "crisp: error: endpoint reference: the bundled reference runtime "
-           "(crispd) is not part of this build yet; name a runtime with "
-           "-e unix:///path/to/socket\n";
-    return absl::UnimplementedError("reference runtime");
-  }
   return endpoint;
 }
 
@@ -42,7 +36,20 @@ std::optional<Connection> Connect(const GlobalOptions& global, const std::string
   }
   absl::StatusOr<client::Endpoint> endpoint = ResolveEndpoint(endpoint_text, err);
   if (!endpoint.ok()) return std::nullopt;
-  Connection connection{*endpoint,
+  std::unique_ptr<PrivateCrispd> reference;
+  if (endpoint->kind == client::Endpoint::Kind::kReference) {
+    std::vector<std::string> args;
+    for (const std::string& mirror : global.registry_mirrors) args.push_back("--registry-mirror=" + mirror);
+    absl::StatusOr<std::unique_ptr<PrivateCrispd>> started = PrivateCrispd::Start(args);
+    if (!started.ok()) {
+      err << "crisp: error: endpoint reference: " << started.status().message() << '\n';
+      return std::nullopt;
+    }
+    reference = *std::move(started);
+    std::string name = endpoint->name;
+    endpoint = client::Endpoint{name, client::Endpoint::Kind::kUnix, reference->socket_path()};
+  }
+  Connection connection{std::move(reference), *endpoint,
                         client::NewGrpcCriClient(*endpoint, {.default_timeout = *timeout,
                                                              .recorder = recorder}),
                         *timeout,

@@ -6,17 +6,21 @@
 #include <optional>
 #include <ostream>
 #include <string>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "harness/client/cri_client.h"
 #include "harness/client/endpoint.h"
+#include "harness/cli/private_crispd.h"
 #include "runtime/v1/api.pb.h"
 
 namespace crisp::cli {
 
 struct GlobalOptions {
   std::string timeout = "10s";
+  // For the bundled reference runtime: REGISTRY=URL mirrors it pulls through.
+  std::vector<std::string> registry_mirrors;
 };
 
 // Parses --timeout into a positive duration.
@@ -27,6 +31,8 @@ absl::StatusOr<absl::Duration> ParseTimeout(const std::string& text);
 absl::StatusOr<client::Endpoint> ResolveEndpoint(const std::string& text, std::ostream& err);
 
 struct Connection {
+  // The private crispd behind `reference`; stopped when the connection goes.
+  std::unique_ptr<PrivateCrispd> reference;
   client::Endpoint endpoint;
   std::unique_ptr<client::CriClient> client;
   absl::Duration timeout;

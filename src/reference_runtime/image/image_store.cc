@@ -163,6 +163,7 @@ absl::StatusOr<ImageRecord> ImageStore::Pull(const std::string& image, const Cre
                                              const CancelCheck& cancelled) {
   absl::StatusOr<ImageReference> reference = ParseImageReference(image);
   if (!reference.ok()) return reference.status();
+  std::shared_lock pulling(gc_mutex_);
   std::string wanted = reference->digest.empty() ? reference->tag : reference->digest;
   absl::StatusOr<Manifest> top = registry_.GetManifest(*reference, wanted, credentials, cancelled);
   if (!top.ok()) return top.status();
@@ -293,6 +294,7 @@ std::vector<ImageRecord> ImageStore::List() const {
 }
 
 absl::Status ImageStore::Remove(const std::string& reference) {
+  std::unique_lock no_pulls(gc_mutex_);
   std::lock_guard lock(mutex_);
   std::optional<size_t> index = IndexOf(reference);
   if (!index) return absl::OkStatus();

@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <memory>
 #include <mutex>
+#include <shared_mutex>
 #include <optional>
 #include <string>
 #include <vector>
@@ -77,6 +78,9 @@ class ImageStore {
   RegistryClient registry_;
   mutable std::mutex mutex_;
   std::vector<ImageRecord> images_;
+  // Pulls hold it shared for their whole length; garbage collection holds it
+  // exclusively, so it never deletes a blob or layer a pull is about to use.
+  std::shared_mutex gc_mutex_;
 };
 
 // The part of a config User before ':' split into uid (numeric) or name.

@@ -1,0 +1,172 @@
+#include "harness/cli/private_crispd.h"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdlib.h>
+#include <sys/mount.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <random>
+#include <set>
+#include <sstream>
+#include <thread>
+
+#include "absl/status/status.h"
+#include "common/strings.h"
+#include "harness/client/connect.h"
+
+extern char** environ;
+
+namespace crisp::cli {
+namespace {
+
+namespace fs = std::filesystem;
+
+std::string Tail(const std::string& path, size_t lines) {
+  std::ifstream in(path);
+  std::vector<std::string> all;
+  std::string line;
+  while (std::getline(in, line)) all.push_back(line);
+  std::string out;
+  for (size_t i = all.size() > lines ? all.size() - lines : 0; i < all.size(); ++i) out += all[i] + "\n";
+  return out;
+}
+
+// A 10.x.0.0/16 no route of this host uses yet (from /proc/net/route).
+std::string FreeSubnet() {
+  std::set<int> used;
+  std::ifstream routes("/proc/net/route");
+  std::string line;
+  std::getline(routes, line);  // header
+  while (std::getline(routes, line)) {
+    std::istringstream fields(line);
+    std::string iface, destination;
+    fields >> iface >> destination;
+    if (destination.size() != 8) continue;
+    unsigned long address = std::stoul(destination, nullptr, 16);  // little-endian
+    if ((address & 0xff) == 10) used.insert(static_cast<int>((address >> 8) & 0xff));
+  }
+  std::mt19937 engine(std::random_device{}());
+  for (int attempt = 0; attempt < 100; ++attempt) {
+    int second = 100 + static_cast<int>(engine() % 100);
+    if (!used.count(second)) return crisp::StrCat("10.", second, ".0.0/16");
+  }
+  return "10.199.0.0/16";
+}
+
+}  // namespace
+
+absl::StatusOr<std::string> FindCrispd() {
+  if (const char* configured = std::getenv("CRISP_CRISPD"); configured != nullptr && *configured != '\0') {
+    if (access(configured, X_OK) != 0) return absl::NotFoundError(crisp::StrCat("CRISP_CRISPD=", configured, " is not executable"));
+    return std::string(configured);
+  }
+  std::error_code error;
+  fs::path self = fs::read_symlink("/proc/self/exe", error).parent_path();
+  for (const fs::path& candidate : {self / "crispd", self / ".." / "reference_runtime" / "crispd",
+                                    self / ".." / "src" / "reference_runtime" / "crispd"}) {
+    if (access(candidate.c_str(), X_OK) == 0) return fs::weakly_canonical(candidate).string();
+  }
+  return absl::NotFoundError("cannot find crispd, the bundled reference runtime: build it (it sits beside crisp) "
+                             "or set CRISP_CRISPD to its path");
+}
+
+absl::StatusOr<std::unique_ptr<PrivateCrispd>> PrivateCrispd::Start(const std::vector<std::string>& extra_args) {
+  absl::StatusOr<std::string> binary = FindCrispd();
+  if (!binary.ok()) return binary.status();
+  if (geteuid() != 0) {
+    return absl::PermissionDeniedError("the reference runtime runs pods: it needs root (run crisp as root, or name "
+                                       "another runtime with -e)");
+  }
+  char pattern[] = "/tmp/crisp-reference-XXXXXX";
+  if (mkdtemp(pattern) == nullptr) return absl::InternalError("cannot make a temporary directory");
+  std::unique_ptr<PrivateCrispd> crispd(new PrivateCrispd());
+  crispd->dir_ = pattern;
+  crispd->socket_ = crispd->dir_ + "/crispd.sock";
+  crispd->bridge_ = crisp::StrCat("crisp", crispd->dir_.substr(crispd->dir_.size() - 6));
+  for (char& c : crispd->bridge_) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  std::vector<std::string> args = {*binary,     "--listen", "unix://" + crispd->socket_, "--root", crispd->dir_ + "/root",
+                                   "--state",   crispd->dir_ + "/state", "--bridge", crispd->bridge_, "--pod-cidr",
+                                   FreeSubnet()};
+  args.insert(args.end(), extra_args.begin(), extra_args.end());
+  std::vector<char*> argv;
+  for (std::string& arg : args) argv.push_back(arg.data());
+  argv.push_back(nullptr);
+  std::string log = crispd->dir_ + "/crispd.log";
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_addopen(&actions, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
+  posix_spawn_file_actions_addopen(&actions, STDOUT_FILENO, log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0600);
+  posix_spawn_file_actions_addopen(&actions, STDERR_FILENO, log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0600);
+  posix_spawnattr_t attributes;
+  posix_spawnattr_init(&attributes);
+  // Its own process group: a Ctrl-C at the terminal goes to crisp, which
+  // cleans up through crispd before stopping it.
+  posix_spawnattr_setflags(&attributes, POSIX_SPAWN_SETPGROUP);
+  posix_spawnattr_setpgroup(&attributes, 0);
+  int spawned = posix_spawn(&crispd->pid_, argv[0], &actions, &attributes, argv.data(), environ);
+  posix_spawn_file_actions_destroy(&actions);
+  posix_spawnattr_destroy(&attributes);
+  if (spawned != 0) return absl::InternalError(crisp::StrCat("cannot start ", *binary, ": ", std::strerror(spawned)));
+
+  client::Endpoint endpoint{"reference", client::Endpoint::Kind::kUnix, crispd->socket_};
+  for (int i = 0; i < 200; ++i) {
+    if (client::ProbeSocket(endpoint).ok()) return crispd;
+    int status = 0;
+    if (waitpid(crispd->pid_, &status, WNOHANG) == crispd->pid_) {
+      crispd->pid_ = 0;
+      return absl::UnavailableError(crisp::StrCat("crispd exited during start-up:\n", Tail(log, 15)));
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  return absl::DeadlineExceededError(crisp::StrCat("crispd did not listen within 10s:\n", Tail(log, 15)));
+}
+
+PrivateCrispd::~PrivateCrispd() {
+  if (pid_ > 0) {
+    kill(pid_, SIGTERM);
+    int status = 0;
+    for (int i = 0; i < 200 && waitpid(pid_, &status, WNOHANG) == 0; ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    if (kill(pid_, 0) == 0) {
+      kill(pid_, SIGKILL);
+      waitpid(pid_, &status, 0);
+    }
+  }
+  // What the run's cleanup left (it reports leaks) goes with the directory.
+  std::ifstream mounts("/proc/self/mountinfo");
+  std::vector<std::string> points;
+  std::string line;
+  while (std::getline(mounts, line)) {
+    std::istringstream fields(line);
+    std::string skip, point;
+    for (int i = 0; i < 4; ++i) fields >> skip;
+    fields >> point;
+    if (point.starts_with(dir_ + "/")) points.push_back(point);
+  }
+  std::sort(points.rbegin(), points.rend());
+  for (const std::string& point : points) umount2(point.c_str(), MNT_DETACH);
+  std::error_code error;
+  if (!dir_.empty()) fs::remove_all(dir_, error);
+  if (!bridge_.empty()) {
+    pid_t pid = 0;
+    std::vector<std::string> args = {"/usr/sbin/ip", "link", "del", bridge_};
+    std::vector<char*> argv;
+    for (std::string& arg : args) argv.push_back(arg.data());
+    argv.push_back(nullptr);
+    posix_spawn_file_actions_t actions;
+    posix_spawn_file_actions_init(&actions);
+    posix_spawn_file_actions_addopen(&actions, STDERR_FILENO, "/dev/null", O_WRONLY, 0);
+    if (posix_spawn(&pid, argv[0], &actions, nullptr, argv.data(), environ) == 0) waitpid(pid, nullptr, 0);
+    posix_spawn_file_actions_destroy(&actions);
+  }
+}
+
+}  // namespace crisp::cli
