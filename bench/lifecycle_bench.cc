@@ -1,0 +1,126 @@
+// Pod plus container start from scratch, per runtime: RunPodSandbox,
+// CreateContainer (busybox sleeping) and StartContainer, timed as one; the
+// teardown is not timed. Endpoints come from CRISP_BENCH_ENDPOINTS as
+// "name=unix:///path,name=unix:///path". Each benchmark reports p50_ms and
+// p95_ms counters; bench/run-lifecycle-bench turns them into ratios.
+#include <algorithm>
+#include <chrono>
+#include <cstdlib>
+#include <fstream>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "benchmark/benchmark.h"
+#include "harness/client/cri_client.h"
+#include "harness/client/json_request.h"
+#include "runtime/v1/api.pb.h"
+
+namespace {
+
+namespace v1 = runtime::v1;
+using crisp::client::CallAs;
+
+std::string ReadFixture(const std::string& name) {
+  std::ifstream in(std::string(CRISP_SOURCE_DIR) + "/fixtures/testdata/" + name);
+  std::ostringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+void PodAndContainerStart(benchmark::State& state, const crisp::client::Endpoint& endpoint) {
+  auto client = crisp::client::NewGrpcCriClient(endpoint, {.default_timeout = absl::Minutes(2)});
+  v1::PullImageRequest pull;
+  pull.mutable_image()->set_image("busybox:latest");
+  if (auto pulled = CallAs<v1::PullImageResponse>(*client, "PullImage", pull); !pulled.ok()) {
+    state.SkipWithError(("PullImage: " + std::string(pulled.status().message())).c_str());
+    return;
+  }
+  v1::PodSandboxConfig sandbox;
+  if (!crisp::client::ParseJsonInto(ReadFixture("sandbox_config.json"), &sandbox).ok()) {
+    state.SkipWithError("bad fixture");
+    return;
+  }
+  sandbox.clear_port_mappings();
+  std::vector<double> samples;
+  int n = 0;
+  for (auto _ : state) {
+    ++n;
+    sandbox.mutable_metadata()->set_name("bench-" + std::to_string(n) + "-" + std::to_string(getpid()));
+    sandbox.mutable_metadata()->set_uid("bench-uid-" + std::to_string(n) + "-" + std::to_string(getpid()));
+    sandbox.set_log_directory("/tmp/crisp-bench-logs/" + sandbox.metadata().name());
+    auto start = std::chrono::steady_clock::now();
+    v1::RunPodSandboxRequest run;
+    *run.mutable_config() = sandbox;
+    auto pod = CallAs<v1::RunPodSandboxResponse>(*client, "RunPodSandbox", run);
+    if (!pod.ok()) {
+      state.SkipWithError(("RunPodSandbox: " + std::string(pod.status().message())).c_str());
+      break;
+    }
+    v1::CreateContainerRequest create;
+    create.set_pod_sandbox_id(pod->pod_sandbox_id());
+    create.mutable_config()->mutable_metadata()->set_name("sleeper");
+    create.mutable_config()->mutable_image()->set_image("busybox:latest");
+    create.mutable_config()->add_command("sleep");
+    create.mutable_config()->add_command("3600");
+    create.mutable_config()->set_log_path("sleeper.log");
+    *create.mutable_sandbox_config() = sandbox;
+    auto container = CallAs<v1::CreateContainerResponse>(*client, "CreateContainer", create);
+    absl::Status started = container.status();
+    if (container.ok()) {
+      v1::StartContainerRequest start_request;
+      start_request.set_container_id(container->container_id());
+      started = CallAs<v1::StartContainerResponse>(*client, "StartContainer", start_request).status();
+    }
+    auto elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    state.SetIterationTime(elapsed);
+    samples.push_back(elapsed * 1000);
+    state.PauseTiming();
+    v1::StopPodSandboxRequest stop;
+    stop.set_pod_sandbox_id(pod->pod_sandbox_id());
+    (void)CallAs<v1::StopPodSandboxResponse>(*client, "StopPodSandbox", stop);
+    v1::RemovePodSandboxRequest remove;
+    remove.set_pod_sandbox_id(pod->pod_sandbox_id());
+    (void)CallAs<v1::RemovePodSandboxResponse>(*client, "RemovePodSandbox", remove);
+    state.ResumeTiming();
+    if (!started.ok()) {
+      state.SkipWithError(("container start: " + std::string(started.message())).c_str());
+      break;
+    }
+  }
+  if (samples.empty()) return;
+  std::sort(samples.begin(), samples.end());
+  auto percentile = [&](double p) {
+    return samples[std::min(samples.size() - 1, static_cast<size_t>(p * static_cast<double>(samples.size())))];
+  };
+  state.counters["p50_ms"] = percentile(0.50);
+  state.counters["p95_ms"] = percentile(0.95);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  const char* endpoints = std::getenv("CRISP_BENCH_ENDPOINTS");
+  if (endpoints == nullptr || *endpoints == '\0') {
+    std::fprintf(stderr, "set CRISP_BENCH_ENDPOINTS=name=unix:///path,... (bench/run-lifecycle-bench does)\n");
+    return 2;
+  }
+  std::stringstream list(endpoints);
+  std::string item;
+  while (std::getline(list, item, ',')) {
+    auto endpoint = crisp::client::ParseEndpoint(item);
+    if (!endpoint.ok()) {
+      std::fprintf(stderr, "%s\n", std::string(endpoint.status().message()).c_str());
+      return 2;
+    }
+    benchmark::RegisterBenchmark(("PodAndContainerStart/" + endpoint->name).c_str(),
+                                 [endpoint = *endpoint](benchmark::State& state) { PodAndContainerStart(state, endpoint); })
+        ->UseManualTime()
+        ->Unit(benchmark::kMillisecond)
+        ->Iterations(30);
+  }
+  benchmark::Initialize(&argc, argv);
+  benchmark::RunSpecifiedBenchmarks();
+  benchmark::Shutdown();
+  return 0;
+}
