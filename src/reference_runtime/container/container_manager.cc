@@ -374,6 +374,28 @@ absl::Status ContainerManager::Remove(const std::string& id) {
   return destroyed;
 }
 
+absl::Status ContainerManager::ReopenLog(const std::string& id) {
+  std::lock_guard lock(mutex_);
+  Container* container = Find(id);
+  if (container == nullptr) return absl::NotFoundError(crisp::StrCat("no container \"", id, "\""));
+  Refresh(*container);
+  // "If the container is not running, container runtime can choose to either
+  // create a new log file and return nil, or return an error. Once it returns
+  // error, new container log file MUST NOT be created."
+  if (container->state != v1::CONTAINER_RUNNING) {
+    return absl::FailedPreconditionError(crisp::StrCat("container ", container->id, " is not running"));
+  }
+  // conmon's control FIFO: "2 0 0" asks it to reopen the log.
+  std::string ctl = Dir(container->id) + "/ctl";
+  int fd = open(ctl.c_str(), O_WRONLY | O_NONBLOCK | O_CLOEXEC);
+  if (fd < 0) return absl::InternalError(crisp::StrCat("cannot open conmon's control file ", ctl, ": ", std::strerror(errno)));
+  constexpr char kReopen[] = "2 0 0\n";
+  ssize_t written = write(fd, kReopen, sizeof(kReopen) - 1);
+  close(fd);
+  if (written != static_cast<ssize_t>(sizeof(kReopen) - 1)) return absl::InternalError("writing to conmon's control file failed");
+  return absl::OkStatus();
+}
+
 void ContainerManager::ForSandbox(const std::string& sandbox_id, bool remove) {
   std::lock_guard lock(mutex_);
   for (auto it = containers_.begin(); it != containers_.end();) {

@@ -39,6 +39,10 @@ class ContainerManager {
   absl::StatusOr<runtime::v1::ExecSyncResponse> ExecSync(const std::string& id, const std::vector<std::string>& cmd,
                                                          int64_t timeout_seconds);
 
+  // Asks conmon to reopen the log file (after a rotation). Not running: an
+  // error, and no new file is made.
+  absl::Status ReopenLog(const std::string& id);
+
   // For the sandbox side: kill (and with `remove`, remove) a sandbox's containers.
   void ForSandbox(const std::string& sandbox_id, bool remove);
 

@@ -159,6 +159,11 @@ grpc::Status RuntimeServiceImpl::ExecSync(grpc::ServerContext*, const v1::ExecSy
   });
 }
 
+grpc::Status RuntimeServiceImpl::ReopenContainerLog(grpc::ServerContext*, const v1::ReopenContainerLogRequest* request,
+                                                    v1::ReopenContainerLogResponse*) {
+  return Serve("ReopenContainerLog", [&] { return containers_.ReopenLog(request->container_id()); });
+}
+
 grpc::Status ImageServiceImpl::ListImages(grpc::ServerContext*, const v1::ListImagesRequest* request,
                                           v1::ListImagesResponse* response) {
   return Serve("ListImages", [&] {
