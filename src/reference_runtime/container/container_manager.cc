@@ -137,16 +137,14 @@ std::string ContainerManager::Dir(const std::string& id) const {
   return crisp::StrCat(options_.state_dir, "/containers/", id);
 }
 
-std::vector<std::string> ContainerManager::Runc(std::initializer_list<std::string> args) const {
-  std::vector<std::string> argv = {options_.runc, "--root", options_.state_dir + "/runc"};
-  argv.insert(argv.end(), args);
-  return argv;
+std::vector<std::string> ContainerManager::Runc(const Container& container, std::initializer_list<std::string> args) const {
+  return sandboxes_.runtimes().Command(container.handler, args);
 }
 
 absl::Status ContainerManager::Save(const Container& c) const {
   std::string config;
   (void)google::protobuf::util::MessageToJsonString(c.config, &config);
-  json record = {{"id", c.id}, {"sandbox_id", c.sandbox_id}, {"config", json::parse(config)},
+  json record = {{"id", c.id}, {"sandbox_id", c.sandbox_id}, {"handler", c.handler}, {"config", json::parse(config)},
                  {"image_id", c.image_id}, {"image_ref", c.image_ref}, {"state", static_cast<int>(c.state)},
                  {"created_at", c.created_at}, {"started_at", c.started_at}, {"finished_at", c.finished_at},
                  {"exit_code", c.exit_code}, {"reason", c.reason}, {"message", c.message},
@@ -164,6 +162,7 @@ void ContainerManager::Load() {
     Container c;
     c.id = r.value("id", "");
     c.sandbox_id = r.value("sandbox_id", "");
+    c.handler = r.value("handler", "");
     (void)google::protobuf::util::JsonStringToMessage(r["config"].dump(), &c.config);
     c.image_id = r.value("image_id", "");
     c.image_ref = r.value("image_ref", "");
@@ -215,6 +214,7 @@ absl::StatusOr<std::string> ContainerManager::Create(const std::string& sandbox_
     }
     container.id = NewId();
     container.sandbox_id = sandbox->id;
+    container.handler = sandbox->handler;
     container.config = config;
     container.image_id = image->id;
     container.image_ref = image->repo_digests.empty() ? image->id : image->repo_digests.front();
@@ -273,7 +273,8 @@ absl::StatusOr<std::string> ContainerManager::Create(const std::string& sandbox_
 
   absl::StatusOr<int> pid = RunConmon(
       {options_.conmon, "--api-version", "1", "-b", dir, "-c", container.id, "-u", container.id, "-n",
-       config.metadata().name(), "-r", options_.runc, "--runtime-arg", "--root=" + options_.state_dir + "/runc",
+       config.metadata().name(), "-r", sandboxes_.runtimes().Binary(container.handler), "--runtime-arg",
+       "--root=" + sandboxes_.runtimes().Root(container.handler),
        "-p", dir + "/pidfile", "-P", dir + "/conmon.pid", "-l", container.log_path, "--exit-dir", dir + "/exits",
        "--persist-dir", dir, "--socket-dir-path", options_.state_dir + "/attach", "--log-level", "error"},
       dir + "/conmon.log");
@@ -295,7 +296,7 @@ absl::Status ContainerManager::Start(const std::string& id) {
   if (container->state != v1::CONTAINER_CREATED) {
     return absl::FailedPreconditionError(crisp::StrCat("container ", container->id, " is not in the CREATED state"));
   }
-  if (absl::StatusOr<ProcessResult> started = RunChecked(Runc({"start", container->id})); !started.ok()) {
+  if (absl::StatusOr<ProcessResult> started = RunChecked(Runc(*container, {"start", container->id})); !started.ok()) {
     return started.status();
   }
   container->state = v1::CONTAINER_RUNNING;
@@ -334,17 +335,17 @@ absl::Status ContainerManager::Kill(Container& container, int64_t timeout_second
     return false;
   };
   if (timeout_seconds > 0) {
-    RunProcess(Runc({"kill", container.id, "TERM"})).IgnoreError();
+    RunProcess(Runc(container, {"kill", container.id, "TERM"})).IgnoreError();
     if (exited(absl::Seconds(timeout_seconds))) return absl::OkStatus();
   }
   // "The runtime must forcibly kill the container after the grace period is reached."
-  RunProcess(Runc({"kill", "--all", container.id, "KILL"})).IgnoreError();
+  RunProcess(Runc(container, {"kill", "--all", container.id, "KILL"})).IgnoreError();
   if (exited(absl::Seconds(10))) return absl::OkStatus();
   return absl::InternalError(crisp::StrCat("container ", container.id, " did not exit after SIGKILL"));
 }
 
 absl::Status ContainerManager::Destroy(Container& container) {
-  RunProcess(Runc({"delete", "--force", container.id})).IgnoreError();
+  RunProcess(Runc(container, {"delete", "--force", container.id})).IgnoreError();
   const std::string dir = Dir(container.id);
   umount2((dir + "/rootfs").c_str(), MNT_DETACH);
   if (container.conmon_pid > 0) waitpid(container.conmon_pid, nullptr, WNOHANG);
@@ -476,7 +477,7 @@ std::vector<v1::Container> ContainerManager::List(const v1::ContainerFilter& fil
 
 absl::StatusOr<v1::ExecSyncResponse> ContainerManager::ExecSync(const std::string& id, const std::vector<std::string>& cmd,
                                                                 int64_t timeout_seconds) {
-  std::string full_id;
+  std::vector<std::string> argv;
   {
     std::lock_guard lock(mutex_);
     Container* container = Find(id);
@@ -485,10 +486,9 @@ absl::StatusOr<v1::ExecSyncResponse> ContainerManager::ExecSync(const std::strin
     if (container->state != v1::CONTAINER_RUNNING) {
       return absl::FailedPreconditionError(crisp::StrCat("container ", container->id, " is not running"));
     }
-    full_id = container->id;
+    argv = Runc(*container, {"exec", container->id});
   }
   if (cmd.empty()) return absl::InvalidArgumentError("ExecSync needs a command");
-  std::vector<std::string> argv = Runc({"exec", full_id});
   argv.insert(argv.end(), cmd.begin(), cmd.end());
   absl::StatusOr<ProcessResult> result =
       RunProcessFor(argv, timeout_seconds > 0 ? static_cast<int>(timeout_seconds * 1000) : 0, kExecOutputCap);

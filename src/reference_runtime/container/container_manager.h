@@ -20,8 +20,7 @@
 namespace crisp::crispd {
 
 struct ContainerOptions {
-  std::string state_dir;  // containers/<id>/, and runc's state in runc/
-  std::string runc = "/usr/bin/runc";
+  std::string state_dir;  // containers/<id>/
   std::string conmon = "/usr/bin/conmon";
 };
 
@@ -50,6 +49,7 @@ class ContainerManager {
   struct Container {
     std::string id;
     std::string sandbox_id;
+    std::string handler;  // the sandbox's: which OCI runtime
     runtime::v1::ContainerConfig config;
     std::string image_id;
     std::string image_ref;
@@ -63,7 +63,7 @@ class ContainerManager {
 
   ContainerManager(ContainerOptions options, ImageStore& images, SandboxManager& sandboxes);
   std::string Dir(const std::string& id) const;
-  std::vector<std::string> Runc(std::initializer_list<std::string> args) const;
+  std::vector<std::string> Runc(const Container& container, std::initializer_list<std::string> args) const;
   absl::Status Save(const Container& container) const;
   void Load();
   void Refresh(Container& container);  // reads the exit file; mutex_ held

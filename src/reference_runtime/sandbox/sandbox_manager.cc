@@ -109,12 +109,13 @@ json InfraSpec(const v1::PodSandboxConfig& config, const std::string& netns, con
 
 }  // namespace
 
-SandboxManager::SandboxManager(SandboxOptions options) : options_(std::move(options)), cni_(options_.cni) {}
+SandboxManager::SandboxManager(SandboxOptions options)
+    : options_(std::move(options)), runtimes_(options_.state_dir), cni_(options_.cni) {}
 
 absl::StatusOr<std::unique_ptr<SandboxManager>> SandboxManager::Open(SandboxOptions options) {
   std::error_code error;
   fs::create_directories(fs::path(options.state_dir) / "sandboxes", error);
-  fs::create_directories(fs::path(options.state_dir) / "runc", error);
+  fs::create_directories(fs::path(options.state_dir) / "oci", error);
   if (error) return absl::InternalError(crisp::StrCat("cannot create ", options.state_dir, ": ", error.message()));
   if (!fs::exists(options.pause_binary)) {
     return absl::FailedPreconditionError(crisp::StrCat("the pause program ", options.pause_binary, " is missing"));
@@ -129,10 +130,8 @@ std::string SandboxManager::Dir(const std::string& id) const {
   return crisp::StrCat(options_.state_dir, "/sandboxes/", id);
 }
 
-std::vector<std::string> SandboxManager::Runc(std::initializer_list<std::string> args) const {
-  std::vector<std::string> argv = {options_.runc, "--root", options_.state_dir + "/runc"};
-  argv.insert(argv.end(), args);
-  return argv;
+std::vector<std::string> SandboxManager::Runc(const Sandbox& sandbox, std::initializer_list<std::string> args) const {
+  return runtimes_.Command(sandbox.handler, args);
 }
 
 absl::Status SandboxManager::Save(const Sandbox& sandbox) const {
@@ -186,9 +185,7 @@ absl::StatusOr<std::string> SandboxManager::Run(const v1::PodSandboxConfig& conf
   if (metadata.name().empty() || metadata.uid().empty() || metadata.namespace_().empty()) {
     return absl::InvalidArgumentError("sandbox metadata needs name, uid and namespace");
   }
-  if (!handler.empty() && handler != "runc") {
-    return absl::NotFoundError(crisp::StrCat("no runtime handler \"", handler, "\" (crispd has: runc)"));
-  }
+  if (absl::Status known = runtimes_.Check(handler); !known.ok()) return known;
   Sandbox sandbox;
   {
     std::lock_guard lock(mutex_);
@@ -280,28 +277,28 @@ absl::Status SandboxManager::StartInfra(Sandbox& sandbox) {
   json spec = InfraSpec(sandbox.config, sandbox.netns, shm, sandbox.id);
   if (absl::Status written = WriteFileAtomically(dir + "/config.json", spec.dump(1)); !written.ok()) return written;
   absl::StatusOr<int> created = RunWithNullStdio(
-      Runc({"--log", dir + "/runc.log", "create", "--bundle", dir, "--pid-file", dir + "/pid", sandbox.id}));
+      Runc(sandbox, {"--log", dir + "/runc.log", "create", "--bundle", dir, "--pid-file", dir + "/pid", sandbox.id}));
   if (!created.ok()) return created.status();
   if (*created != 0) {
     absl::StatusOr<std::string> log = ReadFile(dir + "/runc.log");
-    return absl::InternalError(crisp::StrCat("runc create failed: ", log.ok() ? *log : "(no log)"));
+    return absl::InternalError(crisp::StrCat(runtimes_.Binary(sandbox.handler), " create failed: ", log.ok() ? *log : "(no log)"));
   }
-  if (absl::StatusOr<ProcessResult> run = RunChecked(Runc({"start", sandbox.id})); !run.ok()) return run.status();
+  if (absl::StatusOr<ProcessResult> run = RunChecked(Runc(sandbox, {"start", sandbox.id})); !run.ok()) return run.status();
   return absl::OkStatus();
 }
 
 absl::Status SandboxManager::StopLocked(Sandbox& sandbox) {
   const std::string dir = Dir(sandbox.id);
   // The infra process: SIGKILL, wait until runc sees it stopped, delete.
-  RunProcess(Runc({"kill", sandbox.id, "KILL"})).IgnoreError();
+  RunProcess(Runc(sandbox, {"kill", sandbox.id, "KILL"})).IgnoreError();
   for (int i = 0; i < 100; ++i) {
-    absl::StatusOr<ProcessResult> state = RunProcess(Runc({"state", sandbox.id}));
+    absl::StatusOr<ProcessResult> state = RunProcess(Runc(sandbox, {"state", sandbox.id}));
     if (!state.ok() || state->exit_code != 0) break;  // already deleted
     json parsed = json::parse(state->stdout_text, nullptr, false);
     if (parsed.is_object() && parsed.value("status", "") == "stopped") break;
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
   }
-  RunProcess(Runc({"delete", "--force", sandbox.id})).IgnoreError();
+  RunProcess(Runc(sandbox, {"delete", "--force", sandbox.id})).IgnoreError();
   // crispd is the child subreaper of its infra processes: reap this one, so
   // no zombie outlives the sandbox.
   int pid = 0;
@@ -330,8 +327,8 @@ absl::StatusOr<SandboxInfo> SandboxManager::Info(const std::string& id) {
   Sandbox* sandbox = Find(id);
   if (sandbox == nullptr || sandbox->creating) return absl::NotFoundError(crisp::StrCat("no pod sandbox \"", id, "\""));
   SandboxInfo info{sandbox->id, sandbox->config, Dir(sandbox->id),
-                   sandbox->config.hostname().empty() ? sandbox->id.substr(0, 12) : sandbox->config.hostname(), 0,
-                   sandbox->state == v1::SANDBOX_READY};
+                   sandbox->config.hostname().empty() ? sandbox->id.substr(0, 12) : sandbox->config.hostname(),
+                   sandbox->handler, 0, sandbox->state == v1::SANDBOX_READY};
   std::ifstream(Dir(sandbox->id) + "/pid") >> info.infra_pid;
   return info;
 }
@@ -394,7 +391,7 @@ absl::StatusOr<v1::PodSandboxStatusResponse> SandboxManager::Status(const std::s
   status->set_runtime_handler(sandbox->handler);
   if (verbose) {
     (*response.mutable_info())["info"] =
-        json{{"netns", sandbox->netns}, {"bundle", Dir(sandbox->id)}, {"runtime", options_.runc}}.dump();
+        json{{"netns", sandbox->netns}, {"bundle", Dir(sandbox->id)}, {"runtime", runtimes_.Binary(sandbox->handler)}}.dump();
   }
   return response;
 }

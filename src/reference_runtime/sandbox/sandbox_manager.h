@@ -20,13 +20,13 @@
 #include "absl/status/statusor.h"
 #include "nlohmann/json.hpp"
 #include "reference_runtime/sandbox/cni.h"
+#include "reference_runtime/store/oci_runtimes.h"
 #include "runtime/v1/api.pb.h"
 
 namespace crisp::crispd {
 
 struct SandboxOptions {
-  std::string state_dir;       // sandboxes/<id>/ (bundle, files), runc/ (runc's state)
-  std::string runc = "/usr/bin/runc";
+  std::string state_dir;       // sandboxes/<id>/ (bundle, files), oci/<runtime>/ (its state)
   std::string pause_binary;    // our static pause program
   CniConfig cni;
 };
@@ -37,6 +37,7 @@ struct SandboxInfo {
   runtime::v1::PodSandboxConfig config;
   std::string dir;       // hostname, hosts, resolv.conf, shm
   std::string hostname;
+  std::string handler;   // the CRI runtime handler: its containers use the same OCI runtime
   int infra_pid = 0;
   bool ready = false;
 };
@@ -51,6 +52,7 @@ class SandboxManager {
   absl::StatusOr<runtime::v1::PodSandboxStatusResponse> Status(const std::string& id, bool verbose);
   std::vector<runtime::v1::PodSandbox> List(const runtime::v1::PodSandboxFilter& filter);
   bool NetworkReady(std::string* why) const { return cni_.Ready(why); }
+  const OciRuntimes& runtimes() const { return runtimes_; }
   absl::StatusOr<SandboxInfo> Info(const std::string& id);
 
   // Called (sandbox ID, remove?) before a sandbox is stopped (false) or
@@ -74,12 +76,13 @@ class SandboxManager {
   absl::Status Load();
   absl::Status Save(const Sandbox& sandbox) const;
   std::string Dir(const std::string& id) const;
-  std::vector<std::string> Runc(std::initializer_list<std::string> args) const;
+  std::vector<std::string> Runc(const Sandbox& sandbox, std::initializer_list<std::string> args) const;
   absl::Status StartInfra(Sandbox& sandbox);
   absl::Status StopLocked(Sandbox& sandbox);  // mutex_ held
   Sandbox* Find(const std::string& id);       // exact or unique prefix; mutex_ held
 
   SandboxOptions options_;
+  OciRuntimes runtimes_;
   Cni cni_;
   std::function<void(const std::string&, bool)> container_hook_;
   std::mutex mutex_;

@@ -44,6 +44,10 @@ grpc::Status RuntimeServiceImpl::Status(grpc::ServerContext*, const v1::StatusRe
     auto* runtime = response->mutable_status()->add_conditions();
     runtime->set_type("RuntimeReady");
     runtime->set_status(true);
+    for (const std::string& name : sandboxes_.runtimes().Handlers()) {
+      response->add_runtime_handlers()->set_name(name);
+    }
+    response->add_runtime_handlers()->set_name("");  // the default: runc
     auto* network = response->mutable_status()->add_conditions();
     network->set_type("NetworkReady");
     std::string why;
