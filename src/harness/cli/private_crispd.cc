@@ -128,6 +128,67 @@ absl::StatusOr<std::unique_ptr<PrivateCrispd>> PrivateCrispd::Start(const std::v
   return absl::DeadlineExceededError(crisp::StrCat("crispd did not listen within 10s:\n", Tail(log, 15)));
 }
 
+namespace {
+
+// Runs a helper program to completion, quietly.
+void RunQuietly(std::vector<std::string> args, std::string* output = nullptr) {
+  int pipe_fds[2];
+  if (pipe2(pipe_fds, O_CLOEXEC) != 0) return;
+  std::vector<char*> argv;
+  for (std::string& arg : args) argv.push_back(arg.data());
+  argv.push_back(nullptr);
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_adddup2(&actions, pipe_fds[1], STDOUT_FILENO);
+  posix_spawn_file_actions_addopen(&actions, STDERR_FILENO, "/dev/null", O_WRONLY, 0);
+  pid_t pid = 0;
+  int spawned = posix_spawn(&pid, argv[0], &actions, nullptr, argv.data(), environ);
+  posix_spawn_file_actions_destroy(&actions);
+  close(pipe_fds[1]);
+  char buffer[4096];
+  ssize_t n;
+  while ((n = read(pipe_fds[0], buffer, sizeof(buffer))) > 0) {
+    if (output != nullptr) output->append(buffer, static_cast<size_t>(n));
+  }
+  close(pipe_fds[0]);
+  if (spawned == 0) waitpid(pid, nullptr, 0);
+}
+
+}  // namespace
+
+void PrivateCrispd::ReclaimLeftovers() {
+  if (dir_.empty()) return;
+  // conmon monitors name the directory on their command line.
+  std::error_code error;
+  for (const auto& entry : fs::directory_iterator("/proc", error)) {
+    std::string name = entry.path().filename().string();
+    if (name.empty() || !std::isdigit(static_cast<unsigned char>(name[0]))) continue;
+    std::ifstream cmdline(entry.path() / "cmdline");
+    std::string text((std::istreambuf_iterator<char>(cmdline)), std::istreambuf_iterator<char>());
+    if (text.find(dir_ + "/") != std::string::npos && std::stoi(name) != getpid()) kill(std::stoi(name), SIGKILL);
+  }
+  // Containers and infra processes: every OCI runtime's state root.
+  for (const auto& root : fs::directory_iterator(fs::path(dir_) / "state" / "oci", error)) {
+    std::string binary = "/usr/bin/" + root.path().filename().string();
+    std::string ids;
+    RunQuietly({binary, "--root", root.path().string(), "list", "-q"}, &ids);
+    std::istringstream lines(ids);
+    std::string id;
+    while (std::getline(lines, id)) {
+      if (!id.empty()) RunQuietly({binary, "--root", root.path().string(), "delete", "--force", id});
+    }
+  }
+  // Network namespaces, from the sandbox records.
+  for (const auto& sandbox : fs::directory_iterator(fs::path(dir_) / "state" / "sandboxes", error)) {
+    std::ifstream record(sandbox.path() / "sandbox.json");
+    std::string text((std::istreambuf_iterator<char>(record)), std::istreambuf_iterator<char>());
+    size_t at = text.find("/var/run/netns/crispd-");
+    if (at == std::string::npos) continue;
+    std::string name = text.substr(at + 15, text.find('"', at) - at - 15);
+    RunQuietly({"/usr/sbin/ip", "netns", "delete", name});
+  }
+}
+
 PrivateCrispd::~PrivateCrispd() {
   if (pid_ > 0) {
     kill(pid_, SIGTERM);
@@ -140,7 +201,9 @@ PrivateCrispd::~PrivateCrispd() {
       waitpid(pid_, &status, 0);
     }
   }
-  // What the run's cleanup left (it reports leaks) goes with the directory.
+  // What the run's cleanup left (the run reports such leaks) is removed
+  // here, by hand: crispd does not take its pods down when it stops.
+  ReclaimLeftovers();
   std::ifstream mounts("/proc/self/mountinfo");
   std::vector<std::string> points;
   std::string line;

@@ -25,6 +25,9 @@ class PrivateCrispd {
 
  private:
   PrivateCrispd() = default;
+  // Kills conmon monitors and containers, and deletes network namespaces,
+  // that a failed cleanup left behind crispd.
+  void ReclaimLeftovers();
   int pid_ = 0;
   std::string dir_;
   std::string socket_;

@@ -273,10 +273,12 @@ class Execution {
       }
     } else if (step.method == "CreateContainer") {
       std::string id = saved.value("container_id", "");
-      const nlohmann::json& sandbox = request.contains("sandbox_config")
-                                          ? request["sandbox_config"]
-                                          : sandbox_configs_[request.value("pod_sandbox_id", "")];
-      std::string log_path = request["config"].value("log_path", "");
+      nlohmann::json sandbox = request.value("sandbox_config", nlohmann::json::object());
+      if (sandbox.empty()) {
+        auto known = sandbox_configs_.find(request.value("pod_sandbox_id", ""));
+        if (known != sandbox_configs_.end()) sandbox = known->second;
+      }
+      std::string log_path = request.value("config", nlohmann::json::object()).value("log_path", "");
       std::string log_directory = sandbox.value("log_directory", "");
       if (!log_path.empty() && !log_directory.empty()) {
         saved["log_file"] = (std::filesystem::path(log_directory) / log_path).string();

@@ -175,6 +175,7 @@ void ContainerManager::Load() {
     c.message = r.value("message", "");
     c.log_path = r.value("log_path", "");
     c.conmon_pid = r.value("conmon_pid", 0);
+    images_.Pin(c.image_id);
     containers_[c.id] = std::move(c);
   }
 }
@@ -220,11 +221,15 @@ absl::StatusOr<std::string> ContainerManager::Create(const std::string& sandbox_
     container.image_ref = image->repo_digests.empty() ? image->id : image->repo_digests.front();
     container.created_at = absl::ToUnixNanos(absl::Now());
     containers_[container.id] = container;  // reserves the name
+    images_.Pin(image->id);  // its layers stay while the container lives
   }
   auto fail = [&](absl::Status status) {
     std::lock_guard lock(mutex_);
-    Destroy(containers_[container.id]).IgnoreError();
-    containers_.erase(container.id);
+    // The entry may be gone already (its sandbox was removed meanwhile).
+    if (auto entry = containers_.find(container.id); entry != containers_.end()) {
+      Destroy(entry->second).IgnoreError();
+      containers_.erase(entry);
+    }
     return status;
   };
 
@@ -284,7 +289,13 @@ absl::StatusOr<std::string> ContainerManager::Create(const std::string& sandbox_
   }
   std::ifstream(dir + "/conmon.pid") >> container.conmon_pid;
   std::lock_guard lock(mutex_);
-  containers_[container.id] = container;
+  auto entry = containers_.find(container.id);
+  if (entry == containers_.end()) {
+    // Its sandbox was removed while it was being created: undo it.
+    Destroy(container).IgnoreError();
+    return absl::FailedPreconditionError(crisp::StrCat("pod sandbox ", sandbox->id, " was removed during CreateContainer"));
+  }
+  entry->second = container;
   if (absl::Status saved = Save(container); !saved.ok()) return saved;
   return container.id;
 }
@@ -345,12 +356,14 @@ absl::Status ContainerManager::Kill(Container& container, int64_t timeout_second
 }
 
 absl::Status ContainerManager::Destroy(Container& container) {
+  if (container.id.empty()) return absl::InternalError("crispd bug: destroying a container without an ID");
   RunProcess(Runc(container, {"delete", "--force", container.id})).IgnoreError();
   const std::string dir = Dir(container.id);
   umount2((dir + "/rootfs").c_str(), MNT_DETACH);
   if (container.conmon_pid > 0) waitpid(container.conmon_pid, nullptr, WNOHANG);
   std::error_code error;
   fs::remove_all(dir, error);
+  images_.Unpin(container.image_id);
   if (error) return absl::InternalError(crisp::StrCat("removing ", dir, ": ", error.message()));
   return absl::OkStatus();
 }

@@ -298,17 +298,35 @@ absl::Status ImageStore::Remove(const std::string& reference) {
   std::lock_guard lock(mutex_);
   std::optional<size_t> index = IndexOf(reference);
   if (!index) return absl::OkStatus();
+  if (pins_[images_[*index].id] > 0) pinned_removed_[images_[*index].id] = images_[*index];
   images_.erase(images_.begin() + static_cast<std::ptrdiff_t>(*index));
   absl::Status saved = Save();
   CollectGarbage();
   return saved;
 }
 
-// Removes blobs and layers no remaining image needs. (Phase 1 has no
-// containers; once it has, a layer in use must be kept too.)
+void ImageStore::Pin(const std::string& image_id) {
+  std::lock_guard lock(mutex_);
+  ++pins_[image_id];
+}
+
+void ImageStore::Unpin(const std::string& image_id) {
+  std::unique_lock no_pulls(gc_mutex_);
+  std::lock_guard lock(mutex_);
+  if (--pins_[image_id] > 0) return;
+  pins_.erase(image_id);
+  if (pinned_removed_.erase(image_id) > 0) CollectGarbage();
+}
+
+// Removes blobs and layers that neither a remaining image nor a container
+// (through an image removed while in use) needs.
 void ImageStore::CollectGarbage() {
   std::set<std::string> blobs, layers;
-  for (const ImageRecord& image : images_) {
+  std::vector<const ImageRecord*> kept;
+  for (const ImageRecord& image : images_) kept.push_back(&image);
+  for (const auto& [id, image] : pinned_removed_) kept.push_back(&image);
+  for (const ImageRecord* record : kept) {
+    const ImageRecord& image = *record;
     for (const std::string& blob : image.blobs) blobs.insert(Hex(blob));
     for (const std::string& layer : image.layers) layers.insert(Hex(layer));
   }

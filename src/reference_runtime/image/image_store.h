@@ -6,6 +6,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <shared_mutex>
@@ -58,6 +59,11 @@ class ImageStore {
   // The unpacked layer directories of an image, bottom first.
   std::vector<std::string> LayerDirectories(const ImageRecord& image) const;
 
+  // Containers pin their image: its blobs and layers survive RemoveImage
+  // (the record goes) until the last container using it is gone.
+  void Pin(const std::string& image_id);
+  void Unpin(const std::string& image_id);
+
   const std::string& root() const { return root_; }
 
  private:
@@ -78,6 +84,8 @@ class ImageStore {
   RegistryClient registry_;
   mutable std::mutex mutex_;
   std::vector<ImageRecord> images_;
+  std::map<std::string, int> pins_;               // image ID -> containers using it
+  std::map<std::string, ImageRecord> pinned_removed_;  // removed while pinned
   // Pulls hold it shared for their whole length; garbage collection holds it
   // exclusively, so it never deletes a blob or layer a pull is about to use.
   std::shared_mutex gc_mutex_;

@@ -150,7 +150,12 @@ absl::Status SandboxManager::Load() {
   std::error_code error;
   for (const auto& entry : fs::directory_iterator(fs::path(options_.state_dir) / "sandboxes", error)) {
     absl::StatusOr<std::string> text = ReadFile(entry.path().string() + "/sandbox.json");
-    if (!text.ok()) continue;  // a sandbox that died half-made; Remove cleans it
+    if (!text.ok()) {
+      // A sandbox that died half-made, before its record: nothing can name it.
+      umount2((entry.path() / "shm").c_str(), MNT_DETACH);
+      fs::remove_all(entry.path(), error);
+      continue;
+    }
     json record = json::parse(*text, nullptr, false);
     if (!record.is_object()) continue;
     Sandbox sandbox;
@@ -365,7 +370,12 @@ absl::Status SandboxManager::Remove(const std::string& id) {
   std::lock_guard lock(mutex_);
   Sandbox* sandbox = Find(full_id);
   if (sandbox == nullptr) return absl::OkStatus();
-  StopLocked(*sandbox).IgnoreError();
+  if (absl::Status stopped = StopLocked(*sandbox); !stopped.ok()) {
+    // Keep the record, so that a retry can reclaim the network.
+    return absl::InternalError(crisp::StrCat("the sandbox's network could not be torn down; RemovePodSandbox "
+                                             "again to retry: ", crisp::View(stopped.message())));
+  }
+  sandbox->netns.clear();
   std::error_code error;
   fs::remove_all(Dir(sandbox->id), error);
   if (error) return absl::InternalError(crisp::StrCat("removing ", Dir(sandbox->id), ": ", error.message()));

@@ -22,9 +22,13 @@ namespace {
 
 absl::StatusOr<ProcessResult> Run(const std::vector<std::string>& argv, const std::vector<std::string>& env,
                                   const std::string& input, int timeout_ms, size_t max_output) {
-  int in[2], out[2], err[2];
+  int in[2] = {-1, -1}, out[2] = {-1, -1}, err[2] = {-1, -1};
   if (pipe2(in, O_CLOEXEC) != 0 || pipe2(out, O_CLOEXEC) != 0 || pipe2(err, O_CLOEXEC) != 0) {
-    return absl::InternalError(crisp::StrCat("pipe: ", std::strerror(errno)));
+    int error = errno;
+    for (int fd : {in[0], in[1], out[0], out[1], err[0], err[1]}) {
+      if (fd >= 0) close(fd);
+    }
+    return absl::InternalError(crisp::StrCat("pipe: ", std::strerror(error)));
   }
   posix_spawn_file_actions_t actions;
   posix_spawn_file_actions_init(&actions);
@@ -61,17 +65,34 @@ absl::StatusOr<ProcessResult> Run(const std::vector<std::string>& argv, const st
   }
   bool out_open = true, err_open = true;
   auto start = std::chrono::steady_clock::now();
+  auto elapsed_ms = [&] {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - start).count();
+  };
   int signals_sent = 0;
-  while (out_open || err_open || in[1] >= 0) {
-    pollfd fds[3] = {{out_open ? out[0] : -1, POLLIN, 0}, {err_open ? err[0] : -1, POLLIN, 0},
-                     {in[1], POLLOUT, 0}};
-    int ready = poll(fds, 3, timeout_ms > 0 ? 100 : -1);
-    if (ready < 0) {
-      if (errno == EINTR) continue;
-      break;
+  int status = 0;
+  bool exited = false;
+  long exited_at = 0;
+  if (in[1] >= 0) fcntl(in[1], F_SETFL, O_NONBLOCK);
+  // Until the program has exited and its output is drained. A grandchild
+  // may hold the pipes open after the program exits: then stop draining
+  // half a second later rather than wait for it.
+  while (true) {
+    if (!exited) {
+      pid_t waited = waitpid(pid, &status, WNOHANG);
+      if (waited == pid || (waited < 0 && errno == ECHILD)) {
+        exited = true;
+        exited_at = elapsed_ms();
+        if (waited < 0) status = -1;
+        if (in[1] >= 0) {
+          close(in[1]);
+          in[1] = -1;
+        }
+      }
     }
-    if (timeout_ms > 0) {
-      auto elapsed = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - start).count();
+    if (!out_open && !err_open && in[1] < 0 && exited) break;
+    if (exited && elapsed_ms() - exited_at > 500) break;
+    if (timeout_ms > 0 && !exited) {
+      long elapsed = elapsed_ms();
       if (elapsed > timeout_ms && signals_sent == 0) {
         result.timed_out = true;
         kill(pid, SIGTERM);
@@ -81,6 +102,9 @@ absl::StatusOr<ProcessResult> Run(const std::vector<std::string>& argv, const st
         signals_sent = 2;
       }
     }
+    pollfd fds[3] = {{out_open ? out[0] : -1, POLLIN, 0}, {err_open ? err[0] : -1, POLLIN, 0},
+                     {in[1], POLLOUT, 0}};
+    if (poll(fds, 3, 50) < 0 && errno != EINTR) break;
     char buffer[4096];
     for (int i = 0; i < 2; ++i) {
       if (fds[i].revents == 0) continue;
@@ -95,7 +119,7 @@ absl::StatusOr<ProcessResult> Run(const std::vector<std::string>& argv, const st
     if (in[1] >= 0 && fds[2].revents != 0) {
       ssize_t n = (fds[2].revents & POLLOUT) ? write(in[1], input.data() + written, input.size() - written) : -1;
       if (n > 0) written += static_cast<size_t>(n);
-      if (n <= 0 || written == input.size()) {
+      if ((n < 0 && errno != EAGAIN) || written == input.size()) {
         close(in[1]);
         in[1] = -1;
       }
@@ -103,9 +127,12 @@ absl::StatusOr<ProcessResult> Run(const std::vector<std::string>& argv, const st
   }
   close(out[0]);
   close(err[0]);
-  int status = 0;
-  while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+  if (in[1] >= 0) close(in[1]);
+  if (!exited) {
+    while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+    }
   }
+  if (status == -1) return absl::InternalError(crisp::StrCat(args[0], ": its exit status was lost"));
   result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
   return result;
 }
