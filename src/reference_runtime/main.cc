@@ -54,6 +54,47 @@ struct Flags {
   std::string bridge = "crispd0";
 };
 
+// `crispd import`: loads an OCI archive (or an OCI layout directory) into
+// the image store under --root, offline, while no daemon uses that root.
+int Import(const Flags& flags, const std::string& file, const std::string& name) {
+  std::error_code error;
+  std::string helper = fs::read_symlink("/proc/self/exe", error).string();
+  auto store = crisp::crispd::ImageStore::Open(flags.root + "/images", {}, helper);
+  if (!store.ok()) {
+    std::cerr << "crispd import: error: " << store.status().message() << '\n';
+    return 1;
+  }
+  std::string layout = file;
+  std::string scratch;
+  if (!fs::is_directory(file)) {
+    if (!fs::exists(file)) {
+      std::cerr << "crispd import: error: " << file << " does not exist\n";
+      return 2;
+    }
+    // An archive: unpacked with the same chrooted, refusing extraction as layers.
+    scratch = (*store)->root() + "/tmp/import-" + std::to_string(getpid());
+    fs::create_directories(scratch, error);
+    if (absl::Status unpacked = crisp::crispd::UnpackLayer(helper, fs::absolute(file).string(), scratch); !unpacked.ok()) {
+      std::cerr << "crispd import: error: " << file << ": " << unpacked.message() << '\n';
+      fs::remove_all(scratch, error);
+      return 1;
+    }
+    layout = scratch;
+  }
+  auto imported = (*store)->ImportLayout(layout, name);
+  if (!scratch.empty()) fs::remove_all(scratch, error);
+  if (!imported.ok()) {
+    std::cerr << "crispd import: error: " << imported.status().message() << '\n';
+    return 1;
+  }
+  for (const auto& image : *imported) {
+    std::cout << image.id;
+    for (const auto& tag : image.repo_tags) std::cout << ' ' << tag;
+    std::cout << '\n';
+  }
+  return 0;
+}
+
 int Serve(const Flags& flags) {
   const std::string& listen = flags.listen;
   const std::string& root = flags.root;
@@ -136,6 +177,7 @@ int Serve(const Flags& flags) {
 
 int main(int argc, char** argv) {
   CLI::App app{"crispd: crisp's reference CRI v1 runtime", "crispd"};
+  app.fallthrough();  // --root and friends also after a subcommand
   Flags flags;
   app.add_option("--listen", flags.listen, "gRPC socket")->capture_default_str();
   app.add_option("--root", flags.root, "Persistent state: images, layers, records, the CNI config")->capture_default_str();
@@ -160,12 +202,21 @@ int main(int argc, char** argv) {
   unpack->add_option("layer_dir", layer_dir)->required();
   unpack->group("");  // hidden from --help
 
+  std::string import_file, import_name;
+  CLI::App* import = app.add_subcommand(
+      "import", "Load an OCI archive (or OCI layout directory) into the image store under --root, offline");
+  import->add_option("file", import_file, "The archive or directory")->required();
+  import->add_option("--name", import_name,
+                     "Repository for manifests whose ref.name is only a tag (e.g. docker.io/library/busybox)");
+  import->footer("crispd must not be running on the same --root while importing.");
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
     return app.exit(e) == 0 ? 0 : 2;
   }
   if (unpack->parsed()) return UnpackLayerMain(blob, layer_dir);
+  if (import->parsed()) return Import(flags, import_file, import_name);
   std::signal(SIGPIPE, SIG_IGN);  // a helper that exits early must not kill crispd
   // Infra processes are reparented to crispd when runc exits, so that it
   // reaps them (see SandboxManager::StopLocked).

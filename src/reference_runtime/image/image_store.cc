@@ -1,5 +1,7 @@
 #include "reference_runtime/image/image_store.h"
 
+#include <fcntl.h>
+#include <sys/file.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -91,7 +93,15 @@ absl::StatusOr<std::unique_ptr<ImageStore>> ImageStore::Open(const std::string& 
   // Half-done downloads and unpacks of a previous life.
   fs::remove_all(fs::path(root) / "tmp", error);
   fs::create_directories(fs::path(root) / "tmp", error);
+  // One process owns a store at a time: the daemon, or `crispd import`.
+  int lock = open((fs::path(root) / ".lock").c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+  if (lock < 0 || flock(lock, LOCK_EX | LOCK_NB) != 0) {
+    if (lock >= 0) close(lock);
+    return absl::FailedPreconditionError(crisp::StrCat("another crispd uses the image store ", root,
+                                                       " (stop it first, or use another --root)"));
+  }
   std::unique_ptr<ImageStore> store(new ImageStore(root, std::move(registry), std::move(helper)));
+  store->lock_fd_ = lock;  // held for the store's life
   if (absl::Status loaded = store->Load(); !loaded.ok()) return loaded;
   return store;
 }
@@ -117,13 +127,11 @@ std::string ImageStore::BlobPath(const std::string& digest) const {
   return crisp::StrCat(root_, "/content/sha256/", Hex(digest));
 }
 
-absl::Status ImageStore::EnsureBlob(RegistryClient& client, const ImageReference& reference,
-                                    const std::string& endpoint, const std::string& digest, int64_t size,
-                                    const Credentials& credentials, const CancelCheck& cancelled) {
+absl::Status ImageStore::EnsureBlob(const Source& source, const std::string& digest, int64_t size) {
   if (!IsDigest(digest)) return absl::InvalidArgumentError(crisp::StrCat("bad blob digest \"", digest, "\""));
   if (fs::exists(BlobPath(digest))) return absl::OkStatus();
   std::string temporary = crisp::StrCat(root_, "/tmp/", ScratchName(Hex(digest)));
-  absl::Status fetched = client.FetchBlob(reference, endpoint, digest, size, temporary, credentials, cancelled);
+  absl::Status fetched = source.blob(digest, size, temporary);
   if (!fetched.ok()) return fetched;
   std::error_code error;
   fs::rename(temporary, BlobPath(digest), error);
@@ -164,8 +172,26 @@ absl::StatusOr<ImageRecord> ImageStore::Pull(const std::string& image, const Cre
   absl::StatusOr<ImageReference> reference = ParseImageReference(image);
   if (!reference.ok()) return reference.status();
   std::shared_lock pulling(gc_mutex_);
+  auto endpoint = std::make_shared<std::string>();
+  Source source;
+  source.cancelled = cancelled;
+  source.manifest = [&, endpoint](const std::string& wanted) -> absl::StatusOr<Manifest> {
+    absl::StatusOr<Manifest> manifest = registry_.GetManifest(*reference, wanted, credentials, cancelled);
+    if (manifest.ok()) *endpoint = manifest->endpoint;  // blobs come from where the manifest did
+    return manifest;
+  };
+  source.blob = [&, endpoint](const std::string& digest, int64_t size, const std::string& path) {
+    return registry_.FetchBlob(*reference, *endpoint, digest, size, path, credentials, cancelled);
+  };
+  return Store(*reference, source);
+}
+
+absl::StatusOr<ImageRecord> ImageStore::Store(const ImageReference& ref, const Source& source) {
+  const ImageReference* reference = &ref;
+  const std::string image = ref.ToString();
+  const CancelCheck& cancelled = source.cancelled;
   std::string wanted = reference->digest.empty() ? reference->tag : reference->digest;
-  absl::StatusOr<Manifest> top = registry_.GetManifest(*reference, wanted, credentials, cancelled);
+  absl::StatusOr<Manifest> top = source.manifest(wanted);
   if (!top.ok()) return top.status();
   json body = json::parse(top->body, nullptr, false);
   if (!body.is_object()) return absl::DataLossError(crisp::StrCat(image, ": the manifest is not JSON"));
@@ -187,7 +213,7 @@ absl::StatusOr<ImageRecord> ImageStore::Pull(const std::string& image, const Cre
       }
     }
     if (chosen.empty()) return absl::NotFoundError(crisp::StrCat(image, ": the index has no linux/amd64 image"));
-    absl::StatusOr<Manifest> platform = registry_.GetManifest(*reference, chosen, credentials, cancelled);
+    absl::StatusOr<Manifest> platform = source.manifest(chosen);
     if (!platform.ok()) return platform.status();
     manifest = *platform;
     body = json::parse(manifest.body, nullptr, false);
@@ -207,8 +233,7 @@ absl::StatusOr<ImageRecord> ImageStore::Pull(const std::string& image, const Cre
 
   const json& config_descriptor = body.value("config", json::object());
   std::string config_digest = config_descriptor.value("digest", "");
-  if (absl::Status fetched = EnsureBlob(registry_, *reference, manifest.endpoint, config_digest,
-                                        config_descriptor.value("size", int64_t{-1}), credentials, cancelled);
+  if (absl::Status fetched = EnsureBlob(source, config_digest, config_descriptor.value("size", int64_t{-1}));
       !fetched.ok()) {
     return fetched;
   }
@@ -233,8 +258,7 @@ absl::StatusOr<ImageRecord> ImageStore::Pull(const std::string& image, const Cre
   for (size_t i = 0; i < layer_descriptors.size(); ++i) {
     std::string digest = layer_descriptors[i].value("digest", "");
     int64_t size = layer_descriptors[i].value("size", int64_t{-1});
-    if (absl::Status fetched = EnsureBlob(registry_, *reference, manifest.endpoint, digest, size, credentials, cancelled);
-        !fetched.ok()) {
+    if (absl::Status fetched = EnsureBlob(source, digest, size); !fetched.ok()) {
       return fetched;
     }
     if (cancelled && cancelled()) return absl::CancelledError("the pull was cancelled");
@@ -265,6 +289,64 @@ absl::StatusOr<ImageRecord> ImageStore::Pull(const std::string& image, const Cre
   AddUnique(existing->repo_digests, crisp::StrCat(reference->Name(), "@", top->digest));
   if (absl::Status saved = Save(); !saved.ok()) return saved;
   return *existing;
+}
+
+absl::StatusOr<std::vector<ImageRecord>> ImageStore::ImportLayout(const std::string& layout_dir,
+                                                                  const std::string& name) {
+  absl::StatusOr<std::string> index_text = ReadFile(layout_dir + "/index.json");
+  if (!index_text.ok()) return absl::InvalidArgumentError(crisp::StrCat(layout_dir, " is not an OCI image layout (no index.json)"));
+  json index = json::parse(*index_text, nullptr, false);
+  if (!index.is_object() || !index.contains("manifests")) {
+    return absl::InvalidArgumentError(crisp::StrCat(layout_dir, "/index.json is not an OCI index"));
+  }
+  auto blob_path = [&](const std::string& digest) { return crisp::StrCat(layout_dir, "/blobs/sha256/", Hex(digest)); };
+  Source source;
+  source.cancelled = [] { return false; };
+  source.manifest = [&](const std::string& wanted) -> absl::StatusOr<Manifest> {
+    if (!IsDigest(wanted)) return absl::InvalidArgumentError(crisp::StrCat("the layout names no manifest ", wanted));
+    absl::StatusOr<std::string> body = ReadFile(blob_path(wanted));
+    if (!body.ok()) return absl::NotFoundError(crisp::StrCat("blob ", wanted, " is missing from the layout"));
+    Manifest manifest{*body, "", Sha256Digest(*body), layout_dir};
+    if (manifest.digest != wanted) return absl::DataLossError(crisp::StrCat("blob ", wanted, " has digest ", manifest.digest));
+    return manifest;
+  };
+  source.blob = [&](const std::string& digest, int64_t size, const std::string& path) -> absl::Status {
+    std::error_code error;
+    fs::copy_file(blob_path(digest), path, fs::copy_options::overwrite_existing, error);
+    if (error) return absl::NotFoundError(crisp::StrCat("blob ", digest, " is missing from the layout"));
+    absl::StatusOr<std::string> data = ReadFile(path);
+    if (!data.ok() || Sha256Digest(*data) != digest || (size >= 0 && static_cast<int64_t>(data->size()) != size)) {
+      fs::remove(path, error);
+      return absl::DataLossError(crisp::StrCat("blob ", digest, " in the layout does not match its digest or size"));
+    }
+    return absl::OkStatus();
+  };
+  std::shared_lock importing(gc_mutex_);
+  std::vector<ImageRecord> imported;
+  for (const json& entry : index["manifests"]) {
+    std::string ref_name = entry.value("annotations", json::object()).value("org.opencontainers.image.ref.name", "");
+    std::string full = ref_name;
+    if (ref_name.empty() || ref_name.find('/') == std::string::npos) {
+      if (name.empty()) {
+        return absl::InvalidArgumentError(crisp::StrCat("manifest ", entry.value("digest", ""), " is named \"", ref_name,
+                                                        "\", not a full reference: give --name REPOSITORY"));
+      }
+      full = ref_name.empty() ? name : name + ":" + ref_name;
+    }
+    absl::StatusOr<ImageReference> reference = ParseImageReference(full);
+    if (!reference.ok()) return reference.status();
+    // Resolve by the manifest's digest, keeping the tag for the record.
+    ImageReference by_digest = *reference;
+    std::string digest = entry.value("digest", "");
+    Source pinned = source;
+    pinned.manifest = [&, digest](const std::string& wanted) {
+      return source.manifest(wanted == reference->tag || wanted.empty() ? digest : wanted);
+    };
+    absl::StatusOr<ImageRecord> record = Store(by_digest, pinned);
+    if (!record.ok()) return record.status();
+    imported.push_back(*record);
+  }
+  return imported;
 }
 
 std::optional<size_t> ImageStore::IndexOf(const std::string& text) const {

@@ -6,6 +6,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -42,6 +43,12 @@ class ImageStore {
   absl::StatusOr<ImageRecord> Pull(const std::string& image, const Credentials& credentials,
                                    const CancelCheck& cancelled);
 
+  // Imports the images of an OCI image layout directory (what an OCI archive
+  // unpacks to), offline: each manifest its index names, under the name in
+  // its org.opencontainers.image.ref.name annotation when that is a full
+  // reference, else `name` (with the annotation as tag). Verified as pulls are.
+  absl::StatusOr<std::vector<ImageRecord>> ImportLayout(const std::string& layout_dir, const std::string& name);
+
   // By ID ("sha256:<hex>" or the bare hex), a tag reference, or a digest reference.
   std::optional<ImageRecord> Find(const std::string& reference) const;
   std::vector<ImageRecord> List() const;
@@ -71,9 +78,15 @@ class ImageStore {
   absl::Status Load();
   absl::Status Save();  // mutex_ held
   std::string BlobPath(const std::string& digest) const;
-  absl::Status EnsureBlob(RegistryClient& client, const ImageReference& reference, const std::string& endpoint,
-                          const std::string& digest, int64_t size, const Credentials& credentials,
-                          const CancelCheck& cancelled);
+  // Where manifests and blobs come from: a registry, or a local layout.
+  struct Source {
+    std::function<absl::StatusOr<Manifest>(const std::string& reference)> manifest;
+    // Fetches into `path`, verified by digest and size.
+    std::function<absl::Status(const std::string& digest, int64_t size, const std::string& path)> blob;
+    CancelCheck cancelled;
+  };
+  absl::StatusOr<ImageRecord> Store(const ImageReference& reference, const Source& source);
+  absl::Status EnsureBlob(const Source& source, const std::string& digest, int64_t size);
   absl::StatusOr<std::string> EnsureLayer(const std::string& blob_digest, const std::string& diff_id,
                                           const std::string& parent_chain);
   std::optional<size_t> IndexOf(const std::string& reference) const;  // mutex_ held
@@ -81,6 +94,7 @@ class ImageStore {
 
   std::string root_;
   std::string helper_;
+  int lock_fd_ = -1;
   RegistryClient registry_;
   mutable std::mutex mutex_;
   std::vector<ImageRecord> images_;
