@@ -62,10 +62,10 @@ check "no evil layer kept" "$layers_before" "$(ls "$dir/root/images/layers" | wc
 check "no half-unpacked leftovers" "" "$(ls "$dir/root/images/tmp")"
 
 set +e
-"$CRISP" run -e "crispd=$socket" --suite "$repo/suites/pod" -j 2
+"$CRISP" run -e "crispd=$socket" --suite "$repo/suites/pod" --suite "$repo/suites/container" -j 3
 rc=$?
 set -e
-check "suites/pod on crispd" 0 "$rc"
+check "suites/pod and suites/container on crispd, 3 at a time" 0 "$rc"
 check "no sandbox left" 0 "$("$CRISP" call ListPodSandbox -e "$socket" | jq '.items | length')"
 check "no sandbox state left" "" "$(ls "$dir/state/sandboxes")"
 check "no netns of crispd left" "" "$(ip netns list | grep crispd- || true)"

@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cerrno>
 #include <cstring>
 #include <fstream>
@@ -14,7 +15,10 @@
 namespace crisp::crispd {
 
 absl::Status WriteFileAtomically(const std::string& path, std::string_view content) {
-  std::string temporary = crisp::StrCat(path, ".tmp.", getpid());
+  // Unique per call: two threads may write the same file at once (two pulls
+  // of one image), and each must rename a whole file of its own.
+  static std::atomic<uint64_t> counter{0};
+  std::string temporary = crisp::StrCat(path, ".tmp.", getpid(), ".", counter.fetch_add(1));
   int fd = open(temporary.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
   if (fd < 0) return absl::InternalError(crisp::StrCat("cannot create ", temporary, ": ", std::strerror(errno)));
   size_t done = 0;
