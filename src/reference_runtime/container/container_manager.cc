@@ -23,6 +23,7 @@
 #include "google/protobuf/util/json_util.h"
 #include "reference_runtime/container/spec.h"
 #include "reference_runtime/store/atomic_file.h"
+#include "reference_runtime/store/ids.h"
 #include "reference_runtime/store/process.h"
 
 extern char** environ;
@@ -36,15 +37,6 @@ using nlohmann::json;
 
 // "ExecSync ... should cap stdout and stderr at 16 MiB each and discard the rest."
 constexpr size_t kExecOutputCap = 16 << 20;
-
-std::string NewId() {
-  static std::mutex mutex;
-  static std::mt19937_64 engine(std::random_device{}());
-  std::lock_guard lock(mutex);
-  std::string id;
-  for (int i = 0; i < 64; ++i) id += "0123456789abcdef"[engine() % 16];
-  return id;
-}
 
 int OwnOomScoreAdj() {
   int own = 0;
@@ -180,18 +172,7 @@ void ContainerManager::Load() {
   }
 }
 
-ContainerManager::Container* ContainerManager::Find(const std::string& id) {
-  if (id.empty()) return nullptr;
-  if (auto exact = containers_.find(id); exact != containers_.end()) return &exact->second;
-  Container* found = nullptr;
-  for (auto& [key, container] : containers_) {
-    if (key.starts_with(id)) {
-      if (found != nullptr) return nullptr;
-      found = &container;
-    }
-  }
-  return found;
-}
+ContainerManager::Container* ContainerManager::Find(const std::string& id) { return FindByIdOrPrefix(containers_, id); }
 
 absl::StatusOr<std::string> ContainerManager::Create(const std::string& sandbox_id, const v1::ContainerConfig& config) {
   absl::StatusOr<SandboxInfo> sandbox = sandboxes_.Info(sandbox_id);
@@ -466,12 +447,7 @@ std::vector<v1::Container> ContainerManager::List(const v1::ContainerFilter& fil
     if (!filter.id().empty() && !id.starts_with(filter.id())) continue;
     if (filter.has_state() && filter.state().state() != container.state) continue;
     if (!filter.pod_sandbox_id().empty() && !container.sandbox_id.starts_with(filter.pod_sandbox_id())) continue;
-    bool labels_match = true;
-    for (const auto& [key, value] : filter.label_selector()) {
-      auto found = container.config.labels().find(key);
-      labels_match = labels_match && found != container.config.labels().end() && found->second == value;
-    }
-    if (!labels_match) continue;
+    if (!LabelsMatch(filter.label_selector(), container.config.labels())) continue;
     v1::Container item;
     item.set_id(id);
     item.set_pod_sandbox_id(container.sandbox_id);

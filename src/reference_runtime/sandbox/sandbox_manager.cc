@@ -18,6 +18,7 @@
 #include "common/strings.h"
 #include "google/protobuf/util/json_util.h"
 #include "reference_runtime/store/atomic_file.h"
+#include "reference_runtime/store/ids.h"
 #include "reference_runtime/store/process.h"
 
 namespace crisp::crispd {
@@ -26,15 +27,6 @@ namespace {
 namespace fs = std::filesystem;
 namespace v1 = runtime::v1;
 using nlohmann::json;
-
-std::string NewId() {
-  static std::mutex mutex;
-  static std::mt19937_64 engine(std::random_device{}());
-  std::lock_guard lock(mutex);
-  std::string id;
-  for (int i = 0; i < 64; ++i) id += "0123456789abcdef"[engine() % 16];
-  return id;
-}
 
 // Never ask for an oom_score_adj below crispd's own: lowering it needs
 // CAP_SYS_RESOURCE, which this host's root lacks.
@@ -172,18 +164,7 @@ absl::Status SandboxManager::Load() {
   return absl::OkStatus();
 }
 
-SandboxManager::Sandbox* SandboxManager::Find(const std::string& id) {
-  if (id.empty()) return nullptr;
-  if (auto exact = sandboxes_.find(id); exact != sandboxes_.end()) return &exact->second;
-  Sandbox* found = nullptr;
-  for (auto& [key, sandbox] : sandboxes_) {
-    if (key.starts_with(id)) {
-      if (found != nullptr) return nullptr;  // ambiguous
-      found = &sandbox;
-    }
-  }
-  return found;
-}
+SandboxManager::Sandbox* SandboxManager::Find(const std::string& id) { return FindByIdOrPrefix(sandboxes_, id); }
 
 absl::StatusOr<std::string> SandboxManager::Run(const v1::PodSandboxConfig& config, const std::string& handler) {
   const v1::PodSandboxMetadata& metadata = config.metadata();
@@ -413,12 +394,7 @@ std::vector<v1::PodSandbox> SandboxManager::List(const v1::PodSandboxFilter& fil
     if (sandbox.creating) continue;
     if (!filter.id().empty() && !id.starts_with(filter.id())) continue;
     if (filter.has_state() && filter.state().state() != sandbox.state) continue;
-    bool labels_match = true;
-    for (const auto& [key, value] : filter.label_selector()) {
-      auto found = sandbox.config.labels().find(key);
-      labels_match = labels_match && found != sandbox.config.labels().end() && found->second == value;
-    }
-    if (!labels_match) continue;
+    if (!LabelsMatch(filter.label_selector(), sandbox.config.labels())) continue;
     v1::PodSandbox item;
     item.set_id(id);
     *item.mutable_metadata() = sandbox.config.metadata();
