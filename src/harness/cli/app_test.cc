@@ -3,6 +3,7 @@
 #include "harness/cli/cli_testing.h"
 
 #include <algorithm>
+#include <fstream>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -109,6 +110,42 @@ TEST(CliTest, VersionNamesTheCriApi) {
   EXPECT_EQ(json.code, kExitOk);
   auto parsed = nlohmann::json::parse(json.out);
   EXPECT_EQ(parsed["cri_api"]["package"], "runtime.v1");
+}
+
+}  // namespace
+}  // namespace crisp::cli
+
+namespace crisp::cli {
+namespace {
+
+std::string WriteTemp(const std::string& name, const std::string& text) {
+  std::string path = ::testing::TempDir() + "/crisp-diff-" + std::to_string(getpid()) + "-" + name;
+  std::ofstream(path) << text;
+  return path;
+}
+
+TEST(CliDiffTest, RegressionExitsOneAndBrokenInputExitsTwoWithTheLine) {
+  std::string old_run = WriteTemp("old.json", R"({"schema": "crisp.results/v1", "scenarios": [
+    {"id": "a.b", "verdict": "pass", "steps": []}]})");
+  std::string new_run = WriteTemp("new.json", R"({"schema": "crisp.results/v1", "scenarios": [
+    {"id": "a.b", "verdict": "fail", "reason": "step 1 (Version): boom", "steps": []}]})");
+  CliResult regression = RunCrispForTest({"diff", old_run, new_run});
+  EXPECT_EQ(regression.code, kExitFailures);
+  EXPECT_THAT(regression.out, HasSubstr("regressions (1):\n  a.b  pass -> fail  (step 1 (Version): boom)"));
+
+  CliResult same = RunCrispForTest({"diff", old_run, old_run, "-o", "json"});
+  EXPECT_EQ(same.code, kExitOk);
+  EXPECT_EQ(nlohmann::json::parse(same.out)["regressions"].size(), 0u);
+
+  std::string broken = WriteTemp("broken.json", "{\n  \"schema\": \n");
+  CliResult bad = RunCrispForTest({"diff", broken, new_run});
+  EXPECT_EQ(bad.code, kExitUsage);
+  EXPECT_THAT(bad.err, HasSubstr(broken + ":3: not valid JSON"));
+
+  std::string wrong_type = WriteTemp("wrong.json", R"({"schema": "crisp.results/v1", "scenarios": [{"id": "a.b", "verdict": 5}]})");
+  CliResult typed = RunCrispForTest({"diff", wrong_type, new_run});
+  EXPECT_EQ(typed.code, kExitUsage);
+  EXPECT_THAT(typed.err, HasSubstr("wrong type"));
 }
 
 }  // namespace

@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <csignal>
+#include <fstream>
 #include <filesystem>
 #include <memory>
 #include <mutex>
@@ -12,6 +13,7 @@
 #include "common/strings.h"
 #include "harness/cli/app.h"
 #include "harness/client/proto_json.h"
+#include "harness/diff/run_diff.h"
 #include "harness/report/reports.h"
 #include "harness/runner/runner.h"
 #include "harness/scenario/loader.h"
@@ -297,6 +299,50 @@ int Validate(const std::vector<std::string>& paths, std::ostream& out, std::ostr
   return kExitOk;
 }
 
+// A results.json, or a one-line reason it cannot be read.
+std::optional<nlohmann::json> ReadResults(const std::string& path, std::ostream& err) {
+  std::ifstream in(path);
+  if (!in) {
+    err << "crisp: error: cannot read " << path << '\n';
+    return std::nullopt;
+  }
+  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  try {
+    return nlohmann::json::parse(text);
+  } catch (const nlohmann::json::parse_error& error) {
+    size_t line = 1 + static_cast<size_t>(std::count(text.begin(), text.begin() + static_cast<std::ptrdiff_t>(
+                                                           std::min(error.byte, text.size())), '\n'));
+    err << "crisp: error: " << path << ":" << line << ": not valid JSON\n";
+    return std::nullopt;
+  }
+}
+
+struct DiffFlags {
+  std::string old_path;
+  std::string new_path;
+  std::string output = "text";
+  double latency_ratio = 0.5;
+};
+
+int DiffRuns(const DiffFlags& flags, std::ostream& out, std::ostream& err) {
+  std::optional<nlohmann::json> old_run = ReadResults(flags.old_path, err);
+  std::optional<nlohmann::json> new_run = ReadResults(flags.new_path, err);
+  if (!old_run || !new_run) return kExitUsage;
+  absl::StatusOr<diff::RunDiff> result;
+  try {
+    result = diff::CompareRuns(*old_run, *new_run, {.latency_ratio = flags.latency_ratio});
+  } catch (const nlohmann::json::exception& error) {
+    err << "crisp: error: a results file has a field of the wrong type: " << error.what() << '\n';
+    return kExitUsage;
+  }
+  if (!result.ok()) {
+    err << "crisp: error: " << result.status().message() << '\n';
+    return kExitUsage;
+  }
+  out << (flags.output == "json" ? result->ToJson().dump(2) + "\n" : result->ToText());
+  return result->regressions.empty() ? kExitOk : kExitFailures;
+}
+
 }  // namespace
 
 void AddSuiteCommands(CLI::App& app, const GlobalOptions& global, Actions& actions, std::ostream& out,
@@ -324,6 +370,19 @@ void AddSuiteCommands(CLI::App& app, const GlobalOptions& global, Actions& actio
   actions[list] = [list_selection, list_output, &out, &err] {
     return ListScenarios(*list_selection, *list_output, out, err);
   };
+
+  auto diff_flags = std::make_shared<DiffFlags>();
+  CLI::App* diff = app.add_subcommand("diff", "Compare two runs' results.json: regressions, fixes, behaviour and latency changes");
+  diff->add_option("old", diff_flags->old_path, "The earlier results.json")->required();
+  diff->add_option("new", diff_flags->new_path, "The later results.json")->required();
+  diff->add_option("-o,--output", diff_flags->output, "Output format")
+      ->check(CLI::IsMember({"text", "json"}))
+      ->capture_default_str();
+  diff->add_option("--latency-threshold", diff_flags->latency_ratio,
+                   "Report a step whose latency grew by more than this fraction (and by 50ms)")
+      ->capture_default_str();
+  diff->footer("Exit codes: 0 no regression, 1 a scenario went from pass to fail or error, 2 unreadable input.");
+  actions[diff] = [diff_flags, &out, &err] { return DiffRuns(*diff_flags, out, err); };
 
   auto validate_paths = std::make_shared<std::vector<std::string>>();
   CLI::App* validate = app.add_subcommand("validate", "Check suite files without running them");
