@@ -14,6 +14,7 @@
 #include "harness/cli/app.h"
 #include "harness/client/proto_json.h"
 #include "harness/diff/run_diff.h"
+#include "harness/report/matrix.h"
 #include "harness/report/reports.h"
 #include "harness/runner/runner.h"
 #include "harness/scenario/loader.h"
@@ -259,6 +260,74 @@ int RunSuites(const GlobalOptions& global, const RunFlags& flags, std::ostream& 
              : kExitFailures;
 }
 
+struct MatrixFlags {
+  std::vector<std::string> endpoints;
+  Selection selection;
+  int jobs = 1;
+  std::string report_dir = "out/matrix";
+};
+
+// Runs the same scenarios on each runtime in turn, each run with its own ID,
+// then writes the matrix reports.
+int RunMatrix(const GlobalOptions& global, const MatrixFlags& flags, std::ostream& out, std::ostream& err) {
+  std::optional<Selected> selected = Select(flags.selection, err);
+  if (!selected) return kExitUsage;
+  if (selected->scenarios.empty()) {
+    err << "crisp: error: no scenario matches the filters\n";
+    return kExitUsage;
+  }
+  std::vector<std::string> endpoints = flags.endpoints;
+  if (endpoints.empty()) endpoints.push_back(std::string(client::kReferenceEndpoint));
+  std::set<std::string> names;
+  for (const std::string& text : endpoints) {
+    absl::StatusOr<client::Endpoint> endpoint = client::ParseEndpoint(text);
+    if (!endpoint.ok()) {
+      err << "crisp: error: " << endpoint.status().message() << '\n';
+      return kExitUsage;
+    }
+    if (!names.insert(endpoint->name).second) {
+      err << "crisp: error: two endpoints are named \"" << endpoint->name << "\"; name them: -e NAME=ENDPOINT\n";
+      return kExitUsage;
+    }
+  }
+  std::vector<runner::RunResult> runs;
+  g_cancel = false;
+  auto previous_int = std::signal(SIGINT, OnStopSignal);
+  auto previous_term = std::signal(SIGTERM, OnStopSignal);
+  bool interrupted = false;
+  for (const std::string& text : endpoints) {
+    if (g_cancel) break;
+    std::optional<Connection> connection = Connect(global, text, err);
+    if (!connection) {
+      std::signal(SIGINT, previous_int);
+      std::signal(SIGTERM, previous_term);
+      return kExitUsage;
+    }
+    out << "crisp: " << connection->endpoint.name << " (" << connection->version.runtime_name() << " "
+        << connection->version.runtime_version() << "): " << selected->scenarios.size() << " scenario(s)" << std::endl;
+    ConsoleProgress progress(out, selected->scenarios.size(), &out == &std::cout && isatty(STDOUT_FILENO));
+    runner::Runner runner(*connection->client, connection->endpoint,
+                          {.jobs = flags.jobs, .run_id = "", .call_timeout = connection->timeout, .progress = &progress,
+                           .cancel = &g_cancel});
+    runs.push_back(runner.Run(selected->scenarios, client::ProtoToJson(connection->version)));
+    progress.Finish();
+    interrupted = interrupted || runs.back().interrupted;
+  }
+  std::signal(SIGINT, previous_int);
+  std::signal(SIGTERM, previous_term);
+  if (absl::Status written = report::WriteMatrixReports(runs, flags.report_dir); !written.ok()) {
+    err << "crisp: error: " << written.message() << '\n';
+    return kExitFailures;
+  }
+  out << '\n' << report::MatrixMarkdown(runs) << "\nreports: " << flags.report_dir
+      << "/summary.md, results.json, junit-<runtime>.xml\n";
+  if (interrupted) return kExitInterrupted;
+  for (const runner::RunResult& run : runs) {
+    if (run.Count(Verdict::kFail) + run.Count(Verdict::kError) > 0 || !run.sweep_failures.empty()) return kExitFailures;
+  }
+  return kExitOk;
+}
+
 int ListScenarios(const Selection& selection, const std::string& output, std::ostream& out,
                   std::ostream& err) {
   std::optional<Selected> selected = Select(selection, err);
@@ -370,6 +439,18 @@ void AddSuiteCommands(CLI::App& app, const GlobalOptions& global, Actions& actio
   actions[list] = [list_selection, list_output, &out, &err] {
     return ListScenarios(*list_selection, *list_output, out, err);
   };
+
+  auto matrix_flags = std::make_shared<MatrixFlags>();
+  CLI::App* matrix = app.add_subcommand("matrix", "Run the same scenarios on several runtimes and compare them");
+  matrix->add_option("-e,--endpoint", matrix_flags->endpoints,
+                     "NAME=ENDPOINT, repeatable (default: reference, the bundled runtime)");
+  AddSelectionFlags(matrix, matrix_flags->selection);
+  matrix->add_option("-j,--jobs", matrix_flags->jobs, "Scenarios run at a time on each runtime")->capture_default_str();
+  matrix->add_option("--report-dir", matrix_flags->report_dir, "Where summary.md, results.json and junit-*.xml go")
+      ->capture_default_str();
+  matrix->footer("Exit codes: 0 all passed or skipped everywhere, 1 a scenario failed or errored somewhere, 2 usage "
+                 "or endpoint error, 130 interrupted.");
+  actions[matrix] = [&global, matrix_flags, &out, &err] { return RunMatrix(global, *matrix_flags, out, err); };
 
   auto diff_flags = std::make_shared<DiffFlags>();
   CLI::App* diff = app.add_subcommand("diff", "Compare two runs' results.json: regressions, fixes, behaviour and latency changes");

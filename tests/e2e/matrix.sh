@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# crisp matrix of containerd and the reference runtime over every suite:
+# all pass on both, and the reports are there and well-formed.
+source "$(dirname "$0")/lib.sh"
+repo=$(cd "$(dirname "$0")/../.." && pwd)
+reports=$(mktemp -d)
+trap 'rm -rf "$reports"' EXIT
+mirrors=()
+for registry in docker.io registry.k8s.io gcr.io k8s.gcr.io quay.io; do
+  mirrors+=(--registry-mirror "$registry=http://$CRISP_REGISTRY")
+done
+set +e
+"$CRISP" "${mirrors[@]}" matrix -e "containerd=$CRISP_CONTAINERD_ENDPOINT" -e reference \
+  --suite "$repo/suites" -j 3 --report-dir "$reports"
+rc=$?
+set -e
+check "crisp matrix exit code" 0 "$rc"
+check "results.json is a matrix" crisp.matrix/v1 "$(jq -r .schema "$reports/results.json")"
+check "two runs" "containerd reference" "$(jq -r '[.runs[].endpoint.name] | join(" ")' "$reports/results.json")"
+check "same scenario count on both" true \
+  "$(jq '.runs[0].summary.total == .runs[1].summary.total and .runs[0].summary.total > 0' "$reports/results.json")"
+for runtime in containerd reference; do
+  check "junit-$runtime.xml is well-formed" yes "$(xmllint --noout "$reports/junit-$runtime.xml" && echo yes || echo no)"
+done
+check "summary.md has the table" yes "$(grep -q '^| scenario | containerd' "$reports/summary.md" && echo yes || echo no)"
+finish
