@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # crisp matrix of containerd and the reference runtime over every suite:
-# all pass on both, and the reports are there and well-formed.
+# all pass on both, the reports are there and well-formed, and matrix.html
+# works in headless Chromium.
 source "$(dirname "$0")/lib.sh"
 repo=$(cd "$(dirname "$0")/../.." && pwd)
 reports=$(mktemp -d)
@@ -23,4 +24,11 @@ for runtime in containerd reference; do
   check "junit-$runtime.xml is well-formed" yes "$(xmllint --noout "$reports/junit-$runtime.xml" && echo yes || echo no)"
 done
 check "summary.md has the table" yes "$(grep -q '^| scenario | containerd' "$reports/summary.md" && echo yes || echo no)"
+# matrix.html in headless Chromium: renders, a click shows the cell, filters filter.
+set +e
+node "$repo/tests/browser/matrix-report.mjs" "$reports/matrix.html" "$reports/matrix.png"
+rc=$?
+set -e
+check "matrix.html in Chromium" 0 "$rc"
+check "a screenshot beside the reports" yes "$([ -s "$reports/matrix.png" ] && echo yes || echo no)"
 finish

@@ -6,6 +6,7 @@
 #include <set>
 
 #include "common/strings.h"
+#include "harness/report/matrix_html.h"
 #include "harness/report/reports.h"
 
 namespace crisp::report {
@@ -159,7 +160,8 @@ absl::Status WriteMatrixReports(const std::vector<RunResult>& runs, const std::s
   std::filesystem::create_directories(directory, error);
   if (error) return absl::InternalError(crisp::StrCat("cannot create ", directory, ": ", error.message()));
   std::vector<std::pair<std::string, std::string>> files = {{"summary.md", MatrixMarkdown(runs)},
-                                                            {"results.json", MatrixJson(runs).dump(2) + "\n"}};
+                                                            {"results.json", MatrixJson(runs).dump(2) + "\n"},
+                                                            {"matrix.html", MatrixHtml(runs)}};
   for (const RunResult& run : runs) files.emplace_back("junit-" + run.endpoint.name + ".xml", JunitXml(run));
   for (const auto& [name, content] : files) {
     std::string path = (std::filesystem::path(directory) / name).string();

@@ -1,4 +1,5 @@
 #include "harness/report/matrix.h"
+#include "harness/report/matrix_html.h"
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -60,6 +61,17 @@ TEST(MatrixTest, TableTotalsFailuresAndStepDifferencesEvenWhenBothPass) {
   EXPECT_EQ(json["schema"], "crisp.matrix/v1");
   EXPECT_EQ(json["runs"].size(), 2u);
   EXPECT_EQ(json["differences"][0]["codes"]["crispd"], "OK");
+}
+
+TEST(MatrixTest, HtmlIsSelfContainedAndItsDataCannotCloseTheScript) {
+  std::vector<RunResult> runs = {RuntimeRun("a", "x", {Scenario("v.v", Verdict::kFail, {Step("Version", "OK")},
+                                                                "</script><script>alert(1)</script>")})};
+  std::string html = MatrixHtml(runs);
+  EXPECT_THAT(html, HasSubstr("<script id=\"data\" type=\"application/json\">"));
+  EXPECT_EQ(html.find("</script><script>alert"), std::string::npos);
+  EXPECT_THAT(html, HasSubstr("\\u003c/script>"));
+  EXPECT_EQ(html.find("http://"), std::string::npos);   // no CDN, nothing fetched
+  EXPECT_EQ(html.find("https://"), std::string::npos);
 }
 
 TEST(MatrixTest, SaysSoWhenEveryStepAgrees) {

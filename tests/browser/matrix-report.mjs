@@ -1,0 +1,76 @@
+// Opens a crisp matrix.html in headless Chromium and checks that the matrix
+// renders, that a click on a cell shows that cell's steps, and that the
+// filters filter. Saves a screenshot. Usage: node matrix-report.mjs HTML PNG
+import { chromium } from 'playwright-core';
+import { pathToFileURL } from 'node:url';
+
+const [html, png] = process.argv.slice(2);
+if (!html || !png) {
+  console.error('usage: node matrix-report.mjs MATRIX_HTML SCREENSHOT_PNG');
+  process.exit(2);
+}
+let failures = 0;
+const check = (what, ok, detail = '') => {
+  console.log(`${ok ? 'ok' : 'FAIL'}: ${what}${ok ? '' : ': ' + detail}`);
+  if (!ok) failures++;
+};
+
+const browser = await chromium.launch({
+  executablePath: '/usr/bin/chromium',
+  args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+         '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+});
+try {
+  const page = await browser.newPage({ viewport: { width: 1200, height: 900 } });
+  const requests = [];
+  page.on('request', r => { if (!r.url().startsWith('file:')) requests.push(r.url()); });
+  const errors = [];
+  page.on('pageerror', e => errors.push(String(e)));
+  await page.goto(pathToFileURL(html).href);
+
+  const data = JSON.parse(await page.locator('#data').textContent());
+  const ids = new Set(data.runs.flatMap(r => r.scenarios.map(s => s.id)));
+  const rows = await page.locator('tbody tr[data-id]').count();
+  check('one row per scenario', rows === ids.size, `${rows} rows for ${ids.size} scenarios`);
+  const cells = await page.locator('td.cell').count();
+  check('one cell per scenario and runtime', cells === ids.size * data.runs.length, `${cells} cells`);
+  check('runtime names and versions in the header',
+        (await page.locator('#runtimes').textContent()).includes(data.runs[0].runtime.runtime_version));
+
+  // A click on the second runtime's cell of the last scenario shows that cell.
+  const cell = page.locator('td.cell[data-run="1"]').last();
+  const id = await cell.getAttribute('data-id');
+  await cell.click();
+  const heading = await page.locator('#details h2').textContent();
+  check('a click shows that cell', heading.startsWith(`${id} on ${data.runs[1].endpoint.name}`), heading);
+  const steps = await page.locator('#details .step').count();
+  const scenario = data.runs[1].scenarios.find(s => s.id === id);
+  check('the cell shows each step', steps === scenario.steps.length, `${steps} of ${scenario.steps.length}`);
+  check('steps say how the other runtimes answered',
+        (await page.locator('#details .step').first().textContent()).includes(`${data.runs[0].endpoint.name}:`));
+
+  // Filters.
+  const area = id.split('.')[0];
+  await page.selectOption('#area', area);
+  const inArea = [...ids].filter(i => i.split('.')[0] === area).length;
+  check('the area filter keeps that area', await page.locator('tbody tr[data-id]').count() === inArea);
+  await page.selectOption('#area', '');
+  await page.selectOption('#verdict', 'pass');
+  const anyPass = [...ids].filter(i => data.runs.some(r => (r.scenarios.find(s => s.id === i) || {}).verdict === 'pass')).length;
+  check('the verdict filter', await page.locator('tbody tr[data-id]').count() === anyPass);
+  await page.selectOption('#verdict', '');
+  await page.check('#differ');
+  const differ = await page.locator('tbody tr[data-id]').count();
+  const marked = await page.locator('tbody tr[data-id]:has(td.differs)').count();
+  check('"only where runtimes differ" keeps just those', differ === marked, `${differ} rows, ${marked} marked`);
+  await page.uncheck('#differ');
+  await cell.click();
+
+  await page.screenshot({ path: png, fullPage: true });
+  check('no script errors', errors.length === 0, errors.join('; '));
+  check('nothing fetched from the network', requests.length === 0, requests.join(', '));
+} finally {
+  await browser.close();
+}
+console.log(failures === 0 ? 'matrix.html: all checks passed' : `matrix.html: ${failures} check(s) failed`);
+process.exit(failures === 0 ? 0 : 1);
