@@ -36,7 +36,14 @@ call PullImage '{"image": {"image": "redis:alpine"}}' >/dev/null
 pod=$(call RunPodSandbox "{\"config\": $sandbox}" | jq -r .pod_sandbox_id)
 ctr=$(call CreateContainer "{\"pod_sandbox_id\": \"$pod\", \"config\": $(cat "$repo/fixtures/testdata/container_redis.json"), \"sandbox_config\": $sandbox}" | jq -r .container_id)
 call StartContainer "{\"container_id\": \"$ctr\"}" >/dev/null
-redis_pid=$(pgrep -f 'redis-server \*:6379' | tail -1)
+# redis renames its process once it listens; wait for that.
+redis_pid=""
+for _ in $(seq 1 100); do
+  redis_pid=$(pgrep -f 'redis-server \*:6379' | tail -1 || true)
+  [ -n "$redis_pid" ] && break
+  sleep 0.1
+done
+check "redis is up before the restart" yes "$([ -n "$redis_pid" ] && echo yes || echo no)"
 
 kill -TERM "$crispd_pid"
 wait "$crispd_pid" || true

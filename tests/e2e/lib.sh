@@ -1,5 +1,7 @@
 # Shared by the e2e test scripts: the environment from `ci/env up`, and checks.
 set -euo pipefail
+# A command that fails under set -e says so, instead of ending the test silently.
+trap 'echo "e2e: $(basename "$0"):$LINENO: command failed: $BASH_COMMAND" >&2' ERR
 
 CRISP=${1:?usage: $0 PATH_TO_CRISP}
 env_file=${CRISP_ENV_DIR:-/tmp/crisp-env}/env
