@@ -218,18 +218,7 @@ PrivateCrispd::~PrivateCrispd() {
   for (const std::string& point : points) umount2(point.c_str(), MNT_DETACH);
   std::error_code error;
   if (!dir_.empty()) fs::remove_all(dir_, error);
-  if (!bridge_.empty()) {
-    pid_t pid = 0;
-    std::vector<std::string> args = {"/usr/sbin/ip", "link", "del", bridge_};
-    std::vector<char*> argv;
-    for (std::string& arg : args) argv.push_back(arg.data());
-    argv.push_back(nullptr);
-    posix_spawn_file_actions_t actions;
-    posix_spawn_file_actions_init(&actions);
-    posix_spawn_file_actions_addopen(&actions, STDERR_FILENO, "/dev/null", O_WRONLY, 0);
-    if (posix_spawn(&pid, argv[0], &actions, nullptr, argv.data(), environ) == 0) waitpid(pid, nullptr, 0);
-    posix_spawn_file_actions_destroy(&actions);
-  }
+  if (!bridge_.empty()) RunQuietly({"/usr/sbin/ip", "link", "del", bridge_});
 }
 
 }  // namespace crisp::cli

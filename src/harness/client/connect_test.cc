@@ -78,9 +78,12 @@ TEST_F(ProbeSocketTest, ListeningSocketPasses) {
 
 TEST_F(ProbeSocketTest, OverlongPathIsReportedNotTruncated) {
   std::string path = dir_ + "/" + std::string(120, 'a') + ".sock";
-  std::ofstream(path) << "";  // may fail on name length; the probe must still answer
+  std::ofstream(path) << "";  // a regular file: the probe stops before connecting
   absl::Status status = ProbeSocket(At(path));
   EXPECT_FALSE(status.ok());
+  // The error names the whole path, not the 107 bytes sun_path would hold.
+  EXPECT_THAT(status.message(), HasSubstr(path));
+  EXPECT_THAT(status.message(), HasSubstr("not a socket"));
 }
 
 CallRecord Failed(absl::StatusCode code, std::string message) {

@@ -174,6 +174,16 @@ void ContainerManager::Load() {
 
 ContainerManager::Container* ContainerManager::Find(const std::string& id) { return FindByIdOrPrefix(containers_, id); }
 
+absl::StatusOr<ContainerManager::Container*> ContainerManager::FindRunning(const std::string& id) {
+  Container* container = Find(id);
+  if (container == nullptr) return absl::NotFoundError(crisp::StrCat("no container \"", id, "\""));
+  Refresh(*container);
+  if (container->state != v1::CONTAINER_RUNNING) {
+    return absl::FailedPreconditionError(crisp::StrCat("container ", container->id, " is not running"));
+  }
+  return container;
+}
+
 absl::StatusOr<std::string> ContainerManager::Create(const std::string& sandbox_id, const v1::ContainerConfig& config) {
   absl::StatusOr<SandboxInfo> sandbox = sandboxes_.Info(sandbox_id);
   if (!sandbox.ok()) return sandbox.status();
@@ -371,17 +381,13 @@ absl::Status ContainerManager::Remove(const std::string& id) {
 
 absl::Status ContainerManager::ReopenLog(const std::string& id) {
   std::lock_guard lock(mutex_);
-  Container* container = Find(id);
-  if (container == nullptr) return absl::NotFoundError(crisp::StrCat("no container \"", id, "\""));
-  Refresh(*container);
   // "If the container is not running, container runtime can choose to either
   // create a new log file and return nil, or return an error. Once it returns
   // error, new container log file MUST NOT be created."
-  if (container->state != v1::CONTAINER_RUNNING) {
-    return absl::FailedPreconditionError(crisp::StrCat("container ", container->id, " is not running"));
-  }
+  absl::StatusOr<Container*> container = FindRunning(id);
+  if (!container.ok()) return container.status();
   // conmon's control FIFO: "2 0 0" asks it to reopen the log.
-  std::string ctl = Dir(container->id) + "/ctl";
+  std::string ctl = Dir((*container)->id) + "/ctl";
   int fd = open(ctl.c_str(), O_WRONLY | O_NONBLOCK | O_CLOEXEC);
   if (fd < 0) return absl::InternalError(crisp::StrCat("cannot open conmon's control file ", ctl, ": ", std::strerror(errno)));
   constexpr char kReopen[] = "2 0 0\n";
@@ -469,13 +475,9 @@ absl::StatusOr<v1::ExecSyncResponse> ContainerManager::ExecSync(const std::strin
   std::vector<std::string> argv;
   {
     std::lock_guard lock(mutex_);
-    Container* container = Find(id);
-    if (container == nullptr) return absl::NotFoundError(crisp::StrCat("no container \"", id, "\""));
-    Refresh(*container);
-    if (container->state != v1::CONTAINER_RUNNING) {
-      return absl::FailedPreconditionError(crisp::StrCat("container ", container->id, " is not running"));
-    }
-    argv = Runc(*container, {"exec", container->id});
+    absl::StatusOr<Container*> container = FindRunning(id);
+    if (!container.ok()) return container.status();
+    argv = Runc(**container, {"exec", (*container)->id});
   }
   if (cmd.empty()) return absl::InvalidArgumentError("ExecSync needs a command");
   argv.insert(argv.end(), cmd.begin(), cmd.end());

@@ -70,6 +70,8 @@ class ContainerManager {
   absl::Status Kill(Container& container, int64_t timeout_seconds);  // mutex_ held
   absl::Status Destroy(Container& container);  // mutex_ held
   Container* Find(const std::string& id);  // exact or unique prefix; mutex_ held
+  // Found, refreshed and RUNNING, else NotFound or FailedPrecondition; mutex_ held.
+  absl::StatusOr<Container*> FindRunning(const std::string& id);
 
   ContainerOptions options_;
   ImageStore& images_;

@@ -319,16 +319,23 @@ absl::StatusOr<SandboxInfo> SandboxManager::Info(const std::string& id) {
   return info;
 }
 
-absl::Status SandboxManager::Stop(const std::string& id) {
+std::string SandboxManager::ReleaseContainers(const std::string& id, bool remove) {
   std::string full_id;
   {
     std::lock_guard lock(mutex_);
     Sandbox* sandbox = Find(id);
-    if (sandbox == nullptr) return absl::OkStatus();  // already reclaimed
+    if (sandbox == nullptr) return "";
     full_id = sandbox->id;
   }
+  // Outside mutex_: the container side may ask for this sandbox's Info.
+  if (container_hook_) container_hook_(full_id, remove);
+  return full_id;
+}
+
+absl::Status SandboxManager::Stop(const std::string& id) {
   // "If there are any running containers in the sandbox, they must be forcibly terminated."
-  if (container_hook_) container_hook_(full_id, false);
+  std::string full_id = ReleaseContainers(id, false);
+  if (full_id.empty()) return absl::OkStatus();  // already reclaimed
   std::lock_guard lock(mutex_);
   Sandbox* sandbox = Find(full_id);
   if (sandbox == nullptr) return absl::OkStatus();
@@ -339,15 +346,9 @@ absl::Status SandboxManager::Stop(const std::string& id) {
 }
 
 absl::Status SandboxManager::Remove(const std::string& id) {
-  std::string full_id;
-  {
-    std::lock_guard lock(mutex_);
-    Sandbox* sandbox = Find(id);
-    if (sandbox == nullptr) return absl::OkStatus();  // already removed
-    full_id = sandbox->id;
-  }
   // "If there are any running containers in the sandbox, they must be forcibly terminated and removed."
-  if (container_hook_) container_hook_(full_id, true);
+  std::string full_id = ReleaseContainers(id, true);
+  if (full_id.empty()) return absl::OkStatus();  // already removed
   std::lock_guard lock(mutex_);
   Sandbox* sandbox = Find(full_id);
   if (sandbox == nullptr) return absl::OkStatus();

@@ -80,6 +80,9 @@ class SandboxManager {
   absl::Status StartInfra(Sandbox& sandbox);
   absl::Status StopLocked(Sandbox& sandbox);  // mutex_ held
   Sandbox* Find(const std::string& id);       // exact or unique prefix; mutex_ held
+  // Kills (and with `remove`, removes) the sandbox's containers; returns its
+  // full ID, or "" when there is no such sandbox.
+  std::string ReleaseContainers(const std::string& id, bool remove);
 
   SandboxOptions options_;
   OciRuntimes runtimes_;
