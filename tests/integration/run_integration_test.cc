@@ -142,5 +142,76 @@ TEST_F(RunIntegrationTest, BrokenSuiteIsReportedWithItsLineAndNothingRuns) {
   EXPECT_THAT(ok.out, HasSubstr("ok: 1 suite file(s), 4 scenario(s)"));
 }
 
+// n.a. from requires: and from an allowed UNIMPLEMENTED, known from a
+// baseline: none of them fails the run; a stale baseline entry is named.
+TEST_F(RunIntegrationTest, NotApplicableAndKnownDoNotFailTheRun) {
+  testing::FakeRuntimeConfig config = HealthyRuntime();
+  config.runtime_config.reset();  // RuntimeConfig answers Unimplemented, as before cri-api v0.28
+  FakeRuntime runtime(std::move(config));
+  std::string suite = Write("fake.yaml", R"(suite: fake
+scenarios:
+  - id: fake.needs-runtime-config
+    title: Needs RuntimeConfig, which the fake lacks
+    requires: [runtime-config]
+    steps:
+      - call: RuntimeConfig
+  - id: fake.optional-rpc
+    title: ListContainers may be left out
+    allow_unimplemented: [ListContainers]
+    steps:
+      - call: Version
+      - call: ListContainers
+  - id: fake.version-fails
+    title: Version is expected to name another runtime
+    steps:
+      - call: Version
+        expect:
+          that:
+            runtime_name: containerd
+  - id: fake.version-passes
+    title: Version names the fake
+    steps:
+      - call: Version
+)");
+  std::string baseline = Write("baseline.yaml", R"(known_failures:
+  - scenario: fake.version-fails
+    runtime: fakecri
+    versions: ">=1.2 <2"
+    reason: the fake is not containerd
+    link: https://example.org/fake/1
+  - scenario: fake.version-passes
+    runtime: fakecri
+    reason: was broken once
+)");
+  CliResult result = RunCrispForTest({"run", "-e", runtime.endpoint(), "--suite", suite, "--baseline", baseline,
+                                      "--report-dir", dir_ + "/out"});
+  EXPECT_EQ(result.code, cli::kExitOk) << result.out << result.err;
+  EXPECT_THAT(result.out, HasSubstr("N/A    fake.needs-runtime-config"));
+  EXPECT_THAT(result.out, HasSubstr("requires runtime-config: RuntimeConfig did not answer (Unimplemented"));
+  EXPECT_THAT(result.out, HasSubstr("N/A    fake.optional-rpc"));
+  EXPECT_THAT(result.out, HasSubstr("step 2 (ListContainers): the runtime does not implement ListContainers"));
+  EXPECT_THAT(result.out, HasSubstr("fixed: fake.version-passes passes; remove it from the baseline (was broken once)"));
+
+  nlohmann::json results = nlohmann::json::parse(Read("out/results.json"));
+  EXPECT_EQ(results["summary"]["na"], 2);
+  EXPECT_EQ(results["summary"]["known"], 1);
+  EXPECT_EQ(results["summary"]["fixed"], 1);
+  EXPECT_EQ(results["scenarios"][2]["verdict"], "known");
+  EXPECT_EQ(results["scenarios"][2]["baseline"]["actual"], "fail");
+  EXPECT_EQ(results["capabilities"]["met"]["runtime-config"], false);
+  std::string junit = Read("out/junit.xml");
+  EXPECT_THAT(junit, HasSubstr("failures=\"0\" errors=\"0\" skipped=\"3\""));
+  EXPECT_THAT(junit, HasSubstr("<skipped message=\"known failure (baseline): the fake is not containerd https://example.org/fake/1;"));
+
+  // Without the baseline, the failure counts again.
+  CliResult plain = RunCrispForTest({"run", "-e", runtime.endpoint(), "--suite", suite});
+  EXPECT_EQ(plain.code, cli::kExitFailures);
+
+  std::string broken = Write("broken.yaml", "known_failures:\n  - scenario: x.y\n");
+  CliResult bad = RunCrispForTest({"run", "-e", runtime.endpoint(), "--suite", suite, "--baseline", broken});
+  EXPECT_EQ(bad.code, cli::kExitUsage);
+  EXPECT_THAT(bad.err, HasSubstr(broken + ":2:5: an entry needs runtime:"));
+}
+
 }  // namespace
 }  // namespace crisp

@@ -9,6 +9,7 @@
 #include <mutex>
 #include <regex>
 #include <set>
+#include <thread>
 
 #include "common/strings.h"
 #include "harness/cli/app.h"
@@ -16,6 +17,7 @@
 #include "harness/diff/run_diff.h"
 #include "harness/report/matrix.h"
 #include "harness/report/reports.h"
+#include "harness/runner/baseline.h"
 #include "harness/runner/runner.h"
 #include "harness/scenario/loader.h"
 
@@ -99,32 +101,36 @@ std::string_view Label(Verdict verdict) {
     case Verdict::kFail: return "FAIL ";
     case Verdict::kError: return "ERROR";
     case Verdict::kSkip: return "SKIP ";
+    case Verdict::kNotApplicable: return "N/A  ";
+    case Verdict::kKnown: return "KNOWN";
   }
   return "?";
 }
 
 // On a terminal: one status line, redrawn, naming what runs now, with a
 // line per finished scenario above it. Otherwise: just the finished lines.
-class ConsoleProgress final : public runner::Progress {
+// Several runtimes may report at once (a matrix): each is a lane, and its
+// lines carry the lane's name.
+class ConsoleProgress {
  public:
   ConsoleProgress(std::ostream& out, size_t total, bool tty) : out_(out), total_(total), tty_(tty) {}
 
-  void ScenarioStarted(const Scenario& scenario) override {
+  void Started(const std::string& lane, const Scenario& scenario) {
     std::lock_guard lock(mutex_);
-    running_[scenario.id] = "starting";
+    running_[Key(lane, scenario.id)] = "starting";
     Redraw();
   }
-  void StepStarted(const Scenario& scenario, const scenario::Step& step, int index) override {
+  void StepStarted(const std::string& lane, const Scenario& scenario, const scenario::Step& step, int index) {
     std::lock_guard lock(mutex_);
-    running_[scenario.id] = crisp::StrCat(index, "/", scenario.steps.size(), " ", step.name);
+    running_[Key(lane, scenario.id)] = crisp::StrCat(index, "/", scenario.steps.size(), " ", step.name);
     Redraw();
   }
-  void ScenarioFinished(const ScenarioResult& result) override {
+  void Finished(const std::string& lane, const ScenarioResult& result) {
     std::lock_guard lock(mutex_);
-    running_.erase(result.id);
+    running_.erase(Key(lane, result.id));
     ++done_;
     ClearLine();
-    out_ << Label(result.verdict) << "  " << result.id << "  "
+    out_ << Label(result.verdict) << "  " << (lane.empty() ? "" : lane + "  ") << result.id << "  "
          << fmt::format("({:.1f}s)", absl::ToDoubleSeconds(result.duration)) << '\n';
     if (result.verdict != Verdict::kPass) out_ << "       " << result.reason << '\n';
     Redraw();
@@ -136,6 +142,7 @@ class ConsoleProgress final : public runner::Progress {
   }
 
  private:
+  static std::string Key(const std::string& lane, const std::string& id) { return lane.empty() ? id : lane + ":" + id; }
   void ClearLine() {
     if (tty_) out_ << "\r\033[K";
   }
@@ -155,32 +162,89 @@ class ConsoleProgress final : public runner::Progress {
   std::map<std::string, std::string> running_;
 };
 
+// One runtime's view of the console.
+class Lane final : public runner::Progress {
+ public:
+  Lane(ConsoleProgress& console, std::string name) : console_(console), name_(std::move(name)) {}
+  void ScenarioStarted(const Scenario& scenario) override { console_.Started(name_, scenario); }
+  void StepStarted(const Scenario& scenario, const scenario::Step& step, int index) override {
+    console_.StepStarted(name_, scenario, step, index);
+  }
+  void ScenarioFinished(const ScenarioResult& result) override { console_.Finished(name_, result); }
+
+ private:
+  ConsoleProgress& console_;
+  std::string name_;
+};
+
+bool Failed(const runner::RunResult& run) {
+  return run.Count(Verdict::kFail) + run.Count(Verdict::kError) > 0 || !run.sweep_failures.empty();
+}
+
+// Reads --baseline, when given; on a problem prints it and returns false.
+bool ReadBaseline(const std::string& path, std::optional<runner::Baseline>& baseline, std::ostream& err) {
+  if (path.empty()) return true;
+  absl::StatusOr<runner::Baseline> loaded = runner::LoadBaseline(path);
+  if (!loaded.ok()) {
+    err << "crisp: error: " << loaded.status().message() << '\n';
+    return false;
+  }
+  baseline = *std::move(loaded);
+  return true;
+}
+
+// Reads every --normalise file, in order; their rules go before the built-in ones.
+std::optional<diff::Normaliser> ReadRules(const std::vector<std::string>& paths, std::ostream& err) {
+  std::vector<diff::Rule> rules;
+  for (const std::string& path : paths) {
+    absl::StatusOr<std::vector<diff::Rule>> loaded = diff::LoadRules(path);
+    if (!loaded.ok()) {
+      err << "crisp: error: " << loaded.status().message() << '\n';
+      return std::nullopt;
+    }
+    rules.insert(rules.end(), loaded->begin(), loaded->end());
+  }
+  return diff::Normaliser(std::move(rules));
+}
+
 void PrintSummary(const runner::RunResult& run, std::ostream& out) {
-  struct Counts { int total = 0, pass = 0, fail = 0, error = 0, skip = 0; };
+  constexpr Verdict kColumns[] = {Verdict::kPass, Verdict::kFail, Verdict::kError, Verdict::kSkip,
+                                  Verdict::kNotApplicable, Verdict::kKnown};
   std::vector<std::string> order;
-  std::map<std::string, Counts> by_suite;
+  std::map<std::string, std::map<Verdict, int>> by_suite;
   for (const ScenarioResult& scenario : run.scenarios) {
     if (!by_suite.count(scenario.suite)) order.push_back(scenario.suite);
-    Counts& counts = by_suite[scenario.suite];
-    ++counts.total;
-    counts.pass += scenario.verdict == Verdict::kPass;
-    counts.fail += scenario.verdict == Verdict::kFail;
-    counts.error += scenario.verdict == Verdict::kError;
-    counts.skip += scenario.verdict == Verdict::kSkip;
+    ++by_suite[scenario.suite][scenario.verdict];
   }
-  out << '\n' << fmt::format("{:<24} {:>9} {:>6} {:>6} {:>6} {:>6}\n", "suite", "scenarios", "pass", "fail", "error", "skip");
+  auto row = [&](const std::string& name, size_t total, const std::map<Verdict, int>& counts) {
+    std::string line = fmt::format("{:<24} {:>9}", name, total);
+    for (Verdict verdict : kColumns) {
+      auto found = counts.find(verdict);
+      line += fmt::format(" {:>6}", found == counts.end() ? 0 : found->second);
+    }
+    return line + "\n";
+  };
+  out << '\n' << fmt::format("{:<24} {:>9} {:>6} {:>6} {:>6} {:>6} {:>6} {:>6}\n", "suite", "scenarios", "pass",
+                             "fail", "error", "skip", "n.a.", "known");
+  std::map<Verdict, int> totals;
   for (const std::string& suite : order) {
-    const Counts& c = by_suite[suite];
-    out << fmt::format("{:<24} {:>9} {:>6} {:>6} {:>6} {:>6}\n", suite, c.total, c.pass, c.fail, c.error, c.skip);
+    int count = 0;
+    for (const auto& [verdict, n] : by_suite[suite]) {
+      count += n;
+      totals[verdict] += n;
+    }
+    out << row(suite, static_cast<size_t>(count), by_suite[suite]);
   }
-  out << fmt::format("{:<24} {:>9} {:>6} {:>6} {:>6} {:>6}\n", "total", run.scenarios.size(),
-                     run.Count(Verdict::kPass), run.Count(Verdict::kFail), run.Count(Verdict::kError),
-                     run.Count(Verdict::kSkip));
-  out << fmt::format("{} on {} ({} {}), run {}, {:.1f}s\n",
-                     run.Count(Verdict::kFail) + run.Count(Verdict::kError) == 0 ? "OK" : "FAILED",
+  out << row("total", run.scenarios.size(), totals);
+  out << fmt::format("{} on {} ({} {}), run {}, {:.1f}s\n", Failed(run) ? "FAILED" : "OK",
                      run.endpoint.name, run.runtime_version.value("runtime_name", "?"),
                      run.runtime_version.value("runtime_version", "?"), run.run_id,
                      absl::ToDoubleSeconds(run.end - run.start));
+  for (const ScenarioResult& scenario : run.scenarios) {
+    if (scenario.baseline && scenario.verdict == Verdict::kPass) {
+      out << "fixed: " << scenario.id << " passes; remove it from the baseline (" << scenario.baseline->reason << ")\n";
+    }
+  }
   if (run.swept > 0) {
     out << "warning: the final sweep removed " << run.swept << " pod sandbox(es) that cleanup had left\n";
   }
@@ -212,6 +276,7 @@ struct RunFlags {
   int jobs = 1;
   std::string report_dir;
   std::string run_id;
+  std::string baseline;
 };
 
 int RunSuites(const GlobalOptions& global, const RunFlags& flags, std::ostream& out, std::ostream& err) {
@@ -225,13 +290,16 @@ int RunSuites(const GlobalOptions& global, const RunFlags& flags, std::ostream& 
     err << "crisp: error: -j must be at least 1\n";
     return kExitUsage;
   }
+  std::optional<runner::Baseline> baseline;
+  if (!ReadBaseline(flags.baseline, baseline, err)) return kExitUsage;
   std::optional<Connection> connection = Connect(global, flags.endpoint, err);
   if (!connection) return kExitUsage;
 
   g_cancel = false;
   auto previous_int = std::signal(SIGINT, OnStopSignal);
   auto previous_term = std::signal(SIGTERM, OnStopSignal);
-  ConsoleProgress progress(out, selected->scenarios.size(), &out == &std::cout && isatty(STDOUT_FILENO));
+  ConsoleProgress console(out, selected->scenarios.size(), &out == &std::cout && isatty(STDOUT_FILENO));
+  Lane progress(console, "");
   runner::RunOptions options{.jobs = flags.jobs,
                              .run_id = flags.run_id,
                              .call_timeout = connection->timeout,
@@ -242,7 +310,8 @@ int RunSuites(const GlobalOptions& global, const RunFlags& flags, std::ostream& 
       << (flags.jobs > 1 ? crisp::StrCat(", ", flags.jobs, " at a time") : "") << std::endl;
   runner::Runner runner(*connection->client, connection->endpoint, options);
   runner::RunResult run = runner.Run(selected->scenarios, client::ProtoToJson(connection->version));
-  progress.Finish();
+  console.Finish();
+  if (baseline) runner::ApplyBaseline(*baseline, run);
   std::signal(SIGINT, previous_int);
   std::signal(SIGTERM, previous_term);
 
@@ -255,9 +324,7 @@ int RunSuites(const GlobalOptions& global, const RunFlags& flags, std::ostream& 
     out << "reports: " << flags.report_dir << "/junit.xml, " << flags.report_dir << "/results.json\n";
   }
   if (run.interrupted) return kExitInterrupted;
-  return run.Count(Verdict::kFail) + run.Count(Verdict::kError) == 0 && run.sweep_failures.empty()
-             ? kExitOk
-             : kExitFailures;
+  return Failed(run) ? kExitFailures : kExitOk;
 }
 
 struct MatrixFlags {
@@ -265,10 +332,15 @@ struct MatrixFlags {
   Selection selection;
   int jobs = 1;
   std::string report_dir = "out/matrix";
+  std::string baseline;
+  std::vector<std::string> rules;
+  bool serial = false;
 };
 
-// Runs the same scenarios on each runtime in turn, each run with its own ID,
-// then writes the matrix reports.
+// Runs the same scenarios on each runtime, each run with its own ID, all
+// runtimes at once unless --serial, then writes the matrix reports.
+// Parallel runs are safe: each run names and labels what it creates with
+// its own run ID and suffixes, and its sweep removes only its own.
 int RunMatrix(const GlobalOptions& global, const MatrixFlags& flags, std::ostream& out, std::ostream& err) {
   std::optional<Selected> selected = Select(flags.selection, err);
   if (!selected) return kExitUsage;
@@ -276,6 +348,14 @@ int RunMatrix(const GlobalOptions& global, const MatrixFlags& flags, std::ostrea
     err << "crisp: error: no scenario matches the filters\n";
     return kExitUsage;
   }
+  if (flags.jobs < 1) {
+    err << "crisp: error: -j must be at least 1\n";
+    return kExitUsage;
+  }
+  std::optional<runner::Baseline> baseline;
+  if (!ReadBaseline(flags.baseline, baseline, err)) return kExitUsage;
+  std::optional<diff::Normaliser> normaliser = ReadRules(flags.rules, err);
+  if (!normaliser) return kExitUsage;
   std::vector<std::string> endpoints = flags.endpoints;
   if (endpoints.empty()) endpoints.push_back(std::string(client::kReferenceEndpoint));
   std::set<std::string> names;
@@ -290,40 +370,62 @@ int RunMatrix(const GlobalOptions& global, const MatrixFlags& flags, std::ostrea
       return kExitUsage;
     }
   }
-  std::vector<runner::RunResult> runs;
+  // Every endpoint must answer before anything runs.
+  std::vector<Connection> connections;
+  for (const std::string& text : endpoints) {
+    std::optional<Connection> connection = Connect(global, text, err);
+    if (!connection) return kExitUsage;
+    out << "crisp: " << connection->endpoint.name << " (" << connection->version.runtime_name() << " "
+        << connection->version.runtime_version() << "): " << selected->scenarios.size() << " scenario(s)\n";
+    connections.push_back(*std::move(connection));
+  }
+  out << "crisp: " << (flags.serial || connections.size() == 1 ? "one runtime at a time" : "all runtimes at once")
+      << (flags.jobs > 1 ? crisp::StrCat(", ", flags.jobs, " scenarios at a time on each") : "") << std::endl;
+
   g_cancel = false;
   auto previous_int = std::signal(SIGINT, OnStopSignal);
   auto previous_term = std::signal(SIGTERM, OnStopSignal);
-  bool interrupted = false;
-  for (const std::string& text : endpoints) {
-    if (g_cancel) break;
-    std::optional<Connection> connection = Connect(global, text, err);
-    if (!connection) {
-      std::signal(SIGINT, previous_int);
-      std::signal(SIGTERM, previous_term);
-      return kExitUsage;
-    }
-    out << "crisp: " << connection->endpoint.name << " (" << connection->version.runtime_name() << " "
-        << connection->version.runtime_version() << "): " << selected->scenarios.size() << " scenario(s)" << std::endl;
-    ConsoleProgress progress(out, selected->scenarios.size(), &out == &std::cout && isatty(STDOUT_FILENO));
-    runner::Runner runner(*connection->client, connection->endpoint,
-                          {.jobs = flags.jobs, .run_id = "", .call_timeout = connection->timeout, .progress = &progress,
-                           .cancel = &g_cancel});
-    runs.push_back(runner.Run(selected->scenarios, client::ProtoToJson(connection->version)));
-    progress.Finish();
-    interrupted = interrupted || runs.back().interrupted;
+  ConsoleProgress console(out, selected->scenarios.size() * connections.size(),
+                          &out == &std::cout && isatty(STDOUT_FILENO));
+  std::vector<runner::RunResult> runs(connections.size());
+  std::vector<std::unique_ptr<Lane>> lanes;
+  for (const Connection& connection : connections) lanes.push_back(std::make_unique<Lane>(console, connection.endpoint.name));
+  auto run_one = [&](size_t i) {
+    if (g_cancel) return;
+    runner::Runner runner(*connections[i].client, connections[i].endpoint,
+                          {.jobs = flags.jobs, .run_id = "", .call_timeout = connections[i].timeout,
+                           .progress = lanes[i].get(), .cancel = &g_cancel});
+    runs[i] = runner.Run(selected->scenarios, client::ProtoToJson(connections[i].version));
+  };
+  if (flags.serial) {
+    for (size_t i = 0; i < connections.size(); ++i) run_one(i);
+  } else {
+    std::vector<std::thread> threads;
+    for (size_t i = 0; i < connections.size(); ++i) threads.emplace_back(run_one, i);
+    for (std::thread& thread : threads) thread.join();
   }
+  console.Finish();
   std::signal(SIGINT, previous_int);
   std::signal(SIGTERM, previous_term);
-  if (absl::Status written = report::WriteMatrixReports(runs, flags.report_dir); !written.ok()) {
+  bool interrupted = g_cancel.load();
+  // A run cancelled before it started has no endpoint; keep only real runs.
+  std::vector<runner::RunResult> finished;
+  for (size_t i = 0; i < runs.size(); ++i) {
+    if (runs[i].run_id.empty()) continue;
+    if (baseline) runner::ApplyBaseline(*baseline, runs[i]);
+    interrupted = interrupted || runs[i].interrupted;
+    finished.push_back(std::move(runs[i]));
+  }
+  report::Matrix matrix = report::BuildMatrix(finished, *normaliser);
+  if (absl::Status written = report::WriteMatrixReports(matrix, flags.report_dir); !written.ok()) {
     err << "crisp: error: " << written.message() << '\n';
     return kExitFailures;
   }
-  out << '\n' << report::MatrixMarkdown(runs) << "\nreports: " << flags.report_dir
-      << "/summary.md, results.json, junit-<runtime>.xml\n";
+  out << '\n' << report::MatrixMarkdown(matrix) << "\nreports: " << flags.report_dir
+      << "/matrix.html, summary.md, results.json, junit-<runtime>.xml\n";
   if (interrupted) return kExitInterrupted;
-  for (const runner::RunResult& run : runs) {
-    if (run.Count(Verdict::kFail) + run.Count(Verdict::kError) > 0 || !run.sweep_failures.empty()) return kExitFailures;
+  for (const runner::RunResult& run : finished) {
+    if (Failed(run)) return kExitFailures;
   }
   return kExitOk;
 }
@@ -391,15 +493,18 @@ struct DiffFlags {
   std::string new_path;
   std::string output = "text";
   double latency_ratio = 0.5;
+  std::vector<std::string> rules;
 };
 
 int DiffRuns(const DiffFlags& flags, std::ostream& out, std::ostream& err) {
   std::optional<nlohmann::json> old_run = ReadResults(flags.old_path, err);
   std::optional<nlohmann::json> new_run = ReadResults(flags.new_path, err);
   if (!old_run || !new_run) return kExitUsage;
+  std::optional<diff::Normaliser> normaliser = ReadRules(flags.rules, err);
+  if (!normaliser) return kExitUsage;
   absl::StatusOr<diff::RunDiff> result;
   try {
-    result = diff::CompareRuns(*old_run, *new_run, {.latency_ratio = flags.latency_ratio});
+    result = diff::CompareRuns(*old_run, *new_run, {.latency_ratio = flags.latency_ratio, .normaliser = &*normaliser});
   } catch (const nlohmann::json::exception& error) {
     err << "crisp: error: a results file has a field of the wrong type: " << error.what() << '\n';
     return kExitUsage;
@@ -425,8 +530,11 @@ void AddSuiteCommands(CLI::App& app, const GlobalOptions& global, Actions& actio
   run->add_option("-j,--jobs", run_flags->jobs, "Scenarios run at a time")->capture_default_str();
   run->add_option("--report-dir", run_flags->report_dir, "Write junit.xml and results.json here");
   run->add_option("--run-id", run_flags->run_id, "Label this run's pods with this ID (default: time + random)");
-  run->footer("Exit codes: 0 all passed or skipped, 1 a scenario failed or errored, 2 usage or input "
-              "error, 130 interrupted (after cleaning up).");
+  run->add_option("--baseline", run_flags->baseline,
+                  "YAML of known failures: those scenarios show as known and do not fail the run");
+  run->footer("Verdicts: pass, fail, error, skip (crisp cannot run it here), n.a. (the runtime lacks what it "
+              "requires), known (a baseline lists the failure).\nExit codes: 0 nothing failed or errored, 1 a "
+              "scenario failed or errored, 2 usage or input error, 130 interrupted (after cleaning up).");
   actions[run] = [&global, run_flags, &out, &err] { return RunSuites(global, *run_flags, out, err); };
 
   auto list_selection = std::make_shared<Selection>();
@@ -446,9 +554,17 @@ void AddSuiteCommands(CLI::App& app, const GlobalOptions& global, Actions& actio
                      "NAME=ENDPOINT, repeatable (default: reference, the bundled runtime)");
   AddSelectionFlags(matrix, matrix_flags->selection);
   matrix->add_option("-j,--jobs", matrix_flags->jobs, "Scenarios run at a time on each runtime")->capture_default_str();
-  matrix->add_option("--report-dir", matrix_flags->report_dir, "Where summary.md, results.json and junit-*.xml go")
+  matrix->add_option("--report-dir", matrix_flags->report_dir,
+                     "Where matrix.html, summary.md, results.json and junit-*.xml go")
       ->capture_default_str();
-  matrix->footer("Exit codes: 0 all passed or skipped everywhere, 1 a scenario failed or errored somewhere, 2 usage "
+  matrix->add_option("--baseline", matrix_flags->baseline,
+                     "YAML of known failures per runtime and version: shown as known, not failing the run");
+  matrix->add_option("--normalise", matrix_flags->rules,
+                     "YAML of extra normalisation rules, tried before the built-in ones (repeatable; "
+                     "docs/normalisation.md)");
+  matrix->add_flag("--serial", matrix_flags->serial,
+                   "Run one runtime after the other (default: all at once; use this when comparing latency)");
+  matrix->footer("Exit codes: 0 nothing failed or errored anywhere, 1 a scenario failed or errored somewhere, 2 usage "
                  "or endpoint error, 130 interrupted.");
   actions[matrix] = [&global, matrix_flags, &out, &err] { return RunMatrix(global, *matrix_flags, out, err); };
 
@@ -462,6 +578,8 @@ void AddSuiteCommands(CLI::App& app, const GlobalOptions& global, Actions& actio
   diff->add_option("--latency-threshold", diff_flags->latency_ratio,
                    "Report a step whose latency grew by more than this fraction (and by 50ms)")
       ->capture_default_str();
+  diff->add_option("--normalise", diff_flags->rules,
+                   "YAML of extra normalisation rules for comparing answers (repeatable; docs/normalisation.md)");
   diff->footer("Exit codes: 0 no regression, 1 a scenario went from pass to fail or error, 2 unreadable input.");
   actions[diff] = [diff_flags, &out, &err] { return DiffRuns(*diff_flags, out, err); };
 

@@ -4,6 +4,7 @@
 
 #include "absl/status/status.h"
 #include "common/strings.h"
+#include "harness/diff/behaviour.h"
 
 namespace crisp::diff {
 namespace {
@@ -35,8 +36,30 @@ std::string Milliseconds(int64_t nanoseconds) {
   return fmt::format("{:.1f}ms", static_cast<double>(nanoseconds) / 1e6);
 }
 
+// A field's value for a change line: its normalised JSON, or "absent".
+std::string ValueText(const std::optional<json>& value) {
+  if (!value) return "absent";
+  std::string text = value->dump();
+  return text.size() > 120 ? text.substr(0, 117) + "..." : text;
+}
+
 void CompareSteps(const std::string& id, const json& old_scenario, const json& new_scenario,
                   const DiffOptions& options, RunDiff& diff) {
+  static const Normaliser kDefault;
+  const Normaliser& normaliser = options.normaliser != nullptr ? *options.normaliser : kDefault;
+  for (const StepDifference& step : CompareBehaviour({&old_scenario, &new_scenario}, normaliser)) {
+    if (step.codes[0] != step.codes[1]) {
+      diff.behaviour.push_back({id, step.step, step.name, crisp::StrCat("code ", step.codes[0], " -> ", step.codes[1])});
+    }
+    for (const FieldDifference& field : step.fields) {
+      diff.behaviour.push_back({id, step.step, step.name,
+                                crisp::StrCat(field.path, ": ", ValueText(field.values[0]), " -> ", ValueText(field.values[1]))});
+    }
+    if (step.fields_left_out > 0) {
+      diff.behaviour.push_back({id, step.step, step.name, crisp::StrCat("and ", step.fields_left_out, " more field(s)")});
+    }
+  }
+
   const json empty = json::array();
   const json& old_steps = old_scenario.contains("steps") && old_scenario["steps"].is_array() ? old_scenario["steps"] : empty;
   const json& new_steps = new_scenario.contains("steps") && new_scenario["steps"].is_array() ? new_scenario["steps"] : empty;
@@ -48,12 +71,7 @@ void CompareSteps(const std::string& id, const json& old_scenario, const json& n
     const json* old_obs = LastObservation(before);
     const json* new_obs = LastObservation(after);
     if (old_obs == nullptr || new_obs == nullptr) continue;
-    std::string old_code = old_obs->value("code_name", "");
-    std::string new_code = new_obs->value("code_name", "");
     int index = after.value("index", static_cast<int>(i) + 1);
-    if (old_code != new_code) {
-      diff.behaviour.push_back({id, index, after.value("name", ""), crisp::StrCat("code ", old_code, " -> ", new_code)});
-    }
     int64_t old_latency = old_obs->value("latency_ns", int64_t{0});
     int64_t new_latency = new_obs->value("latency_ns", int64_t{0});
     if (old_latency > 0 && new_latency > old_latency &&

@@ -7,6 +7,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "harness/diff/normalise.h"
 #include "nlohmann/json.hpp"
 
 namespace crisp::diff {
@@ -16,6 +17,8 @@ struct DiffOptions {
   // fraction AND by more than `min_latency_change` (small numbers jitter).
   double latency_ratio = 0.5;
   absl::Duration min_latency_change = absl::Milliseconds(50);
+  // How answers are made comparable; null: the built-in rules.
+  const Normaliser* normaliser = nullptr;
 };
 
 struct ScenarioChange {
@@ -29,7 +32,9 @@ struct StepChange {
   std::string scenario;
   int step = 0;
   std::string name;
-  std::string what;  // "code OK -> NotFound", "latency 12ms -> 250ms", ...
+  // "code OK -> NotFound", "response.status.state: \"CONTAINER_RUNNING\" ->
+  // \"CONTAINER_EXITED\"", "latency 12ms -> 250ms", ...
+  std::string what;
 };
 
 struct RunDiff {
@@ -38,7 +43,7 @@ struct RunDiff {
   std::vector<ScenarioChange> other;        // any other verdict change (skip involved)
   std::vector<ScenarioChange> added;
   std::vector<ScenarioChange> removed;
-  std::vector<StepChange> behaviour;  // the gRPC code of a step changed
+  std::vector<StepChange> behaviour;  // a step's code or a normalised field changed
   std::vector<StepChange> latency;    // a step got slower past the threshold
 
   nlohmann::json ToJson() const;

@@ -6,6 +6,7 @@
 #include <set>
 
 #include "common/strings.h"
+#include "harness/diff/behaviour.h"
 #include "harness/report/matrix_html.h"
 #include "harness/report/reports.h"
 
@@ -22,14 +23,10 @@ std::string_view Cell(Verdict verdict) {
     case Verdict::kFail: return "❌ fail";
     case Verdict::kError: return "⚠️ error";
     case Verdict::kSkip: return "⏭️ skip";
+    case Verdict::kNotApplicable: return "➖ n.a.";
+    case Verdict::kKnown: return "📌 known";
   }
   return "?";
-}
-
-std::string LastCode(const runner::StepResult& step) {
-  if (step.observations.empty()) return "";
-  const nlohmann::json& last = step.observations.back();
-  return last.contains("code_name") ? last["code_name"].get<std::string>() : "";
 }
 
 // Scenario ids in first-seen order over all runs.
@@ -56,40 +53,53 @@ std::string Escape(std::string text) {
   for (char c : text) {
     if (c == '|') out += "\\|";
     else if (c == '\n') out += ' ';
+    else if (c == '`') out += '\'';
     else out += c;
   }
   return out;
 }
 
-}  // namespace
-
-std::vector<StepDifference> StepDifferences(const std::vector<RunResult>& runs) {
-  std::vector<StepDifference> differences;
-  for (const std::string& id : ScenarioOrder(runs)) {
-    size_t most_steps = 0;
-    for (const RunResult& run : runs) {
-      if (const ScenarioResult* scenario = FindScenario(run, id)) most_steps = std::max(most_steps, scenario->steps.size());
-    }
-    for (size_t i = 0; i < most_steps; ++i) {
-      StepDifference difference{id, static_cast<int>(i) + 1, "", {}};
-      std::set<std::string> reached_codes;
-      for (const RunResult& run : runs) {
-        const ScenarioResult* scenario = FindScenario(run, id);
-        std::string code;
-        if (scenario != nullptr && i < scenario->steps.size()) {
-          code = LastCode(scenario->steps[i]);
-          difference.name = scenario->steps[i].name;
-          if (!code.empty()) reached_codes.insert(code);
-        }
-        difference.codes.emplace_back(run.endpoint.name, code);
-      }
-      if (reached_codes.size() > 1) differences.push_back(std::move(difference));
-    }
-  }
-  return differences;
+std::string Short(const nlohmann::json& value) {
+  std::string text = value.dump();
+  return text.size() > 80 ? text.substr(0, 77) + "..." : text;
 }
 
-std::string MatrixMarkdown(const std::vector<RunResult>& runs) {
+}  // namespace
+
+Matrix BuildMatrix(const std::vector<RunResult>& runs, const diff::Normaliser& normaliser) {
+  Matrix matrix;
+  matrix.runs = &runs;
+  matrix.results = nlohmann::json::array();
+  for (const RunResult& run : runs) matrix.results.push_back(ResultsJson(run));
+  // Each run's scenarios by id, as results.json has them.
+  std::vector<std::map<std::string, const nlohmann::json*>> by_id(runs.size());
+  for (size_t i = 0; i < runs.size(); ++i) {
+    for (const nlohmann::json& scenario : matrix.results[i]["scenarios"]) by_id[i][scenario["id"]] = &scenario;
+  }
+  for (const std::string& id : ScenarioOrder(runs)) {
+    std::vector<const nlohmann::json*> sides;
+    for (size_t i = 0; i < runs.size(); ++i) {
+      auto found = by_id[i].find(id);
+      sides.push_back(found == by_id[i].end() ? nullptr : found->second);
+    }
+    for (diff::StepDifference& step : diff::CompareBehaviour(sides, normaliser)) {
+      StepDifference difference{id, step.step, step.name, step.method, {}, {}, step.fields_left_out};
+      for (size_t i = 0; i < runs.size(); ++i) difference.codes.emplace_back(runs[i].endpoint.name, step.codes[i]);
+      for (diff::FieldDifference& field : step.fields) {
+        StepDifference::Field out{field.path, {}};
+        for (size_t i = 0; i < runs.size(); ++i) {
+          if (step.codes[i] == "OK" || step.codes[i] == "log") out.values.emplace_back(runs[i].endpoint.name, field.values[i]);
+        }
+        difference.fields.push_back(std::move(out));
+      }
+      matrix.differences.push_back(std::move(difference));
+    }
+  }
+  return matrix;
+}
+
+std::string MatrixMarkdown(const Matrix& matrix) {
+  const std::vector<RunResult>& runs = *matrix.runs;
   std::vector<std::string> order = ScenarioOrder(runs);
   std::string md = crisp::StrCat("## crisp matrix: ", order.size(), " scenarios × ", runs.size(), " runtimes\n\n");
   md += "| scenario |";
@@ -104,65 +114,111 @@ std::string MatrixMarkdown(const std::vector<RunResult>& runs) {
     crisp::StrAppend(&md, "| `", id, "` |");
     for (const RunResult& run : runs) {
       const ScenarioResult* scenario = FindScenario(run, id);
-      crisp::StrAppend(&md, " ", scenario == nullptr ? "n.a." : Cell(scenario->verdict), " |");
+      crisp::StrAppend(&md, " ", scenario == nullptr ? "— not run" : Cell(scenario->verdict), " |");
     }
     md += "\n";
   }
   md += "\n**Totals:**";
   for (const RunResult& run : runs) {
     crisp::StrAppend(&md, " ", run.endpoint.name, " ", run.Count(Verdict::kPass), "/", run.scenarios.size(), " pass");
-    int bad = run.Count(Verdict::kFail) + run.Count(Verdict::kError);
-    if (bad > 0) crisp::StrAppend(&md, " (", bad, " fail or error)");
+    std::vector<std::string> notes;
+    if (int bad = run.Count(Verdict::kFail) + run.Count(Verdict::kError); bad > 0) notes.push_back(crisp::StrCat(bad, " fail or error"));
+    if (int na = run.Count(Verdict::kNotApplicable); na > 0) notes.push_back(crisp::StrCat(na, " n.a."));
+    if (int known = run.Count(Verdict::kKnown); known > 0) notes.push_back(crisp::StrCat(known, " known"));
+    if (int skip = run.Count(Verdict::kSkip); skip > 0) notes.push_back(crisp::StrCat(skip, " skip"));
+    for (size_t i = 0; i < notes.size(); ++i) crisp::StrAppend(&md, i == 0 ? " (" : ", ", notes[i], i + 1 == notes.size() ? ")" : "");
     md += &run == &runs.back() ? "" : " ·";
   }
   md += "\n";
 
-  std::string failures;
+  std::string failures, other, fixed;
   for (const RunResult& run : runs) {
     for (const ScenarioResult& scenario : run.scenarios) {
-      if (scenario.verdict == Verdict::kFail || scenario.verdict == Verdict::kError || scenario.verdict == Verdict::kSkip) {
-        crisp::StrAppend(&failures, "- **", run.endpoint.name, "** `", scenario.id, "` ",
-                         runner::VerdictName(scenario.verdict), ": ", Escape(scenario.reason), "\n");
+      std::string line = crisp::StrCat("- **", run.endpoint.name, "** `", scenario.id, "` ");
+      if (runner::IsFailure(scenario.verdict)) {
+        crisp::StrAppend(&failures, line, runner::VerdictName(scenario.verdict), ": ", Escape(scenario.reason), "\n");
+      } else if (scenario.verdict == Verdict::kKnown) {
+        crisp::StrAppend(&other, line, "known failure: ", Escape(scenario.baseline->reason),
+                         scenario.baseline->link.empty() ? "" : " (" + scenario.baseline->link + ")", "\n");
+      } else if (scenario.verdict == Verdict::kNotApplicable || scenario.verdict == Verdict::kSkip) {
+        crisp::StrAppend(&other, line, scenario.verdict == Verdict::kSkip ? "skip" : "n.a.", ": ", Escape(scenario.reason), "\n");
+      } else if (scenario.baseline) {
+        crisp::StrAppend(&fixed, line, "passes: fixed, remove it from the baseline (", Escape(scenario.baseline->reason), ")\n");
       }
     }
   }
-  if (!failures.empty()) crisp::StrAppend(&md, "\n### Not passing\n\n", failures);
+  if (!failures.empty()) crisp::StrAppend(&md, "\n### Failing\n\n", failures);
+  if (!fixed.empty()) crisp::StrAppend(&md, "\n### Fixed: remove from baseline\n\n", fixed);
+  if (!other.empty()) crisp::StrAppend(&md, "\n<details><summary>Known, n.a. and skipped</summary>\n\n", other, "\n</details>\n");
 
-  std::vector<StepDifference> differences = StepDifferences(runs);
-  md += "\n### Where the runtimes answer differently\n\n";
-  if (differences.empty()) md += "Every step that every runtime reached ended with the same gRPC code.\n";
-  for (const StepDifference& difference : differences) {
+  md += "\n### Where the runtimes behave differently\n\n";
+  if (matrix.differences.empty()) {
+    md += "Every step that two or more runtimes reached ended with the same gRPC code and, after normalisation, "
+          "the same answer.\n";
+  }
+  constexpr size_t kFieldsShown = 5;
+  for (const StepDifference& difference : matrix.differences) {
     crisp::StrAppend(&md, "- `", difference.scenario, "` step ", difference.step, " `", difference.name, "`:");
+    std::set<std::string> codes;
     for (const auto& [runtime, code] : difference.codes) {
-      crisp::StrAppend(&md, " ", runtime, " `", code.empty() ? "not reached" : code, "`");
-      md += &code == &difference.codes.back().second ? "" : ",";
+      if (!code.empty()) codes.insert(code);
+    }
+    if (codes.size() > 1) {
+      for (const auto& [runtime, code] : difference.codes) {
+        crisp::StrAppend(&md, " ", runtime, " `", code.empty() ? "not reached" : code, "`");
+        md += &code == &difference.codes.back().second ? "" : ",";
+      }
     }
     md += "\n";
+    for (size_t i = 0; i < std::min(kFieldsShown, difference.fields.size()); ++i) {
+      const StepDifference::Field& field = difference.fields[i];
+      crisp::StrAppend(&md, "  - `", Escape(field.path), "`:");
+      for (const auto& [runtime, value] : field.values) {
+        crisp::StrAppend(&md, " ", runtime, " `", value ? Escape(Short(*value)) : "absent", "`");
+        md += &value == &field.values.back().second ? "" : ",";
+      }
+      md += "\n";
+    }
+    size_t more = difference.fields_left_out + difference.fields.size() - std::min(kFieldsShown, difference.fields.size());
+    if (more > 0) crisp::StrAppend(&md, "  - and ", more, " more field(s): see matrix.html\n");
   }
   return md;
 }
 
-nlohmann::json MatrixJson(const std::vector<RunResult>& runs) {
-  nlohmann::json results = nlohmann::json::array();
-  for (const RunResult& run : runs) results.push_back(ResultsJson(run));
+nlohmann::json MatrixJson(const Matrix& matrix) {
   nlohmann::json differences = nlohmann::json::array();
-  for (const StepDifference& difference : StepDifferences(runs)) {
+  for (const StepDifference& difference : matrix.differences) {
     nlohmann::json codes = nlohmann::json::object();
     for (const auto& [runtime, code] : difference.codes) codes[runtime] = code;
+    nlohmann::json fields = nlohmann::json::array();
+    for (const StepDifference::Field& field : difference.fields) {
+      nlohmann::json values = nlohmann::json::object();
+      nlohmann::json absent = nlohmann::json::array();
+      for (const auto& [runtime, value] : field.values) {
+        if (value) {
+          values[runtime] = *value;
+        } else {
+          absent.push_back(runtime);
+        }
+      }
+      fields.push_back({{"path", field.path}, {"values", values}, {"absent", absent}});
+    }
     differences.push_back({{"scenario", difference.scenario}, {"step", difference.step}, {"name", difference.name},
-                           {"codes", codes}});
+                           {"method", difference.method}, {"codes", codes}, {"fields", fields},
+                           {"fields_left_out", difference.fields_left_out}});
   }
-  return {{"schema", kMatrixSchema}, {"runs", results}, {"differences", differences}};
+  return {{"schema", kMatrixSchema}, {"runs", matrix.results}, {"differences", differences}};
 }
 
-absl::Status WriteMatrixReports(const std::vector<RunResult>& runs, const std::string& directory) {
+absl::Status WriteMatrixReports(const Matrix& matrix, const std::string& directory) {
   std::error_code error;
   std::filesystem::create_directories(directory, error);
   if (error) return absl::InternalError(crisp::StrCat("cannot create ", directory, ": ", error.message()));
-  std::vector<std::pair<std::string, std::string>> files = {{"summary.md", MatrixMarkdown(runs)},
-                                                            {"results.json", MatrixJson(runs).dump(2) + "\n"},
-                                                            {"matrix.html", MatrixHtml(runs)}};
-  for (const RunResult& run : runs) files.emplace_back("junit-" + run.endpoint.name + ".xml", JunitXml(run));
+  nlohmann::json json = MatrixJson(matrix);
+  std::vector<std::pair<std::string, std::string>> files = {{"summary.md", MatrixMarkdown(matrix)},
+                                                            {"results.json", json.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n"},
+                                                            {"matrix.html", MatrixHtml(json)}};
+  for (const RunResult& run : *matrix.runs) files.emplace_back("junit-" + run.endpoint.name + ".xml", JunitXml(run));
   for (const auto& [name, content] : files) {
     std::string path = (std::filesystem::path(directory) / name).string();
     std::ofstream out(path + ".tmp", std::ios::binary | std::ios::trunc);

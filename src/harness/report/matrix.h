@@ -1,12 +1,15 @@
 // Reports over several runs of the same suites, one per runtime: the
-// scenario x runtime table, and where the runtimes answer differently
-// (step by step, also where every runtime passes).
+// scenario x runtime table, and where the runtimes behave differently, step
+// by step, after normalisation (docs/normalisation.md), also where every
+// runtime passes.
 #pragma once
 
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "absl/status/status.h"
+#include "harness/diff/normalise.h"
 #include "harness/runner/result.h"
 #include "nlohmann/json.hpp"
 
@@ -18,21 +21,38 @@ struct StepDifference {
   std::string scenario;
   int step = 0;
   std::string name;
-  // runtime name -> the gRPC code name of the step's last attempt ("" = not reached)
+  std::string method;
+  // runtime name -> the gRPC code name of the step's last attempt, "log"
+  // for log steps, "" when the runtime did not reach the step
   std::vector<std::pair<std::string, std::string>> codes;
+  struct Field {
+    std::string path;
+    // runtime name -> normalised value; nullopt: absent. Only runtimes
+    // that answered OK appear.
+    std::vector<std::pair<std::string, std::optional<nlohmann::json>>> values;
+  };
+  std::vector<Field> fields;
+  size_t fields_left_out = 0;
 };
 
-// Steps whose gRPC code is not the same on every runtime that reached them.
-std::vector<StepDifference> StepDifferences(const std::vector<runner::RunResult>& runs);
+// The runs, their results.json, and their differences, computed once for
+// every report.
+struct Matrix {
+  const std::vector<runner::RunResult>* runs = nullptr;
+  nlohmann::json results;  // one results.json document per run
+  std::vector<StepDifference> differences;
+};
+
+Matrix BuildMatrix(const std::vector<runner::RunResult>& runs, const diff::Normaliser& normaliser);
 
 // summary.md: fit for a PR comment.
-std::string MatrixMarkdown(const std::vector<runner::RunResult>& runs);
+std::string MatrixMarkdown(const Matrix& matrix);
 
 // results.json of a matrix: {"schema": kMatrixSchema, "runs": [results.json of each run],
 // "differences": [...]}.
-nlohmann::json MatrixJson(const std::vector<runner::RunResult>& runs);
+nlohmann::json MatrixJson(const Matrix& matrix);
 
-// Writes summary.md, results.json and junit-<runtime>.xml into `directory`.
-absl::Status WriteMatrixReports(const std::vector<runner::RunResult>& runs, const std::string& directory);
+// Writes matrix.html, summary.md, results.json and junit-<runtime>.xml into `directory`.
+absl::Status WriteMatrixReports(const Matrix& matrix, const std::string& directory);
 
 }  // namespace crisp::report

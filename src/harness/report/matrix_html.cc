@@ -1,7 +1,6 @@
 #include "harness/report/matrix_html.h"
 
 #include "common/strings.h"
-#include "harness/report/matrix.h"
 
 namespace crisp::report {
 namespace {
@@ -16,26 +15,30 @@ body{font:14px/1.4 system-ui,sans-serif;margin:1.5em;color:#1d1d1f}
 h1{font-size:1.4em;margin:0 0 .3em}
 .filters{margin:1em 0;display:flex;gap:1em;align-items:center;flex-wrap:wrap}
 table{border-collapse:collapse}
-th,td{border:1px solid #d0d0d5;padding:.35em .7em;text-align:left}
+th,td{border:1px solid #d0d0d5;padding:.35em .7em;text-align:left;vertical-align:top}
 th{background:#f2f2f5}
 tr.area td{background:#e8ecf5;font-weight:600}
 td.cell{cursor:pointer;text-align:center;min-width:7em}
 td.pass{background:#e3f6e5}td.fail{background:#fbe0e0}td.error{background:#fdf0d5}
-td.skip{background:#eeeeee}td.na{background:#fafafa;color:#888}
+td.skip{background:#eeeeee}td.na{background:#f4f4f6;color:#666}td.known{background:#efe6fb}
+td.none{background:#fafafa;color:#aaa}td.fixed{font-weight:600}
 td.differs{outline:2px dashed #7a5cff;outline-offset:-3px}
 td.selected{box-shadow:inset 0 0 0 3px #1d1d1f}
 #details{margin-top:1.5em;border-top:2px solid #d0d0d5;padding-top:1em}
 #details pre{background:#f6f6f8;padding:.6em;overflow:auto;max-height:18em;font-size:12px}
 .step{margin:.6em 0;padding:.4em .6em;border-left:4px solid #ccc}
-.step.pass{border-color:#3a3}.step.fail{border-color:#c33}.step.error{border-color:#d90}
+.step.pass{border-color:#3a3}.step.fail{border-color:#c33}.step.error{border-color:#d90}.step.na{border-color:#999}
+table.diff{margin:.4em 0;font-size:12px}table.diff td{font-family:ui-monospace,monospace}
+.diffnote{color:#5a3dd6;font-weight:600}
 .muted{color:#777}
 </style></head><body>
 <h1>crisp matrix</h1>
-<div id="runtimes" class="muted"></div>
+<div id="runtimes"></div>
 <div class="filters">
   <label>Area <select id="area"><option value="">all</option></select></label>
   <label>Verdict <select id="verdict"><option value="">any</option><option>pass</option><option>fail</option>
-    <option>error</option><option>skip</option><option value="na">n.a.</option></select></label>
+    <option>error</option><option>skip</option><option value="na">n.a.</option><option>known</option>
+    <option value="none">not run</option></select></label>
   <label><input type="checkbox" id="differ"> only where runtimes differ</label>
   <span id="count" class="muted"></span>
 </div>
@@ -45,73 +48,108 @@ td.selected{box-shadow:inset 0 0 0 3px #1d1d1f}
 <script>
 const data = JSON.parse(document.getElementById('data').textContent);
 const runs = data.runs;
-const ids = [];
-for (const run of runs) for (const s of run.scenarios) if (!ids.includes(s.id)) ids.push(s.id);
+const ids = [], seen = new Set();
+const byId = runs.map(run => {
+  const m = new Map();
+  for (const s of run.scenarios) { m.set(s.id, s); if (!seen.has(s.id)) { seen.add(s.id); ids.push(s.id); } }
+  return m;
+});
 const area = id => id.split('.')[0];
-const find = (run, id) => run.scenarios.find(s => s.id === id);
-const differing = new Set(data.differences.map(d => d.scenario));
-for (const id of ids) {
-  const verdicts = new Set(runs.map(r => (find(r, id) || {verdict: 'na'}).verdict));
-  if (verdicts.size > 1) differing.add(id);
+const verdictOf = (i, id) => { const s = byId[i].get(id); return s ? s.verdict : 'none'; };
+const label = {pass: 'pass', fail: 'fail', error: 'error', skip: 'skip', na: 'n.a.', known: 'known', none: 'not run'};
+const diffs = new Map();  // scenario -> step -> difference
+for (const d of data.differences) {
+  if (!diffs.has(d.scenario)) diffs.set(d.scenario, new Map());
+  diffs.get(d.scenario).set(d.step, d);
 }
+const differing = new Set(diffs.keys());
+for (const id of ids) if (new Set(runs.map((r, i) => verdictOf(i, id))).size > 1) differing.add(id);
 const esc = t => String(t).replace(/[&<>"]/g, c => ({'&':'&amp;','<':'&lt;','>':'&gt;','"':'&quot;'}[c]));
-document.getElementById('runtimes').textContent = runs.map(r =>
-  `${r.endpoint.name}: ${r.runtime.runtime_name} ${r.runtime.runtime_version}`).join(' · ');
+document.getElementById('runtimes').innerHTML = runs.map(r => {
+  const met = Object.entries((r.capabilities || {}).met || {}).filter(([k, v]) => v).map(([k]) => k);
+  return `<div><b>${esc(r.endpoint.name)}</b>: ${esc(r.runtime.runtime_name)} ${esc(r.runtime.runtime_version)}` +
+    ` <span class="muted">(API ${esc(r.runtime.runtime_api_version)}; run ${esc(r.run_id)}` +
+    (met.length ? `; meets ${esc(met.join(', '))}` : '') + ')</span></div>';
+}).join('');
 const areas = [...new Set(ids.map(area))].sort();
 const areaSelect = document.getElementById('area');
 for (const a of areas) areaSelect.insertAdjacentHTML('beforeend', `<option>${esc(a)}</option>`);
 document.querySelector('#matrix thead').innerHTML =
-  '<tr><th>scenario</th>' + runs.map(r => `<th>${esc(r.endpoint.name)}</th>`).join('') + '</tr>';
+  '<tr><th>scenario</th>' + runs.map(r => `<th>${esc(r.endpoint.name)}<br><span class="muted">` +
+  `${esc(r.runtime.runtime_name)} ${esc(r.runtime.runtime_version)}</span></th>`).join('') + '</tr>';
+const byArea = new Map(areas.map(a => [a, []]));
+for (const id of ids) byArea.get(area(id)).push(id);
 
 function render() {
   const wantArea = areaSelect.value, wantVerdict = document.getElementById('verdict').value;
   const onlyDiffer = document.getElementById('differ').checked;
-  let html = '', shown = 0;
+  const parts = []; let shown = 0;
   for (const a of areas) {
-    const rows = ids.filter(id => area(id) === a).filter(id => {
-      if (wantArea && a !== wantArea) return false;
+    if (wantArea && a !== wantArea) continue;
+    const rows = byArea.get(a).filter(id => {
       if (onlyDiffer && !differing.has(id)) return false;
-      if (wantVerdict && !runs.some(r => (find(r, id) || {verdict: 'na'}).verdict === wantVerdict)) return false;
+      if (wantVerdict && !runs.some((r, i) => verdictOf(i, id) === wantVerdict)) return false;
       return true;
     });
     if (!rows.length) continue;
-    const passes = runs.map(r => rows.filter(id => (find(r, id) || {}).verdict === 'pass').length);
-    html += `<tr class="area"><td>${esc(a)}</td>` + passes.map(p => `<td>${p}/${rows.length} pass</td>`).join('') + '</tr>';
+    const passes = runs.map((r, i) => rows.filter(id => verdictOf(i, id) === 'pass').length);
+    parts.push(`<tr class="area"><td>${esc(a)}</td>` + passes.map(p => `<td>${p}/${rows.length} pass</td>`).join('') + '</tr>');
     for (const id of rows) {
       shown++;
-      html += `<tr data-id="${esc(id)}"><td>${esc(id)}</td>` + runs.map((r, i) => {
-        const s = find(r, id), v = s ? s.verdict : 'na';
-        return `<td class="cell ${v}${differing.has(id) ? ' differs' : ''}" data-run="${i}" data-id="${esc(id)}">${v === 'na' ? 'n.a.' : v}</td>`;
-      }).join('') + '</tr>';
+      const d = differing.has(id) ? ' differs' : '';
+      parts.push(`<tr data-id="${esc(id)}"><td>${esc(id)}</td>` + runs.map((r, i) => {
+        const s = byId[i].get(id), v = s ? s.verdict : 'none';
+        const fixed = s && s.baseline && s.baseline.fixed;
+        return `<td class="cell ${v}${d}${fixed ? ' fixed' : ''}" data-run="${i}" data-id="${esc(id)}"` +
+          (fixed ? ' title="fixed: remove from baseline"' : '') + `>${label[v]}${fixed ? ' (fixed)' : ''}</td>`;
+      }).join('') + '</tr>');
     }
   }
-  document.querySelector('#matrix tbody').innerHTML = html;
+  document.querySelector('#matrix tbody').innerHTML = parts.join('');
   document.getElementById('count').textContent = `${shown} of ${ids.length} scenarios`;
+}
+
+const show_json = v => v === undefined ? '<i>absent</i>' : esc(JSON.stringify(v));
+function diffTable(d, self) {
+  let html = '';
+  const codes = Object.entries(d.codes).filter(([, c]) => c);
+  if (new Set(codes.map(([, c]) => c)).size > 1)
+    html += '<div class="diffnote">codes differ: ' + codes.map(([r, c]) => `${esc(r)} ${esc(c)}`).join(', ') + '</div>';
+  if (d.fields.length) {
+    const names = runs.map(r => r.endpoint.name).filter(n => d.fields.some(f => n in f.values || f.absent.includes(n)));
+    html += '<table class="diff"><tr><th>field (normalised)</th>' + names.map(n =>
+      `<th>${esc(n)}${n === self ? ' (this)' : ''}</th>`).join('') + '</tr>' +
+      d.fields.map(f => `<tr><td>${esc(f.path)}</td>` + names.map(n => `<td>${show_json(f.values[n])}</td>`).join('') + '</tr>').join('') +
+      '</table>';
+    if (d.fields_left_out) html += `<div class="muted">and ${d.fields_left_out} more field(s) in results.json</div>`;
+  }
+  return html;
 }
 
 function show(cell) {
   document.querySelectorAll('td.selected').forEach(c => c.classList.remove('selected'));
   cell.classList.add('selected');
-  const run = runs[+cell.dataset.run], id = cell.dataset.id, s = find(run, id);
+  const i = +cell.dataset.run, run = runs[i], id = cell.dataset.id, s = byId[i].get(id);
   const box = document.getElementById('details');
-  if (!s) { box.innerHTML = `<h2>${esc(id)} on ${esc(run.endpoint.name)}</h2><p>n.a.: not run here.</p>`; return; }
-  let html = `<h2>${esc(id)} on ${esc(run.endpoint.name)}: ${esc(s.verdict)}</h2><p>${esc(s.title)}</p>`;
+  if (!s) { box.innerHTML = `<h2>${esc(id)} on ${esc(run.endpoint.name)}</h2><p>not run here: the scenario was not selected for this runtime.</p>`; return; }
+  let html = `<h2>${esc(id)} on ${esc(run.endpoint.name)}: ${esc(label[s.verdict])}</h2><p>${esc(s.title)}</p>`;
   if (s.spec_ref) html += `<p class="muted">spec: ${esc(s.spec_ref)}</p>`;
+  if (s.baseline) html += `<p><b>baseline:</b> ${esc(s.baseline.reason)}` +
+    (s.baseline.link ? ` <span class="muted">${esc(s.baseline.link)}</span>` : '') +
+    (s.baseline.fixed ? ' — <b>fixed: remove from baseline</b>' : ` (actual: ${esc(s.baseline.actual)})`) + '</p>';
   if (s.reason) html += `<p><b>${esc(s.reason)}</b></p>`;
+  const stepDiffs = diffs.get(id) || new Map();
   for (const step of s.steps) {
     const obs = step.observations[step.observations.length - 1] || {};
-    const others = runs.map((r, i) => {
-      if (i === +cell.dataset.run) return '';
-      const o = find(r, id), st = o && o.steps[step.index - 1];
-      const ob = st && st.observations[st.observations.length - 1];
-      return `${esc(r.endpoint.name)}: ${ob ? esc(ob.code_name || 'log') : 'not reached'}`;
-    }).filter(Boolean).join(', ');
-    html += `<div class="step ${esc(step.verdict)}"><b>step ${step.index} ${esc(step.name)}</b>: ${esc(step.verdict)}` +
-      (obs.code_name ? ` — ${esc(obs.code_name)}` : '') + (others ? ` <span class="muted">(others: ${others})</span>` : '') +
+    const d = stepDiffs.get(step.index);
+    html += `<div class="step ${esc(step.verdict)}"><b>step ${step.index} ${esc(step.name)}</b>: ${esc(label[step.verdict] || step.verdict)}` +
+      (obs.code_name ? ` — ${esc(obs.code_name)}` : '') + (step.attempts > 1 ? ` <span class="muted">(${step.attempts} attempts)</span>` : '') +
       (step.message ? `<div>${esc(step.message)}</div>` : '') +
+      (d ? diffTable(d, run.endpoint.name) : (runs.length > 1 ? '<div class="muted">same behaviour on the other runtimes that reached this step</div>' : '')) +
       `<details><summary>request and response</summary><pre>${esc(JSON.stringify(obs.request ?? obs.path, null, 2))}</pre>` +
       `<pre>${esc(JSON.stringify(obs.response ?? obs.log ?? obs.message, null, 2))}</pre></details></div>`;
   }
+  if (s.cleanup && s.cleanup.length) html += `<p class="muted">cleanup: ${s.cleanup.map(esc).join('; ')}</p>`;
   box.innerHTML = html;
 }
 
@@ -121,13 +159,14 @@ document.querySelector('#matrix tbody').addEventListener('click', e => {
 });
 for (const id of ['area', 'verdict', 'differ']) document.getElementById(id).addEventListener('change', render);
 render();
+document.body.dataset.rendered = 'true';
 </script></body></html>
 )HTML";
 
 }  // namespace
 
-std::string MatrixHtml(const std::vector<runner::RunResult>& runs) {
-  std::string json = MatrixJson(runs).dump();
+std::string MatrixHtml(const nlohmann::json& matrix_json) {
+  std::string json = matrix_json.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
   std::string safe;
   safe.reserve(json.size());
   for (char c : json) {

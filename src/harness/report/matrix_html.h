@@ -1,16 +1,17 @@
 // matrix.html: one self-contained page (no CDN: CSS and JS inline) with the
-// scenario x runtime matrix grouped by area, filters (area, verdict, only
-// where runtimes differ), and, on a click, a cell's step trace with each
-// request and response and how the other runtimes answered the same steps.
+// scenario x runtime matrix grouped by area with pass counts, filters (area,
+// verdict, only where runtimes differ), runtime names and versions in the
+// header, and, on a click, a cell's step trace with each request and
+// response and the behaviour diff against the other runtimes.
 #pragma once
 
 #include <string>
-#include <vector>
 
-#include "harness/runner/result.h"
+#include "nlohmann/json.hpp"
 
 namespace crisp::report {
 
-std::string MatrixHtml(const std::vector<runner::RunResult>& runs);
+// `matrix_json` is what MatrixJson returns; the page carries it as data.
+std::string MatrixHtml(const nlohmann::json& matrix_json);
 
 }  // namespace crisp::report

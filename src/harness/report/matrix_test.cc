@@ -45,19 +45,19 @@ TEST(MatrixTest, TableTotalsFailuresAndStepDifferencesEvenWhenBothPass) {
                                        Scenario("pod.only-here", Verdict::kPass, {Step("Run", "OK")})}),
       RuntimeRun("crispd", "crispd", {Scenario("pod.stop", Verdict::kPass, {Step("Run", "OK"), Step("Stop", "OK")}),
                                Scenario("pod.broken", Verdict::kFail, {Step("Run", "Internal")}, "step 1 (Run): boom")})};
-  std::string md = MatrixMarkdown(runs);
+  Matrix matrix = BuildMatrix(runs, diff::Normaliser());
+  std::string md = MatrixMarkdown(matrix);
   EXPECT_THAT(md, HasSubstr("## crisp matrix: 3 scenarios × 2 runtimes"));
   EXPECT_THAT(md, HasSubstr("| scenario | containerd (containerd 1.0) | crispd (crispd 1.0) |"));
   EXPECT_THAT(md, HasSubstr("| `pod.stop` | ✅ pass | ✅ pass |"));
-  EXPECT_THAT(md, HasSubstr("| `pod.only-here` | ✅ pass | n.a. |"));
-  EXPECT_THAT(md, HasSubstr("| `pod.broken` | n.a. | ❌ fail |"));
+  EXPECT_THAT(md, HasSubstr("| `pod.only-here` | ✅ pass | — not run |"));
+  EXPECT_THAT(md, HasSubstr("| `pod.broken` | — not run | ❌ fail |"));
   EXPECT_THAT(md, HasSubstr("**Totals:** containerd 2/2 pass · crispd 1/2 pass (1 fail or error)"));
   EXPECT_THAT(md, HasSubstr("- **crispd** `pod.broken` fail: step 1 (Run): boom"));
   EXPECT_THAT(md, HasSubstr("- `pod.stop` step 2 `Stop`: containerd `NotFound`, crispd `OK`"));
 
-  std::vector<StepDifference> differences = StepDifferences(runs);
-  ASSERT_EQ(differences.size(), 1u);  // steps reached by only one runtime are not differences
-  nlohmann::json json = MatrixJson(runs);
+  ASSERT_EQ(matrix.differences.size(), 1u);  // steps reached by only one runtime are not differences
+  nlohmann::json json = MatrixJson(matrix);
   EXPECT_EQ(json["schema"], "crisp.matrix/v1");
   EXPECT_EQ(json["runs"].size(), 2u);
   EXPECT_EQ(json["differences"][0]["codes"]["crispd"], "OK");
@@ -66,7 +66,7 @@ TEST(MatrixTest, TableTotalsFailuresAndStepDifferencesEvenWhenBothPass) {
 TEST(MatrixTest, HtmlIsSelfContainedAndItsDataCannotCloseTheScript) {
   std::vector<RunResult> runs = {RuntimeRun("a", "x", {Scenario("v.v", Verdict::kFail, {Step("Version", "OK")},
                                                                 "</script><script>alert(1)</script>")})};
-  std::string html = MatrixHtml(runs);
+  std::string html = MatrixHtml(MatrixJson(BuildMatrix(runs, diff::Normaliser())));
   EXPECT_THAT(html, HasSubstr("<script id=\"data\" type=\"application/json\">"));
   EXPECT_EQ(html.find("</script><script>alert"), std::string::npos);
   EXPECT_THAT(html, HasSubstr("\\u003c/script>"));
@@ -77,7 +77,49 @@ TEST(MatrixTest, HtmlIsSelfContainedAndItsDataCannotCloseTheScript) {
 TEST(MatrixTest, SaysSoWhenEveryStepAgrees) {
   std::vector<RunResult> runs = {RuntimeRun("a", "x", {Scenario("v.v", Verdict::kPass, {Step("Version", "OK")})}),
                                  RuntimeRun("b", "y", {Scenario("v.v", Verdict::kPass, {Step("Version", "OK")})})};
-  EXPECT_THAT(MatrixMarkdown(runs), HasSubstr("Every step that every runtime reached ended with the same gRPC code."));
+  EXPECT_THAT(MatrixMarkdown(BuildMatrix(runs, diff::Normaliser())),
+              HasSubstr("Every step that two or more runtimes reached ended with the same gRPC code and, after "
+                        "normalisation, the same answer."));
+}
+
+TEST(MatrixTest, FieldDifferencesNotApplicableKnownAndFixedCells) {
+  auto status = [](nlohmann::json response) {
+    StepResult step = Step("ContainerStatus", "OK");
+    step.method = "ContainerStatus";
+    step.observations[0]["response"] = std::move(response);
+    return step;
+  };
+  ScenarioResult known = Scenario("image.digest", Verdict::kKnown, {Step("Pull", "NotFound")}, "step 1 (Pull): gone");
+  known.baseline = runner::BaselineMatch{"upstream digest moved", "https://example.org/1", Verdict::kFail};
+  ScenarioResult fixed = Scenario("image.digest", Verdict::kPass, {Step("Pull", "OK")});
+  fixed.baseline = runner::BaselineMatch{"upstream digest moved", "", Verdict::kPass};
+  std::vector<RunResult> runs = {
+      RuntimeRun("containerd", "containerd",
+                 {Scenario("container.status", Verdict::kPass, {status({{"status", {{"image_ref", "sha256:1"}, {"created_at", 5}}}})}),
+                  Scenario("security.apparmor", Verdict::kNotApplicable, {}, "requires apparmor: the host has no AppArmor"),
+                  known}),
+      RuntimeRun("reference", "crispd",
+                 {Scenario("container.status", Verdict::kPass, {status({{"status", {{"image_ref", "docker.io/r@sha256:1"}, {"created_at", 8}}}})}),
+                  Scenario("security.apparmor", Verdict::kNotApplicable, {}, "requires apparmor: the host has no AppArmor"),
+                  fixed})};
+  Matrix matrix = BuildMatrix(runs, diff::Normaliser());
+  std::string md = MatrixMarkdown(matrix);
+  EXPECT_THAT(md, HasSubstr("| `security.apparmor` | ➖ n.a. | ➖ n.a. |"));
+  EXPECT_THAT(md, HasSubstr("| `image.digest` | 📌 known | ✅ pass |"));
+  EXPECT_THAT(md, HasSubstr("containerd 1/3 pass (1 n.a., 1 known)"));
+  EXPECT_THAT(md, HasSubstr("### Fixed: remove from baseline"));
+  EXPECT_THAT(md, HasSubstr("- **reference** `image.digest` passes: fixed, remove it from the baseline"));
+  EXPECT_THAT(md, HasSubstr("- **containerd** `image.digest` known failure: upstream digest moved (https://example.org/1)"));
+  // created_at normalises away; image_ref is a real difference
+  EXPECT_THAT(md, HasSubstr("- `container.status` step 1 `ContainerStatus`:\n  - `response.status.image_ref`: "
+                            "containerd `\"sha256:1\"`, reference `\"docker.io/r@sha256:1\"`"));
+  nlohmann::json json = MatrixJson(matrix);
+  ASSERT_EQ(json["differences"].size(), 2u);  // and image.digest's Pull: NotFound against OK
+  EXPECT_EQ(json["differences"][1]["codes"]["containerd"], "NotFound");
+  EXPECT_EQ(json["differences"][0]["fields"][0]["values"]["reference"], "docker.io/r@sha256:1");
+  EXPECT_EQ(json["runs"][1]["scenarios"][2]["baseline"]["fixed"], true);
+  EXPECT_EQ(json["runs"][0]["summary"]["known"], 1);
+  EXPECT_EQ(json["runs"][0]["summary"]["na"], 1);
 }
 
 }  // namespace

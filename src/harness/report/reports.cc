@@ -88,7 +88,8 @@ std::string JunitXml(const RunResult& run) {
   std::string xml = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n";
   crisp::StrAppend(&xml, "<testsuites name=\"crisp\" tests=\"", run.scenarios.size(), "\" failures=\"",
                    run.Count(Verdict::kFail), "\" errors=\"", run.Count(Verdict::kError), "\" skipped=\"",
-                   run.Count(Verdict::kSkip), "\" time=\"", Seconds(run.end - run.start), "\" timestamp=\"",
+                   run.Count(Verdict::kSkip) + run.Count(Verdict::kNotApplicable) + run.Count(Verdict::kKnown),
+                   "\" time=\"", Seconds(run.end - run.start), "\" timestamp=\"",
                    Time(run.start), "\">\n");
   for (const std::string& suite : order) {
     const auto& scenarios = by_suite[suite];
@@ -97,7 +98,8 @@ std::string JunitXml(const RunResult& run) {
     for (const ScenarioResult* scenario : scenarios) {
       failures += scenario->verdict == Verdict::kFail;
       errors += scenario->verdict == Verdict::kError;
-      skipped += scenario->verdict == Verdict::kSkip;
+      skipped += scenario->verdict == Verdict::kSkip || scenario->verdict == Verdict::kNotApplicable ||
+                 scenario->verdict == Verdict::kKnown;
       time += scenario->duration;
     }
     crisp::StrAppend(&xml, "  <testsuite name=\"", XmlEscape(suite), "\" tests=\"", scenarios.size(),
@@ -131,6 +133,14 @@ std::string JunitXml(const RunResult& run) {
         case Verdict::kSkip:
           crisp::StrAppend(&xml, "      <skipped message=\"", XmlEscape(scenario->reason), "\"/>\n");
           break;
+        case Verdict::kNotApplicable:
+          crisp::StrAppend(&xml, "      <skipped message=\"n.a.: ", XmlEscape(scenario->reason), "\"/>\n");
+          break;
+        case Verdict::kKnown:
+          crisp::StrAppend(&xml, "      <skipped message=\"known failure (baseline): ", XmlEscape(scenario->baseline->reason),
+                           scenario->baseline->link.empty() ? "" : " " + XmlEscape(scenario->baseline->link), "; ",
+                           XmlEscape(scenario->reason), "\"/>\n");
+          break;
         case Verdict::kPass: break;
       }
       crisp::StrAppend(&xml, "      <system-out>", XmlEscape(StepTrace(*scenario)), "</system-out>\n");
@@ -144,6 +154,7 @@ std::string JunitXml(const RunResult& run) {
 
 nlohmann::json ResultsJson(const RunResult& run) {
   nlohmann::json scenarios = nlohmann::json::array();
+  int fixed = 0;
   for (const ScenarioResult& scenario : run.scenarios) {
     nlohmann::json steps = nlohmann::json::array();
     for (const runner::StepResult& step : scenario.steps) {
@@ -168,7 +179,17 @@ nlohmann::json ResultsJson(const RunResult& run) {
                          {"start", Time(scenario.start)},
                          {"duration_ms", absl::ToInt64Milliseconds(scenario.duration)},
                          {"steps", std::move(steps)},
-                         {"cleanup", scenario.cleanup}});
+                         {"cleanup", scenario.cleanup},
+                         {"substitutions", scenario.substitutions}});
+    if (scenario.baseline) {
+      const runner::BaselineMatch& match = *scenario.baseline;
+      bool stale = scenario.verdict == Verdict::kPass;
+      fixed += stale;
+      scenarios.back()["baseline"] = {{"reason", match.reason},
+                                      {"link", match.link},
+                                      {"actual", runner::VerdictName(match.actual)},
+                                      {"fixed", stale}};
+    }
   }
   return {{"schema", kResultsSchema},
           {"crisp_version", kCrispVersion},
@@ -184,7 +205,11 @@ nlohmann::json ResultsJson(const RunResult& run) {
             {"pass", run.Count(Verdict::kPass)},
             {"fail", run.Count(Verdict::kFail)},
             {"error", run.Count(Verdict::kError)},
-            {"skip", run.Count(Verdict::kSkip)}}},
+            {"skip", run.Count(Verdict::kSkip)},
+            {"na", run.Count(Verdict::kNotApplicable)},
+            {"known", run.Count(Verdict::kKnown)},
+            {"fixed", fixed}}},
+          {"capabilities", run.capabilities},
           {"sweep", {{"removed", run.swept}, {"failures", run.sweep_failures}}},
           {"scenarios", std::move(scenarios)}};
 }

@@ -2,6 +2,8 @@
 // Reports (JUnit, results.json, the console summary) are written from this.
 #pragma once
 
+#include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -15,10 +17,24 @@ enum class Verdict {
   kPass,   // every expectation held
   kFail,   // the runtime broke an expectation
   kError,  // the harness or the environment failed (unreachable runtime, bad input, timeout)
-  kSkip,   // a requirement is not met; the reason says which
+  kSkip,   // crisp itself cannot run it here (requires root); the reason says why
+  kNotApplicable,  // the runtime or its host lacks what the scenario requires, or
+                   // answers UNIMPLEMENTED where the scenario allows that
+  kKnown,  // failed or errored, and a baseline lists it as a known failure
 };
 
-std::string_view VerdictName(Verdict verdict);  // "pass", "fail", "error", "skip"
+// "pass", "fail", "error", "skip", "na", "known"
+std::string_view VerdictName(Verdict verdict);
+
+// Whether a run with this verdict in it has failed.
+inline bool IsFailure(Verdict verdict) { return verdict == Verdict::kFail || verdict == Verdict::kError; }
+
+// A baseline entry that names a scenario on a runtime.
+struct BaselineMatch {
+  std::string reason;
+  std::string link;
+  Verdict actual = Verdict::kPass;  // what the scenario did; kPass means the baseline is stale
+};
 
 struct StepResult {
   int index = 0;        // 1-based
@@ -48,12 +64,20 @@ struct ScenarioResult {
   std::vector<StepResult> steps;
   // What cleanup did, one line each; failures say so.
   std::vector<std::string> cleanup;
+  // Values that differ from run to run by design (the run ID, the name
+  // suffix, host ports picked free), each with the symbol that stands for it
+  // when runs are compared.
+  std::map<std::string, std::string> substitutions;
+  std::optional<BaselineMatch> baseline;
 };
 
 struct RunResult {
   std::string run_id;
   client::Endpoint endpoint;
   nlohmann::json runtime_version;  // the VersionResponse
+  // What the runner probed before running: {"status", "runtime_config",
+  // "host", "facts"}; see capabilities.h.
+  nlohmann::json capabilities = nlohmann::json::object();
   absl::Time start;
   absl::Time end;
   bool interrupted = false;

@@ -74,8 +74,10 @@ struct Created {
 
 class Execution {
  public:
-  Execution(const Scenario& scenario, client::CriClient& client, const RunOptions& options)
-      : scenario_(scenario), client_(client), options_(options), suffix_(RandomHex(6)) {
+  Execution(const Scenario& scenario, client::CriClient& client, const RunOptions& options,
+            const Capabilities& capabilities)
+      : scenario_(scenario), client_(client), options_(options), capabilities_(capabilities),
+        suffix_(RandomHex(6)) {
     variables_.Set("run", {{"id", options.run_id}, {"suffix", suffix_}});
     variables_.Set("scenario", {{"id", scenario.id}});
     deadline_ = absl::Now() + scenario.timeout;
@@ -90,14 +92,16 @@ class Execution {
     result.tags = scenario_.tags;
     result.spec_ref = scenario_.spec_ref;
     result.start = absl::Now();
+    result.substitutions[options_.run_id] = "${run.id}";
+    result.substitutions[suffix_] = "${run.suffix}";
 
     for (const std::string& requirement : scenario_.requires_) {
-      if (requirement == "root" && geteuid() != 0) {
-        result.verdict = Verdict::kSkip;
-        result.reason = "requires root; crisp runs as uid " + std::to_string(geteuid());
-        result.duration = absl::Now() - result.start;
-        return result;
-      }
+      std::string unmet = capabilities_.Unmet(requirement);
+      if (unmet.empty()) continue;
+      result.verdict = IsHarnessRequirement(requirement) ? Verdict::kSkip : Verdict::kNotApplicable;
+      result.reason = crisp::StrCat("requires ", requirement, ": ", unmet);
+      result.duration = absl::Now() - result.start;
+      return result;
     }
 
     int index = 0;
@@ -125,6 +129,8 @@ class Execution {
       if (!passed) break;
     }
     CleanUp(result);
+    int port_number = 0;
+    for (int port : host_ports_) result.substitutions[std::to_string(port)] = crisp::StrCat("${host-port#", ++port_number, "}");
     result.duration = absl::Now() - result.start;
     return result;
   }
@@ -199,7 +205,10 @@ class Execution {
     }
     if (config.contains("port_mappings")) {
       for (auto& mapping : config["port_mappings"]) {
-        if (mapping.value("host_port", 0) != 0) mapping["host_port"] = FreeHostPort();
+        if (mapping.value("host_port", 0) != 0) {
+          mapping["host_port"] = FreeHostPort();
+          host_ports_.push_back(mapping["host_port"].get<int>());
+        }
       }
     }
   }
@@ -233,6 +242,14 @@ class Execution {
                           std::move(observation));
     }
     const std::string& want = step.expect.code;
+    if (record.code == absl::StatusCode::kUnimplemented && !scenario::CodeMatches(want, static_cast<int>(record.code)) &&
+        std::find(scenario_.allow_unimplemented.begin(), scenario_.allow_unimplemented.end(), step.method) !=
+            scenario_.allow_unimplemented.end()) {
+      return {Verdict::kNotApplicable,
+              crisp::StrCat("the runtime does not implement ", step.method,
+                            " (Unimplemented), which this scenario allows"),
+              std::move(observation)};
+    }
     if (!scenario::CodeMatches(want, static_cast<int>(record.code))) {
       std::string got = record.ok() ? "OK" : crisp::StrCat(client::GrpcCodeName(record.code), ": ", record.message);
       return {Verdict::kFail, crisp::StrCat("expected code ", want, ", got ", got), std::move(observation)};
@@ -388,7 +405,9 @@ class Execution {
   const Scenario& scenario_;
   client::CriClient& client_;
   const RunOptions& options_;
+  const Capabilities& capabilities_;
   const std::string suffix_;
+  std::vector<int> host_ports_;
   absl::Time deadline_;
   scenario::Variables variables_;
   std::map<std::string, nlohmann::json> sandbox_configs_;  // by sandbox ID
@@ -403,6 +422,8 @@ std::string_view VerdictName(Verdict verdict) {
     case Verdict::kFail: return "fail";
     case Verdict::kError: return "error";
     case Verdict::kSkip: return "skip";
+    case Verdict::kNotApplicable: return "na";
+    case Verdict::kKnown: return "known";
   }
   return "?";
 }
@@ -425,7 +446,7 @@ Runner::Runner(client::CriClient& client, client::Endpoint endpoint, RunOptions 
 
 ScenarioResult Runner::RunScenario(const Scenario& scenario) {
   if (options_.progress != nullptr) options_.progress->ScenarioStarted(scenario);
-  ScenarioResult result = Execution(scenario, client_, options_).Run();
+  ScenarioResult result = Execution(scenario, client_, options_, *options_.capabilities).Run();
   if (options_.progress != nullptr) options_.progress->ScenarioFinished(result);
   return result;
 }
@@ -436,6 +457,12 @@ RunResult Runner::Run(const std::vector<const Scenario*>& scenarios, const nlohm
   run.endpoint = endpoint_;
   run.runtime_version = version;
   run.start = absl::Now();
+  Capabilities probed;
+  if (options_.capabilities == nullptr) {
+    probed = Capabilities::Probe(client_, options_.call_timeout);
+    options_.capabilities = &probed;
+  }
+  run.capabilities = options_.capabilities->ToJson();
   run.scenarios.resize(scenarios.size());
   std::vector<char> started(scenarios.size(), 0);  // not vector<bool>: written by several threads
 
@@ -476,6 +503,7 @@ RunResult Runner::Run(const std::vector<const Scenario*>& scenarios, const nlohm
   run.swept = sweep.removed;
   run.sweep_failures = sweep.failures;
   run.end = absl::Now();
+  if (options_.capabilities == &probed) options_.capabilities = nullptr;
   return run;
 }
 

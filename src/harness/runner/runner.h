@@ -9,6 +9,7 @@
 
 #include "absl/time/time.h"
 #include "harness/client/cri_client.h"
+#include "harness/runner/capabilities.h"
 #include "harness/runner/result.h"
 #include "harness/scenario/model.h"
 
@@ -37,6 +38,8 @@ struct RunOptions {
   // Set (by a signal handler) to stop: running scenarios stop after their
   // current call, clean up, and the rest are not started.
   const std::atomic<bool>* cancel = nullptr;
+  // What the runtime can do, for `requires:`. Null: Run() probes it.
+  const Capabilities* capabilities = nullptr;
 };
 
 class Runner {

@@ -14,6 +14,7 @@
 #include "harness/client/methods.h"
 #include "harness/scenario/expect.h"
 #include "harness/scenario/json_path.h"
+#include "harness/scenario/requirements.h"
 #include "harness/scenario/variables.h"
 #include "yaml-cpp/yaml.h"
 
@@ -493,7 +494,8 @@ std::optional<Scenario> ParseScenario(const YAML::Node& node, const Suite& suite
     checker.Error(node, "a scenario must be a map (id, title, steps, ...)");
     return std::nullopt;
   }
-  CheckKeys(node, {"id", "title", "tags", "spec_ref", "requires", "timeout", "steps"}, "a scenario", checker);
+  CheckKeys(node, {"id", "title", "tags", "spec_ref", "requires", "allow_unimplemented", "timeout", "steps"},
+            "a scenario", checker);
   Scenario scenario;
   scenario.suite = suite.name;
   scenario.where = checker.At(node);
@@ -518,7 +520,20 @@ std::optional<Scenario> ParseScenario(const YAML::Node& node, const Suite& suite
     scenario.requires_ = StringList(node["requires"], "requires", checker);
     for (const std::string& requirement : scenario.requires_) {
       if (!IsKnownRequirement(requirement)) {
-        checker.Error(node["requires"], crisp::StrCat("unknown requirement \"", requirement, "\" (known: root)"));
+        std::string known;
+        for (const Requirement& word : Requirements()) crisp::StrAppend(&known, known.empty() ? "" : ", ", word.name);
+        checker.Error(node["requires"], crisp::StrCat("unknown requirement \"", requirement, "\" (known: ", known, ")"));
+      }
+    }
+  }
+  if (node["allow_unimplemented"]) {
+    scenario.allow_unimplemented = StringList(node["allow_unimplemented"], "allow_unimplemented", checker);
+    for (std::string& method : scenario.allow_unimplemented) {
+      absl::StatusOr<const client::MethodDescriptor*> found = client::FindCriMethod(method);
+      if (!found.ok()) {
+        checker.Error(node["allow_unimplemented"], std::string(crisp::View(found.status().message())));
+      } else {
+        method = std::string((*found)->name());
       }
     }
   }
@@ -626,8 +641,6 @@ std::string SourceLocation::ToString() const {
 }
 
 std::string Diagnostic::ToString() const { return crisp::StrCat(where.ToString(), ": ", message); }
-
-bool IsKnownRequirement(std::string_view requirement) { return requirement == "root"; }
 
 void DeepMerge(nlohmann::json& base, const nlohmann::json& overrides) {
   if (!base.is_object() || !overrides.is_object()) {

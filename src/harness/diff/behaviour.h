@@ -1,0 +1,44 @@
+// Behaviour diff: the same scenario's steps, normalised, side by side (one
+// side per runtime in a matrix, or the old and new run in `crisp diff`):
+// where the gRPC code differs, and which fields differ in value or in
+// being there at all. Also where every side passed.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "harness/diff/normalise.h"
+#include "nlohmann/json.hpp"
+
+namespace crisp::diff {
+
+struct FieldDifference {
+  std::string path;  // "response.status.image_ref", "log.entries[0].time"
+  std::vector<std::optional<nlohmann::json>> values;  // per side; nullopt: the field is absent
+};
+
+struct StepDifference {
+  int step = 0;  // 1-based
+  std::string name;
+  std::string method;
+  std::vector<std::string> codes;  // per side: the gRPC code name, "log", or "" when not reached
+  std::vector<FieldDifference> fields;
+  size_t fields_left_out = 0;  // differences past the cap
+};
+
+struct CompareOptions {
+  size_t max_fields = 25;  // per step
+};
+
+// `scenarios` holds one results.json scenario per side (null: not run on
+// that side). Only steps that two or more sides reached are compared;
+// fields only between sides that answered OK (or read the log).
+std::vector<StepDifference> CompareBehaviour(const std::vector<const nlohmann::json*>& scenarios,
+                                             const Normaliser& normaliser, const CompareOptions& options = {});
+
+// The paths and leaf values of a JSON value: {"a": {"b": [1]}} -> "a.b[0]": 1.
+// Empty objects and lists are leaves.
+std::vector<std::pair<std::string, nlohmann::json>> Flatten(const nlohmann::json& value);
+
+}  // namespace crisp::diff

@@ -1,0 +1,484 @@
+#include "harness/diff/normalise.h"
+
+#include <arpa/inet.h>
+
+#include <algorithm>
+#include <fstream>
+#include <map>
+#include <regex>
+#include <set>
+#include <sstream>
+
+#include "absl/status/status.h"
+#include "common/strings.h"
+#include "common/yaml_document.h"
+
+namespace crisp::diff {
+
+using nlohmann::json;
+
+struct Normaliser::Compiled {
+  Rule rule;
+  std::vector<std::string> segments;
+  std::regex regex;  // kReplace
+};
+
+namespace {
+
+constexpr std::pair<Action, std::string_view> kActionNames[] = {
+    {Action::kDrop, "drop"},     {Action::kSymbol, "symbol"},  {Action::kTimestamp, "timestamp"},
+    {Action::kAddress, "address"}, {Action::kTimeForm, "time-form"}, {Action::kType, "type"},
+    {Action::kKeys, "keys"},     {Action::kReplace, "replace"},
+};
+
+std::vector<std::string> SplitPattern(std::string_view pattern) {
+  std::vector<std::string> segments;
+  std::string current;
+  bool quoted = false;
+  for (char c : pattern) {
+    if (c == '\'') {
+      quoted = !quoted;
+    } else if (c == '.' && !quoted) {
+      segments.push_back(std::move(current));
+      current.clear();
+    } else {
+      current += c;
+    }
+  }
+  segments.push_back(std::move(current));
+  return segments;
+}
+
+// Glob within one field name: '*' matches any run of characters.
+bool SegmentMatches(std::string_view pattern, std::string_view name) {
+  size_t p = 0, n = 0, star = std::string_view::npos, resume = 0;
+  while (n < name.size()) {
+    if (p < pattern.size() && pattern[p] == '*') {
+      star = p++;
+      resume = n;
+    } else if (p < pattern.size() && pattern[p] == name[n]) {
+      ++p;
+      ++n;
+    } else if (star != std::string_view::npos) {
+      p = star + 1;
+      n = ++resume;
+    } else {
+      return false;
+    }
+  }
+  while (p < pattern.size() && pattern[p] == '*') ++p;
+  return p == pattern.size();
+}
+
+bool Matches(const std::vector<std::string>& pattern, size_t i, const std::vector<std::string>& path, size_t j) {
+  if (i == pattern.size()) return j == path.size();
+  if (pattern[i] == "**") {
+    for (size_t k = j; k <= path.size(); ++k) {
+      if (Matches(pattern, i + 1, path, k)) return true;
+    }
+    return false;
+  }
+  return j < path.size() && SegmentMatches(pattern[i], path[j]) && Matches(pattern, i + 1, path, j + 1);
+}
+
+Rule Builtin(std::string path, Action action, std::string why, std::string kind = "") {
+  return Rule{std::move(path), action, std::move(kind), "", "", std::move(why), "built-in"};
+}
+
+std::string TimeForm(const std::string& value) {
+  static const std::regex rfc3339(R"(^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d+)?(Z|z|[+-]\d{2}:\d{2})$)");
+  std::smatch match;
+  if (!std::regex_match(value, match, rfc3339)) return "not RFC 3339";
+  std::string form = "RFC 3339";
+  if (match[1].matched) form += ", fraction";
+  std::string zone = match[2].str();
+  form += zone == "Z" || zone == "z" ? ", Z" : ", offset " + zone;
+  return form;
+}
+
+std::string TypeName(const json& value) {
+  switch (value.type()) {
+    case json::value_t::null: return "null";
+    case json::value_t::boolean: return "a boolean";
+    case json::value_t::string: return "a string";
+    case json::value_t::object: return "an object";
+    case json::value_t::array: return "a list";
+    default: return "a number";
+  }
+}
+
+std::string Address(const std::string& value) {
+  if (value.empty()) return "";
+  unsigned char buffer[16];
+  if (inet_pton(AF_INET, value.c_str(), buffer) == 1) return "an IPv4 address";
+  if (inet_pton(AF_INET6, value.c_str(), buffer) == 1) return "an IPv6 address";
+  return "not an address";
+}
+
+const json* LastObservation(const json& step) {
+  if (!step.is_object() || !step.contains("observations") || !step["observations"].is_array() ||
+      step["observations"].empty()) {
+    return nullptr;
+  }
+  const json& last = step["observations"].back();
+  return last.is_object() ? &last : nullptr;
+}
+
+}  // namespace
+
+std::string_view ActionName(Action action) {
+  for (const auto& [value, name] : kActionNames) {
+    if (value == action) return name;
+  }
+  return "?";
+}
+
+bool PathMatches(std::string_view pattern, const std::vector<std::string>& path) {
+  return Matches(SplitPattern(pattern), 0, path, 0);
+}
+
+std::string DisplayPath(const std::vector<std::string>& path) {
+  std::string out;
+  for (const std::string& segment : path) {
+    if (!segment.empty() && segment[0] == '[') {
+      out += segment;
+    } else if (segment.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_[]") !=
+               std::string::npos) {
+      crisp::StrAppend(&out, "['", segment, "']");
+    } else {
+      crisp::StrAppend(&out, out.empty() ? "" : ".", segment);
+    }
+  }
+  return out;
+}
+
+const std::vector<Rule>& DefaultRules() {
+  static const std::vector<Rule> rules = {
+      // IDs the runtime picks. Image IDs are not here: they are digests of
+      // content, and runtimes must agree on them.
+      Builtin("**.pod_sandbox_id", Action::kSymbol, "pod sandbox IDs are the runtime's choice", "pod"),
+      Builtin("PodSandboxStatus.response.status.id", Action::kSymbol, "pod sandbox IDs are the runtime's choice", "pod"),
+      Builtin("ListPodSandbox.response.items[].id", Action::kSymbol, "pod sandbox IDs are the runtime's choice", "pod"),
+      Builtin("*Stats.response.**.attributes.id", Action::kSymbol, "IDs in stats are the runtime's choice", "obj"),
+      Builtin("**.container_id", Action::kSymbol, "container IDs are the runtime's choice", "ctr"),
+      Builtin("ContainerStatus.response.status.id", Action::kSymbol, "container IDs are the runtime's choice", "ctr"),
+      Builtin("ListContainers.response.containers[].id", Action::kSymbol, "container IDs are the runtime's choice", "ctr"),
+      // Times: whether set, and in which order, is behaviour; the value is not.
+      Builtin("**.created_at", Action::kTimestamp, "a time; its order against the others in the answer is kept"),
+      Builtin("**.started_at", Action::kTimestamp, "a time; its order against the others in the answer is kept"),
+      Builtin("**.finished_at", Action::kTimestamp, "a time; its order against the others in the answer is kept"),
+      Builtin("**.timestamp", Action::kTimestamp, "a time; its order against the others in the answer is kept"),
+      Builtin("log.entries[].time", Action::kTimeForm, "log record times: the form is behaviour, the value is not"),
+      Builtin("log.path", Action::kDrop, "where the harness found the log file"),
+      // Addresses come from each runtime's own pod network.
+      Builtin("**.network.ip", Action::kAddress, "pod IPs come from each runtime's pod network"),
+      Builtin("**.network.additional_ips[].ip", Action::kAddress, "pod IPs come from each runtime's pod network"),
+      // Amounts measured while running: CPU time, memory, disk use.
+      Builtin("*Stats.response.**.value", Action::kType, "usage measured at one moment"),
+      Builtin("ImageFsInfo.response.**.value", Action::kType, "usage measured at one moment"),
+      Builtin("PodSandboxStats.response.**.value", Action::kType, "usage measured at one moment"),
+      // Who the runtime is, and what it is free to say.
+      Builtin("Version.response.version", Action::kDrop, "the runtime's own version"),
+      Builtin("Version.response.runtime_name", Action::kDrop, "the runtime's own name"),
+      Builtin("Version.response.runtime_version", Action::kDrop, "the runtime's own version"),
+      Builtin("**.info", Action::kKeys, "verbose info is free-form per runtime; which keys it has is kept"),
+      Builtin("ListImages.response.images", Action::kType, "the whole image store, which other runs change too"),
+      Builtin("ExecSync.response.**.duration*", Action::kDrop, "a duration"),
+  };
+  return rules;
+}
+
+absl::StatusOr<std::vector<Rule>> ParseRules(std::string_view yaml, std::string_view source_name) {
+  auto where = [&](const YAML::Node& node) { return YamlWhere(source_name, node); };
+  absl::StatusOr<YAML::Node> parsed = ParseYaml(yaml, source_name);
+  if (!parsed.ok()) return parsed.status();
+  const YAML::Node& root = *parsed;
+  if (!root.IsMap() || !root["rules"] || !root["rules"].IsSequence()) {
+    return absl::InvalidArgumentError(crisp::StrCat(source_name, ":1:1: expected a map with rules: (a list)"));
+  }
+  std::vector<Rule> rules;
+  for (const YAML::Node& node : root["rules"]) {
+    if (!node.IsMap()) return absl::InvalidArgumentError(where(node) + ": a rule is a map (path, action, ...)");
+    for (const auto& entry : node) {
+      std::string key = entry.first.as<std::string>();
+      if (key != "path" && key != "action" && key != "kind" && key != "pattern" && key != "with" && key != "why") {
+        return absl::InvalidArgumentError(crisp::StrCat(where(entry.first), ": unknown key \"", key,
+                                                        "\" (path, action, kind, pattern, with, why)"));
+      }
+      if (!entry.second.IsScalar()) {
+        return absl::InvalidArgumentError(crisp::StrCat(where(entry.second), ": ", key, " must be text"));
+      }
+    }
+    Rule rule;
+    rule.source = where(node);
+    if (!node["path"] || node["path"].as<std::string>().empty()) {
+      return absl::InvalidArgumentError(where(node) + ": a rule needs a path");
+    }
+    rule.path = node["path"].as<std::string>();
+    std::string action = node["action"] ? node["action"].as<std::string>() : "";
+    auto found = std::find_if(std::begin(kActionNames), std::end(kActionNames),
+                              [&](const auto& named) { return named.second == action; });
+    if (found == std::end(kActionNames)) {
+      std::string known;
+      for (const auto& [value, name] : kActionNames) crisp::StrAppend(&known, known.empty() ? "" : ", ", name);
+      return absl::InvalidArgumentError(crisp::StrCat(where(node["action"] ? node["action"] : node),
+                                                      ": action must be one of ", known));
+    }
+    rule.action = found->first;
+    if (node["why"]) rule.why = node["why"].as<std::string>();
+    if (rule.action == Action::kSymbol) {
+      if (!node["kind"]) return absl::InvalidArgumentError(where(node) + ": a symbol rule needs a kind (pod, ctr, ...)");
+      rule.kind = node["kind"].as<std::string>();
+    }
+    if (rule.action == Action::kReplace) {
+      if (!node["pattern"]) return absl::InvalidArgumentError(where(node) + ": a replace rule needs a pattern");
+      rule.pattern = node["pattern"].as<std::string>();
+      rule.replacement = node["with"] ? node["with"].as<std::string>() : "";
+      try {
+        std::regex check(rule.pattern);
+      } catch (const std::regex_error& error) {
+        return absl::InvalidArgumentError(crisp::StrCat(where(node["pattern"]), ": bad regular expression: ", error.what()));
+      }
+    }
+    rules.push_back(std::move(rule));
+  }
+  return rules;
+}
+
+absl::StatusOr<std::vector<Rule>> LoadRules(const std::string& path) {
+  absl::StatusOr<std::string> text = ReadConfigFile(path, "rules file");
+  if (!text.ok()) return text.status();
+  return ParseRules(*text, path);
+}
+
+Normaliser::Normaliser(std::vector<Rule> extra) {
+  for (const std::vector<Rule>* list : std::initializer_list<const std::vector<Rule>*>{&extra, &DefaultRules()}) {
+    for (const Rule& rule : *list) {
+      auto compiled = std::make_shared<Compiled>();
+      compiled->rule = rule;
+      compiled->segments = SplitPattern(rule.path);
+      if (rule.action == Action::kReplace) compiled->regex = std::regex(rule.pattern);
+      rules_.push_back(std::move(compiled));
+    }
+  }
+}
+
+namespace {
+
+// The state of normalising one scenario.
+class Pass {
+ public:
+  using RuleList = std::vector<std::shared_ptr<const Normaliser::Compiled>>;
+
+  Pass(const RuleList& rules, const json& scenario) : rules_(rules) {
+    if (scenario.contains("substitutions") && scenario["substitutions"].is_object()) {
+      for (const auto& [value, symbol] : scenario["substitutions"].items()) {
+        if (symbol.is_string() && !value.empty()) replacements_.emplace_back(value, symbol.get<std::string>());
+      }
+    }
+  }
+
+  const Normaliser::Compiled* RuleFor(const std::vector<std::string>& path) const {
+    for (const auto& rule : rules_) {
+      if (Matches(rule->segments, 0, path, 0)) return rule.get();
+    }
+    return nullptr;
+  }
+
+  // First pass over an answer: IDs get symbols in the order they appear.
+  void Collect(const json& node, std::vector<std::string>& path) {
+    if (node.is_object()) {
+      for (const auto& [key, value] : node.items()) {
+        path.push_back(key);
+        Collect(value, path);
+        path.pop_back();
+      }
+      return;
+    }
+    if (node.is_array()) {
+      std::string saved = path.back();
+      path.back() += "[]";
+      for (const json& element : node) Collect(element, path);
+      path.back() = saved;
+      return;
+    }
+    if (!node.is_string() || node.get<std::string>().empty()) return;
+    const Normaliser::Compiled* rule = RuleFor(path);
+    if (rule == nullptr || rule->rule.action != Action::kSymbol) return;
+    const std::string& id = node.get_ref<const std::string&>();
+    if (symbols_.count(id)) return;
+    symbols_[id] = crisp::StrCat(rule->rule.kind, "#", ++counts_[rule->rule.kind]);
+  }
+
+  // Ranks of the times in one answer.
+  void Rank(const json& node, std::vector<std::string>& path, std::set<json>& times) {
+    if (node.is_object()) {
+      for (const auto& [key, value] : node.items()) {
+        path.push_back(key);
+        Rank(value, path, times);
+        path.pop_back();
+      }
+    } else if (node.is_array()) {
+      std::string saved = path.back();
+      path.back() += "[]";
+      for (const json& element : node) Rank(element, path, times);
+      path.back() = saved;
+    } else if (const Normaliser::Compiled* rule = RuleFor(path);
+               rule != nullptr && rule->rule.action == Action::kTimestamp && !IsZero(node)) {
+      times.insert(node);
+    }
+  }
+
+  // Once every ID of the scenario is known: longest values first, so that
+  // a value inside another does not break it.
+  void Freeze() {
+    for (const auto& [id, symbol] : symbols_) replacements_.emplace_back(id, symbol);
+    std::stable_sort(replacements_.begin(), replacements_.end(),
+                     [](const auto& a, const auto& b) { return a.first.size() > b.first.size(); });
+  }
+
+  json NormaliseAnswer(const json& answer, std::vector<std::string>& path) {
+    std::set<json> times;
+    Rank(answer, path, times);
+    ranks_.clear();
+    int rank = 0;
+    for (const json& time : times) ranks_[time] = ++rank;
+    json out = answer;
+    Transform(out, path);
+    return out;
+  }
+
+ private:
+  static bool IsZero(const json& value) {
+    return (value.is_number() && value.get<double>() == 0) || (value.is_string() && value.get<std::string>().empty());
+  }
+
+  std::string Substitute(std::string text) const {
+    for (const auto& [value, symbol] : replacements_) {
+      for (size_t at = text.find(value); at != std::string::npos; at = text.find(value, at + symbol.size())) {
+        text.replace(at, value.size(), symbol);
+      }
+    }
+    return text;
+  }
+
+  // Returns false when the field is to be left out.
+  bool Transform(json& node, std::vector<std::string>& path) {
+    const Normaliser::Compiled* rule = RuleFor(path);
+    const bool scalar = !node.is_object() && !node.is_array();
+    if (rule != nullptr && (scalar || rule->rule.action == Action::kDrop || rule->rule.action == Action::kKeys ||
+                            rule->rule.action == Action::kType)) {
+      switch (rule->rule.action) {
+        case Action::kDrop: return false;
+        case Action::kSymbol:
+          if (node.is_string()) node = Substitute(node.get<std::string>());
+          return true;
+        case Action::kTimestamp:
+          if (!IsZero(node)) node = crisp::StrCat("t", ranks_[node]);
+          return true;
+        case Action::kAddress:
+          node = node.is_string() ? Address(node.get<std::string>()) : TypeName(node);
+          return true;
+        case Action::kTimeForm:
+          node = node.is_string() ? TimeForm(node.get<std::string>()) : TypeName(node);
+          return true;
+        case Action::kType:
+          node = TypeName(node);
+          return true;
+        case Action::kKeys:
+          if (node.is_object()) {
+            json keys = json::array();
+            for (const auto& [key, value] : node.items()) keys.push_back(key);
+            node = keys;
+          } else {
+            node = TypeName(node);
+          }
+          return true;
+        case Action::kReplace:
+          if (node.is_string()) node = std::regex_replace(node.get<std::string>(), rule->regex, rule->rule.replacement);
+          return true;
+      }
+    }
+    if (node.is_object()) {
+      std::vector<std::string> dropped;
+      for (auto& [key, value] : node.items()) {
+        path.push_back(key);
+        if (!Transform(value, path)) dropped.push_back(key);
+        path.pop_back();
+      }
+      for (const std::string& key : dropped) node.erase(key);
+    } else if (node.is_array()) {
+      if (path.empty()) path.emplace_back();
+      std::string saved = path.back();
+      path.back() += "[]";
+      json kept = json::array();
+      for (json& element : node) {
+        if (Transform(element, path)) kept.push_back(std::move(element));
+      }
+      node = std::move(kept);
+      path.back() = saved;
+    } else if (node.is_string()) {
+      node = Substitute(node.get<std::string>());
+    } else if (node.is_number_integer()) {
+      for (const auto& [value, symbol] : replacements_) {
+        if (value == node.dump()) {
+          node = symbol;
+          break;
+        }
+      }
+    }
+    return true;
+  }
+
+  const RuleList& rules_;
+  std::vector<std::pair<std::string, std::string>> replacements_;
+  std::map<std::string, std::string> symbols_;
+  std::map<std::string, int> counts_;
+  std::map<json, int> ranks_;
+};
+
+}  // namespace
+
+std::vector<json> Normaliser::Normalise(const json& scenario) const {
+  std::vector<json> out;
+  if (!scenario.contains("steps") || !scenario["steps"].is_array()) return out;
+  const json& steps = scenario["steps"];
+  Pass pass(rules_, scenario);
+  auto root = [](const json& step, std::string_view part) {
+    std::string method = step.value("method", "");
+    return std::vector<std::string>{method.empty() ? "log" : method, std::string(part)};
+  };
+  for (const json& step : steps) {
+    const json* last = LastObservation(step);
+    if (last == nullptr) continue;
+    for (std::string_view part : {"request", "response"}) {
+      if (last->contains(part)) {
+        std::vector<std::string> path = root(step, part);
+        pass.Collect((*last)[part], path);
+      }
+    }
+  }
+  pass.Freeze();
+  for (const json& step : steps) {
+    const json* last = LastObservation(step);
+    json behaviour = json::object();
+    if (last == nullptr) {
+      out.push_back(std::move(behaviour));
+      continue;
+    }
+    if (last->contains("log")) {
+      std::vector<std::string> path = {"log"};
+      behaviour["log"] = pass.NormaliseAnswer((*last)["log"], path);
+    } else {
+      behaviour["code"] = last->value("code_name", "");
+      if (last->contains("response") && !(*last)["response"].is_null()) {
+        std::vector<std::string> path = root(step, "response");
+        behaviour["response"] = pass.NormaliseAnswer((*last)["response"], path);
+      }
+    }
+    out.push_back(std::move(behaviour));
+  }
+  return out;
+}
+
+}  // namespace crisp::diff

@@ -1,0 +1,53 @@
+// Baselines: known failures, in YAML, so that a run on a runtime with a
+// known bug stays green while the bug is being fixed, and says so when the
+// bug goes away.
+//
+//   known_failures:
+//     - scenario: image.pull-by-digest      # an id; '*' matches any run of characters
+//       runtime: containerd                 # the endpoint's name or Version's runtime_name
+//       versions: ">=1.6 <1.7"              # optional: comparators, all must hold
+//       reason: needs a fixed upstream digest
+//       link: https://github.com/...        # optional
+#pragma once
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "harness/runner/result.h"
+#include "nlohmann/json.hpp"
+
+namespace crisp::runner {
+
+struct BaselineEntry {
+  std::string scenario;
+  std::string runtime;
+  std::string versions;  // "" = any
+  std::string reason;
+  std::string link;
+  std::string where;  // file:line
+};
+
+struct Baseline {
+  std::vector<BaselineEntry> entries;
+
+  // The first entry for this scenario on this runtime, or null.
+  const BaselineEntry* Find(std::string_view scenario, std::string_view endpoint_name,
+                            const nlohmann::json& version) const;
+};
+
+absl::StatusOr<Baseline> ParseBaseline(std::string_view yaml, std::string_view source_name);
+absl::StatusOr<Baseline> LoadBaseline(const std::string& path);
+
+// Whether a runtime version ("1.6.20~ds1", "v1.26.1") is in a range: space
+// separated comparators (>=, >, <=, <, =) that must all hold; a bare
+// version matches itself and everything under it ("1.6" matches 1.6.20).
+// Versions compare by their leading numbers.
+absl::StatusOr<bool> VersionInRange(std::string_view version, std::string_view range);
+
+// Marks each failing scenario the baseline names as known, and records the
+// match on passing ones too (a stale entry: "fixed: remove from baseline").
+void ApplyBaseline(const Baseline& baseline, RunResult& run);
+
+}  // namespace crisp::runner

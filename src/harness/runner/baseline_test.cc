@@ -1,0 +1,81 @@
+#include "harness/runner/baseline.h"
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+
+namespace crisp::runner {
+namespace {
+
+using ::testing::HasSubstr;
+
+TEST(BaselineTest, VersionRanges) {
+  EXPECT_TRUE(*VersionInRange("1.6.20~ds1", ">=1.6 <1.7"));
+  EXPECT_FALSE(*VersionInRange("1.7.0", ">=1.6 <1.7"));
+  EXPECT_TRUE(*VersionInRange("v1.26.1", "1.26"));
+  EXPECT_FALSE(*VersionInRange("1.260.1", "1.26"));
+  EXPECT_TRUE(*VersionInRange("1.6.20", "=1.6.20"));
+  EXPECT_TRUE(*VersionInRange("0.1.0", "*"));
+  EXPECT_TRUE(*VersionInRange("0.1.0", ""));
+  EXPECT_FALSE(VersionInRange("1.0", ">=banana").ok());
+}
+
+TEST(BaselineTest, MarksKnownFailuresAndStaleEntries) {
+  absl::StatusOr<Baseline> baseline = ParseBaseline(R"(
+known_failures:
+  - scenario: image.pull-*
+    runtime: containerd
+    versions: ">=1.6 <1.7"
+    reason: needs a fixed upstream digest
+    link: https://example.org/issue/1
+  - scenario: pod.stop
+    runtime: reference
+    reason: stop is slow
+)", "b.yaml");
+  ASSERT_TRUE(baseline.ok()) << baseline.status();
+
+  RunResult run;
+  run.endpoint.name = "ctr";
+  run.runtime_version = {{"runtime_name", "containerd"}, {"runtime_version", "1.6.20~ds1"}};
+  ScenarioResult failing, passing, not_named, not_applicable;
+  failing.id = "image.pull-digest";
+  failing.verdict = Verdict::kFail;
+  failing.reason = "step 2: NotFound";
+  passing.id = "image.pull-tag";
+  passing.verdict = Verdict::kPass;
+  not_named.id = "pod.stop";
+  not_named.verdict = Verdict::kFail;
+  not_applicable.id = "image.pull-auth";
+  not_applicable.verdict = Verdict::kNotApplicable;
+  run.scenarios = {failing, passing, not_named, not_applicable};
+  ApplyBaseline(*baseline, run);
+
+  EXPECT_EQ(run.scenarios[0].verdict, Verdict::kKnown);
+  ASSERT_TRUE(run.scenarios[0].baseline);
+  EXPECT_EQ(run.scenarios[0].baseline->actual, Verdict::kFail);
+  EXPECT_EQ(run.scenarios[0].baseline->link, "https://example.org/issue/1");
+  EXPECT_EQ(run.scenarios[0].reason, "step 2: NotFound");  // why it failed is kept
+  EXPECT_EQ(run.scenarios[1].verdict, Verdict::kPass);
+  ASSERT_TRUE(run.scenarios[1].baseline);  // stale: "fixed: remove from baseline"
+  EXPECT_EQ(run.scenarios[2].verdict, Verdict::kFail);  // the entry is for another runtime
+  EXPECT_FALSE(run.scenarios[3].baseline);
+
+  run.runtime_version["runtime_version"] = "1.7.2";  // outside the range
+  run.scenarios = {failing};
+  ApplyBaseline(*baseline, run);
+  EXPECT_EQ(run.scenarios[0].verdict, Verdict::kFail);
+}
+
+TEST(BaselineTest, BrokenFilesSayWhereAndWhat) {
+  auto error = [](std::string_view yaml) { return std::string(ParseBaseline(yaml, "b.yaml").status().message()); };
+  EXPECT_THAT(error("known_failures:\n  - scenario: a.b\n    runtime: x\n"), HasSubstr("b.yaml:2:5: an entry needs reason:"));
+  EXPECT_THAT(error("known_failures:\n  - scenario: a.b\n    runtime: x\n    reason: r\n    version: 1\n"),
+              HasSubstr("b.yaml:5:5: unknown key \"version\""));
+  EXPECT_THAT(error("known_failures:\n  - scenario: a.b\n    runtime: x\n    reason: r\n    versions: \">=x\"\n"),
+              HasSubstr("b.yaml:5:15: \">=x\" is not a version comparator"));
+  EXPECT_THAT(error("failures: []\n"), HasSubstr("b.yaml:1:1: expected a map with known_failures:"));
+  EXPECT_THAT(error("known_failures: [\n"), HasSubstr("b.yaml:"));
+  EXPECT_FALSE(LoadBaseline("/nonexistent/baseline.yaml").ok());
+}
+
+}  // namespace
+}  // namespace crisp::runner
