@@ -21,12 +21,15 @@ const browser = await chromium.launch({
          '--disable-background-networking', '--disable-component-update', '--disable-sync'],
 });
 try {
-  const page = await browser.newPage({ viewport: { width: 1200, height: 900 } });
+  const page = await browser.newPage({ viewport: { width: 1300, height: 900 } });
   const requests = [];
   page.on('request', r => { if (!r.url().startsWith('file:')) requests.push(r.url()); });
   const errors = [];
   page.on('pageerror', e => errors.push(String(e)));
+  const started = Date.now();
   await page.goto(pathToFileURL(html).href);
+  await page.waitForSelector('body[data-rendered="true"]');
+  console.log(`rendered in ${Date.now() - started} ms`);
 
   const data = JSON.parse(await page.locator('#data').textContent());
   const ids = new Set(data.runs.flatMap(r => r.scenarios.map(s => s.id)));
@@ -46,8 +49,26 @@ try {
   const steps = await page.locator('#details .step').count();
   const scenario = data.runs[1].scenarios.find(s => s.id === id);
   check('the cell shows each step', steps === scenario.steps.length, `${steps} of ${scenario.steps.length}`);
-  check('steps say how the other runtimes answered',
-        (await page.locator('#details .step').first().textContent()).includes(`${data.runs[0].endpoint.name}:`));
+  // Each step either shows its behaviour diff against the other runtimes
+  // or says that they behaved the same.
+  const stepTexts = await page.locator('#details .step').allTextContents();
+  check('each step compares with the other runtimes',
+        stepTexts.every(t => t.includes('same behaviour on the other runtimes') || t.includes('field (normalised)') ||
+                             t.includes('codes differ')), stepTexts.join(' | ').slice(0, 300));
+
+  // A step with field differences shows them: path, and each runtime's value.
+  const withFields = data.differences.find(d => d.fields.length > 0);
+  if (withFields) {
+    const runIndex = data.runs.findIndex(r => r.endpoint.name in withFields.fields[0].values);
+    await page.locator(`td.cell[data-run="${runIndex}"][data-id="${withFields.scenario}"]`).click();
+    const step = page.locator('#details .step').nth(withFields.step - 1);
+    const table = await step.locator('table.diff').textContent();
+    check('the diff view shows the differing field', table.includes(withFields.fields[0].path), table.slice(0, 200));
+    check('the diff view names every runtime that answered',
+          Object.keys(withFields.fields[0].values).every(n => table.includes(n)), table.slice(0, 200));
+  } else {
+    console.log('note: no field differences in this matrix; diff table not checked');
+  }
 
   // Filters.
   const area = id.split('.')[0];
@@ -58,6 +79,11 @@ try {
   await page.selectOption('#verdict', 'pass');
   const anyPass = [...ids].filter(i => data.runs.some(r => (r.scenarios.find(s => s.id === i) || {}).verdict === 'pass')).length;
   check('the verdict filter', await page.locator('tbody tr[data-id]').count() === anyPass);
+  for (const verdict of ['na', 'known']) {
+    const expected = [...ids].filter(i => data.runs.some(r => (r.scenarios.find(s => s.id === i) || {}).verdict === verdict)).length;
+    await page.selectOption('#verdict', verdict);
+    check(`the ${verdict} filter`, await page.locator('tbody tr[data-id]').count() === expected);
+  }
   await page.selectOption('#verdict', '');
   await page.check('#differ');
   const differ = await page.locator('tbody tr[data-id]').count();

@@ -23,6 +23,13 @@ check "same scenario count on both" true \
 for runtime in containerd reference; do
   check "junit-$runtime.xml is well-formed" yes "$(xmllint --noout "$reports/junit-$runtime.xml" && echo yes || echo no)"
 done
+check "the runtimes ran at the same time" true \
+  "$(jq '.runs[0].start < .runs[1].end and .runs[1].start < .runs[0].end' "$reports/results.json")"
+# Both pass everything, yet they answer differently: the matrix must see it.
+check "field-level differences found" true \
+  "$(jq '[.differences[].fields | length] | add > 0' "$reports/results.json")"
+check "summary.md lists them" yes \
+  "$(grep -q '^  - `response\.' "$reports/summary.md" && echo yes || echo no)"
 check "summary.md has the table" yes "$(grep -q '^| scenario | containerd' "$reports/summary.md" && echo yes || echo no)"
 # matrix.html in headless Chromium: renders, a click shows the cell, filters filter.
 set +e

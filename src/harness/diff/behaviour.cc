@@ -31,9 +31,11 @@ void FlattenInto(const json& value, std::string& path, std::vector<std::pair<std
       FlattenInto(value[i], path, out);
       path.resize(length);
     }
-  } else {
+  } else if (!value.is_object() && !value.is_array()) {
     out.emplace_back(path, value);
   }
+  // An empty list or map is no field at all: proto3 cannot tell it from an
+  // absent one.
 }
 
 const json& Steps(const json* scenario) {

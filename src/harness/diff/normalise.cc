@@ -85,6 +85,10 @@ Rule Builtin(std::string path, Action action, std::string why, std::string kind 
   return Rule{std::move(path), action, std::move(kind), "", "", std::move(why), "built-in"};
 }
 
+Rule Replace(std::string path, std::string pattern, std::string with, std::string why) {
+  return Rule{std::move(path), Action::kReplace, "", std::move(pattern), std::move(with), std::move(why), "built-in"};
+}
+
 std::string TimeForm(const std::string& value) {
   static const std::regex rfc3339(R"(^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d+)?(Z|z|[+-]\d{2}:\d{2})$)");
   std::smatch match;
@@ -170,6 +174,8 @@ const std::vector<Rule>& DefaultRules() {
       Builtin("**.timestamp", Action::kTimestamp, "a time; its order against the others in the answer is kept"),
       Builtin("log.entries[].time", Action::kTimeForm, "log record times: the form is behaviour, the value is not"),
       Builtin("log.path", Action::kDrop, "where the harness found the log file"),
+      Replace("log.**", R"((\d{4}-\d{2}-\d{2}[T ])?\b\d{1,2}:\d{2}:\d{2}([.,]\d+)?(Z|[+-]\d{2}:?\d{2})?)", "<time>",
+              "a time inside what a program logged is the program's clock, not the runtime's behaviour"),
       // Addresses come from each runtime's own pod network.
       Builtin("**.network.ip", Action::kAddress, "pod IPs come from each runtime's pod network"),
       Builtin("**.network.additional_ips[].ip", Action::kAddress, "pod IPs come from each runtime's pod network"),
@@ -183,7 +189,6 @@ const std::vector<Rule>& DefaultRules() {
       Builtin("Version.response.runtime_version", Action::kDrop, "the runtime's own version"),
       Builtin("**.info", Action::kKeys, "verbose info is free-form per runtime; which keys it has is kept"),
       Builtin("ListImages.response.images", Action::kType, "the whole image store, which other runs change too"),
-      Builtin("ExecSync.response.**.duration*", Action::kDrop, "a duration"),
   };
   return rules;
 }
@@ -395,7 +400,9 @@ class Pass {
           }
           return true;
         case Action::kReplace:
-          if (node.is_string()) node = std::regex_replace(node.get<std::string>(), rule->regex, rule->rule.replacement);
+          if (node.is_string()) {
+            node = Substitute(std::regex_replace(node.get<std::string>(), rule->regex, rule->rule.replacement));
+          }
           return true;
       }
     }

@@ -83,8 +83,10 @@ TEST(NormaliseTest, AddressesAndRunValuesAndLogTimeForms) {
   json log_step = {{"index", 1}, {"name", "log"}, {"method", ""},
                    {"observations", {{{"path", "/x"}, {"log", {{"path", "/x"}, {"entries", {{{"time", "2026-11-29T05:00:00.123Z"}},
                                                                                           {{"time", "2026-11-29T05:00:00+00:00"}},
-                                                                                          {{"time", "yesterday"}}}}}}}}}};
-  json log = Normaliser().Normalise({{"steps", {log_step}}})[0]["log"];
+                                                                                          {{"time", "yesterday"}}}},
+                                                                           {"text", "1:C 29 Nov 2026 05:12:34.488 # Ready in ab12cd"}}}}}}};
+  json log = Normaliser().Normalise({{"steps", {log_step}}, {"substitutions", {{"ab12cd", "${run.suffix}"}}}})[0]["log"];
+  EXPECT_EQ(log["text"], "1:C 29 Nov 2026 <time> # Ready in ${run.suffix}");
   EXPECT_FALSE(log.contains("path"));
   EXPECT_EQ(log["entries"][0]["time"], "RFC 3339, fraction, Z");
   EXPECT_EQ(log["entries"][1]["time"], "RFC 3339, offset +00:00");
