@@ -38,6 +38,92 @@ void FlattenInto(const json& value, std::string& path, std::vector<std::pair<std
   // absent one.
 }
 
+bool IsPlainKey(const std::string& key) {
+  return !key.empty() &&
+         key.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_") == std::string::npos;
+}
+
+void AppendKey(std::string& path, const std::string& key) {
+  if (IsPlainKey(key)) {
+    crisp::StrAppend(&path, path.empty() ? "" : ".", key);
+  } else {
+    crisp::StrAppend(&path, "['", key, "']");
+  }
+}
+
+// An empty list or map is no field at all: proto3 cannot tell it from an
+// absent one.
+const json* Present(const json* node) {
+  if (node == nullptr) return nullptr;
+  if ((node->is_object() || node->is_array()) && node->empty()) return nullptr;
+  return node;
+}
+
+// Walks the sides' values together and records the leaves where they
+// differ. Equal subtrees are skipped whole, so the common case (every
+// side agrees) costs one comparison per step.
+void CompareNodes(const std::vector<const json*>& nodes, const std::vector<size_t>& sides, std::string& path,
+                  const CompareOptions& options, StepDifference& out) {
+  const json* first = Present(nodes[sides.front()]);
+  bool same = true, objects = true, lists = true;
+  for (size_t side : sides) {
+    const json* node = Present(nodes[side]);
+    if ((node == nullptr) != (first == nullptr) || (node != nullptr && *node != *first)) same = false;
+    if (node != nullptr) {
+      objects = objects && node->is_object();
+      lists = lists && node->is_array();
+    }
+  }
+  if (same) return;
+  std::vector<const json*> children(nodes.size(), nullptr);
+  if (objects) {
+    std::set<std::string> keys;
+    for (size_t side : sides) {
+      if (const json* node = Present(nodes[side])) {
+        for (const auto& [key, value] : node->items()) keys.insert(key);
+      }
+    }
+    for (const std::string& key : keys) {
+      for (size_t side : sides) {
+        const json* node = Present(nodes[side]);
+        auto found = node == nullptr ? json::const_iterator() : node->find(key);
+        children[side] = node != nullptr && found != node->end() ? &*found : nullptr;
+      }
+      size_t length = path.size();
+      AppendKey(path, key);
+      CompareNodes(children, sides, path, options, out);
+      path.resize(length);
+    }
+    return;
+  }
+  if (lists) {
+    size_t most = 0;
+    for (size_t side : sides) {
+      if (const json* node = Present(nodes[side])) most = std::max(most, node->size());
+    }
+    for (size_t i = 0; i < most; ++i) {
+      for (size_t side : sides) {
+        const json* node = Present(nodes[side]);
+        children[side] = node != nullptr && i < node->size() ? &(*node)[i] : nullptr;
+      }
+      size_t length = path.size();
+      crisp::StrAppend(&path, "[", i, "]");
+      CompareNodes(children, sides, path, options, out);
+      path.resize(length);
+    }
+    return;
+  }
+  if (out.fields.size() >= options.max_fields) {
+    ++out.fields_left_out;
+    return;
+  }
+  FieldDifference field{path, std::vector<std::optional<json>>(nodes.size())};
+  for (size_t side : sides) {
+    if (const json* node = Present(nodes[side])) field.values[side] = *node;
+  }
+  out.fields.push_back(std::move(field));
+}
+
 const json& Steps(const json* scenario) {
   static const json kNone = json::array();
   if (scenario == nullptr || !scenario->contains("steps") || !(*scenario)["steps"].is_array()) return kNone;
@@ -87,31 +173,15 @@ std::vector<StepDifference> CompareBehaviour(const std::vector<const json*>& sce
     if (reached < 2) continue;
 
     if (answered.size() >= 2) {
-      std::map<std::string, std::vector<std::optional<json>>> fields;
-      std::vector<std::string> order;
+      const bool log = difference.codes[answered.front()] == "log";
+      std::vector<const json*> roots(sides, nullptr);
       for (size_t side : answered) {
         const json& behaviour = normalised[side][i];
-        for (auto& [path, value] : Flatten(behaviour.contains("log") ? json{{"log", behaviour["log"]}}
-                                                                     : json{{"response", behaviour.value("response", json::object())}})) {
-          auto [it, inserted] = fields.try_emplace(path, sides);
-          if (inserted) order.push_back(path);
-          it->second[side] = std::move(value);
-        }
+        auto found = behaviour.find(log ? "log" : "response");
+        if (found != behaviour.end()) roots[side] = &*found;
       }
-      for (const std::string& path : order) {
-        const auto& values = fields[path];
-        bool differs = false;
-        for (size_t side : answered) differs = differs || values[side] != values[answered.front()];
-        if (!differs) continue;
-        if (difference.fields.size() >= options.max_fields) {
-          ++difference.fields_left_out;
-          continue;
-        }
-        FieldDifference field{path, {}};
-        field.values.resize(sides);
-        for (size_t side : answered) field.values[side] = values[side];
-        difference.fields.push_back(std::move(field));
-      }
+      std::string path = log ? "log" : "response";
+      CompareNodes(roots, answered, path, options, difference);
     }
     if (codes.size() > 1 || !difference.fields.empty() || difference.fields_left_out > 0) {
       differences.push_back(std::move(difference));

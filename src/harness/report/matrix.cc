@@ -4,6 +4,9 @@
 #include <fstream>
 #include <map>
 #include <set>
+#include <atomic>
+#include <functional>
+#include <thread>
 
 #include "common/strings.h"
 #include "harness/diff/behaviour.h"
@@ -59,9 +62,53 @@ std::string Escape(std::string text) {
   return out;
 }
 
+// Runs body(0..count-1) on a few threads: a big matrix is thousands of
+// independent scenarios.
+void ParallelFor(size_t count, const std::function<void(size_t)>& body) {
+  size_t threads = std::min<size_t>(std::max(1u, std::thread::hardware_concurrency()), 8);
+  threads = std::min(threads, std::max<size_t>(count / 64, 1));
+  if (count <= 1 || threads <= 1) {
+    for (size_t i = 0; i < count; ++i) body(i);
+    return;
+  }
+  std::atomic<size_t> next{0};
+  std::vector<std::thread> workers;
+  for (size_t t = 0; t < threads; ++t) {
+    workers.emplace_back([&] {
+      for (size_t i = next++; i < count; i = next++) body(i);
+    });
+  }
+  for (std::thread& worker : workers) worker.join();
+}
+
 std::string Short(const nlohmann::json& value) {
   std::string text = value.dump();
   return text.size() > 80 ? text.substr(0, 77) + "..." : text;
+}
+
+nlohmann::json DifferencesJson(const Matrix& matrix) {
+  nlohmann::json differences = nlohmann::json::array();
+  for (const StepDifference& difference : matrix.differences) {
+    nlohmann::json codes = nlohmann::json::object();
+    for (const auto& [runtime, code] : difference.codes) codes[runtime] = code;
+    nlohmann::json fields = nlohmann::json::array();
+    for (const StepDifference::Field& field : difference.fields) {
+      nlohmann::json values = nlohmann::json::object();
+      nlohmann::json absent = nlohmann::json::array();
+      for (const auto& [runtime, value] : field.values) {
+        if (value) {
+          values[runtime] = *value;
+        } else {
+          absent.push_back(runtime);
+        }
+      }
+      fields.push_back({{"path", field.path}, {"values", values}, {"absent", absent}});
+    }
+    differences.push_back({{"scenario", difference.scenario}, {"step", difference.step}, {"name", difference.name},
+                           {"method", difference.method}, {"codes", codes}, {"fields", fields},
+                           {"fields_left_out", difference.fields_left_out}});
+  }
+  return differences;
 }
 
 }  // namespace
@@ -69,14 +116,19 @@ std::string Short(const nlohmann::json& value) {
 Matrix BuildMatrix(const std::vector<RunResult>& runs, const diff::Normaliser& normaliser) {
   Matrix matrix;
   matrix.runs = &runs;
-  matrix.results = nlohmann::json::array();
-  for (const RunResult& run : runs) matrix.results.push_back(ResultsJson(run));
+  std::vector<nlohmann::json> results(runs.size());
+  ParallelFor(runs.size(), [&](size_t i) { results[i] = ResultsJson(runs[i]); });
   // Each run's scenarios by id, as results.json has them.
   std::vector<std::map<std::string, const nlohmann::json*>> by_id(runs.size());
   for (size_t i = 0; i < runs.size(); ++i) {
-    for (const nlohmann::json& scenario : matrix.results[i]["scenarios"]) by_id[i][scenario["id"]] = &scenario;
+    for (const nlohmann::json& scenario : results[i]["scenarios"]) {
+      by_id[i][scenario["id"].get_ref<const std::string&>()] = &scenario;
+    }
   }
-  for (const std::string& id : ScenarioOrder(runs)) {
+  std::vector<std::string> order = ScenarioOrder(runs);
+  std::vector<std::vector<StepDifference>> per_scenario(order.size());
+  ParallelFor(order.size(), [&](size_t k) {
+    const std::string& id = order[k];
     std::vector<const nlohmann::json*> sides;
     for (size_t i = 0; i < runs.size(); ++i) {
       auto found = by_id[i].find(id);
@@ -92,9 +144,18 @@ Matrix BuildMatrix(const std::vector<RunResult>& runs, const diff::Normaliser& n
         }
         difference.fields.push_back(std::move(out));
       }
-      matrix.differences.push_back(std::move(difference));
+      per_scenario[k].push_back(std::move(difference));
     }
+  });
+  for (auto& differences : per_scenario) {
+    for (StepDifference& difference : differences) matrix.differences.push_back(std::move(difference));
   }
+  nlohmann::json all_runs = nlohmann::json::array();
+  for (nlohmann::json& run : results) all_runs.push_back(std::move(run));
+  matrix.document = nlohmann::json::object();
+  matrix.document["schema"] = kMatrixSchema;
+  matrix.document["runs"] = std::move(all_runs);
+  matrix.document["differences"] = DifferencesJson(matrix);
   return matrix;
 }
 
@@ -185,39 +246,15 @@ std::string MatrixMarkdown(const Matrix& matrix) {
   return md;
 }
 
-nlohmann::json MatrixJson(const Matrix& matrix) {
-  nlohmann::json differences = nlohmann::json::array();
-  for (const StepDifference& difference : matrix.differences) {
-    nlohmann::json codes = nlohmann::json::object();
-    for (const auto& [runtime, code] : difference.codes) codes[runtime] = code;
-    nlohmann::json fields = nlohmann::json::array();
-    for (const StepDifference::Field& field : difference.fields) {
-      nlohmann::json values = nlohmann::json::object();
-      nlohmann::json absent = nlohmann::json::array();
-      for (const auto& [runtime, value] : field.values) {
-        if (value) {
-          values[runtime] = *value;
-        } else {
-          absent.push_back(runtime);
-        }
-      }
-      fields.push_back({{"path", field.path}, {"values", values}, {"absent", absent}});
-    }
-    differences.push_back({{"scenario", difference.scenario}, {"step", difference.step}, {"name", difference.name},
-                           {"method", difference.method}, {"codes", codes}, {"fields", fields},
-                           {"fields_left_out", difference.fields_left_out}});
-  }
-  return {{"schema", kMatrixSchema}, {"runs", matrix.results}, {"differences", differences}};
-}
-
 absl::Status WriteMatrixReports(const Matrix& matrix, const std::string& directory) {
   std::error_code error;
   std::filesystem::create_directories(directory, error);
   if (error) return absl::InternalError(crisp::StrCat("cannot create ", directory, ": ", error.message()));
-  nlohmann::json json = MatrixJson(matrix);
-  std::vector<std::pair<std::string, std::string>> files = {{"summary.md", MatrixMarkdown(matrix)},
-                                                            {"results.json", json.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n"},
-                                                            {"matrix.html", MatrixHtml(json)}};
+  const nlohmann::json& json = MatrixJson(matrix);
+  std::vector<std::pair<std::string, std::string>> files = {
+      {"summary.md", MatrixMarkdown(matrix)},
+      {"results.json", json.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n"},
+      {"matrix.html", MatrixHtml(json)}};
   for (const RunResult& run : *matrix.runs) files.emplace_back("junit-" + run.endpoint.name + ".xml", JunitXml(run));
   for (const auto& [name, content] : files) {
     std::string path = (std::filesystem::path(directory) / name).string();

@@ -35,12 +35,13 @@ struct StepDifference {
   size_t fields_left_out = 0;
 };
 
-// The runs, their results.json, and their differences, computed once for
-// every report.
+// The runs and their differences, with the matrix's results.json document,
+// computed once for every report.
 struct Matrix {
   const std::vector<runner::RunResult>* runs = nullptr;
-  nlohmann::json results;  // one results.json document per run
   std::vector<StepDifference> differences;
+  // {"schema": kMatrixSchema, "runs": [results.json of each run], "differences": [...]}
+  nlohmann::json document;
 };
 
 Matrix BuildMatrix(const std::vector<runner::RunResult>& runs, const diff::Normaliser& normaliser);
@@ -50,7 +51,7 @@ std::string MatrixMarkdown(const Matrix& matrix);
 
 // results.json of a matrix: {"schema": kMatrixSchema, "runs": [results.json of each run],
 // "differences": [...]}.
-nlohmann::json MatrixJson(const Matrix& matrix);
+inline const nlohmann::json& MatrixJson(const Matrix& matrix) { return matrix.document; }
 
 // Writes matrix.html, summary.md, results.json and junit-<runtime>.xml into `directory`.
 absl::Status WriteMatrixReports(const Matrix& matrix, const std::string& directory);

@@ -166,19 +166,41 @@ document.body.dataset.rendered = 'true';
 }  // namespace
 
 std::string MatrixHtml(const nlohmann::json& matrix_json) {
-  std::string json = matrix_json.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
-  std::string safe;
-  safe.reserve(json.size());
-  for (char c : json) {
-    if (c == '<') {
-      safe += "\\u003c";
-    } else {
-      safe += c;
+  // The data is serialised straight into the page, with every '<' escaped
+  // on the way, so that a 20 MB matrix is not copied three times over.
+  class ScriptSafe final : public nlohmann::detail::output_adapter_protocol<char> {
+   public:
+    explicit ScriptSafe(std::string& out) : out_(out) {}
+    void write_character(char c) override {
+      if (c == '<') {
+        out_ += "\\u003c";
+      } else {
+        out_ += c;
+      }
     }
-  }
-  std::string page = kPage;
-  page.replace(page.find("@DATA@"), 6, safe);
-  return page;
+    void write_characters(const char* text, std::size_t length) override {
+      std::string_view chunk(text, length);
+      for (size_t at = chunk.find('<'); at != std::string_view::npos; at = chunk.find('<')) {
+        out_.append(chunk.substr(0, at));
+        out_ += "\\u003c";
+        chunk.remove_prefix(at + 1);
+      }
+      out_.append(chunk);
+    }
+
+   private:
+    std::string& out_;
+  };
+  std::string_view page = kPage;
+  size_t marker = page.find("@DATA@");
+  std::string html;
+  html.reserve(page.size() + (size_t{1} << 20));
+  html.append(page.substr(0, marker));
+  nlohmann::detail::serializer<nlohmann::json> serializer(std::make_shared<ScriptSafe>(html), ' ',
+                                                          nlohmann::json::error_handler_t::replace);
+  serializer.dump(matrix_json, false, false, 0);
+  html.append(page.substr(marker + 6));
+  return html;
 }
 
 }  // namespace crisp::report
