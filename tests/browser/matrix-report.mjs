@@ -1,10 +1,11 @@
 // Opens a crisp matrix.html in headless Chromium and checks that the matrix
 // renders, that a click on a cell shows that cell's steps, and that the
-// filters filter. Saves a screenshot. Usage: node matrix-report.mjs HTML PNG
+// filters filter. Saves a screenshot, of the cell FOCUS (scenario id, on
+// the last runtime) when given. Usage: node matrix-report.mjs HTML PNG [FOCUS]
 import { chromium } from 'playwright-core';
 import { pathToFileURL } from 'node:url';
 
-const [html, png] = process.argv.slice(2);
+const [html, png, focus] = process.argv.slice(2);
 if (!html || !png) {
   console.error('usage: node matrix-report.mjs MATRIX_HTML SCREENSHOT_PNG');
   process.exit(2);
@@ -90,9 +91,17 @@ try {
   const marked = await page.locator('tbody tr[data-id]:has(td.differs)').count();
   check('"only where runtimes differ" keeps just those', differ === marked, `${differ} rows, ${marked} marked`);
   await page.uncheck('#differ');
-  await cell.click();
+  if (focus) {
+    await page.locator(`td.cell[data-run="${data.runs.length - 1}"][data-id="${focus}"]`).click();
+  } else {
+    await cell.click();
+  }
 
-  await page.screenshot({ path: png, fullPage: true });
+  // The whole page; CRISP_SCREENSHOT_HEIGHT=N keeps the top N pixels (README).
+  const height = Number(process.env.CRISP_SCREENSHOT_HEIGHT || 0);
+  const size = await page.evaluate(() => ({ width: document.documentElement.scrollWidth }));
+  await page.screenshot(height ? { path: png, fullPage: true, clip: { x: 0, y: 0, width: size.width, height } }
+                               : { path: png, fullPage: true });
   check('no script errors', errors.length === 0, errors.join('; '));
   check('nothing fetched from the network', requests.length === 0, requests.join(', '));
 } finally {
