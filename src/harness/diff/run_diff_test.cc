@@ -58,6 +58,30 @@ TEST(RunDiffTest, ReportsStepCodeChangesEvenWhenBothPass) {
   EXPECT_TRUE(diff->regressions.empty());
 }
 
+TEST(RunDiffTest, ReportsNormalisedFieldChangesButNotIdsOrTimes) {
+  auto status = [](const std::string& id, int64_t created, json reason) {
+    json response = {{"status", {{"id", id}, {"created_at", created}, {"state", "CONTAINER_EXITED"}}}};
+    if (!reason.is_null()) response["status"]["reason"] = reason;
+    json observation = {{"code_name", "OK"}, {"response", response}, {"latency_ns", 1000}};
+    return json::array({{{"index", 1}, {"name", "ContainerStatus"}, {"method", "ContainerStatus"},
+                         {"observations", {observation}}}});
+  };
+  json old_run = Results({Scenario("c.exit", "pass", status("aaa", 10, "Completed"))});
+  json new_run = Results({Scenario("c.exit", "pass", status("bbb", 99, nullptr))});
+  auto diff = CompareRuns(old_run, new_run);
+  ASSERT_TRUE(diff.ok());
+  ASSERT_THAT(diff->behaviour, SizeIs(1));  // not the ID, not the time
+  EXPECT_EQ(diff->behaviour[0].what, "response.status.reason: \"Completed\" -> absent");
+
+  // A rule file can make the change go away.
+  absl::StatusOr<std::vector<Rule>> rules = ParseRules("rules:\n  - path: '**.reason'\n    action: drop\n", "r.yaml");
+  ASSERT_TRUE(rules.ok());
+  Normaliser normaliser(*rules);
+  auto quiet = CompareRuns(old_run, new_run, {.normaliser = &normaliser});
+  ASSERT_TRUE(quiet.ok());
+  EXPECT_TRUE(quiet->behaviour.empty());
+}
+
 TEST(RunDiffTest, LatencyPastBothThresholdsOnly) {
   json old_run = Results({Scenario("l.x", "pass", json::array({Step("ExecSync", "OK", 100'000'000)})),
                       Scenario("l.jitter", "pass", json::array({Step("Version", "OK", 1'000'000)}))});
