@@ -15,6 +15,7 @@
 #include "harness/cli/app.h"
 #include "harness/client/proto_json.h"
 #include "harness/diff/run_diff.h"
+#include "harness/report/coverage.h"
 #include "harness/report/matrix.h"
 #include "harness/report/reports.h"
 #include "harness/runner/baseline.h"
@@ -430,6 +431,54 @@ int RunMatrix(const GlobalOptions& global, const MatrixFlags& flags, std::ostrea
   return kExitOk;
 }
 
+struct CoverageFlags {
+  Selection selection;
+  std::string critest = "docs/critest-v1.26.1.yaml";
+  std::string output;
+  bool check = false;
+};
+
+// docs/coverage.md from the suites. --check compares instead of writing
+// (for tests): exit 1 when the file is stale.
+int WriteCoverage(const CoverageFlags& flags, std::ostream& out, std::ostream& err) {
+  std::optional<Selected> selected = Select(flags.selection, err);
+  if (!selected) return kExitUsage;
+  absl::StatusOr<report::CritestList> critest = report::LoadCritestList(flags.critest);
+  if (!critest.ok()) {
+    err << "crisp: error: " << critest.status().message() << '\n';
+    return kExitUsage;
+  }
+  report::Coverage coverage = report::BuildCoverage(selected->scenarios, *critest);
+  for (const std::string& problem : coverage.problems) err << problem << '\n';
+  if (!coverage.problems.empty()) return kExitUsage;
+  std::string summary = crisp::StrCat("critest ", critest->version, ": ", coverage.specs_runnable_covered, " of ",
+                                      coverage.specs_runnable, " runnable specs covered; ", coverage.rpcs_uncovered,
+                                      " RPC(s) without a scenario\n");
+  if (flags.output.empty()) {
+    out << coverage.markdown;
+    err << summary;
+    return kExitOk;
+  }
+  if (flags.check) {
+    std::ifstream in(flags.output);
+    std::string current((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    if (current != coverage.markdown) {
+      err << "crisp: " << flags.output << " is not what the suites say; run crisp coverage -o " << flags.output << '\n';
+      return kExitFailures;
+    }
+    out << flags.output << " is up to date; " << summary;
+    return kExitOk;
+  }
+  std::ofstream file(flags.output, std::ios::trunc);
+  file << coverage.markdown;
+  if (!file.flush()) {
+    err << "crisp: error: cannot write " << flags.output << '\n';
+    return kExitFailures;
+  }
+  out << "wrote " << flags.output << "; " << summary;
+  return kExitOk;
+}
+
 int ListScenarios(const Selection& selection, const std::string& output, std::ostream& out,
                   std::ostream& err) {
   std::optional<Selected> selected = Select(selection, err);
@@ -582,6 +631,14 @@ void AddSuiteCommands(CLI::App& app, const GlobalOptions& global, Actions& actio
                    "YAML of extra normalisation rules for comparing answers (repeatable; docs/normalisation.md)");
   diff->footer("Exit codes: 0 no regression, 1 a scenario went from pass to fail or error, 2 unreadable input.");
   actions[diff] = [diff_flags, &out, &err] { return DiffRuns(*diff_flags, out, err); };
+
+  auto coverage_flags = std::make_shared<CoverageFlags>();
+  CLI::App* coverage = app.add_subcommand("coverage", "Which scenarios cover each critest spec and each CRI RPC (Markdown)");
+  AddSelectionFlags(coverage, coverage_flags->selection);
+  coverage->add_option("--critest", coverage_flags->critest, "The critest spec list")->capture_default_str();
+  coverage->add_option("-o,--output", coverage_flags->output, "Write here (docs/coverage.md) instead of stdout");
+  coverage->add_flag("--check", coverage_flags->check, "With -o: compare with the file instead of writing it; exit 1 if stale");
+  actions[coverage] = [coverage_flags, &out, &err] { return WriteCoverage(*coverage_flags, out, err); };
 
   auto validate_paths = std::make_shared<std::vector<std::string>>();
   CLI::App* validate = app.add_subcommand("validate", "Check suite files without running them");

@@ -9,12 +9,14 @@
 #include <fstream>
 #include <mutex>
 #include <random>
+#include <set>
 #include <sstream>
 #include <thread>
 
 #include "common/strings.h"
 #include "harness/client/json_request.h"
 #include "harness/client/proto_json.h"
+#include "harness/runner/host_actions.h"
 #include "harness/runner/sweep.h"
 #include "harness/scenario/cri_log.h"
 #include "harness/scenario/expect.h"
@@ -77,7 +79,7 @@ class Execution {
   Execution(const Scenario& scenario, client::CriClient& client, const RunOptions& options,
             const Capabilities& capabilities)
       : scenario_(scenario), client_(client), options_(options), capabilities_(capabilities),
-        suffix_(RandomHex(6)) {
+        suffix_(RandomHex(6)), host_(suffix_) {
     variables_.Set("run", {{"id", options.run_id}, {"suffix", suffix_}});
     variables_.Set("scenario", {{"id", scenario.id}});
     deadline_ = absl::Now() + scenario.timeout;
@@ -142,13 +144,15 @@ class Execution {
     StepResult result;
     result.index = index;
     result.name = step.name;
-    result.kind = step.kind == Step::Kind::kCall ? "call" : "log";
+    result.kind = step.kind == Step::Kind::kCall ? "call" : step.kind == Step::Kind::kHost ? "host" : "log";
     result.method = step.method;
     absl::Time start = absl::Now();
     absl::Time wait_until = step.wait ? start + step.wait->timeout : start;
     while (true) {
       ++result.attempts;
-      Attempt attempt = step.kind == Step::Kind::kCall ? Call(step) : ReadLog(step);
+      Attempt attempt = step.kind == Step::Kind::kCall   ? Call(step)
+                        : step.kind == Step::Kind::kHost ? HostStep(step)
+                                                         : ReadLog(step);
       result.observations.push_back(std::move(attempt.observation));
       result.verdict = attempt.verdict;
       result.message = attempt.message;
@@ -229,6 +233,7 @@ class Execution {
       auto* exec = static_cast<v1::ExecSyncRequest*>(request.get());
       timeout = std::max(timeout, absl::Seconds(exec->timeout()) + absl::Seconds(30));
     }
+    if (step.concurrent > 1) return ConcurrentCall(step, *method, *request, *request_json, timeout);
     client::CallRecord record =
         client_.Call(*method, *request, {.timeout = timeout, .cancel = options_.cancel});
     nlohmann::json observation = client::ToJson(record);
@@ -258,6 +263,68 @@ class Execution {
     nlohmann::json checked = record.ok() ? client::ProtoToJson(*record.response)
                                          : nlohmann::json{{"message", record.message}};
     return Check(step, checked, std::move(observation));
+  }
+
+  // The same call N times at once: every one must end as expected.
+  Attempt ConcurrentCall(const Step& step, const client::MethodDescriptor& method, const google::protobuf::Message& request,
+                         const nlohmann::json& request_json, absl::Duration timeout) {
+    std::vector<client::CallRecord> records(static_cast<size_t>(step.concurrent));
+    std::vector<std::thread> threads;
+    for (size_t i = 0; i < records.size(); ++i) {
+      threads.emplace_back([&, i] { records[i] = client_.Call(method, request, {.timeout = timeout, .cancel = options_.cancel}); });
+    }
+    for (std::thread& thread : threads) thread.join();
+    nlohmann::json calls = nlohmann::json::array();
+    std::set<std::string> codes;
+    for (const client::CallRecord& record : records) {
+      calls.push_back(client::ToJson(record));
+      codes.insert(std::string(client::GrpcCodeName(record.code)));
+    }
+    nlohmann::json observation = {{"request", request_json},
+                                  {"concurrent", step.concurrent},
+                                  {"code_name", codes.size() == 1 ? *codes.begin() : "mixed"},
+                                  {"calls", calls}};
+    if (Cancelled()) return HarnessError("interrupted during the calls", std::move(observation));
+    for (size_t i = 0; i < records.size(); ++i) {
+      const client::CallRecord& record = records[i];
+      if (!record.transport_ready && !record.ok()) {
+        return HarnessError(crisp::StrCat("the runtime is unreachable (call ", i + 1, " of ", records.size(), ": ",
+                                          client::GrpcCodeName(record.code), ": ", record.message, ")"),
+                            std::move(observation));
+      }
+      if (!scenario::CodeMatches(step.expect.code, static_cast<int>(record.code))) {
+        std::string got = record.ok() ? "OK" : crisp::StrCat(client::GrpcCodeName(record.code), ": ", record.message);
+        return {Verdict::kFail,
+                crisp::StrCat("call ", i + 1, " of ", records.size(), ": expected code ", step.expect.code, ", got ", got),
+                std::move(observation)};
+      }
+    }
+    if (records.front().ok()) Remember(step, request_json, records.front());
+    for (size_t i = 0; i < records.size(); ++i) {
+      nlohmann::json checked = records[i].ok() ? client::ProtoToJson(*records[i].response)
+                                               : nlohmann::json{{"message", records[i].message}};
+      Attempt attempt = Check(step, checked, nlohmann::json());
+      if (attempt.verdict != Verdict::kPass) {
+        attempt.message = crisp::StrCat("call ", i + 1, " of ", records.size(), ": ", attempt.message);
+        attempt.observation = std::move(observation);
+        return attempt;
+      }
+    }
+    return {Verdict::kPass, "", std::move(observation)};
+  }
+
+  Attempt HostStep(const Step& step) {
+    absl::StatusOr<nlohmann::json> args = variables_.Resolve(step.request);
+    if (!args.ok()) return HarnessError(std::string(crisp::View(args.status().message())));
+    nlohmann::json observation = {{"host", step.host_action}, {"args", *args}};
+    absl::StatusOr<nlohmann::json> result = host_.Run(step.host_action, *args);
+    if (!result.ok()) {
+      return HarnessError(crisp::StrCat("host ", step.host_action, ": ", crisp::View(result.status().message())),
+                          std::move(observation));
+    }
+    observation["result"] = *result;
+    if (!step.save.empty()) variables_.Set(step.save, *result);
+    return Check(step, *result, std::move(observation));
   }
 
   Attempt Check(const Step& step, const nlohmann::json& checked, nlohmann::json observation) {
@@ -341,6 +408,18 @@ class Execution {
   }
 
   void CleanUp(ScenarioResult& result) {
+    CleanUpRuntime(result);
+    // Host-side things last: the runtime's containers may have used them.
+    for (const std::string& problem : host_.Undo()) {
+      result.cleanup.push_back("host: FAILED: " + problem);
+      if (result.verdict == Verdict::kPass) {
+        result.verdict = Verdict::kError;
+        result.reason = "cleanup failed: " + result.cleanup.back();
+      }
+    }
+  }
+
+  void CleanUpRuntime(ScenarioResult& result) {
     for (auto it = created_.rbegin(); it != created_.rend(); ++it) {
       if (it->id.empty()) {
         if (!it->log_directory.empty()) RemoveLogDirectory(it->log_directory, result);
@@ -407,6 +486,7 @@ class Execution {
   const RunOptions& options_;
   const Capabilities& capabilities_;
   const std::string suffix_;
+  HostSide host_;
   std::vector<int> host_ports_;
   absl::Time deadline_;
   scenario::Variables variables_;

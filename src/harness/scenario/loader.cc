@@ -13,6 +13,7 @@
 #include "google/protobuf/descriptor.h"
 #include "harness/client/methods.h"
 #include "harness/scenario/expect.h"
+#include "harness/scenario/host_actions.h"
 #include "harness/scenario/json_path.h"
 #include "harness/scenario/requirements.h"
 #include "harness/scenario/variables.h"
@@ -390,18 +391,60 @@ void CheckReferences(const nlohmann::json& request, const SourceLocation& where,
   for (std::string& error : errors) checker.Error(where, std::move(error));
 }
 
+// host: {ACTION: {ARG: value, ...}}: one action, its arguments checked
+// against the action's list.
+void ParseHostStep(const YAML::Node& host, const std::string& fixture_dir, Step& step, Checker& checker) {
+  std::string known;
+  for (const HostAction& action : HostActions()) crisp::StrAppend(&known, known.empty() ? "" : ", ", action.name);
+  if (!host.IsMap() || host.size() != 1) {
+    checker.Error(host, crisp::StrCat("host: takes one action, as {action: {arguments}} (", known, ")"));
+    return;
+  }
+  const auto entry = *host.begin();
+  step.host_action = entry.first.as<std::string>();
+  const HostAction* action = FindHostAction(step.host_action);
+  if (action == nullptr) {
+    checker.Error(entry.first, crisp::StrCat("unknown host action \"", step.host_action, "\" (", known, ")"));
+    return;
+  }
+  if (step.name.empty()) step.name = "host " + step.host_action;
+  LocationMap locations;
+  nlohmann::json args = entry.second.IsNull() ? nlohmann::json::object() : ToJson(entry.second, "", checker, locations);
+  if (!args.is_object()) {
+    checker.Error(entry.second, crisp::StrCat("the arguments of ", step.host_action, " are a map"));
+    return;
+  }
+  absl::StatusOr<nlohmann::json> resolved = ResolveFixtures(args, fixture_dir);
+  if (!resolved.ok()) {
+    checker.Error(entry.second, std::string(crisp::View(resolved.status().message())));
+    return;
+  }
+  step.request = *std::move(resolved);
+  for (const auto& [key, value] : step.request.items()) {
+    if (std::find(action->required.begin(), action->required.end(), key) == action->required.end() &&
+        std::find(action->optional.begin(), action->optional.end(), key) == action->optional.end()) {
+      checker.Error(entry.second, crisp::StrCat(step.host_action, " takes no argument \"", key, "\" (", action->result, ")"));
+    }
+  }
+  for (std::string_view key : action->required) {
+    if (!step.request.contains(std::string(key))) {
+      checker.Error(entry.second, crisp::StrCat(step.host_action, " needs the argument ", key));
+    }
+  }
+}
+
 std::optional<Step> ParseStep(const YAML::Node& node, const std::string& fixture_dir,
                               ScenarioContext& context, Checker& checker) {
   if (!node.IsMap()) {
     checker.Error(node, "a step must be a map (call: RPC, request: ..., expect: ...)");
     return std::nullopt;
   }
-  CheckKeys(node, {"name", "call", "log", "request", "save", "cleanup", "timeout", "wait", "expect"},
+  CheckKeys(node, {"name", "call", "log", "host", "request", "concurrent", "save", "cleanup", "timeout", "wait", "expect"},
             "a step", checker);
   Step step;
   step.where = checker.At(node);
-  if (node["call"].IsDefined() == node["log"].IsDefined()) {
-    checker.Error(node, "a step needs exactly one of call: (an RPC) or log: (a saved container)");
+  if (int(node["call"].IsDefined()) + int(node["log"].IsDefined()) + int(node["host"].IsDefined()) != 1) {
+    checker.Error(node, "a step needs exactly one of call: (an RPC), log: (a saved container) or host: (an action on the host)");
     return std::nullopt;
   }
   if (node["name"]) step.name = String(node["name"], "name", checker).value_or("");
@@ -433,6 +476,11 @@ std::optional<Step> ParseStep(const YAML::Node& node, const std::string& fixture
     }
     ValidateMessage(step.request, (*descriptor)->input_type(), "", "", locations, checker);
     CheckReferences(step.request, checker.At(node["request"] ? node["request"] : node), context, checker);
+  } else if (node["host"]) {
+    step.kind = Step::Kind::kHost;
+    ParseHostStep(node["host"], fixture_dir, step, checker);
+    CheckReferences(step.request, checker.At(node["host"]), context, checker);
+    if (node["request"]) checker.Error(node["request"], "a host step takes its arguments in host: {action: {...}}");
   } else {
     step.kind = Step::Kind::kLog;
     step.log_of = String(node["log"], "log", checker).value_or("");
@@ -445,6 +493,21 @@ std::optional<Step> ParseStep(const YAML::Node& node, const std::string& fixture
     if (node["request"]) checker.Error(node["request"], "a log step takes no request");
   }
 
+  if (node["concurrent"]) {
+    if (step.kind != Step::Kind::kCall) {
+      checker.Error(node["concurrent"], "concurrent: applies to call steps");
+    } else {
+      try {
+        step.concurrent = node["concurrent"].as<int>();
+      } catch (const YAML::Exception&) {
+        step.concurrent = 0;
+      }
+      if (step.concurrent < 1 || step.concurrent > 64) {
+        checker.Error(node["concurrent"], "concurrent: must be a number from 1 to 64");
+        step.concurrent = 1;
+      }
+    }
+  }
   if (node["save"]) {
     if (auto save = String(node["save"], "save", checker)) {
       if (kBuiltinNames.count(*save)) {
@@ -454,7 +517,9 @@ std::optional<Step> ParseStep(const YAML::Node& node, const std::string& fixture
       }
       step.save = *save;
       context.saved.insert(*save);
-      context.saved_method[*save] = step.kind == Step::Kind::kCall ? step.method : "log";
+      context.saved_method[*save] = step.kind == Step::Kind::kCall   ? step.method
+                                    : step.kind == Step::Kind::kHost ? "host"
+                                                                     : "log";
     }
   }
   if (node["cleanup"]) {
@@ -483,8 +548,8 @@ std::optional<Step> ParseStep(const YAML::Node& node, const std::string& fixture
       CheckReferences(check.operand, check.where, context, checker);
     }
   }
-  if (step.kind == Step::Kind::kLog && node["expect"] && node["expect"]["code"]) {
-    checker.Error(node["expect"]["code"], "a log step has no gRPC code to expect");
+  if (step.kind != Step::Kind::kCall && node["expect"] && node["expect"]["code"]) {
+    checker.Error(node["expect"]["code"], "only call steps have a gRPC code to expect");
   }
   return step;
 }
@@ -494,7 +559,7 @@ std::optional<Scenario> ParseScenario(const YAML::Node& node, const Suite& suite
     checker.Error(node, "a scenario must be a map (id, title, steps, ...)");
     return std::nullopt;
   }
-  CheckKeys(node, {"id", "title", "tags", "spec_ref", "requires", "allow_unimplemented", "timeout", "steps"},
+  CheckKeys(node, {"id", "title", "tags", "spec_ref", "critest", "requires", "allow_unimplemented", "timeout", "steps"},
             "a scenario", checker);
   Scenario scenario;
   scenario.suite = suite.name;
@@ -526,6 +591,7 @@ std::optional<Scenario> ParseScenario(const YAML::Node& node, const Suite& suite
       }
     }
   }
+  if (node["critest"]) scenario.critest = StringList(node["critest"], "critest", checker);
   if (node["allow_unimplemented"]) {
     scenario.allow_unimplemented = StringList(node["allow_unimplemented"], "allow_unimplemented", checker);
     for (std::string& method : scenario.allow_unimplemented) {

@@ -59,13 +59,16 @@ struct Step {
   enum class Kind {
     kCall,  // one CRI RPC
     kLog,   // read a container's CRI log file on the host
+    kHost,  // act on the host: host_action with `request` as its arguments
   };
   Kind kind = Kind::kCall;
   std::string name;      // for traces; defaults to the RPC name
   std::string method;    // kCall: RPC name as FindCriMethod takes it
   std::string log_of;    // kLog: the saved CreateContainer step whose log to read
-  // kCall: the request with {"$fixture": FILE} nodes still unresolved and
-  // ${...} references still in strings.
+  std::string host_action;  // kHost: "temp_dir", "mount", ... (host_actions.h)
+  int concurrent = 1;    // kCall: issue the call this many times at once
+  // kCall: the request; kHost: the action's arguments. {"$fixture": FILE}
+  // nodes are resolved at load time, ${...} references when the step runs.
   nlohmann::json request = nlohmann::json::object();
   std::string save;                    // save the result under this name
   std::optional<bool> cleanup;         // undo what the step created (default by RPC)
@@ -84,6 +87,8 @@ struct Scenario {
   // RPCs whose UNIMPLEMENTED answer makes the scenario n.a. rather than a
   // failure: the parts of CRI a runtime may leave out.
   std::vector<std::string> allow_unimplemented;
+  // Keys of the critest specs this scenario covers (docs/critest-v1.26.1.yaml).
+  std::vector<std::string> critest;
   std::vector<Step> steps;
   absl::Duration timeout = absl::Minutes(5);
   std::string suite;  // the suite's name

@@ -1,0 +1,326 @@
+#include "harness/runner/host_actions.h"
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/mount.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <chrono>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <regex>
+#include <sstream>
+
+#include "absl/status/status.h"
+#include "common/strings.h"
+
+extern char** environ;
+
+namespace crisp::runner {
+namespace {
+
+constexpr size_t kMaxCapture = 1 << 20;  // per stream, and for HTTP bodies
+
+std::string Errno(std::string_view what) { return crisp::StrCat(what, ": ", std::strerror(errno)); }
+
+int64_t NowMs() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
+std::string StringArg(const nlohmann::json& args, const char* key, std::string fallback = "") {
+  if (!args.contains(key)) return fallback;
+  const nlohmann::json& value = args[key];
+  return value.is_string() ? value.get<std::string>() : value.dump();
+}
+
+}  // namespace
+
+HostSide::HostSide(std::string tag) : tag_(std::move(tag)) {}
+
+HostSide::~HostSide() { Undo(); }
+
+absl::StatusOr<std::string> HostSide::Area() {
+  if (!area_.empty()) return area_;
+  std::string pattern = crisp::StrCat("/tmp/crisp-host-", tag_, "-XXXXXX");
+  if (mkdtemp(pattern.data()) == nullptr) return absl::InternalError(Errno("cannot make a temporary directory"));
+  area_ = pattern;
+  undo_.push_back({Undoable::Kind::kPath, area_});
+  return area_;
+}
+
+absl::StatusOr<nlohmann::json> HostSide::Run(std::string_view action, const nlohmann::json& args) {
+  if (action == "temp_dir") {
+    absl::StatusOr<std::string> area = Area();
+    if (!area.ok()) return area.status();
+    std::string pattern = *area + "/dir-XXXXXX";
+    if (mkdtemp(pattern.data()) == nullptr) return absl::InternalError(Errno("cannot make a temporary directory"));
+    chmod(pattern.c_str(), 0755);
+    return nlohmann::json{{"path", pattern}};
+  }
+  if (action == "write_file") {
+    std::string path = StringArg(args, "path");
+    if (path.empty()) {
+      absl::StatusOr<std::string> area = Area();
+      if (!area.ok()) return area.status();
+      path = *area + "/file-XXXXXX";
+      int fd = mkstemp(path.data());
+      if (fd < 0) return absl::InternalError(Errno("cannot make a temporary file"));
+      close(fd);
+    }
+    std::ofstream out(path, std::ios::binary | std::ios::trunc);
+    out << StringArg(args, "content");
+    if (!out.flush()) return absl::InternalError(crisp::StrCat("cannot write ", path));
+    out.close();
+    mode_t mode = 0644;
+    if (args.contains("mode")) mode = static_cast<mode_t>(std::stoul(StringArg(args, "mode"), nullptr, 8));
+    chmod(path.c_str(), mode);
+    return nlohmann::json{{"path", path}};
+  }
+  if (action == "symlink") {
+    std::string path = StringArg(args, "path");
+    if (path.empty()) {
+      absl::StatusOr<std::string> area = Area();
+      if (!area.ok()) return area.status();
+      path = crisp::StrCat(*area, "/link-", undo_.size());
+    }
+    if (symlink(StringArg(args, "target").c_str(), path.c_str()) != 0) return absl::InternalError(Errno("symlink " + path));
+    return nlohmann::json{{"path", path}};
+  }
+  if (action == "mount") {
+    std::string target = StringArg(args, "target");
+    std::string type = StringArg(args, "type", "bind");
+    std::error_code error;
+    std::filesystem::create_directories(target, error);
+    if (type == "bind") {
+      std::string source = StringArg(args, "source", target);
+      if (mount(source.c_str(), target.c_str(), nullptr, MS_BIND | MS_REC, nullptr) != 0) {
+        return absl::InternalError(Errno(crisp::StrCat("bind mount ", source, " on ", target)));
+      }
+    } else if (type == "tmpfs") {
+      std::string options = StringArg(args, "options", "size=16m");
+      if (mount("tmpfs", target.c_str(), "tmpfs", 0, options.c_str()) != 0) {
+        return absl::InternalError(Errno("tmpfs mount on " + target));
+      }
+    } else {
+      return absl::InvalidArgumentError(crisp::StrCat("mount type \"", type, "\": bind or tmpfs"));
+    }
+    undo_.push_back({Undoable::Kind::kMount, target});
+    std::string propagation = StringArg(args, "propagation");
+    if (!propagation.empty()) {
+      unsigned long flag = propagation == "shared"  ? MS_SHARED
+                           : propagation == "slave" ? MS_SLAVE
+                           : propagation == "private" ? MS_PRIVATE
+                                                      : 0;
+      if (flag == 0) return absl::InvalidArgumentError("propagation: private, shared or slave");
+      if (mount(nullptr, target.c_str(), nullptr, flag | MS_REC, nullptr) != 0) {
+        return absl::InternalError(Errno(crisp::StrCat("make ", target, " ", propagation)));
+      }
+    }
+    return nlohmann::json{{"target", target}};
+  }
+  if (action == "tcp_listen") {
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) return absl::InternalError(Errno("socket"));
+    int one = 1;
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+    sockaddr_in address{};
+    address.sin_family = AF_INET;
+    address.sin_addr.s_addr = htonl(INADDR_ANY);
+    address.sin_port = htons(static_cast<uint16_t>(args.value("port", 0)));
+    socklen_t length = sizeof(address);
+    if (bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address)) != 0 || listen(fd, 16) != 0 ||
+        getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length) != 0) {
+      std::string message = Errno("listen");
+      close(fd);
+      return absl::InternalError(message);
+    }
+    undo_.push_back({Undoable::Kind::kListener, "", fd});
+    return nlohmann::json{{"port", ntohs(address.sin_port)}};
+  }
+  if (action == "http_get") {
+    return HttpGet(StringArg(args, "url"), args.value("timeout", 5) * 1000);
+  }
+  if (action == "stat") {
+    std::string path = StringArg(args, "path");
+    struct stat info {};
+    if (lstat(path.c_str(), &info) != 0) return nlohmann::json{{"exists", false}, {"path", path}};
+    std::string type = S_ISREG(info.st_mode) ? "file" : S_ISDIR(info.st_mode) ? "dir" : S_ISLNK(info.st_mode) ? "symlink" : "other";
+    nlohmann::json result = {{"exists", true}, {"path", path}, {"type", type}, {"size", info.st_size}};
+    if (type == "file" && info.st_size <= 65536) {
+      std::ifstream in(path, std::ios::binary);
+      std::ostringstream text;
+      text << in.rdbuf();
+      result["content"] = text.str();
+    }
+    return result;
+  }
+  if (action == "run") {
+    if (!args.contains("argv") || !args["argv"].is_array() || args["argv"].empty()) {
+      return absl::InvalidArgumentError("run needs argv: a non-empty list");
+    }
+    std::vector<std::string> argv;
+    for (const nlohmann::json& word : args["argv"]) argv.push_back(word.is_string() ? word.get<std::string>() : word.dump());
+    return RunHostCommand(argv, args.value("timeout", 30) * 1000);
+  }
+  return absl::InvalidArgumentError(crisp::StrCat("unknown host action ", action));
+}
+
+std::vector<std::string> HostSide::Undo() {
+  std::vector<std::string> problems;
+  for (auto it = undo_.rbegin(); it != undo_.rend(); ++it) {
+    switch (it->kind) {
+      case Undoable::Kind::kListener:
+        close(it->fd);
+        break;
+      case Undoable::Kind::kMount:
+        if (umount2(it->path.c_str(), MNT_DETACH) != 0 && errno != EINVAL && errno != ENOENT) {
+          problems.push_back(Errno("unmount " + it->path));
+        }
+        break;
+      case Undoable::Kind::kPath: {
+        std::error_code error;
+        std::filesystem::remove_all(it->path, error);
+        if (error) problems.push_back(crisp::StrCat("remove ", it->path, ": ", error.message()));
+        break;
+      }
+    }
+  }
+  undo_.clear();
+  area_.clear();
+  return problems;
+}
+
+nlohmann::json HttpGet(const std::string& url, int timeout_ms) {
+  static const std::regex form(R"(^http://(\[[^\]]+\]|[^/:]+)(?::(\d+))?(/.*)?$)");
+  std::smatch match;
+  if (!std::regex_match(url, match, form)) return {{"status", 0}, {"body", ""}, {"error", "not an http:// URL: " + url}};
+  std::string host = match[1].str();
+  if (host.front() == '[') host = host.substr(1, host.size() - 2);
+  std::string port = match[2].matched ? match[2].str() : "80";
+  std::string path = match[3].matched ? match[3].str() : "/";
+  auto failed = [](std::string error) { return nlohmann::json{{"status", 0}, {"body", ""}, {"error", std::move(error)}}; };
+
+  addrinfo hints{};
+  hints.ai_socktype = SOCK_STREAM;
+  addrinfo* found = nullptr;
+  if (getaddrinfo(host.c_str(), port.c_str(), &hints, &found) != 0 || found == nullptr) return failed("cannot resolve " + host);
+  int fd = socket(found->ai_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+  int64_t deadline = NowMs() + timeout_ms;
+  int rc = fd < 0 ? -1 : connect(fd, found->ai_addr, found->ai_addrlen);
+  freeaddrinfo(found);
+  if (fd < 0) return failed(Errno("socket"));
+  auto wait_for = [&](short events) {
+    pollfd p{fd, events, 0};
+    int left = static_cast<int>(std::max<int64_t>(0, deadline - NowMs()));
+    return poll(&p, 1, left) == 1;
+  };
+  if (rc != 0 && errno != EINPROGRESS) {
+    std::string error = Errno("connect");
+    close(fd);
+    return failed(error);
+  }
+  if (!wait_for(POLLOUT)) {
+    close(fd);
+    return failed("connect: timed out");
+  }
+  int socket_error = 0;
+  socklen_t length = sizeof(socket_error);
+  getsockopt(fd, SOL_SOCKET, SO_ERROR, &socket_error, &length);
+  if (socket_error != 0) {
+    close(fd);
+    return failed(crisp::StrCat("connect: ", std::strerror(socket_error)));
+  }
+  std::string request = crisp::StrCat("GET ", path, " HTTP/1.0\r\nHost: ", host, "\r\nConnection: close\r\n\r\n");
+  if (send(fd, request.data(), request.size(), MSG_NOSIGNAL) != static_cast<ssize_t>(request.size())) {
+    close(fd);
+    return failed(Errno("send"));
+  }
+  std::string response;
+  char buffer[8192];
+  while (response.size() < kMaxCapture && wait_for(POLLIN)) {
+    ssize_t n = recv(fd, buffer, sizeof(buffer), 0);
+    if (n <= 0) break;
+    response.append(buffer, static_cast<size_t>(n));
+  }
+  close(fd);
+  static const std::regex status_line(R"(^HTTP/\d\.\d (\d{3}))");
+  std::smatch status;
+  if (!std::regex_search(response, status, status_line)) return failed(response.empty() ? "no answer" : "not an HTTP answer");
+  size_t body = response.find("\r\n\r\n");
+  return {{"status", std::stoi(status[1].str())}, {"body", body == std::string::npos ? "" : response.substr(body + 4)}, {"error", ""}};
+}
+
+absl::StatusOr<nlohmann::json> RunHostCommand(const std::vector<std::string>& argv, int timeout_ms) {
+  int out[2], err[2];
+  if (pipe2(out, O_CLOEXEC) != 0) return absl::InternalError(Errno("pipe"));
+  if (pipe2(err, O_CLOEXEC) != 0) {
+    close(out[0]);
+    close(out[1]);
+    return absl::InternalError(Errno("pipe"));
+  }
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_adddup2(&actions, out[1], STDOUT_FILENO);
+  posix_spawn_file_actions_adddup2(&actions, err[1], STDERR_FILENO);
+  posix_spawn_file_actions_addopen(&actions, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
+  std::vector<char*> raw;
+  for (const std::string& word : argv) raw.push_back(const_cast<char*>(word.c_str()));
+  raw.push_back(nullptr);
+  pid_t pid = 0;
+  int rc = posix_spawnp(&pid, raw[0], &actions, nullptr, raw.data(), environ);
+  posix_spawn_file_actions_destroy(&actions);
+  close(out[1]);
+  close(err[1]);
+  if (rc != 0) {
+    close(out[0]);
+    close(err[0]);
+    return absl::InvalidArgumentError(crisp::StrCat("cannot run ", argv[0], ": ", std::strerror(rc)));
+  }
+  std::string captured[2];
+  pollfd fds[2] = {{out[0], POLLIN, 0}, {err[0], POLLIN, 0}};
+  int64_t deadline = NowMs() + timeout_ms;
+  bool timed_out = false;
+  int open = 2;
+  while (open > 0) {
+    int left = static_cast<int>(deadline - NowMs());
+    if (left <= 0) {
+      timed_out = true;
+      kill(pid, SIGKILL);
+      break;
+    }
+    if (poll(fds, 2, left) < 0 && errno != EINTR) break;
+    for (int i = 0; i < 2; ++i) {
+      if (fds[i].fd < 0 || !(fds[i].revents & (POLLIN | POLLHUP | POLLERR))) continue;
+      char buffer[4096];
+      ssize_t n = read(fds[i].fd, buffer, sizeof(buffer));
+      if (n <= 0) {
+        close(fds[i].fd);
+        fds[i].fd = -1;
+        --open;
+      } else if (captured[i].size() < kMaxCapture) {
+        captured[i].append(buffer, static_cast<size_t>(n));
+      }
+    }
+  }
+  for (pollfd& fd : fds) {
+    if (fd.fd >= 0) close(fd.fd);
+  }
+  int status = 0;
+  waitpid(pid, &status, 0);
+  if (timed_out) captured[1] += crisp::StrCat("timed out after ", timeout_ms, " ms");
+  int exit_code = timed_out ? -1 : WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  return nlohmann::json{{"exit_code", exit_code}, {"stdout", captured[0]}, {"stderr", captured[1]}};
+}
+
+}  // namespace crisp::runner

@@ -1,0 +1,53 @@
+// Carries out a scenario's host-side steps (scenario/host_actions.h) and
+// undoes them when the scenario ends: listeners closed, mounts detached in
+// reverse order, temporary files and directories removed.
+#pragma once
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "nlohmann/json.hpp"
+
+namespace crisp::runner {
+
+class HostSide {
+ public:
+  // `tag` names the scenario's temporary area: /tmp/crisp-host-<tag>-XXXXXX.
+  explicit HostSide(std::string tag);
+  ~HostSide();
+  HostSide(const HostSide&) = delete;
+  HostSide& operator=(const HostSide&) = delete;
+
+  // Runs an action with its arguments (references resolved). The result is
+  // what the step's expectations check; an error means the action itself
+  // could not be done (a harness error, not a runtime failure).
+  absl::StatusOr<nlohmann::json> Run(std::string_view action, const nlohmann::json& args);
+
+  // Undoes everything, in reverse order; one line per thing that could not
+  // be undone.
+  std::vector<std::string> Undo();
+
+ private:
+  absl::StatusOr<std::string> Area();
+
+  std::string tag_;
+  std::string area_;  // created on first use
+  struct Undoable {
+    enum class Kind { kMount, kListener, kPath } kind;
+    std::string path;
+    int fd = -1;
+  };
+  std::vector<Undoable> undo_;
+};
+
+// GET over plain HTTP/1.0 with a deadline: {status, body, error}. Status 0
+// and the error when no answer came (refused, timed out, not HTTP).
+nlohmann::json HttpGet(const std::string& url, int timeout_ms);
+
+// Runs argv (no shell) with a deadline: {exit_code, stdout, stderr}; exit
+// code -1 and "timed out" in stderr when killed.
+absl::StatusOr<nlohmann::json> RunHostCommand(const std::vector<std::string>& argv, int timeout_ms);
+
+}  // namespace crisp::runner

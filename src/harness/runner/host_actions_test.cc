@@ -1,0 +1,88 @@
+#include "harness/runner/host_actions.h"
+
+#include <sys/mount.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <thread>
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+
+namespace crisp::runner {
+namespace {
+
+using ::testing::HasSubstr;
+using nlohmann::json;
+
+TEST(HostSideTest, FilesDirectoriesAndLinksAreMadeAndRemoved) {
+  std::string dir, file;
+  {
+    HostSide host("test");
+    absl::StatusOr<json> made = host.Run("temp_dir", json::object());
+    ASSERT_TRUE(made.ok()) << made.status();
+    dir = (*made)["path"];
+    EXPECT_TRUE(std::filesystem::is_directory(dir));
+    absl::StatusOr<json> written = host.Run("write_file", {{"path", dir + "/flag"}, {"content", "hello"}});
+    ASSERT_TRUE(written.ok());
+    absl::StatusOr<json> link = host.Run("symlink", {{"target", dir}});
+    ASSERT_TRUE(link.ok());
+    absl::StatusOr<json> seen = host.Run("stat", {{"path", (*link)["path"].get<std::string>() + "/flag"}});
+    ASSERT_TRUE(seen.ok());
+    EXPECT_EQ((*seen)["exists"], true);
+    EXPECT_EQ((*seen)["type"], "file");
+    EXPECT_EQ((*seen)["content"], "hello");
+    absl::StatusOr<json> temp = host.Run("write_file", {{"content", "{}"}});
+    ASSERT_TRUE(temp.ok());
+    file = (*temp)["path"];
+    EXPECT_TRUE(std::filesystem::exists(file));
+    EXPECT_EQ((*host.Run("stat", {{"path", "/nonexistent/x"}}))["exists"], false);
+    EXPECT_TRUE(host.Undo().empty());
+  }
+  EXPECT_FALSE(std::filesystem::exists(dir));
+  EXPECT_FALSE(std::filesystem::exists(file));
+}
+
+TEST(HostSideTest, MountsAreDetachedBeforeTheirDirectoryGoes) {
+  if (geteuid() != 0) GTEST_SKIP() << "mounting needs root";
+  HostSide host("test");
+  std::string dir = (*host.Run("temp_dir", json::object()))["path"];
+  absl::StatusOr<json> mounted = host.Run("mount", {{"type", "tmpfs"}, {"target", dir + "/sub"}, {"propagation", "shared"}});
+  ASSERT_TRUE(mounted.ok()) << mounted.status();
+  std::ifstream mounts("/proc/self/mountinfo");
+  std::string text((std::istreambuf_iterator<char>(mounts)), std::istreambuf_iterator<char>());
+  EXPECT_THAT(text, HasSubstr(dir + "/sub"));
+  EXPECT_TRUE(host.Undo().empty());
+  EXPECT_FALSE(std::filesystem::exists(dir));
+  EXPECT_FALSE(host.Run("mount", {{"type", "nfs"}, {"target", "/tmp/x"}}).ok());
+}
+
+TEST(HostSideTest, ListenerHttpAndCommands) {
+  HostSide host("test");
+  absl::StatusOr<json> listener = host.Run("tcp_listen", json::object());
+  ASSERT_TRUE(listener.ok());
+  int port = (*listener)["port"];
+  EXPECT_GT(port, 0);
+  // Something listens but does not speak HTTP: no answer, not a harness error.
+  json answer = HttpGet("http://127.0.0.1:" + std::to_string(port) + "/", 300);
+  EXPECT_EQ(answer["status"], 0);
+  EXPECT_FALSE(answer["error"].get<std::string>().empty());
+  host.Undo();
+  json refused = HttpGet("http://127.0.0.1:" + std::to_string(port) + "/", 300);
+  EXPECT_THAT(refused["error"].get<std::string>(), HasSubstr("refused"));
+  EXPECT_THAT(HttpGet("ftp://x/", 100)["error"].get<std::string>(), HasSubstr("not an http:// URL"));
+
+  absl::StatusOr<json> ran = host.Run("run", {{"argv", {"sh", "-c", "echo out; echo err >&2; exit 3"}}});
+  ASSERT_TRUE(ran.ok());
+  EXPECT_EQ((*ran)["exit_code"], 3);
+  EXPECT_EQ((*ran)["stdout"], "out\n");
+  EXPECT_EQ((*ran)["stderr"], "err\n");
+  absl::StatusOr<json> slow = RunHostCommand({"sleep", "5"}, 200);
+  ASSERT_TRUE(slow.ok());
+  EXPECT_EQ((*slow)["exit_code"], -1);
+  EXPECT_FALSE(host.Run("run", {{"argv", {"/nonexistent/tool"}}}).ok());
+}
+
+}  // namespace
+}  // namespace crisp::runner

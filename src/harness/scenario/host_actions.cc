@@ -1,0 +1,33 @@
+#include "harness/scenario/host_actions.h"
+
+#include <algorithm>
+
+namespace crisp::scenario {
+namespace {
+
+const std::vector<HostAction>& Table() {
+  static const std::vector<HostAction> table = {
+      {"temp_dir", {}, {}, "{path}: a new empty directory, removed (with what is mounted in it) when the scenario ends"},
+      {"write_file", {"content"}, {"path", "mode"}, "{path}: the file written (default: a new file in the scenario's temp area)"},
+      {"symlink", {"target"}, {"path"}, "{path}: a symbolic link to target"},
+      {"mount", {"target"}, {"type", "source", "propagation", "options"},
+       "{target}: type bind (source) or tmpfs, then propagation private|shared|slave; unmounted at the end"},
+      {"tcp_listen", {}, {"port"}, "{port}: a TCP socket listening on all addresses until the scenario ends"},
+      {"http_get", {"url"}, {"timeout"}, "{status, body, error}: status 0 and error when no answer came"},
+      {"stat", {"path"}, {}, "{exists, type, size, content}: type file|dir|symlink|other; content of small files"},
+      {"run", {"argv"}, {"timeout"}, "{exit_code, stdout, stderr}: a host command, not through a shell"},
+  };
+  return table;
+}
+
+}  // namespace
+
+std::span<const HostAction> HostActions() { return Table(); }
+
+const HostAction* FindHostAction(std::string_view name) {
+  const auto& table = Table();
+  auto found = std::find_if(table.begin(), table.end(), [&](const HostAction& action) { return action.name == name; });
+  return found == table.end() ? nullptr : &*found;
+}
+
+}  // namespace crisp::scenario

@@ -1,0 +1,24 @@
+// Host-side steps: what a scenario does on the host, beside the runtime
+// (a temp directory to mount as a volume, a mount to watch propagate, a TCP
+// listener to look for from a host-network pod, an HTTP GET to a pod).
+// This is the vocabulary the loader checks; the runner carries it out
+// (runner/host_actions.h).
+#pragma once
+
+#include <span>
+#include <string_view>
+#include <vector>
+
+namespace crisp::scenario {
+
+struct HostAction {
+  std::string_view name;
+  std::vector<std::string_view> required;  // argument keys
+  std::vector<std::string_view> optional;
+  std::string_view result;                 // what the step's result has, for docs and errors
+};
+
+std::span<const HostAction> HostActions();
+const HostAction* FindHostAction(std::string_view name);
+
+}  // namespace crisp::scenario
