@@ -147,6 +147,61 @@ TEST(LoaderTest, ReferencesExpectationsAndIdsAreChecked) {
       HasSubstr("s.yaml:16:5: duplicate id \"a.b\"; first at s.yaml:12:5")));
 }
 
+TEST(LoaderTest, HostStepsConcurrencyRequirementsAndCritestKeys) {
+  LoadResult good = Load(R"(scenarios:
+  - id: container.volume
+    title: t
+    critest: [container.volume]
+    requires: [root, seccomp]
+    allow_unimplemented: [ListPodSandboxStats]
+    steps:
+      - host: {temp_dir: {}}
+        save: vol
+      - host: {write_file: {path: "${vol.path}/flag", content: hi}}
+      - host: {stat: {path: "${vol.path}/flag"}}
+        expect: {that: {exists: true}}
+      - call: RemoveImage
+        request: {image: {image: x}}
+        concurrent: 5
+)");
+  ASSERT_TRUE(good.ok()) << ::testing::PrintToString(Messages(good));
+  const Scenario& scenario = good.suites[0].scenarios[0];
+  EXPECT_THAT(scenario.critest, ElementsAre("container.volume"));
+  EXPECT_THAT(scenario.allow_unimplemented, ElementsAre("ListPodSandboxStats"));
+  EXPECT_EQ(scenario.steps[0].kind, Step::Kind::kHost);
+  EXPECT_EQ(scenario.steps[0].host_action, "temp_dir");
+  EXPECT_EQ(scenario.steps[0].name, "host temp_dir");
+  EXPECT_EQ(scenario.steps[1].request["content"], "hi");
+  EXPECT_EQ(scenario.steps[3].concurrent, 5);
+
+  LoadResult bad = Load(R"(scenarios:
+  - id: a.b
+    title: t
+    requires: [apparmour]
+    allow_unimplemented: [ListPodSandboxStatz]
+    steps:
+      - host: {mkdir: {}}
+      - host: {write_file: {path: /x}}
+      - host: {stat: {path: /x, follow: true}}
+      - host: {stat: {path: /x}}
+        expect: {code: OK}
+      - call: Version
+        concurrent: 0
+      - log: nothing
+        concurrent: 2
+)");
+  EXPECT_THAT(Messages(bad), ::testing::IsSupersetOf({
+      HasSubstr("s.yaml:4:15: unknown requirement \"apparmour\" (known: root, apparmor, selinux,"),
+      HasSubstr("s.yaml:5:26: no CRI v1 RPC named \"ListPodSandboxStatz\""),
+      HasSubstr("s.yaml:7:16: unknown host action \"mkdir\" (temp_dir, write_file,"),
+      HasSubstr("s.yaml:8:28: write_file needs the argument content"),
+      HasSubstr("s.yaml:9:22: stat takes no argument \"follow\""),
+      HasSubstr("only call steps have a gRPC code to expect"),
+      HasSubstr("s.yaml:13:21: concurrent: must be a number from 1 to 64"),
+      HasSubstr("concurrent: applies to call steps"),
+  }));
+}
+
 TEST(LoaderTest, DeepMergeMergesObjectsAndReplacesTheRest) {
   nlohmann::json base = {{"a", {{"x", 1}, {"y", 2}}}, {"list", {1, 2}}};
   DeepMerge(base, {{"a", {{"y", 3}}}, {"list", {9}}, {"new", true}});
