@@ -110,6 +110,22 @@ SourceLocation Nearest(const LocationMap& locations, std::string pointer) {
   }
 }
 
+// YAML lets a map repeat a key and keeps the last; a repeated check would
+// then vanish without a word. Reported at the second one.
+void CheckRepeatedKeys(const YAML::Node& node, Checker& checker) {
+  if (node.IsMap()) {
+    std::set<std::string> keys;
+    for (const auto& entry : node) {
+      if (entry.first.IsScalar() && !keys.insert(entry.first.Scalar()).second) {
+        checker.Error(entry.first, crisp::StrCat("key \"", entry.first.Scalar(), "\" appears twice in this map"));
+      }
+      CheckRepeatedKeys(entry.second, checker);
+    }
+  } else if (node.IsSequence()) {
+    for (const auto& element : node) CheckRepeatedKeys(element, checker);
+  }
+}
+
 // Checks that every key in `node` is one of `allowed`.
 void CheckKeys(const YAML::Node& node, std::initializer_list<std::string_view> allowed,
                std::string_view what, Checker& checker) {
@@ -664,6 +680,7 @@ void LoadOne(const std::string& text, const std::string& file, const std::string
   suite.fixture_dir = fixture_dir;
   try {
     YAML::Node root = YAML::Load(text);
+    CheckRepeatedKeys(root, checker);
     ParseSuite(root, suite, checker);
   } catch (const YAML::Exception& error) {
     checker.Error(SourceLocation{file, error.mark.line + 1, error.mark.column + 1}, error.msg);

@@ -202,6 +202,20 @@ TEST(LoaderTest, HostStepsConcurrencyRequirementsAndCritestKeys) {
   }));
 }
 
+TEST(LoaderTest, ARepeatedKeyIsAnErrorNotASilentOverride) {
+  LoadResult result = Load(R"(scenarios:
+  - id: a.b
+    title: t
+    steps:
+      - call: Version
+        expect:
+          that:
+            runtime_name: x
+            runtime_name: y
+)");
+  EXPECT_THAT(Messages(result), ::testing::Contains(HasSubstr("s.yaml:9:13: key \"runtime_name\" appears twice in this map")));
+}
+
 TEST(LoaderTest, DeepMergeMergesObjectsAndReplacesTheRest) {
   nlohmann::json base = {{"a", {{"x", 1}, {"y", 2}}}, {"list", {1, 2}}};
   DeepMerge(base, {{"a", {{"y", 3}}}, {"list", {9}}, {"new", true}});
