@@ -171,7 +171,15 @@ absl::StatusOr<nlohmann::json> HostSide::Run(std::string_view action, const nloh
     }
     std::vector<std::string> argv;
     for (const nlohmann::json& word : args["argv"]) argv.push_back(word.is_string() ? word.get<std::string>() : word.dump());
-    return RunHostCommand(argv, args.value("timeout", 30) * 1000);
+    absl::StatusOr<nlohmann::json> result = RunHostCommand(argv, args.value("timeout", 30) * 1000);
+    // undo: a command that reverses this one, run when the scenario ends
+    // (also when it failed before its own last step).
+    if (result.ok() && args.contains("undo") && args["undo"].is_array() && !args["undo"].empty()) {
+      Undoable undo{Undoable::Kind::kCommand, "", -1, {}};
+      for (const nlohmann::json& word : args["undo"]) undo.argv.push_back(word.is_string() ? word.get<std::string>() : word.dump());
+      undo_.push_back(std::move(undo));
+    }
+    return result;
   }
   return absl::InvalidArgumentError(crisp::StrCat("unknown host action ", action));
 }
@@ -188,6 +196,14 @@ std::vector<std::string> HostSide::Undo() {
           problems.push_back(Errno("unmount " + it->path));
         }
         break;
+      case Undoable::Kind::kCommand: {
+        absl::StatusOr<nlohmann::json> ran = RunHostCommand(it->argv, 30000);
+        if (!ran.ok() || (*ran)["exit_code"] != 0) {
+          problems.push_back(crisp::StrCat("undo ", it->argv[0], ": ",
+                                           ran.ok() ? (*ran)["stderr"].get<std::string>() : std::string(ran.status().message())));
+        }
+        break;
+      }
       case Undoable::Kind::kPath: {
         std::error_code error;
         std::filesystem::remove_all(it->path, error);

@@ -35,9 +35,10 @@ class HostSide {
   std::string tag_;
   std::string area_;  // created on first use
   struct Undoable {
-    enum class Kind { kMount, kListener, kPath } kind;
+    enum class Kind { kMount, kListener, kPath, kCommand } kind;
     std::string path;
     int fd = -1;
+    std::vector<std::string> argv;  // kCommand
   };
   std::vector<Undoable> undo_;
 };

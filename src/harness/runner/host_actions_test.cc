@@ -82,6 +82,16 @@ TEST(HostSideTest, ListenerHttpAndCommands) {
   ASSERT_TRUE(slow.ok());
   EXPECT_EQ((*slow)["exit_code"], -1);
   EXPECT_FALSE(host.Run("run", {{"argv", {"/nonexistent/tool"}}}).ok());
+
+  // undo: runs when the scenario ends, and a failing one is reported.
+  std::string marker = ::testing::TempDir() + "/crisp-undo-" + std::to_string(getpid());
+  ASSERT_TRUE(host.Run("run", {{"argv", {"touch", marker}}, {"undo", {"rm", marker}}}).ok());
+  ASSERT_TRUE(host.Run("run", {{"argv", {"true"}}, {"undo", {"false"}}}).ok());
+  EXPECT_TRUE(std::filesystem::exists(marker));
+  std::vector<std::string> problems = host.Undo();
+  EXPECT_FALSE(std::filesystem::exists(marker));
+  ASSERT_EQ(problems.size(), 1u);
+  EXPECT_THAT(problems[0], HasSubstr("undo false"));
 }
 
 }  // namespace

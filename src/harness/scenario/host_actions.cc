@@ -15,7 +15,8 @@ const std::vector<HostAction>& Table() {
       {"tcp_listen", {}, {"port"}, "{port}: a TCP socket listening on all addresses until the scenario ends"},
       {"http_get", {"url"}, {"timeout"}, "{status, body, error}: status 0 and error when no answer came"},
       {"stat", {"path"}, {}, "{exists, type, size, content}: type file|dir|symlink|other; content of small files"},
-      {"run", {"argv"}, {"timeout"}, "{exit_code, stdout, stderr}: a host command, not through a shell"},
+      {"run", {"argv"}, {"timeout", "undo"},
+       "{exit_code, stdout, stderr}: a host command, not through a shell; undo: a command run when the scenario ends"},
   };
   return table;
 }
