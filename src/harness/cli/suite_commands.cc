@@ -305,7 +305,8 @@ int RunSuites(const GlobalOptions& global, const RunFlags& flags, std::ostream& 
                              .run_id = flags.run_id,
                              .call_timeout = connection->timeout,
                              .progress = &progress,
-                             .cancel = &g_cancel};
+                             .cancel = &g_cancel,
+                             .baseline = baseline ? &*baseline : nullptr};
   out << "crisp: running " << selected->scenarios.size() << " scenario(s) on " << connection->endpoint.name
       << " (" << connection->version.runtime_name() << " " << connection->version.runtime_version() << ")"
       << (flags.jobs > 1 ? crisp::StrCat(", ", flags.jobs, " at a time") : "") << std::endl;
@@ -395,7 +396,8 @@ int RunMatrix(const GlobalOptions& global, const MatrixFlags& flags, std::ostrea
     if (g_cancel) return;
     runner::Runner runner(*connections[i].client, connections[i].endpoint,
                           {.jobs = flags.jobs, .run_id = "", .call_timeout = connections[i].timeout,
-                           .progress = lanes[i].get(), .cancel = &g_cancel});
+                           .progress = lanes[i].get(), .cancel = &g_cancel,
+                           .baseline = baseline ? &*baseline : nullptr});
     runs[i] = runner.Run(selected->scenarios, client::ProtoToJson(connections[i].version));
   };
   if (flags.serial) {

@@ -50,4 +50,9 @@ absl::StatusOr<bool> VersionInRange(std::string_view version, std::string_view r
 // match on passing ones too (a stale entry: "fixed: remove from baseline").
 void ApplyBaseline(const Baseline& baseline, RunResult& run);
 
+// The same for one scenario of a run on `endpoint_name` whose Version said
+// `version`.
+void ApplyBaseline(const Baseline& baseline, std::string_view endpoint_name, const nlohmann::json& version,
+                   ScenarioResult& scenario);
+
 }  // namespace crisp::runner

@@ -419,11 +419,24 @@ class Execution {
     }
   }
 
+  // Sandboxes go first: removing a sandbox stops and removes its containers
+  // in one call, where removing each container first costs a stop apiece.
+  // The containers' own removal follows and finds them gone (NotFound), so a
+  // runtime that left one behind is still caught.
   void CleanUpRuntime(ScenarioResult& result) {
-    for (auto it = created_.rbegin(); it != created_.rend(); ++it) {
+    for (bool sandboxes : {true, false}) {
+      for (auto it = created_.rbegin(); it != created_.rend(); ++it) {
+        if ((it->kind == Created::Kind::kSandbox) == sandboxes) UndoOne(*it, result);
+      }
+    }
+  }
+
+  void UndoOne(Created& created, ScenarioResult& result) {
+    Created* it = &created;
+    {
       if (it->id.empty()) {
         if (!it->log_directory.empty()) RemoveLogDirectory(it->log_directory, result);
-        continue;
+        return;
       }
       std::string failure;
       switch (it->kind) {
@@ -527,6 +540,7 @@ Runner::Runner(client::CriClient& client, client::Endpoint endpoint, RunOptions 
 ScenarioResult Runner::RunScenario(const Scenario& scenario) {
   if (options_.progress != nullptr) options_.progress->ScenarioStarted(scenario);
   ScenarioResult result = Execution(scenario, client_, options_, *options_.capabilities).Run();
+  if (options_.baseline != nullptr) ApplyBaseline(*options_.baseline, endpoint_.name, version_, result);
   if (options_.progress != nullptr) options_.progress->ScenarioFinished(result);
   return result;
 }
@@ -536,6 +550,7 @@ RunResult Runner::Run(const std::vector<const Scenario*>& scenarios, const nlohm
   run.run_id = options_.run_id;
   run.endpoint = endpoint_;
   run.runtime_version = version;
+  version_ = version;
   run.start = absl::Now();
   Capabilities probed;
   if (options_.capabilities == nullptr) {

@@ -9,6 +9,7 @@
 
 #include "absl/time/time.h"
 #include "harness/client/cri_client.h"
+#include "harness/runner/baseline.h"
 #include "harness/runner/capabilities.h"
 #include "harness/runner/result.h"
 #include "harness/scenario/model.h"
@@ -40,6 +41,8 @@ struct RunOptions {
   const std::atomic<bool>* cancel = nullptr;
   // What the runtime can do, for `requires:`. Null: Run() probes it.
   const Capabilities* capabilities = nullptr;
+  // Known failures, applied as each scenario ends (so progress shows them).
+  const Baseline* baseline = nullptr;
 };
 
 class Runner {
@@ -57,6 +60,7 @@ class Runner {
   client::CriClient& client_;
   client::Endpoint endpoint_;
   RunOptions options_;
+  nlohmann::json version_;
 };
 
 // A new run ID: UTC time and a random part, "20261129-0301-4f2a9c".
