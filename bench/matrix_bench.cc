@@ -96,11 +96,11 @@ const std::vector<RunResult>& Runs() {
     std::mt19937 random(42);
     std::vector<RunResult> out(kRuntimes);
     const char* names[] = {"containerd", "reference", "crio"};
-    for (int r = 0; r < kRuntimes; ++r) {
+    for (size_t r = 0; r < out.size(); ++r) {
       out[r].run_id = crisp::StrCat("20261129-000000-", r);
       out[r].endpoint.name = names[r];
       out[r].runtime_version = {{"runtime_name", names[r]}, {"runtime_version", "1.0.0"}, {"runtime_api_version", "v1"}};
-      for (int n = 0; n < kScenarios; ++n) out[r].scenarios.push_back(SyntheticScenario(n, r, random));
+      for (int n = 0; n < kScenarios; ++n) out[r].scenarios.push_back(SyntheticScenario(n, static_cast<int>(r), random));
     }
     return out;
   }();

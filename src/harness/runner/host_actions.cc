@@ -55,7 +55,7 @@ absl::StatusOr<std::string> HostSide::Area() {
   std::string pattern = crisp::StrCat("/tmp/crisp-host-", tag_, "-XXXXXX");
   if (mkdtemp(pattern.data()) == nullptr) return absl::InternalError(Errno("cannot make a temporary directory"));
   area_ = pattern;
-  undo_.push_back({Undoable::Kind::kPath, area_});
+  undo_.push_back({Undoable::Kind::kPath, area_, -1, {}});
   return area_;
 }
 
@@ -115,7 +115,7 @@ absl::StatusOr<nlohmann::json> HostSide::Run(std::string_view action, const nloh
     } else {
       return absl::InvalidArgumentError(crisp::StrCat("mount type \"", type, "\": bind or tmpfs"));
     }
-    undo_.push_back({Undoable::Kind::kMount, target});
+    undo_.push_back({Undoable::Kind::kMount, target, -1, {}});
     std::string propagation = StringArg(args, "propagation");
     if (!propagation.empty()) {
       unsigned long flag = propagation == "shared"  ? MS_SHARED
@@ -145,7 +145,7 @@ absl::StatusOr<nlohmann::json> HostSide::Run(std::string_view action, const nloh
       close(fd);
       return absl::InternalError(message);
     }
-    undo_.push_back({Undoable::Kind::kListener, "", fd});
+    undo_.push_back({Undoable::Kind::kListener, "", fd, {}});
     return nlohmann::json{{"port", ntohs(address.sin_port)}};
   }
   if (action == "http_get") {
