@@ -11,6 +11,7 @@
 #include <set>
 #include <thread>
 
+#include "common/json_text.h"
 #include "common/strings.h"
 #include "harness/cli/app.h"
 #include "harness/client/proto_json.h"
@@ -194,6 +195,24 @@ bool ReadBaseline(const std::string& path, std::optional<runner::Baseline>& base
   return true;
 }
 
+// What run and matrix check before touching a runtime: the suites load and
+// select something, -j is sane, the baseline reads. Prints the problem and
+// returns false otherwise.
+bool PrepareRun(const Selection& selection, int jobs, const std::string& baseline_path,
+                std::optional<Selected>& selected, std::optional<runner::Baseline>& baseline, std::ostream& err) {
+  selected = Select(selection, err);
+  if (!selected) return false;
+  if (selected->scenarios.empty()) {
+    err << "crisp: error: no scenario matches the filters\n";
+    return false;
+  }
+  if (jobs < 1) {
+    err << "crisp: error: -j must be at least 1\n";
+    return false;
+  }
+  return ReadBaseline(baseline_path, baseline, err);
+}
+
 // Reads every --normalise file, in order; their rules go before the built-in ones.
 std::optional<diff::Normaliser> ReadRules(const std::vector<std::string>& paths, std::ostream& err) {
   std::vector<diff::Rule> rules;
@@ -281,18 +300,9 @@ struct RunFlags {
 };
 
 int RunSuites(const GlobalOptions& global, const RunFlags& flags, std::ostream& out, std::ostream& err) {
-  std::optional<Selected> selected = Select(flags.selection, err);
-  if (!selected) return kExitUsage;
-  if (selected->scenarios.empty()) {
-    err << "crisp: error: no scenario matches the filters\n";
-    return kExitUsage;
-  }
-  if (flags.jobs < 1) {
-    err << "crisp: error: -j must be at least 1\n";
-    return kExitUsage;
-  }
+  std::optional<Selected> selected;
   std::optional<runner::Baseline> baseline;
-  if (!ReadBaseline(flags.baseline, baseline, err)) return kExitUsage;
+  if (!PrepareRun(flags.selection, flags.jobs, flags.baseline, selected, baseline, err)) return kExitUsage;
   std::optional<Connection> connection = Connect(global, flags.endpoint, err);
   if (!connection) return kExitUsage;
 
@@ -313,7 +323,6 @@ int RunSuites(const GlobalOptions& global, const RunFlags& flags, std::ostream& 
   runner::Runner runner(*connection->client, connection->endpoint, options);
   runner::RunResult run = runner.Run(selected->scenarios, client::ProtoToJson(connection->version));
   console.Finish();
-  if (baseline) runner::ApplyBaseline(*baseline, run);
   std::signal(SIGINT, previous_int);
   std::signal(SIGTERM, previous_term);
 
@@ -344,18 +353,9 @@ struct MatrixFlags {
 // Parallel runs are safe: each run names and labels what it creates with
 // its own run ID and suffixes, and its sweep removes only its own.
 int RunMatrix(const GlobalOptions& global, const MatrixFlags& flags, std::ostream& out, std::ostream& err) {
-  std::optional<Selected> selected = Select(flags.selection, err);
-  if (!selected) return kExitUsage;
-  if (selected->scenarios.empty()) {
-    err << "crisp: error: no scenario matches the filters\n";
-    return kExitUsage;
-  }
-  if (flags.jobs < 1) {
-    err << "crisp: error: -j must be at least 1\n";
-    return kExitUsage;
-  }
+  std::optional<Selected> selected;
   std::optional<runner::Baseline> baseline;
-  if (!ReadBaseline(flags.baseline, baseline, err)) return kExitUsage;
+  if (!PrepareRun(flags.selection, flags.jobs, flags.baseline, selected, baseline, err)) return kExitUsage;
   std::optional<diff::Normaliser> normaliser = ReadRules(flags.rules, err);
   if (!normaliser) return kExitUsage;
   std::vector<std::string> endpoints = flags.endpoints;
@@ -415,7 +415,6 @@ int RunMatrix(const GlobalOptions& global, const MatrixFlags& flags, std::ostrea
   std::vector<runner::RunResult> finished;
   for (size_t i = 0; i < runs.size(); ++i) {
     if (runs[i].run_id.empty()) continue;
-    if (baseline) runner::ApplyBaseline(*baseline, runs[i]);
     interrupted = interrupted || runs[i].interrupted;
     finished.push_back(std::move(runs[i]));
   }
@@ -493,7 +492,7 @@ int ListScenarios(const Selection& selection, const std::string& output, std::os
                       {"requires", scenario->requires_}, {"steps", scenario->steps.size()},
                       {"file", scenario->where.ToString()}});
     }
-    out << list.dump(2) << '\n';
+    out << JsonText(list, 2) << '\n';
     return kExitOk;
   }
   size_t width = 2;
@@ -564,7 +563,7 @@ int DiffRuns(const DiffFlags& flags, std::ostream& out, std::ostream& err) {
     err << "crisp: error: " << result.status().message() << '\n';
     return kExitUsage;
   }
-  out << (flags.output == "json" ? result->ToJson().dump(2) + "\n" : result->ToText());
+  out << (flags.output == "json" ? JsonText(result->ToJson(), 2) + "\n" : result->ToText());
   return result->regressions.empty() ? kExitOk : kExitFailures;
 }
 

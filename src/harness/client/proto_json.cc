@@ -31,11 +31,6 @@ bool IsUtf8(const std::string& bytes) {
   return true;
 }
 
-nlohmann::json Bytes(const std::string& bytes) {
-  if (IsUtf8(bytes)) return bytes;
-  return {{"base64", absl::Base64Escape(bytes)}};
-}
-
 nlohmann::json Value(const Message& message, const FieldDescriptor* field, int index) {
   const Reflection* reflection = message.GetReflection();
   const bool repeated = field->is_repeated();
@@ -70,7 +65,7 @@ nlohmann::json Value(const Message& message, const FieldDescriptor* field, int i
     case FieldDescriptor::CPPTYPE_STRING: {
       std::string text = repeated ? reflection->GetRepeatedString(message, field, index)
                                   : reflection->GetString(message, field);
-      return field->type() == FieldDescriptor::TYPE_BYTES ? Bytes(text) : nlohmann::json(text);
+      return field->type() == FieldDescriptor::TYPE_BYTES ? BytesToJson(text) : nlohmann::json(text);
     }
     case FieldDescriptor::CPPTYPE_MESSAGE:
       return ProtoToJson(repeated ? reflection->GetRepeatedMessage(message, field, index)
@@ -80,6 +75,11 @@ nlohmann::json Value(const Message& message, const FieldDescriptor* field, int i
 }
 
 }  // namespace
+
+nlohmann::json BytesToJson(const std::string& bytes) {
+  if (IsUtf8(bytes)) return bytes;
+  return {{"base64", absl::Base64Escape(bytes)}};
+}
 
 nlohmann::json ProtoToJson(const Message& message) {
   nlohmann::json json = nlohmann::json::object();

@@ -14,4 +14,8 @@ namespace crisp::client {
 
 nlohmann::json ProtoToJson(const google::protobuf::Message& message);
 
+// Bytes as a JSON value: the text when it is UTF-8, else {"base64": "..."}
+// (JSON cannot hold other bytes).
+nlohmann::json BytesToJson(const std::string& bytes);
+
 }  // namespace crisp::client

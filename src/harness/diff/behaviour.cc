@@ -10,34 +10,6 @@ namespace {
 
 using nlohmann::json;
 
-void FlattenInto(const json& value, std::string& path, std::vector<std::pair<std::string, json>>& out) {
-  if (value.is_object() && !value.empty()) {
-    for (const auto& [key, child] : value.items()) {
-      size_t length = path.size();
-      bool plain = !key.empty() && key.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_") ==
-                                       std::string::npos;
-      if (plain) {
-        crisp::StrAppend(&path, path.empty() ? "" : ".", key);
-      } else {
-        crisp::StrAppend(&path, "['", key, "']");
-      }
-      FlattenInto(child, path, out);
-      path.resize(length);
-    }
-  } else if (value.is_array() && !value.empty()) {
-    for (size_t i = 0; i < value.size(); ++i) {
-      size_t length = path.size();
-      crisp::StrAppend(&path, "[", i, "]");
-      FlattenInto(value[i], path, out);
-      path.resize(length);
-    }
-  } else if (!value.is_object() && !value.is_array()) {
-    out.emplace_back(path, value);
-  }
-  // An empty list or map is no field at all: proto3 cannot tell it from an
-  // absent one.
-}
-
 bool IsPlainKey(const std::string& key) {
   return !key.empty() &&
          key.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_") == std::string::npos;
@@ -131,13 +103,6 @@ const json& Steps(const json* scenario) {
 }
 
 }  // namespace
-
-std::vector<std::pair<std::string, json>> Flatten(const json& value) {
-  std::vector<std::pair<std::string, json>> out;
-  std::string path;
-  FlattenInto(value, path, out);
-  return out;
-}
 
 std::vector<StepDifference> CompareBehaviour(const std::vector<const json*>& scenarios, const Normaliser& normaliser,
                                              const CompareOptions& options) {

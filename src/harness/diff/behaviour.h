@@ -37,9 +37,4 @@ struct CompareOptions {
 std::vector<StepDifference> CompareBehaviour(const std::vector<const nlohmann::json*>& scenarios,
                                              const Normaliser& normaliser, const CompareOptions& options = {});
 
-// The paths and leaf values of a JSON value: {"a": {"b": [1]}} -> "a.b[0]": 1.
-// Empty objects and lists have no leaves (proto3 does not tell them from
-// absent ones).
-std::vector<std::pair<std::string, nlohmann::json>> Flatten(const nlohmann::json& value);
-
 }  // namespace crisp::diff

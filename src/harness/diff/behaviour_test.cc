@@ -57,11 +57,20 @@ TEST(BehaviourTest, ManyDifferencesAreCapped) {
   EXPECT_EQ(differences[0].fields_left_out, 30u);
 }
 
-TEST(BehaviourTest, FlattenNamesEveryLeaf) {
-  auto flat = Flatten({{"a", {{"b", {1, 2}}, {"crisp.run-id", "x"}}}, {"e", json::object()}});
+TEST(BehaviourTest, PathsNameListIndexesAndQuoteKeysWithDots) {
+  json a = Scenario({Step("ContainerStatus", "OK", {{"status", {{"labels", {{"crisp.io/x", "1"}}}, {"mounts", {{{"a", 1}}, {{"a", 2}}}}}}})});
+  json b = Scenario({Step("ContainerStatus", "OK", {{"status", {{"labels", {{"crisp.io/x", "2"}}}, {"mounts", {{{"a", 1}}, {{"a", 3}}}}}}})});
+  std::vector<StepDifference> differences = CompareBehaviour({&a, &b}, Normaliser());
+  ASSERT_EQ(differences.size(), 1u);
   std::vector<std::string> paths;
-  for (const auto& [path, value] : flat) paths.push_back(path);
-  EXPECT_EQ(paths, (std::vector<std::string>{"a.b[0]", "a.b[1]", "a['crisp.run-id']"}));
+  for (const FieldDifference& field : differences[0].fields) paths.push_back(field.path);
+  EXPECT_EQ(paths, (std::vector<std::string>{"response.status.labels['crisp.io/x']", "response.status.mounts[1].a"}));
+}
+
+TEST(BehaviourTest, AnEmptyListIsTheSameAsAnAbsentOne) {
+  json a = Scenario({Step("Status", "OK", {{"runtime_handlers", json::array()}})});
+  json b = Scenario({Step("Status", "OK", json::object())});
+  EXPECT_TRUE(CompareBehaviour({&a, &b}, Normaliser()).empty());
 }
 
 }  // namespace

@@ -141,21 +141,6 @@ bool PathMatches(std::string_view pattern, const std::vector<std::string>& path)
   return Matches(SplitPattern(pattern), 0, path, 0);
 }
 
-std::string DisplayPath(const std::vector<std::string>& path) {
-  std::string out;
-  for (const std::string& segment : path) {
-    if (!segment.empty() && segment[0] == '[') {
-      out += segment;
-    } else if (segment.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_[]") !=
-               std::string::npos) {
-      crisp::StrAppend(&out, "['", segment, "']");
-    } else {
-      crisp::StrAppend(&out, out.empty() ? "" : ".", segment);
-    }
-  }
-  return out;
-}
-
 const std::vector<Rule>& DefaultRules() {
   static const std::vector<Rule> rules = {
       // IDs the runtime picks. Image IDs are not here: they are digests of

@@ -56,9 +56,6 @@ absl::StatusOr<std::vector<Rule>> LoadRules(const std::string& path);
 // names. In patterns, a name with a dot in it is quoted: labels.'crisp.run-id'.
 bool PathMatches(std::string_view pattern, const std::vector<std::string>& path);
 
-// A field path as people read it: status.labels['crisp.run-id'].
-std::string DisplayPath(const std::vector<std::string>& path);
-
 class Normaliser {
  public:
   // `extra` rules are tried before the built-in ones.

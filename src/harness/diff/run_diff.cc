@@ -3,6 +3,7 @@
 #include <map>
 
 #include "absl/status/status.h"
+#include "common/json_text.h"
 #include "common/strings.h"
 #include "harness/diff/behaviour.h"
 
@@ -39,7 +40,7 @@ std::string Milliseconds(int64_t nanoseconds) {
 // A field's value for a change line: its normalised JSON, or "absent".
 std::string ValueText(const std::optional<json>& value) {
   if (!value) return "absent";
-  std::string text = value->dump();
+  std::string text = JsonText(*value);
   return text.size() > 120 ? text.substr(0, 117) + "..." : text;
 }
 

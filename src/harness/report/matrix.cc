@@ -8,6 +8,7 @@
 #include <functional>
 #include <thread>
 
+#include "common/json_text.h"
 #include "common/strings.h"
 #include "harness/diff/behaviour.h"
 #include "harness/report/matrix_html.h"
@@ -82,7 +83,7 @@ void ParallelFor(size_t count, const std::function<void(size_t)>& body) {
 }
 
 std::string Short(const nlohmann::json& value) {
-  std::string text = value.dump();
+  std::string text = JsonText(value);
   return text.size() > 80 ? text.substr(0, 77) + "..." : text;
 }
 
@@ -253,7 +254,7 @@ absl::Status WriteMatrixReports(const Matrix& matrix, const std::string& directo
   const nlohmann::json& json = MatrixJson(matrix);
   std::vector<std::pair<std::string, std::string>> files = {
       {"summary.md", MatrixMarkdown(matrix)},
-      {"results.json", json.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n"},
+      {"results.json", JsonText(json, 2) + "\n"},
       {"matrix.html", MatrixHtml(json)}};
   for (const RunResult& run : *matrix.runs) files.emplace_back("junit-" + run.endpoint.name + ".xml", JunitXml(run));
   for (const auto& [name, content] : files) {

@@ -1,5 +1,11 @@
 #include "harness/report/matrix.h"
 #include "harness/report/matrix_html.h"
+#include "harness/report/reports.h"
+
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -120,6 +126,20 @@ TEST(MatrixTest, FieldDifferencesNotApplicableKnownAndFixedCells) {
   EXPECT_EQ(json["runs"][1]["scenarios"][2]["baseline"]["fixed"], true);
   EXPECT_EQ(json["runs"][0]["summary"]["known"], 1);
   EXPECT_EQ(json["runs"][0]["summary"]["na"], 1);
+}
+
+// A program's output need not be UTF-8; the reports must still be written.
+TEST(MatrixTest, BytesThatAreNotUtf8DoNotLoseTheReports) {
+  StepResult step = Step("log of app", "");
+  step.observations[0] = {{"path", "/x"}, {"log", {{"text", "caf\xe9 \xff"}}}};
+  std::vector<RunResult> runs = {RuntimeRun("a", "x", {Scenario("logs.bytes", Verdict::kFail, {step}, "got \xff")})};
+  std::string dir = ::testing::TempDir() + "/crisp-report-bytes-" + std::to_string(getpid());
+  ASSERT_TRUE(WriteReports(runs[0], dir).ok());
+  ASSERT_TRUE(WriteMatrixReports(BuildMatrix(runs, diff::Normaliser()), dir).ok());
+  std::ifstream in(dir + "/results.json");
+  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  EXPECT_THAT(text, HasSubstr("caf\xef\xbf\xbd"));  // U+FFFD in place of the bad byte
+  std::filesystem::remove_all(dir);
 }
 
 }  // namespace

@@ -5,6 +5,7 @@
 #include <map>
 
 #include "common/build_info.h"
+#include "common/json_text.h"
 #include "common/strings.h"
 
 namespace crisp::report {
@@ -63,8 +64,8 @@ std::string StepTrace(const ScenarioResult& scenario) {
       if (last.contains("code_name")) {
         crisp::StrAppend(&trace, "  ", step.method, " -> ", last["code_name"].get<std::string>(),
                          last.contains("message") ? ": " + last["message"].get<std::string>() : "", "\n");
-        crisp::StrAppend(&trace, "  request: ", last.value("request", nlohmann::json()).dump(), "\n");
-        std::string response = last.value("response", nlohmann::json()).dump();
+        crisp::StrAppend(&trace, "  request: ", JsonText(last.value("request", nlohmann::json())), "\n");
+        std::string response = JsonText(last.value("response", nlohmann::json()));
         if (response.size() > 2000) response = response.substr(0, 2000) + "...";
         crisp::StrAppend(&trace, "  response: ", response, "\n");
       } else if (last.contains("path")) {
@@ -219,7 +220,7 @@ absl::Status WriteReports(const RunResult& run, const std::string& directory) {
   std::filesystem::create_directories(directory, error);
   if (error) return absl::InternalError(crisp::StrCat("cannot create ", directory, ": ", error.message()));
   for (const auto& [name, content] : std::vector<std::pair<std::string, std::string>>{
-           {"junit.xml", JunitXml(run)}, {"results.json", ResultsJson(run).dump(2) + "\n"}}) {
+           {"junit.xml", JunitXml(run)}, {"results.json", JsonText(ResultsJson(run), 2) + "\n"}}) {
     std::string path = (std::filesystem::path(directory) / name).string();
     std::string temporary = path + ".tmp";
     {

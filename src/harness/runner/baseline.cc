@@ -154,16 +154,11 @@ absl::StatusOr<Baseline> LoadBaseline(const std::string& path) {
 
 void ApplyBaseline(const Baseline& baseline, std::string_view endpoint_name, const nlohmann::json& version,
                    ScenarioResult& scenario) {
-  if (scenario.baseline) return;  // applied already
   const BaselineEntry* entry = baseline.Find(scenario.id, endpoint_name, version);
   if (entry == nullptr) return;
   if (scenario.verdict != Verdict::kPass && !IsFailure(scenario.verdict)) return;  // n.a., skip: says nothing
   scenario.baseline = BaselineMatch{entry->reason, entry->link, scenario.verdict};
   if (IsFailure(scenario.verdict)) scenario.verdict = Verdict::kKnown;
-}
-
-void ApplyBaseline(const Baseline& baseline, RunResult& run) {
-  for (ScenarioResult& scenario : run.scenarios) ApplyBaseline(baseline, run.endpoint.name, run.runtime_version, scenario);
 }
 
 }  // namespace crisp::runner

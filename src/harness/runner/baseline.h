@@ -46,12 +46,9 @@ absl::StatusOr<Baseline> LoadBaseline(const std::string& path);
 // Versions compare by their leading numbers.
 absl::StatusOr<bool> VersionInRange(std::string_view version, std::string_view range);
 
-// Marks each failing scenario the baseline names as known, and records the
-// match on passing ones too (a stale entry: "fixed: remove from baseline").
-void ApplyBaseline(const Baseline& baseline, RunResult& run);
-
-// The same for one scenario of a run on `endpoint_name` whose Version said
-// `version`.
+// Marks a failing scenario the baseline names (for a run on `endpoint_name`,
+// whose Version said `version`) as known, and records the match on a
+// passing one too (a stale entry: "fixed: remove from baseline").
 void ApplyBaseline(const Baseline& baseline, std::string_view endpoint_name, const nlohmann::json& version,
                    ScenarioResult& scenario);
 

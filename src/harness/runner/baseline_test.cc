@@ -33,9 +33,7 @@ known_failures:
 )", "b.yaml");
   ASSERT_TRUE(baseline.ok()) << baseline.status();
 
-  RunResult run;
-  run.endpoint.name = "ctr";
-  run.runtime_version = {{"runtime_name", "containerd"}, {"runtime_version", "1.6.20~ds1"}};
+  nlohmann::json version = {{"runtime_name", "containerd"}, {"runtime_version", "1.6.20~ds1"}};
   ScenarioResult failing, passing, not_named, not_applicable;
   failing.id = "image.pull-digest";
   failing.verdict = Verdict::kFail;
@@ -46,23 +44,27 @@ known_failures:
   not_named.verdict = Verdict::kFail;
   not_applicable.id = "image.pull-auth";
   not_applicable.verdict = Verdict::kNotApplicable;
-  run.scenarios = {failing, passing, not_named, not_applicable};
-  ApplyBaseline(*baseline, run);
+  std::vector<ScenarioResult> scenarios = {failing, passing, not_named, not_applicable};
+  for (ScenarioResult& scenario : scenarios) ApplyBaseline(*baseline, "ctr", version, scenario);
 
-  EXPECT_EQ(run.scenarios[0].verdict, Verdict::kKnown);
-  ASSERT_TRUE(run.scenarios[0].baseline);
-  EXPECT_EQ(run.scenarios[0].baseline->actual, Verdict::kFail);
-  EXPECT_EQ(run.scenarios[0].baseline->link, "https://example.org/issue/1");
-  EXPECT_EQ(run.scenarios[0].reason, "step 2: NotFound");  // why it failed is kept
-  EXPECT_EQ(run.scenarios[1].verdict, Verdict::kPass);
-  ASSERT_TRUE(run.scenarios[1].baseline);  // stale: "fixed: remove from baseline"
-  EXPECT_EQ(run.scenarios[2].verdict, Verdict::kFail);  // the entry is for another runtime
-  EXPECT_FALSE(run.scenarios[3].baseline);
+  EXPECT_EQ(scenarios[0].verdict, Verdict::kKnown);
+  ASSERT_TRUE(scenarios[0].baseline);
+  EXPECT_EQ(scenarios[0].baseline->actual, Verdict::kFail);
+  EXPECT_EQ(scenarios[0].baseline->link, "https://example.org/issue/1");
+  EXPECT_EQ(scenarios[0].reason, "step 2: NotFound");  // why it failed is kept
+  EXPECT_EQ(scenarios[1].verdict, Verdict::kPass);
+  ASSERT_TRUE(scenarios[1].baseline);  // stale: "fixed: remove from baseline"
+  EXPECT_EQ(scenarios[2].verdict, Verdict::kFail);  // the entry is for another runtime
+  EXPECT_FALSE(scenarios[3].baseline);
 
-  run.runtime_version["runtime_version"] = "1.7.2";  // outside the range
-  run.scenarios = {failing};
-  ApplyBaseline(*baseline, run);
-  EXPECT_EQ(run.scenarios[0].verdict, Verdict::kFail);
+  version["runtime_version"] = "1.7.2";  // outside the range
+  ScenarioResult again = failing;
+  ApplyBaseline(*baseline, "ctr", version, again);
+  EXPECT_EQ(again.verdict, Verdict::kFail);
+  // The endpoint's name matches too: the second entry is for "reference".
+  ScenarioResult by_name = not_named;
+  ApplyBaseline(*baseline, "reference", nlohmann::json::object(), by_name);
+  EXPECT_EQ(by_name.verdict, Verdict::kKnown);
 }
 
 TEST(BaselineTest, BrokenFilesSayWhereAndWhat) {

@@ -23,6 +23,7 @@
 
 #include "absl/status/status.h"
 #include "common/strings.h"
+#include "harness/client/proto_json.h"
 
 extern char** environ;
 
@@ -36,6 +37,19 @@ std::string Errno(std::string_view what) { return crisp::StrCat(what, ": ", std:
 int64_t NowMs() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now().time_since_epoch())
       .count();
+}
+
+// A mount point at or under `path`, from /proc/self/mountinfo; "" if none.
+std::string MountUnder(const std::string& path) {
+  std::ifstream mountinfo("/proc/self/mountinfo");
+  std::string line;
+  while (std::getline(mountinfo, line)) {
+    std::istringstream fields(line);
+    std::string id, parent, device, root, point;
+    fields >> id >> parent >> device >> root >> point;
+    if (point == path || point.starts_with(path + "/")) return point;
+  }
+  return "";
 }
 
 std::string StringArg(const nlohmann::json& args, const char* key, std::string fallback = "") {
@@ -59,40 +73,60 @@ absl::StatusOr<std::string> HostSide::Area() {
   return area_;
 }
 
+absl::StatusOr<std::string> HostSide::NewAreaPath(std::string_view prefix) {
+  absl::StatusOr<std::string> area = Area();
+  if (!area.ok()) return area.status();
+  return crisp::StrCat(*area, "/", prefix, "-", ++names_);
+}
+
 absl::StatusOr<nlohmann::json> HostSide::Run(std::string_view action, const nlohmann::json& args) {
+  try {
+    return RunAction(action, args);
+  } catch (const nlohmann::json::exception& error) {
+    // A number given as text, a list where a string goes: the scenario's
+    // arguments, wrong.
+    return absl::InvalidArgumentError(crisp::StrCat(action, ": an argument has the wrong type: ", error.what()));
+  }
+}
+
+absl::StatusOr<nlohmann::json> HostSide::RunAction(std::string_view action, const nlohmann::json& args) {
   if (action == "temp_dir") {
-    absl::StatusOr<std::string> area = Area();
-    if (!area.ok()) return area.status();
-    std::string pattern = *area + "/dir-XXXXXX";
-    if (mkdtemp(pattern.data()) == nullptr) return absl::InternalError(Errno("cannot make a temporary directory"));
-    chmod(pattern.c_str(), 0755);
-    return nlohmann::json{{"path", pattern}};
+    absl::StatusOr<std::string> path = NewAreaPath("dir");
+    if (!path.ok()) return path.status();
+    if (mkdir(path->c_str(), 0755) != 0) return absl::InternalError(Errno("cannot make " + *path));
+    chmod(path->c_str(), 0755);  // whatever the umask: containers' users read volumes made of it
+    return nlohmann::json{{"path", *path}};
   }
   if (action == "write_file") {
     std::string path = StringArg(args, "path");
     if (path.empty()) {
-      absl::StatusOr<std::string> area = Area();
-      if (!area.ok()) return area.status();
-      path = *area + "/file-XXXXXX";
-      int fd = mkstemp(path.data());
-      if (fd < 0) return absl::InternalError(Errno("cannot make a temporary file"));
-      close(fd);
+      absl::StatusOr<std::string> fresh = NewAreaPath("file");
+      if (!fresh.ok()) return fresh.status();
+      path = *std::move(fresh);
+    }
+    mode_t mode = 0644;
+    if (args.contains("mode")) {
+      std::string text = StringArg(args, "mode");
+      char* end = nullptr;
+      unsigned long parsed = std::strtoul(text.c_str(), &end, 8);
+      if (text.empty() || *end != '\0' || parsed > 07777) {
+        return absl::InvalidArgumentError(crisp::StrCat("mode \"", text, "\" is not an octal file mode"));
+      }
+      mode = static_cast<mode_t>(parsed);
     }
     std::ofstream out(path, std::ios::binary | std::ios::trunc);
     out << StringArg(args, "content");
     if (!out.flush()) return absl::InternalError(crisp::StrCat("cannot write ", path));
     out.close();
-    mode_t mode = 0644;
-    if (args.contains("mode")) mode = static_cast<mode_t>(std::stoul(StringArg(args, "mode"), nullptr, 8));
     chmod(path.c_str(), mode);
     return nlohmann::json{{"path", path}};
   }
   if (action == "symlink") {
     std::string path = StringArg(args, "path");
     if (path.empty()) {
-      absl::StatusOr<std::string> area = Area();
-      if (!area.ok()) return area.status();
-      path = crisp::StrCat(*area, "/link-", undo_.size());
+      absl::StatusOr<std::string> fresh = NewAreaPath("link");
+      if (!fresh.ok()) return fresh.status();
+      path = *std::move(fresh);
     }
     if (symlink(StringArg(args, "target").c_str(), path.c_str()) != 0) return absl::InternalError(Errno("symlink " + path));
     return nlohmann::json{{"path", path}};
@@ -100,32 +134,40 @@ absl::StatusOr<nlohmann::json> HostSide::Run(std::string_view action, const nloh
   if (action == "mount") {
     std::string target = StringArg(args, "target");
     std::string type = StringArg(args, "type", "bind");
+    std::string propagation = StringArg(args, "propagation");
+    unsigned long flag = ~0UL;
+    if (propagation.empty()) flag = 0;
+    if (propagation == "shared") flag = MS_SHARED;
+    if (propagation == "slave") flag = MS_SLAVE;
+    if (propagation == "private") flag = MS_PRIVATE;
+    if (type != "bind" && type != "tmpfs") {
+      return absl::InvalidArgumentError(crisp::StrCat("mount type \"", type, "\": bind or tmpfs"));
+    }
+    if (flag == ~0UL) return absl::InvalidArgumentError("propagation: private, shared or slave");
+    // Directories the mount needs are made, and removed after it goes.
+    std::filesystem::path first_missing;
+    for (std::filesystem::path p = target; !p.empty() && p != p.root_path(); p = p.parent_path()) {
+      std::error_code ignored;
+      if (std::filesystem::exists(p, ignored)) break;
+      first_missing = p;
+    }
     std::error_code error;
     std::filesystem::create_directories(target, error);
+    if (!first_missing.empty()) undo_.push_back({Undoable::Kind::kPath, first_missing.string(), -1, {}});
     if (type == "bind") {
       std::string source = StringArg(args, "source", target);
       if (mount(source.c_str(), target.c_str(), nullptr, MS_BIND | MS_REC, nullptr) != 0) {
         return absl::InternalError(Errno(crisp::StrCat("bind mount ", source, " on ", target)));
       }
-    } else if (type == "tmpfs") {
+    } else {
       std::string options = StringArg(args, "options", "size=16m");
       if (mount("tmpfs", target.c_str(), "tmpfs", 0, options.c_str()) != 0) {
         return absl::InternalError(Errno("tmpfs mount on " + target));
       }
-    } else {
-      return absl::InvalidArgumentError(crisp::StrCat("mount type \"", type, "\": bind or tmpfs"));
     }
     undo_.push_back({Undoable::Kind::kMount, target, -1, {}});
-    std::string propagation = StringArg(args, "propagation");
-    if (!propagation.empty()) {
-      unsigned long flag = propagation == "shared"  ? MS_SHARED
-                           : propagation == "slave" ? MS_SLAVE
-                           : propagation == "private" ? MS_PRIVATE
-                                                      : 0;
-      if (flag == 0) return absl::InvalidArgumentError("propagation: private, shared or slave");
-      if (mount(nullptr, target.c_str(), nullptr, flag | MS_REC, nullptr) != 0) {
-        return absl::InternalError(Errno(crisp::StrCat("make ", target, " ", propagation)));
-      }
+    if (flag != 0 && mount(nullptr, target.c_str(), nullptr, flag | MS_REC, nullptr) != 0) {
+      return absl::InternalError(Errno(crisp::StrCat("make ", target, " ", propagation)));
     }
     return nlohmann::json{{"target", target}};
   }
@@ -161,7 +203,7 @@ absl::StatusOr<nlohmann::json> HostSide::Run(std::string_view action, const nloh
       std::ifstream in(path, std::ios::binary);
       std::ostringstream text;
       text << in.rdbuf();
-      result["content"] = text.str();
+      result["content"] = client::BytesToJson(text.str());
     }
     return result;
   }
@@ -200,11 +242,17 @@ std::vector<std::string> HostSide::Undo() {
         absl::StatusOr<nlohmann::json> ran = RunHostCommand(it->argv, 30000);
         if (!ran.ok() || (*ran)["exit_code"] != 0) {
           problems.push_back(crisp::StrCat("undo ", it->argv[0], ": ",
-                                           ran.ok() ? (*ran)["stderr"].get<std::string>() : std::string(ran.status().message())));
+                                           ran.ok() ? (*ran)["stderr"].dump() : std::string(ran.status().message())));
         }
         break;
       }
       case Undoable::Kind::kPath: {
+        // remove_all would follow into a mount still there (one that did not
+        // go, or one a container propagated here) and delete its files.
+        if (std::string mounted = MountUnder(it->path); !mounted.empty()) {
+          problems.push_back(crisp::StrCat("not removing ", it->path, ": ", mounted, " is still mounted there"));
+          break;
+        }
         std::error_code error;
         std::filesystem::remove_all(it->path, error);
         if (error) problems.push_back(crisp::StrCat("remove ", it->path, ": ", error.message()));
@@ -274,7 +322,9 @@ nlohmann::json HttpGet(const std::string& url, int timeout_ms) {
   std::smatch status;
   if (!std::regex_search(response, status, status_line)) return failed(response.empty() ? "no answer" : "not an HTTP answer");
   size_t body = response.find("\r\n\r\n");
-  return {{"status", std::stoi(status[1].str())}, {"body", body == std::string::npos ? "" : response.substr(body + 4)}, {"error", ""}};
+  return {{"status", std::stoi(status[1].str())},
+          {"body", client::BytesToJson(body == std::string::npos ? "" : response.substr(body + 4))},
+          {"error", ""}};
 }
 
 absl::StatusOr<nlohmann::json> RunHostCommand(const std::vector<std::string>& argv, int timeout_ms) {
@@ -290,12 +340,18 @@ absl::StatusOr<nlohmann::json> RunHostCommand(const std::vector<std::string>& ar
   posix_spawn_file_actions_adddup2(&actions, out[1], STDOUT_FILENO);
   posix_spawn_file_actions_adddup2(&actions, err[1], STDERR_FILENO);
   posix_spawn_file_actions_addopen(&actions, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
+  // Its own process group, so that a timeout kills what it started too.
+  posix_spawnattr_t attributes;
+  posix_spawnattr_init(&attributes);
+  posix_spawnattr_setflags(&attributes, POSIX_SPAWN_SETPGROUP);
+  posix_spawnattr_setpgroup(&attributes, 0);
   std::vector<char*> raw;
   for (const std::string& word : argv) raw.push_back(const_cast<char*>(word.c_str()));
   raw.push_back(nullptr);
   pid_t pid = 0;
-  int rc = posix_spawnp(&pid, raw[0], &actions, nullptr, raw.data(), environ);
+  int rc = posix_spawnp(&pid, raw[0], &actions, &attributes, raw.data(), environ);
   posix_spawn_file_actions_destroy(&actions);
+  posix_spawnattr_destroy(&attributes);
   close(out[1]);
   close(err[1]);
   if (rc != 0) {
@@ -312,7 +368,6 @@ absl::StatusOr<nlohmann::json> RunHostCommand(const std::vector<std::string>& ar
     int left = static_cast<int>(deadline - NowMs());
     if (left <= 0) {
       timed_out = true;
-      kill(pid, SIGKILL);
       break;
     }
     if (poll(fds, 2, left) < 0 && errno != EINTR) break;
@@ -332,11 +387,25 @@ absl::StatusOr<nlohmann::json> RunHostCommand(const std::vector<std::string>& ar
   for (pollfd& fd : fds) {
     if (fd.fd >= 0) close(fd.fd);
   }
+  // The output may close before the command ends (it closed its own):
+  // the deadline holds for the wait too.
   int status = 0;
-  waitpid(pid, &status, 0);
-  if (timed_out) captured[1] += crisp::StrCat("timed out after ", timeout_ms, " ms");
+  while (!timed_out && waitpid(pid, &status, WNOHANG) == 0) {
+    if (NowMs() >= deadline) {
+      timed_out = true;
+      break;
+    }
+    usleep(10000);
+  }
+  if (timed_out) {
+    kill(-pid, SIGKILL);
+    waitpid(pid, &status, 0);
+    captured[1] += crisp::StrCat("timed out after ", timeout_ms, " ms");
+  }
   int exit_code = timed_out ? -1 : WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-  return nlohmann::json{{"exit_code", exit_code}, {"stdout", captured[0]}, {"stderr", captured[1]}};
+  return nlohmann::json{{"exit_code", exit_code},
+                        {"stdout", client::BytesToJson(captured[0])},
+                        {"stderr", client::BytesToJson(captured[1])}};
 }
 
 }  // namespace crisp::runner

@@ -30,10 +30,14 @@ class HostSide {
   std::vector<std::string> Undo();
 
  private:
+  absl::StatusOr<nlohmann::json> RunAction(std::string_view action, const nlohmann::json& args);
   absl::StatusOr<std::string> Area();
+  // A name nothing has in the area: "<area>/<prefix>-<N>".
+  absl::StatusOr<std::string> NewAreaPath(std::string_view prefix);
 
   std::string tag_;
-  std::string area_;  // created on first use
+  std::string area_;  // created on first use, private (mkdtemp), removed by Undo
+  int names_ = 0;
   struct Undoable {
     enum class Kind { kMount, kListener, kPath, kCommand } kind;
     std::string path;

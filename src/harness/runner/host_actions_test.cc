@@ -28,6 +28,10 @@ TEST(HostSideTest, FilesDirectoriesAndLinksAreMadeAndRemoved) {
     ASSERT_TRUE(written.ok());
     absl::StatusOr<json> link = host.Run("symlink", {{"target", dir}});
     ASSERT_TRUE(link.ok());
+    absl::StatusOr<json> second_link = host.Run("symlink", {{"target", dir}});
+    ASSERT_TRUE(second_link.ok()) << second_link.status();  // each gets its own name
+    EXPECT_NE((*second_link)["path"], (*link)["path"]);
+    EXPECT_FALSE(host.Run("write_file", {{"content", "x"}, {"mode", "rw"}}).ok());  // an error, not a throw
     absl::StatusOr<json> seen = host.Run("stat", {{"path", (*link)["path"].get<std::string>() + "/flag"}});
     ASSERT_TRUE(seen.ok());
     EXPECT_EQ((*seen)["exists"], true);
@@ -55,7 +59,36 @@ TEST(HostSideTest, MountsAreDetachedBeforeTheirDirectoryGoes) {
   EXPECT_THAT(text, HasSubstr(dir + "/sub"));
   EXPECT_TRUE(host.Undo().empty());
   EXPECT_FALSE(std::filesystem::exists(dir));
-  EXPECT_FALSE(host.Run("mount", {{"type", "nfs"}, {"target", "/tmp/x"}}).ok());
+
+  // Bad arguments are refused before anything is made.
+  std::string elsewhere = ::testing::TempDir() + "/crisp-mount-" + std::to_string(getpid());
+  EXPECT_FALSE(host.Run("mount", {{"type", "nfs"}, {"target", elsewhere}}).ok());
+  EXPECT_FALSE(host.Run("mount", {{"type", "tmpfs"}, {"target", elsewhere}, {"propagation", "sideways"}}).ok());
+  EXPECT_FALSE(std::filesystem::exists(elsewhere));
+  // Directories a mount needed are removed after it.
+  ASSERT_TRUE(host.Run("mount", {{"type", "tmpfs"}, {"target", elsewhere + "/a/b"}}).ok());
+  EXPECT_TRUE(host.Undo().empty());
+  EXPECT_FALSE(std::filesystem::exists(elsewhere));
+}
+
+TEST(HostSideTest, NothingIsDeletedThroughAMountThatStayed) {
+  if (geteuid() != 0) GTEST_SKIP() << "mounting needs root";
+  HostSide host("test");
+  std::string dir = (*host.Run("temp_dir", json::object()))["path"];
+  std::string source = ::testing::TempDir() + "/crisp-keep-" + std::to_string(getpid());
+  std::filesystem::create_directories(source);
+  std::ofstream(source + "/precious") << "keep";
+  ASSERT_TRUE(host.Run("mount", {{"source", source}, {"target", dir + "/in"}}).ok());
+  // A second mount of the same source that the scenario did not make (as a
+  // container's propagated mount would be): Undo must not delete through it.
+  ASSERT_EQ(mount(source.c_str(), (dir + "/in").c_str(), nullptr, MS_BIND, nullptr), 0);
+  std::vector<std::string> problems = host.Undo();
+  ASSERT_FALSE(problems.empty());
+  EXPECT_THAT(problems.back(), HasSubstr("is still mounted there"));
+  EXPECT_TRUE(std::filesystem::exists(source + "/precious"));
+  umount2((dir + "/in").c_str(), MNT_DETACH);
+  std::filesystem::remove_all(dir);
+  std::filesystem::remove_all(source);
 }
 
 TEST(HostSideTest, ListenerHttpAndCommands) {
@@ -81,7 +114,20 @@ TEST(HostSideTest, ListenerHttpAndCommands) {
   absl::StatusOr<json> slow = RunHostCommand({"sleep", "5"}, 200);
   ASSERT_TRUE(slow.ok());
   EXPECT_EQ((*slow)["exit_code"], -1);
+  // A command that closes its output and lives on, with a child: the
+  // deadline still holds, and the child goes too.
+  absl::StatusOr<json> quiet = RunHostCommand({"sh", "-c", "exec >/dev/null 2>&1; sleep 7 & sleep 6"}, 300);
+  ASSERT_TRUE(quiet.ok());
+  EXPECT_EQ((*quiet)["exit_code"], -1);
+  EXPECT_NE(RunHostCommand({"pgrep", "-f", "^sleep 7$"}, 2000)->at("exit_code"), 0);
+  // Bytes that are not UTF-8 come back as base64, not as broken JSON text.
+  absl::StatusOr<json> binary = RunHostCommand({"printf", "\\377\\376"}, 2000);
+  ASSERT_TRUE(binary.ok());
+  EXPECT_EQ((*binary)["stdout"], json({{"base64", "//4="}}));
   EXPECT_FALSE(host.Run("run", {{"argv", {"/nonexistent/tool"}}}).ok());
+  absl::StatusOr<json> wrong = host.Run("tcp_listen", {{"port", "eighty"}});
+  ASSERT_FALSE(wrong.ok());
+  EXPECT_THAT(wrong.status().message(), HasSubstr("tcp_listen: an argument has the wrong type"));
 
   // undo: runs when the scenario ends, and a failing one is reported.
   std::string marker = ::testing::TempDir() + "/crisp-undo-" + std::to_string(getpid());

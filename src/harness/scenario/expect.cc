@@ -3,6 +3,7 @@
 #include <array>
 #include <regex>
 
+#include "common/json_text.h"
 #include "common/strings.h"
 #include "harness/scenario/json_path.h"
 
@@ -105,10 +106,10 @@ std::string_view OpName(Check::Op op) {
 }
 
 std::string Mismatch::Describe() const {
-  std::string actual_text = actual ? actual->dump() : "nothing (no such field)";
+  std::string actual_text = actual ? JsonText(*actual) : "nothing (no such field)";
   if (actual_text.size() > 400) actual_text = actual_text.substr(0, 400) + "...";
   return crisp::StrCat(path.empty() ? "(response)" : path, ": expected ", op, " ",
-                       expected.dump(), ", got ", actual_text);
+                       JsonText(expected), ", got ", actual_text);
 }
 
 bool SubsetMatch(const nlohmann::json& actual, const nlohmann::json& pattern) {
