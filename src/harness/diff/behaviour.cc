@@ -104,6 +104,8 @@ const json& Steps(const json* scenario) {
 
 }  // namespace
 
+bool HasAnswer(std::string_view code) { return code == "OK" || code == "log" || code == "host"; }
+
 std::vector<StepDifference> CompareBehaviour(const std::vector<const json*>& scenarios, const Normaliser& normaliser,
                                              const CompareOptions& options) {
   const size_t sides = scenarios.size();
@@ -127,10 +129,12 @@ std::vector<StepDifference> CompareBehaviour(const std::vector<const json*>& sce
       difference.method = step.value("method", "");
       names.insert(difference.name);
       const json& behaviour = normalised[side][i];
-      std::string code = behaviour.contains("log") ? "log" : behaviour.value("code", "");
+      std::string code = behaviour.contains("log")    ? "log"
+                         : behaviour.contains("host") ? "host"
+                                                      : behaviour.value("code", "");
       difference.codes[side] = code;
       codes.insert(code);
-      if (code == "OK" || code == "log") answered.push_back(side);
+      if (HasAnswer(code)) answered.push_back(side);
     }
     if (names.size() > 1) break;  // the sides ran different scenarios from here on
     size_t reached = 0;
@@ -138,14 +142,15 @@ std::vector<StepDifference> CompareBehaviour(const std::vector<const json*>& sce
     if (reached < 2) continue;
 
     if (answered.size() >= 2) {
-      const bool log = difference.codes[answered.front()] == "log";
+      // The answer sits under "log" or "host" for those steps, else "response".
+      const std::string& kind = difference.codes[answered.front()];
+      std::string path = kind == "OK" ? "response" : kind;
       std::vector<const json*> roots(sides, nullptr);
       for (size_t side : answered) {
         const json& behaviour = normalised[side][i];
-        auto found = behaviour.find(log ? "log" : "response");
+        auto found = behaviour.find(path);
         if (found != behaviour.end()) roots[side] = &*found;
       }
-      std::string path = log ? "log" : "response";
       CompareNodes(roots, answered, path, options, difference);
     }
     if (codes.size() > 1 || !difference.fields.empty() || difference.fields_left_out > 0) {

@@ -22,7 +22,9 @@ struct StepDifference {
   int step = 0;  // 1-based
   std::string name;
   std::string method;
-  std::vector<std::string> codes;  // per side: the gRPC code name, "log", or "" when not reached
+  // per side: the gRPC code name, "log" or "host" for those steps, "" when
+  // not reached
+  std::vector<std::string> codes;
   std::vector<FieldDifference> fields;
   size_t fields_left_out = 0;  // differences past the cap
 };
@@ -30,6 +32,10 @@ struct StepDifference {
 struct CompareOptions {
   size_t max_fields = 25;  // per step
 };
+
+// Whether a step's code (as in StepDifference::codes) comes with an answer
+// whose fields are compared: OK calls, log and host steps.
+bool HasAnswer(std::string_view code);
 
 // `scenarios` holds one results.json scenario per side (null: not run on
 // that side). Only steps that two or more sides reached are compared;

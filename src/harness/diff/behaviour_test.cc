@@ -67,6 +67,22 @@ TEST(BehaviourTest, PathsNameListIndexesAndQuoteKeysWithDots) {
   EXPECT_EQ(paths, (std::vector<std::string>{"response.status.labels['crisp.io/x']", "response.status.mounts[1].a"}));
 }
 
+TEST(BehaviourTest, HostStepResultsAreComparedWithTheAreaAsASymbol) {
+  auto host = [](const std::string& area, int status) {
+    json step = {{"name", "host http_get"}, {"method", ""}, {"kind", "host"},
+                 {"observations", {{{"host", "http_get"}, {"args", json::object()},
+                                    {"result", {{"status", status}, {"path", area + "/dir-1"}}}}}}};
+    return json{{"id", "a.b"}, {"steps", {step}}, {"substitutions", {{area, "${host.area}"}}}};
+  };
+  json a = host("/tmp/crisp-host-aaa", 200);
+  json b = host("/tmp/crisp-host-bbb", 404);
+  std::vector<StepDifference> differences = CompareBehaviour({&a, &b}, Normaliser());
+  ASSERT_EQ(differences.size(), 1u);
+  EXPECT_EQ(differences[0].codes, (std::vector<std::string>{"host", "host"}));
+  ASSERT_EQ(differences[0].fields.size(), 1u);  // the paths agree once the area is a symbol
+  EXPECT_EQ(differences[0].fields[0].path, "host.status");
+}
+
 TEST(BehaviourTest, AnEmptyListIsTheSameAsAnAbsentOne) {
   json a = Scenario({Step("Status", "OK", {{"runtime_handlers", json::array()}})});
   json b = Scenario({Step("Status", "OK", json::object())});

@@ -8,6 +8,7 @@
 #include <regex>
 #include <set>
 #include <sstream>
+#include <unordered_map>
 
 #include "absl/status/status.h"
 #include "common/strings.h"
@@ -16,12 +17,6 @@
 namespace crisp::diff {
 
 using nlohmann::json;
-
-struct Normaliser::Compiled {
-  Rule rule;
-  std::vector<std::string> segments;
-  std::regex regex;  // kReplace
-};
 
 namespace {
 
@@ -167,7 +162,6 @@ const std::vector<Rule>& DefaultRules() {
       // Amounts measured while running: CPU time, memory, disk use.
       Builtin("*Stats.response.**.value", Action::kType, "usage measured at one moment"),
       Builtin("ImageFsInfo.response.**.value", Action::kType, "usage measured at one moment"),
-      Builtin("PodSandboxStats.response.**.value", Action::kType, "usage measured at one moment"),
       // Who the runtime is, and what it is free to say.
       Builtin("Version.response.version", Action::kDrop, "the runtime's own version"),
       Builtin("Version.response.runtime_name", Action::kDrop, "the runtime's own name"),
@@ -244,11 +238,8 @@ absl::StatusOr<std::vector<Rule>> LoadRules(const std::string& path) {
 Normaliser::Normaliser(std::vector<Rule> extra) {
   for (const std::vector<Rule>* list : std::initializer_list<const std::vector<Rule>*>{&extra, &DefaultRules()}) {
     for (const Rule& rule : *list) {
-      auto compiled = std::make_shared<Compiled>();
-      compiled->rule = rule;
-      compiled->segments = SplitPattern(rule.path);
-      if (rule.action == Action::kReplace) compiled->regex = std::regex(rule.pattern);
-      rules_.push_back(std::move(compiled));
+      rules_.push_back({rule, SplitPattern(rule.path),
+                        rule.action == Action::kReplace ? std::regex(rule.pattern) : std::regex()});
     }
   }
 }
@@ -258,7 +249,7 @@ namespace {
 // The state of normalising one scenario.
 class Pass {
  public:
-  using RuleList = std::vector<std::shared_ptr<const Normaliser::Compiled>>;
+  using RuleList = std::vector<Normaliser::Compiled>;
 
   Pass(const RuleList& rules, const json& scenario) : rules_(rules) {
     if (scenario.contains("substitutions") && scenario["substitutions"].is_object()) {
@@ -268,9 +259,15 @@ class Pass {
     }
   }
 
-  const Normaliser::Compiled* RuleFor(const std::vector<std::string>& path) const {
-    for (const auto& rule : rules_) {
-      if (Matches(rule->segments, 0, path, 0)) return rule.get();
+  // The first rule for a path; the answer is kept, since every answer of
+  // a scenario walks the same few paths three times.
+  const Normaliser::Compiled* RuleFor(const std::vector<std::string>& path) {
+    std::string key;
+    for (const std::string& segment : path) crisp::StrAppend(&key, segment, "\x1f");
+    auto [cached, inserted] = rule_for_.try_emplace(std::move(key), nullptr);
+    if (!inserted) return cached->second;
+    for (const Normaliser::Compiled& rule : rules_) {
+      if (Matches(rule.segments, 0, path, 0)) return cached->second = &rule;
     }
     return nullptr;
   }
@@ -300,8 +297,10 @@ class Pass {
     symbols_[id] = crisp::StrCat(rule->rule.kind, "#", ++counts_[rule->rule.kind]);
   }
 
-  // Ranks of the times in one answer.
+  // Ranks of the times in one answer, among those Transform keeps.
   void Rank(const json& node, std::vector<std::string>& path, std::set<json>& times) {
+    const Normaliser::Compiled* rule = RuleFor(path);
+    if (rule != nullptr && ReplacesSubtree(rule->rule.action)) return;
     if (node.is_object()) {
       for (const auto& [key, value] : node.items()) {
         path.push_back(key);
@@ -313,8 +312,7 @@ class Pass {
       path.back() += "[]";
       for (const json& element : node) Rank(element, path, times);
       path.back() = saved;
-    } else if (const Normaliser::Compiled* rule = RuleFor(path);
-               rule != nullptr && rule->rule.action == Action::kTimestamp && !IsZero(node)) {
+    } else if (rule != nullptr && rule->rule.action == Action::kTimestamp && !IsZero(node)) {
       times.insert(node);
     }
   }
@@ -356,8 +354,7 @@ class Pass {
   bool Transform(json& node, std::vector<std::string>& path) {
     const Normaliser::Compiled* rule = RuleFor(path);
     const bool scalar = !node.is_object() && !node.is_array();
-    if (rule != nullptr && (scalar || rule->rule.action == Action::kDrop || rule->rule.action == Action::kKeys ||
-                            rule->rule.action == Action::kType)) {
+    if (rule != nullptr && (scalar || ReplacesSubtree(rule->rule.action))) {
       switch (rule->rule.action) {
         case Action::kDrop: return false;
         case Action::kSymbol:
@@ -400,7 +397,6 @@ class Pass {
       }
       for (const std::string& key : dropped) node.erase(key);
     } else if (node.is_array()) {
-      if (path.empty()) path.emplace_back();
       std::string saved = path.back();
       path.back() += "[]";
       json kept = json::array();
@@ -412,8 +408,9 @@ class Pass {
     } else if (node.is_string()) {
       node = Substitute(node.get<std::string>());
     } else if (node.is_number_integer()) {
+      const std::string text = node.dump();
       for (const auto& [value, symbol] : replacements_) {
-        if (value == node.dump()) {
+        if (value == text) {
           node = symbol;
           break;
         }
@@ -422,7 +419,13 @@ class Pass {
     return true;
   }
 
+  // Actions that replace a whole subtree (a map or list included).
+  static bool ReplacesSubtree(Action action) {
+    return action == Action::kDrop || action == Action::kKeys || action == Action::kType;
+  }
+
   const RuleList& rules_;
+  std::unordered_map<std::string, const Normaliser::Compiled*> rule_for_;
   std::vector<std::pair<std::string, std::string>> replacements_;
   std::map<std::string, std::string> symbols_;
   std::map<std::string, int> counts_;
@@ -461,6 +464,15 @@ std::vector<json> Normaliser::Normalise(const json& scenario) const {
     if (last->contains("log")) {
       std::vector<std::string> path = {"log"};
       behaviour["log"] = pass.NormaliseAnswer((*last)["log"], path);
+    } else if (last->contains("host")) {
+      // A host step: its result, under "host.<action>"; none when the
+      // action itself could not be done.
+      if (last->contains("result")) {
+        std::vector<std::string> path = {"host", last->value("host", "")};
+        behaviour["host"] = pass.NormaliseAnswer((*last)["result"], path);
+      } else {
+        behaviour["code"] = "harness error";
+      }
     } else {
       behaviour["code"] = last->value("code_name", "");
       if (last->contains("response") && !(*last)["response"].is_null()) {

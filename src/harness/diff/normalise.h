@@ -11,7 +11,7 @@
 // built-in rules; more come from YAML files (ParseRules) and go first.
 #pragma once
 
-#include <memory>
+#include <regex>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -63,15 +63,20 @@ class Normaliser {
 
   // One scenario of a results.json (its "steps" and "substitutions"): per
   // step, what the runtime did, normalised: {"code": "OK", "response": ...}
-  // for a call (the response only when OK) and {"log": ...} for a log step.
+  // for a call (the response only when OK), {"log": ...} for a log step and
+  // {"host": ...} for a host step's result (paths "host.<action>....").
   // Error messages are left out: they are prose, and runtimes word them
   // differently. Only the last attempt of a step counts.
   std::vector<nlohmann::json> Normalise(const nlohmann::json& scenario) const;
 
-  struct Compiled;  // a rule, ready to match
+  struct Compiled {  // a rule, ready to match
+    Rule rule;
+    std::vector<std::string> segments;
+    std::regex regex;  // kReplace
+  };
 
  private:
-  std::vector<std::shared_ptr<const Compiled>> rules_;
+  std::vector<Compiled> rules_;
 };
 
 }  // namespace crisp::diff

@@ -141,7 +141,7 @@ Matrix BuildMatrix(const std::vector<RunResult>& runs, const diff::Normaliser& n
       for (diff::FieldDifference& field : step.fields) {
         StepDifference::Field out{field.path, {}};
         for (size_t i = 0; i < runs.size(); ++i) {
-          if (step.codes[i] == "OK" || step.codes[i] == "log") out.values.emplace_back(runs[i].endpoint.name, field.values[i]);
+          if (diff::HasAnswer(step.codes[i])) out.values.emplace_back(runs[i].endpoint.name, field.values[i]);
         }
         difference.fields.push_back(std::move(out));
       }

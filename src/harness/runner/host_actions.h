@@ -29,6 +29,9 @@ class HostSide {
   // be undone.
   std::vector<std::string> Undo();
 
+  // The scenario's temporary area ("" until an action needs one).
+  const std::string& area() const { return area_; }
+
  private:
   absl::StatusOr<nlohmann::json> RunAction(std::string_view action, const nlohmann::json& args);
   absl::StatusOr<std::string> Area();

@@ -87,7 +87,7 @@ TEST(HostSideTest, NothingIsDeletedThroughAMountThatStayed) {
   EXPECT_THAT(problems.back(), HasSubstr("is still mounted there"));
   EXPECT_TRUE(std::filesystem::exists(source + "/precious"));
   umount2((dir + "/in").c_str(), MNT_DETACH);
-  std::filesystem::remove_all(dir);
+  std::filesystem::remove_all(std::filesystem::path(dir).parent_path());  // the scenario's area
   std::filesystem::remove_all(source);
 }
 

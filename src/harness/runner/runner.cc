@@ -74,6 +74,19 @@ struct Created {
   std::string log_directory; // sandboxes: the per-run log directory to remove
 };
 
+// A result that names its scenario, started now, passing so far.
+ScenarioResult ResultFor(const Scenario& scenario) {
+  ScenarioResult result;
+  result.id = scenario.id;
+  result.title = scenario.title;
+  result.suite = scenario.suite;
+  result.file = scenario.where.file;
+  result.tags = scenario.tags;
+  result.spec_ref = scenario.spec_ref;
+  result.start = absl::Now();
+  return result;
+}
+
 class Execution {
  public:
   Execution(const Scenario& scenario, client::CriClient& client, const RunOptions& options,
@@ -86,14 +99,7 @@ class Execution {
   }
 
   ScenarioResult Run() {
-    ScenarioResult result;
-    result.id = scenario_.id;
-    result.title = scenario_.title;
-    result.suite = scenario_.suite;
-    result.file = scenario_.where.file;
-    result.tags = scenario_.tags;
-    result.spec_ref = scenario_.spec_ref;
-    result.start = absl::Now();
+    ScenarioResult result = ResultFor(scenario_);
     result.substitutions[options_.run_id] = "${run.id}";
     result.substitutions[suffix_] = "${run.suffix}";
 
@@ -130,6 +136,7 @@ class Execution {
       result.steps.push_back(std::move(step_result));
       if (!passed) break;
     }
+    if (!host_.area().empty()) result.substitutions[host_.area()] = "${host.area}";
     CleanUp(result);
     int port_number = 0;
     for (int port : host_ports_) result.substitutions[std::to_string(port)] = crisp::StrCat("${host-port#", ++port_number, "}");
@@ -157,7 +164,7 @@ class Execution {
       result.verdict = attempt.verdict;
       result.message = attempt.message;
       // Only a failed expectation is worth another try; errors are final.
-      if (attempt.verdict != Verdict::kFail || !step.wait || absl::Now() >= wait_until ||
+      if (attempt.verdict != Verdict::kFail || attempt.final || !step.wait || absl::Now() >= wait_until ||
           absl::Now() >= deadline_ || Cancelled()) {
         if (attempt.verdict == Verdict::kFail && step.wait) {
           result.message += crisp::StrCat(" (still so after ", result.attempts, " attempts in ",
@@ -175,6 +182,7 @@ class Execution {
     Verdict verdict = Verdict::kPass;
     std::string message;
     nlohmann::json observation;
+    bool final = false;  // a failure no later attempt can change
   };
 
   Attempt HarnessError(std::string message, nlohmann::json observation = nlohmann::json::object()) {
@@ -209,9 +217,11 @@ class Execution {
     }
     if (config.contains("port_mappings")) {
       for (auto& mapping : config["port_mappings"]) {
-        if (mapping.value("host_port", 0) != 0) {
-          mapping["host_port"] = FreeHostPort();
-          host_ports_.push_back(mapping["host_port"].get<int>());
+        if (mapping.value("host_port", 0) == 0) continue;
+        // No free port found (0): the scenario's own port stays.
+        if (int port = FreeHostPort(); port != 0) {
+          mapping["host_port"] = port;
+          host_ports_.push_back(port);
         }
       }
     }
@@ -233,84 +243,90 @@ class Execution {
       auto* exec = static_cast<v1::ExecSyncRequest*>(request.get());
       timeout = std::max(timeout, absl::Seconds(exec->timeout()) + absl::Seconds(30));
     }
-    if (step.concurrent > 1) return ConcurrentCall(step, *method, *request, *request_json, timeout);
-    client::CallRecord record =
-        client_.Call(*method, *request, {.timeout = timeout, .cancel = options_.cancel});
-    nlohmann::json observation = client::ToJson(record);
-    if (record.code == absl::StatusCode::kCancelled && Cancelled()) {
+    // Usually one call; `concurrent: N` issues N at once, and each must end
+    // as expected.
+    std::vector<client::CallRecord> records(static_cast<size_t>(step.concurrent));
+    if (records.size() == 1) {
+      records[0] = client_.Call(*method, *request, {.timeout = timeout, .cancel = options_.cancel});
+    } else {
+      std::vector<std::thread> threads;
+      for (size_t i = 0; i < records.size(); ++i) {
+        threads.emplace_back([&, i] { records[i] = client_.Call(*method, *request, {.timeout = timeout, .cancel = options_.cancel}); });
+      }
+      for (std::thread& thread : threads) thread.join();
+    }
+    nlohmann::json observation;
+    if (records.size() == 1) {
+      observation = client::ToJson(records[0]);
+    } else {
+      nlohmann::json calls = nlohmann::json::array();
+      std::set<std::string> codes;
+      for (const client::CallRecord& record : records) {
+        calls.push_back(client::ToJson(record));
+        codes.insert(std::string(client::GrpcCodeName(record.code)));
+      }
+      observation = {{"request", *request_json},
+                     {"concurrent", step.concurrent},
+                     {"code_name", codes.size() == 1 ? *codes.begin() : "mixed"},
+                     {"calls", std::move(calls)}};
+    }
+    if (Cancelled() && std::any_of(records.begin(), records.end(), [](const client::CallRecord& record) {
+          return record.code == absl::StatusCode::kCancelled;
+        })) {
       return HarnessError("interrupted during the call", std::move(observation));
     }
-
-    if (!record.transport_ready && !record.ok()) {
-      return HarnessError(crisp::StrCat("the runtime is unreachable (", client::GrpcCodeName(record.code),
-                                        ": ", record.message, ")"),
-                          std::move(observation));
-    }
-    const std::string& want = step.expect.code;
-    if (record.code == absl::StatusCode::kUnimplemented && !scenario::CodeMatches(want, static_cast<int>(record.code)) &&
-        std::find(scenario_.allow_unimplemented.begin(), scenario_.allow_unimplemented.end(), step.method) !=
-            scenario_.allow_unimplemented.end()) {
-      return {Verdict::kNotApplicable,
-              crisp::StrCat("the runtime does not implement ", step.method,
-                            " (Unimplemented), which this scenario allows"),
-              std::move(observation)};
-    }
-    if (!scenario::CodeMatches(want, static_cast<int>(record.code))) {
-      std::string got = record.ok() ? "OK" : crisp::StrCat(client::GrpcCodeName(record.code), ": ", record.message);
-      return {Verdict::kFail, crisp::StrCat("expected code ", want, ", got ", got), std::move(observation)};
-    }
-    if (record.ok()) Remember(step, *request_json, record);
-    nlohmann::json checked = record.ok() ? client::ProtoToJson(*record.response)
-                                         : nlohmann::json{{"message", record.message}};
-    return Check(step, checked, std::move(observation));
-  }
-
-  // The same call N times at once: every one must end as expected.
-  Attempt ConcurrentCall(const Step& step, const client::MethodDescriptor& method, const google::protobuf::Message& request,
-                         const nlohmann::json& request_json, absl::Duration timeout) {
-    std::vector<client::CallRecord> records(static_cast<size_t>(step.concurrent));
-    std::vector<std::thread> threads;
+    auto which = [&](size_t i) {
+      return records.size() == 1 ? std::string() : crisp::StrCat("call ", i + 1, " of ", records.size(), ": ");
+    };
     for (size_t i = 0; i < records.size(); ++i) {
-      threads.emplace_back([&, i] { records[i] = client_.Call(method, request, {.timeout = timeout, .cancel = options_.cancel}); });
+      if (std::optional<Attempt> judged = JudgeCode(step, records[i])) {
+        judged->message = which(i) + judged->message;
+        judged->observation = std::move(observation);
+        return *std::move(judged);
+      }
     }
-    for (std::thread& thread : threads) thread.join();
-    nlohmann::json calls = nlohmann::json::array();
-    std::set<std::string> codes;
     for (const client::CallRecord& record : records) {
-      calls.push_back(client::ToJson(record));
-      codes.insert(std::string(client::GrpcCodeName(record.code)));
+      if (record.ok()) Remember(step, *request_json, record);
     }
-    nlohmann::json observation = {{"request", request_json},
-                                  {"concurrent", step.concurrent},
-                                  {"code_name", codes.size() == 1 ? *codes.begin() : "mixed"},
-                                  {"calls", calls}};
-    if (Cancelled()) return HarnessError("interrupted during the calls", std::move(observation));
-    for (size_t i = 0; i < records.size(); ++i) {
-      const client::CallRecord& record = records[i];
-      if (!record.transport_ready && !record.ok()) {
-        return HarnessError(crisp::StrCat("the runtime is unreachable (call ", i + 1, " of ", records.size(), ": ",
-                                          client::GrpcCodeName(record.code), ": ", record.message, ")"),
-                            std::move(observation));
-      }
-      if (!scenario::CodeMatches(step.expect.code, static_cast<int>(record.code))) {
-        std::string got = record.ok() ? "OK" : crisp::StrCat(client::GrpcCodeName(record.code), ": ", record.message);
-        return {Verdict::kFail,
-                crisp::StrCat("call ", i + 1, " of ", records.size(), ": expected code ", step.expect.code, ", got ", got),
-                std::move(observation)};
-      }
-    }
-    if (records.front().ok()) Remember(step, request_json, records.front());
     for (size_t i = 0; i < records.size(); ++i) {
       nlohmann::json checked = records[i].ok() ? client::ProtoToJson(*records[i].response)
                                                : nlohmann::json{{"message", records[i].message}};
       Attempt attempt = Check(step, checked, nlohmann::json());
       if (attempt.verdict != Verdict::kPass) {
-        attempt.message = crisp::StrCat("call ", i + 1, " of ", records.size(), ": ", attempt.message);
+        attempt.message = which(i) + attempt.message;
         attempt.observation = std::move(observation);
         return attempt;
       }
     }
     return {Verdict::kPass, "", std::move(observation)};
+  }
+
+  // What the code of one answer says, when it settles the step: the runtime
+  // unreachable, UNIMPLEMENTED where the scenario allows it (n.a.), or not
+  // the code expected. nullopt: go on to the checks.
+  std::optional<Attempt> JudgeCode(const Step& step, const client::CallRecord& record) {
+    if (!record.transport_ready && !record.ok()) {
+      return Attempt{Verdict::kError,
+                     crisp::StrCat("the runtime is unreachable (", client::GrpcCodeName(record.code), ": ",
+                                   record.message, ")"),
+                     {}};
+    }
+    const std::string& want = step.expect.code;
+    if (scenario::CodeMatches(want, static_cast<int>(record.code))) return std::nullopt;
+    if (record.code == absl::StatusCode::kUnimplemented) {
+      const auto& allowed = scenario_.allow_unimplemented;
+      if (std::find(allowed.begin(), allowed.end(), step.method) != allowed.end()) {
+        return Attempt{Verdict::kNotApplicable,
+                       crisp::StrCat("the runtime does not implement ", step.method,
+                                     " (Unimplemented), which this scenario allows"),
+                       {}};
+      }
+      // It will not be implemented by the next attempt of a wait.
+      return Attempt{Verdict::kFail, crisp::StrCat("expected code ", want, ", got Unimplemented: ", record.message), {},
+                     /*final=*/true};
+    }
+    std::string got = record.ok() ? "OK" : crisp::StrCat(client::GrpcCodeName(record.code), ": ", record.message);
+    return Attempt{Verdict::kFail, crisp::StrCat("expected code ", want, ", got ", got), {}};
   }
 
   Attempt HostStep(const Step& step) {
@@ -369,7 +385,7 @@ class Execution {
       }
       if (step.cleanup.value_or(true)) created_.push_back({Created::Kind::kContainer, id, ""});
     } else if (step.method == "PullImage" && step.cleanup.value_or(false)) {
-      created_.push_back({Created::Kind::kImage, request["image"].value("image", ""), ""});
+      created_.push_back({Created::Kind::kImage, request.value("image", nlohmann::json::object()).value("image", ""), ""});
     } else if (step.method == "RemovePodSandbox") {
       Forget(Created::Kind::kSandbox, request.value("pod_sandbox_id", ""));
     } else if (step.method == "RemoveContainer") {
@@ -431,49 +447,46 @@ class Execution {
     }
   }
 
-  void UndoOne(Created& created, ScenarioResult& result) {
-    Created* it = &created;
-    {
-      if (it->id.empty()) {
-        if (!it->log_directory.empty()) RemoveLogDirectory(it->log_directory, result);
-        return;
+  void UndoOne(const Created& created, ScenarioResult& result) {
+    if (created.id.empty()) {
+      if (!created.log_directory.empty()) RemoveLogDirectory(created.log_directory, result);
+      return;
+    }
+    std::string failure;
+    switch (created.kind) {
+      case Created::Kind::kSandbox: {
+        v1::StopPodSandboxRequest stop;
+        stop.set_pod_sandbox_id(created.id);
+        failure = Undo("StopPodSandbox", stop);
+        v1::RemovePodSandboxRequest remove;
+        remove.set_pod_sandbox_id(created.id);
+        std::string removed = Undo("RemovePodSandbox", remove);
+        failure = removed.empty() ? "" : (failure.empty() ? removed : failure + "; " + removed);
+        result.cleanup.push_back(crisp::StrCat("pod sandbox ", created.id.substr(0, 13),
+                                               failure.empty() ? ": removed" : ": FAILED: " + failure));
+        RemoveLogDirectory(created.log_directory, result);
+        break;
       }
-      std::string failure;
-      switch (it->kind) {
-        case Created::Kind::kSandbox: {
-          v1::StopPodSandboxRequest stop;
-          stop.set_pod_sandbox_id(it->id);
-          failure = Undo("StopPodSandbox", stop);
-          v1::RemovePodSandboxRequest remove;
-          remove.set_pod_sandbox_id(it->id);
-          std::string removed = Undo("RemovePodSandbox", remove);
-          failure = removed.empty() ? "" : (failure.empty() ? removed : failure + "; " + removed);
-          result.cleanup.push_back(crisp::StrCat("pod sandbox ", it->id.substr(0, 13),
-                                                 failure.empty() ? ": removed" : ": FAILED: " + failure));
-          RemoveLogDirectory(it->log_directory, result);
-          break;
-        }
-        case Created::Kind::kContainer: {
-          v1::RemoveContainerRequest remove;
-          remove.set_container_id(it->id);
-          failure = Undo("RemoveContainer", remove);
-          result.cleanup.push_back(crisp::StrCat("container ", it->id.substr(0, 13),
-                                                 failure.empty() ? ": removed" : ": FAILED: " + failure));
-          break;
-        }
-        case Created::Kind::kImage: {
-          v1::RemoveImageRequest remove;
-          remove.mutable_image()->set_image(it->id);
-          failure = Undo("RemoveImage", remove);
-          result.cleanup.push_back(crisp::StrCat("image ", it->id,
-                                                 failure.empty() ? ": removed" : ": FAILED: " + failure));
-          break;
-        }
+      case Created::Kind::kContainer: {
+        v1::RemoveContainerRequest remove;
+        remove.set_container_id(created.id);
+        failure = Undo("RemoveContainer", remove);
+        result.cleanup.push_back(crisp::StrCat("container ", created.id.substr(0, 13),
+                                               failure.empty() ? ": removed" : ": FAILED: " + failure));
+        break;
       }
-      if (!failure.empty() && result.verdict == Verdict::kPass) {
-        result.verdict = Verdict::kError;
-        result.reason = "cleanup failed: " + result.cleanup.back();
+      case Created::Kind::kImage: {
+        v1::RemoveImageRequest remove;
+        remove.mutable_image()->set_image(created.id);
+        failure = Undo("RemoveImage", remove);
+        result.cleanup.push_back(crisp::StrCat("image ", created.id,
+                                               failure.empty() ? ": removed" : ": FAILED: " + failure));
+        break;
       }
+    }
+    if (!failure.empty() && result.verdict == Verdict::kPass) {
+      result.verdict = Verdict::kError;
+      result.reason = "cleanup failed: " + result.cleanup.back();
     }
   }
 
@@ -580,13 +593,7 @@ RunResult Runner::Run(const std::vector<const Scenario*>& scenarios, const nlohm
   for (size_t i = 0; i < scenarios.size(); ++i) {
     if (started[i]) continue;
     ScenarioResult& result = run.scenarios[i];
-    result.id = scenarios[i]->id;
-    result.title = scenarios[i]->title;
-    result.suite = scenarios[i]->suite;
-    result.file = scenarios[i]->where.file;
-    result.tags = scenarios[i]->tags;
-    result.spec_ref = scenarios[i]->spec_ref;
-    result.start = absl::Now();
+    result = ResultFor(*scenarios[i]);
     result.verdict = Verdict::kError;
     result.reason = "not run: the run was interrupted";
   }
