@@ -33,6 +33,28 @@ std::string StrCat(const Args&... args) {
   return out;
 }
 
+// Whether `text` matches `pattern`, where '*' matches any run of characters
+// (no other character is special). Linear backtracking, no recursion.
+inline bool GlobMatch(std::string_view pattern, std::string_view text) {
+  size_t p = 0, t = 0, star = std::string_view::npos, resume = 0;
+  while (t < text.size()) {
+    if (p < pattern.size() && pattern[p] == '*') {
+      star = p++;
+      resume = t;
+    } else if (p < pattern.size() && pattern[p] == text[t]) {
+      ++p;
+      ++t;
+    } else if (star != std::string_view::npos) {
+      p = star + 1;
+      t = ++resume;
+    } else {
+      return false;
+    }
+  }
+  while (p < pattern.size() && pattern[p] == '*') ++p;
+  return p == pattern.size();
+}
+
 // absl::string_view -> std::string_view, for absl::Status::message() and kin.
 inline std::string_view View(absl::string_view text) {
   return {text.data(), text.size()};

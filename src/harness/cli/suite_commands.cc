@@ -423,7 +423,7 @@ int RunMatrix(const GlobalOptions& global, const MatrixFlags& flags, std::ostrea
     err << "crisp: error: " << written.message() << '\n';
     return kExitFailures;
   }
-  out << '\n' << report::MatrixMarkdown(matrix) << "\nreports: " << flags.report_dir
+  out << '\n' << matrix.summary << "\nreports: " << flags.report_dir
       << "/matrix.html, summary.md, results.json, junit-<runtime>.xml\n";
   if (interrupted) return kExitInterrupted;
   for (const runner::RunResult& run : finished) {

@@ -44,27 +44,6 @@ std::vector<std::string> SplitPattern(std::string_view pattern) {
   return segments;
 }
 
-// Glob within one field name: '*' matches any run of characters.
-bool SegmentMatches(std::string_view pattern, std::string_view name) {
-  size_t p = 0, n = 0, star = std::string_view::npos, resume = 0;
-  while (n < name.size()) {
-    if (p < pattern.size() && pattern[p] == '*') {
-      star = p++;
-      resume = n;
-    } else if (p < pattern.size() && pattern[p] == name[n]) {
-      ++p;
-      ++n;
-    } else if (star != std::string_view::npos) {
-      p = star + 1;
-      n = ++resume;
-    } else {
-      return false;
-    }
-  }
-  while (p < pattern.size() && pattern[p] == '*') ++p;
-  return p == pattern.size();
-}
-
 bool Matches(const std::vector<std::string>& pattern, size_t i, const std::vector<std::string>& path, size_t j) {
   if (i == pattern.size()) return j == path.size();
   if (pattern[i] == "**") {
@@ -73,7 +52,7 @@ bool Matches(const std::vector<std::string>& pattern, size_t i, const std::vecto
     }
     return false;
   }
-  return j < path.size() && SegmentMatches(pattern[i], path[j]) && Matches(pattern, i + 1, path, j + 1);
+  return j < path.size() && crisp::GlobMatch(pattern[i], path[j]) && Matches(pattern, i + 1, path, j + 1);
 }
 
 Rule Builtin(std::string path, Action action, std::string why, std::string kind = "") {
@@ -114,16 +93,14 @@ std::string Address(const std::string& value) {
   return "not an address";
 }
 
-const json* LastObservation(const json& step) {
-  if (!step.is_object() || !step.contains("observations") || !step["observations"].is_array() ||
-      step["observations"].empty()) {
-    return nullptr;
-  }
-  const json& last = step["observations"].back();
-  return last.is_object() ? &last : nullptr;
-}
-
 }  // namespace
+
+const json* LastObservation(const json& step) {
+  if (!step.is_object() || !step.contains("observations")) return nullptr;
+  const json& observations = step["observations"];
+  if (!observations.is_array() || observations.empty() || !observations.back().is_object()) return nullptr;
+  return &observations.back();
+}
 
 std::string_view ActionName(Action action) {
   for (const auto& [value, name] : kActionNames) {
@@ -177,56 +154,58 @@ absl::StatusOr<std::vector<Rule>> ParseRules(std::string_view yaml, std::string_
   absl::StatusOr<YAML::Node> parsed = ParseYaml(yaml, source_name);
   if (!parsed.ok()) return parsed.status();
   const YAML::Node& root = *parsed;
-  if (!root.IsMap() || !root["rules"] || !root["rules"].IsSequence()) {
-    return absl::InvalidArgumentError(crisp::StrCat(source_name, ":1:1: expected a map with rules: (a list)"));
-  }
-  std::vector<Rule> rules;
-  for (const YAML::Node& node : root["rules"]) {
-    if (!node.IsMap()) return absl::InvalidArgumentError(where(node) + ": a rule is a map (path, action, ...)");
-    for (const auto& entry : node) {
-      std::string key = entry.first.as<std::string>();
-      if (key != "path" && key != "action" && key != "kind" && key != "pattern" && key != "with" && key != "why") {
-        return absl::InvalidArgumentError(crisp::StrCat(where(entry.first), ": unknown key \"", key,
-                                                        "\" (path, action, kind, pattern, with, why)"));
+  return GuardYaml<std::vector<Rule>>(source_name, [&]() -> absl::StatusOr<std::vector<Rule>> {
+    if (!root.IsMap() || !root["rules"] || !root["rules"].IsSequence()) {
+      return absl::InvalidArgumentError(crisp::StrCat(source_name, ":1:1: expected a map with rules: (a list)"));
+    }
+    std::vector<Rule> rules;
+    for (const YAML::Node& node : root["rules"]) {
+      if (!node.IsMap()) return absl::InvalidArgumentError(where(node) + ": a rule is a map (path, action, ...)");
+      for (const auto& entry : node) {
+        std::string key = entry.first.as<std::string>();
+        if (key != "path" && key != "action" && key != "kind" && key != "pattern" && key != "with" && key != "why") {
+          return absl::InvalidArgumentError(crisp::StrCat(where(entry.first), ": unknown key \"", key,
+                                                          "\" (path, action, kind, pattern, with, why)"));
+        }
+        if (!entry.second.IsScalar()) {
+          return absl::InvalidArgumentError(crisp::StrCat(where(entry.second), ": ", key, " must be text"));
+        }
       }
-      if (!entry.second.IsScalar()) {
-        return absl::InvalidArgumentError(crisp::StrCat(where(entry.second), ": ", key, " must be text"));
+      Rule rule;
+      rule.source = where(node);
+      if (!node["path"] || node["path"].as<std::string>().empty()) {
+        return absl::InvalidArgumentError(where(node) + ": a rule needs a path");
       }
-    }
-    Rule rule;
-    rule.source = where(node);
-    if (!node["path"] || node["path"].as<std::string>().empty()) {
-      return absl::InvalidArgumentError(where(node) + ": a rule needs a path");
-    }
-    rule.path = node["path"].as<std::string>();
-    std::string action = node["action"] ? node["action"].as<std::string>() : "";
-    auto found = std::find_if(std::begin(kActionNames), std::end(kActionNames),
-                              [&](const auto& named) { return named.second == action; });
-    if (found == std::end(kActionNames)) {
-      std::string known;
-      for (const auto& [value, name] : kActionNames) crisp::StrAppend(&known, known.empty() ? "" : ", ", name);
-      return absl::InvalidArgumentError(crisp::StrCat(where(node["action"] ? node["action"] : node),
-                                                      ": action must be one of ", known));
-    }
-    rule.action = found->first;
-    if (node["why"]) rule.why = node["why"].as<std::string>();
-    if (rule.action == Action::kSymbol) {
-      if (!node["kind"]) return absl::InvalidArgumentError(where(node) + ": a symbol rule needs a kind (pod, ctr, ...)");
-      rule.kind = node["kind"].as<std::string>();
-    }
-    if (rule.action == Action::kReplace) {
-      if (!node["pattern"]) return absl::InvalidArgumentError(where(node) + ": a replace rule needs a pattern");
-      rule.pattern = node["pattern"].as<std::string>();
-      rule.replacement = node["with"] ? node["with"].as<std::string>() : "";
-      try {
-        std::regex check(rule.pattern);
-      } catch (const std::regex_error& error) {
-        return absl::InvalidArgumentError(crisp::StrCat(where(node["pattern"]), ": bad regular expression: ", error.what()));
+      rule.path = node["path"].as<std::string>();
+      std::string action = node["action"] ? node["action"].as<std::string>() : "";
+      auto found = std::find_if(std::begin(kActionNames), std::end(kActionNames),
+                                [&](const auto& named) { return named.second == action; });
+      if (found == std::end(kActionNames)) {
+        std::string known;
+        for (const auto& [value, name] : kActionNames) crisp::StrAppend(&known, known.empty() ? "" : ", ", name);
+        return absl::InvalidArgumentError(crisp::StrCat(where(node["action"] ? node["action"] : node),
+                                                        ": action must be one of ", known));
       }
+      rule.action = found->first;
+      if (node["why"]) rule.why = node["why"].as<std::string>();
+      if (rule.action == Action::kSymbol) {
+        if (!node["kind"]) return absl::InvalidArgumentError(where(node) + ": a symbol rule needs a kind (pod, ctr, ...)");
+        rule.kind = node["kind"].as<std::string>();
+      }
+      if (rule.action == Action::kReplace) {
+        if (!node["pattern"]) return absl::InvalidArgumentError(where(node) + ": a replace rule needs a pattern");
+        rule.pattern = node["pattern"].as<std::string>();
+        rule.replacement = node["with"] ? node["with"].as<std::string>() : "";
+        try {
+          std::regex check(rule.pattern);
+        } catch (const std::regex_error& error) {
+          return absl::InvalidArgumentError(crisp::StrCat(where(node["pattern"]), ": bad regular expression: ", error.what()));
+        }
+      }
+      rules.push_back(std::move(rule));
     }
-    rules.push_back(std::move(rule));
-  }
-  return rules;
+    return rules;
+  });
 }
 
 absl::StatusOr<std::vector<Rule>> LoadRules(const std::string& path) {

@@ -52,6 +52,10 @@ const std::vector<Rule>& DefaultRules();
 absl::StatusOr<std::vector<Rule>> ParseRules(std::string_view yaml, std::string_view source_name);
 absl::StatusOr<std::vector<Rule>> LoadRules(const std::string& path);
 
+// The last attempt of a results.json step, the observation its verdict
+// rests on; null when there is none.
+const nlohmann::json* LastObservation(const nlohmann::json& step);
+
 // Whether a rule's path pattern matches a field path given as its field
 // names. In patterns, a name with a dot in it is quoted: labels.'crisp.run-id'.
 bool PathMatches(std::string_view pattern, const std::vector<std::string>& path);

@@ -25,14 +25,6 @@ std::map<std::string, const json*> ById(const json& run) {
   return scenarios;
 }
 
-// The last attempt of a step: the observation its verdict rests on.
-const json* LastObservation(const json& step) {
-  if (!step.is_object() || !step.contains("observations")) return nullptr;
-  const json& observations = step["observations"];
-  if (!observations.is_array() || observations.empty() || !observations.back().is_object()) return nullptr;
-  return &observations.back();
-}
-
 std::string Milliseconds(int64_t nanoseconds) {
   return fmt::format("{:.1f}ms", static_cast<double>(nanoseconds) / 1e6);
 }

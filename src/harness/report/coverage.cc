@@ -15,24 +15,26 @@ absl::StatusOr<CritestList> LoadCritestList(const std::string& path) {
   if (!text.ok()) return text.status();
   absl::StatusOr<YAML::Node> root = ParseYaml(*text, path);
   if (!root.ok()) return root.status();
-  if (!root->IsMap() || !(*root)["specs"] || !(*root)["specs"].IsSequence()) {
-    return absl::InvalidArgumentError(path + ":1:1: expected version: and specs: (a list)");
-  }
-  CritestList list;
-  if ((*root)["version"]) list.version = (*root)["version"].as<std::string>();
-  std::set<std::string> keys;
-  for (const YAML::Node& node : (*root)["specs"]) {
-    auto text_of = [&](const char* key) { return node[key] ? node[key].as<std::string>() : std::string(); };
-    CritestSpec spec{text_of("key"), text_of("area"), text_of("spec"), text_of("here"), text_of("note")};
-    if (spec.key.empty() || spec.spec.empty()) {
-      return absl::InvalidArgumentError(YamlWhere(path, node) + ": a spec needs key: and spec:");
+  return GuardYaml<CritestList>(path, [&]() -> absl::StatusOr<CritestList> {
+    if (!root->IsMap() || !(*root)["specs"] || !(*root)["specs"].IsSequence()) {
+      return absl::InvalidArgumentError(path + ":1:1: expected version: and specs: (a list)");
     }
-    if (!keys.insert(spec.key).second) {
-      return absl::InvalidArgumentError(crisp::StrCat(YamlWhere(path, node), ": key ", spec.key, " appears twice"));
+    CritestList list;
+    if ((*root)["version"]) list.version = (*root)["version"].as<std::string>();
+    std::set<std::string> keys;
+    for (const YAML::Node& node : (*root)["specs"]) {
+      auto text_of = [&](const char* key) { return node[key] ? node[key].as<std::string>() : std::string(); };
+      CritestSpec spec{text_of("key"), text_of("area"), text_of("spec"), text_of("here"), text_of("note")};
+      if (spec.key.empty() || spec.spec.empty()) {
+        return absl::InvalidArgumentError(YamlWhere(path, node) + ": a spec needs key: and spec:");
+      }
+      if (!keys.insert(spec.key).second) {
+        return absl::InvalidArgumentError(crisp::StrCat(YamlWhere(path, node), ": key ", spec.key, " appears twice"));
+      }
+      list.specs.push_back(std::move(spec));
     }
-    list.specs.push_back(std::move(spec));
-  }
-  return list;
+    return list;
+  });
 }
 
 Coverage BuildCoverage(const std::vector<const scenario::Scenario*>& scenarios, const CritestList& critest) {
@@ -69,7 +71,7 @@ Coverage BuildCoverage(const std::vector<const scenario::Scenario*>& scenarios, 
     if (covered) {
       for (const std::string& id : found->second) crisp::StrAppend(&ids, ids.empty() ? "" : ", ", "`", id, "`");
     } else {
-      ids = "**none**";
+      ids = spec.note.empty() ? "**none**" : crisp::StrCat("**none**: ", spec.note);
     }
     std::string spec_text = spec.spec;
     for (char& c : spec_text) c = c == '|' ? '/' : c;

@@ -45,13 +45,6 @@ std::vector<std::string> ScenarioOrder(const std::vector<RunResult>& runs) {
   return order;
 }
 
-const ScenarioResult* FindScenario(const RunResult& run, const std::string& id) {
-  for (const ScenarioResult& scenario : run.scenarios) {
-    if (scenario.id == id) return &scenario;
-  }
-  return nullptr;
-}
-
 std::string Escape(std::string text) {
   std::string out;
   for (char c : text) {
@@ -63,11 +56,11 @@ std::string Escape(std::string text) {
   return out;
 }
 
-// Runs body(0..count-1) on a few threads: a big matrix is thousands of
-// independent scenarios.
-void ParallelFor(size_t count, const std::function<void(size_t)>& body) {
+// Runs body(0..count-1) on a few threads, each given at least `per_thread`
+// items: a big matrix is a few big runs and thousands of scenarios.
+void ParallelFor(size_t count, size_t per_thread, const std::function<void(size_t)>& body) {
   size_t threads = std::min<size_t>(std::max(1u, std::thread::hardware_concurrency()), 8);
-  threads = std::min(threads, std::max<size_t>(count / 64, 1));
+  threads = std::min(threads, std::max<size_t>(count / per_thread, 1));
   if (count <= 1 || threads <= 1) {
     for (size_t i = 0; i < count; ++i) body(i);
     return;
@@ -118,7 +111,7 @@ Matrix BuildMatrix(const std::vector<RunResult>& runs, const diff::Normaliser& n
   Matrix matrix;
   matrix.runs = &runs;
   std::vector<nlohmann::json> results(runs.size());
-  ParallelFor(runs.size(), [&](size_t i) { results[i] = ResultsJson(runs[i]); });
+  ParallelFor(runs.size(), 1, [&](size_t i) { results[i] = ResultsJson(runs[i]); });
   // Each run's scenarios by id, as results.json has them.
   std::vector<std::map<std::string, const nlohmann::json*>> by_id(runs.size());
   for (size_t i = 0; i < runs.size(); ++i) {
@@ -128,7 +121,7 @@ Matrix BuildMatrix(const std::vector<RunResult>& runs, const diff::Normaliser& n
   }
   std::vector<std::string> order = ScenarioOrder(runs);
   std::vector<std::vector<StepDifference>> per_scenario(order.size());
-  ParallelFor(order.size(), [&](size_t k) {
+  ParallelFor(order.size(), 64, [&](size_t k) {
     const std::string& id = order[k];
     std::vector<const nlohmann::json*> sides;
     for (size_t i = 0; i < runs.size(); ++i) {
@@ -157,12 +150,17 @@ Matrix BuildMatrix(const std::vector<RunResult>& runs, const diff::Normaliser& n
   matrix.document["schema"] = kMatrixSchema;
   matrix.document["runs"] = std::move(all_runs);
   matrix.document["differences"] = DifferencesJson(matrix);
+  matrix.summary = MatrixMarkdown(matrix);
   return matrix;
 }
 
 std::string MatrixMarkdown(const Matrix& matrix) {
   const std::vector<RunResult>& runs = *matrix.runs;
   std::vector<std::string> order = ScenarioOrder(runs);
+  std::vector<std::map<std::string, const ScenarioResult*>> by_id(runs.size());
+  for (size_t i = 0; i < runs.size(); ++i) {
+    for (const ScenarioResult& scenario : runs[i].scenarios) by_id[i].emplace(scenario.id, &scenario);
+  }
   std::string md = crisp::StrCat("## crisp matrix: ", order.size(), " scenarios × ", runs.size(), " runtimes\n\n");
   md += "| scenario |";
   for (const RunResult& run : runs) {
@@ -174,9 +172,9 @@ std::string MatrixMarkdown(const Matrix& matrix) {
   md += "\n";
   for (const std::string& id : order) {
     crisp::StrAppend(&md, "| `", id, "` |");
-    for (const RunResult& run : runs) {
-      const ScenarioResult* scenario = FindScenario(run, id);
-      crisp::StrAppend(&md, " ", scenario == nullptr ? "— not run" : Cell(scenario->verdict), " |");
+    for (const auto& scenarios : by_id) {
+      auto found = scenarios.find(id);
+      crisp::StrAppend(&md, " ", found == scenarios.end() ? "— not run" : Cell(found->second->verdict), " |");
     }
     md += "\n";
   }
@@ -248,25 +246,13 @@ std::string MatrixMarkdown(const Matrix& matrix) {
 }
 
 absl::Status WriteMatrixReports(const Matrix& matrix, const std::string& directory) {
-  std::error_code error;
-  std::filesystem::create_directories(directory, error);
-  if (error) return absl::InternalError(crisp::StrCat("cannot create ", directory, ": ", error.message()));
   const nlohmann::json& json = MatrixJson(matrix);
   std::vector<std::pair<std::string, std::string>> files = {
-      {"summary.md", MatrixMarkdown(matrix)},
+      {"summary.md", matrix.summary},
       {"results.json", JsonText(json, 2) + "\n"},
       {"matrix.html", MatrixHtml(json)}};
   for (const RunResult& run : *matrix.runs) files.emplace_back("junit-" + run.endpoint.name + ".xml", JunitXml(run));
-  for (const auto& [name, content] : files) {
-    std::string path = (std::filesystem::path(directory) / name).string();
-    std::ofstream out(path + ".tmp", std::ios::binary | std::ios::trunc);
-    out << content;
-    if (!out.flush()) return absl::InternalError(crisp::StrCat("cannot write ", path));
-    out.close();
-    std::filesystem::rename(path + ".tmp", path, error);
-    if (error) return absl::InternalError(crisp::StrCat("cannot write ", path, ": ", error.message()));
-  }
-  return absl::OkStatus();
+  return WriteFiles(directory, files);
 }
 
 }  // namespace crisp::report

@@ -42,6 +42,7 @@ struct Matrix {
   std::vector<StepDifference> differences;
   // {"schema": kMatrixSchema, "runs": [results.json of each run], "differences": [...]}
   nlohmann::json document;
+  std::string summary;  // MatrixMarkdown, made once
 };
 
 Matrix BuildMatrix(const std::vector<runner::RunResult>& runs, const diff::Normaliser& normaliser);

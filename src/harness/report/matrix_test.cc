@@ -1,5 +1,6 @@
 #include "harness/report/matrix.h"
 #include "harness/report/matrix_html.h"
+#include "harness/report/coverage.h"
 #include "harness/report/reports.h"
 
 #include <unistd.h>
@@ -126,6 +127,19 @@ TEST(MatrixTest, FieldDifferencesNotApplicableKnownAndFixedCells) {
   EXPECT_EQ(json["runs"][1]["scenarios"][2]["baseline"]["fixed"], true);
   EXPECT_EQ(json["runs"][0]["summary"]["known"], 1);
   EXPECT_EQ(json["runs"][0]["summary"]["na"], 1);
+}
+
+TEST(CoverageTest, CritestListsThatAreNotMapsAreErrorsNotCrashes) {
+  std::string path = ::testing::TempDir() + "/crisp-critest-" + std::to_string(getpid()) + ".yaml";
+  std::ofstream(path) << "version: v1\nspecs: [just, words]\n";
+  absl::StatusOr<CritestList> list = LoadCritestList(path);
+  ASSERT_FALSE(list.ok());
+  EXPECT_THAT(std::string(list.status().message()), HasSubstr(path + ":"));
+  std::ofstream(path) << "version: v1\nspecs:\n  - key: a.b\n    spec: s\n    here: runs\n";
+  absl::StatusOr<CritestList> good = LoadCritestList(path);
+  ASSERT_TRUE(good.ok()) << good.status();
+  EXPECT_EQ(good->specs.size(), 1u);
+  std::filesystem::remove(path);
 }
 
 // A program's output need not be UTF-8; the reports must still be written.

@@ -215,12 +215,11 @@ nlohmann::json ResultsJson(const RunResult& run) {
           {"scenarios", std::move(scenarios)}};
 }
 
-absl::Status WriteReports(const RunResult& run, const std::string& directory) {
+absl::Status WriteFiles(const std::string& directory, const std::vector<std::pair<std::string, std::string>>& files) {
   std::error_code error;
   std::filesystem::create_directories(directory, error);
   if (error) return absl::InternalError(crisp::StrCat("cannot create ", directory, ": ", error.message()));
-  for (const auto& [name, content] : std::vector<std::pair<std::string, std::string>>{
-           {"junit.xml", JunitXml(run)}, {"results.json", JsonText(ResultsJson(run), 2) + "\n"}}) {
+  for (const auto& [name, content] : files) {
     std::string path = (std::filesystem::path(directory) / name).string();
     std::string temporary = path + ".tmp";
     {
@@ -232,6 +231,10 @@ absl::Status WriteReports(const RunResult& run, const std::string& directory) {
     if (error) return absl::InternalError(crisp::StrCat("cannot rename ", temporary, ": ", error.message()));
   }
   return absl::OkStatus();
+}
+
+absl::Status WriteReports(const RunResult& run, const std::string& directory) {
+  return WriteFiles(directory, {{"junit.xml", JunitXml(run)}, {"results.json", JsonText(ResultsJson(run), 2) + "\n"}});
 }
 
 }  // namespace crisp::report

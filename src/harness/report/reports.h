@@ -3,6 +3,8 @@
 #pragma once
 
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "harness/runner/result.h"
@@ -27,5 +29,10 @@ std::string StepTrace(const runner::ScenarioResult& scenario);
 // Writes junit.xml and results.json into `directory` (created if needed),
 // each through a temporary file and a rename.
 absl::Status WriteReports(const runner::RunResult& run, const std::string& directory);
+
+// Writes each (name, content) into `directory` (made if missing), each
+// through a temporary file renamed into place, so a reader never sees half
+// a report.
+absl::Status WriteFiles(const std::string& directory, const std::vector<std::pair<std::string, std::string>>& files);
 
 }  // namespace crisp::report

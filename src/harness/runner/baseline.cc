@@ -38,17 +38,6 @@ int Compare(const std::vector<int>& a, const std::vector<int>& b) {
   return 0;
 }
 
-bool Glob(std::string_view pattern, std::string_view text) {
-  if (pattern.empty()) return text.empty();
-  if (pattern[0] == '*') {
-    for (size_t i = 0; i <= text.size(); ++i) {
-      if (Glob(pattern.substr(1), text.substr(i))) return true;
-    }
-    return false;
-  }
-  return !text.empty() && pattern[0] == text[0] && Glob(pattern.substr(1), text.substr(1));
-}
-
 std::string Lower(std::string_view text) {
   std::string out(text);
   for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
@@ -61,9 +50,7 @@ absl::StatusOr<bool> VersionInRange(std::string_view version, std::string_view r
   std::vector<int> have = Numbers(version);
   std::istringstream words{std::string(range)};
   std::string word;
-  bool any = false;
   while (words >> word) {
-    any = true;
     if (word == "*") continue;
     std::string_view op;
     for (std::string_view candidate : {">=", "<=", "==", ">", "<", "="}) {
@@ -84,7 +71,6 @@ absl::StatusOr<bool> VersionInRange(std::string_view version, std::string_view r
     else holds = order == 0;
     if (!holds) return false;
   }
-  if (!any) return true;
   return true;
 }
 
@@ -93,10 +79,12 @@ const BaselineEntry* Baseline::Find(std::string_view scenario, std::string_view 
   std::string runtime_name = Lower(version.is_object() ? version.value("runtime_name", "") : "");
   std::string runtime_version = version.is_object() ? version.value("runtime_version", "") : "";
   for (const BaselineEntry& entry : entries) {
-    if (!Glob(entry.scenario, scenario)) continue;
+    if (!crisp::GlobMatch(entry.scenario, scenario)) continue;
     std::string runtime = Lower(entry.runtime);
     if (runtime != Lower(endpoint_name) && runtime != runtime_name) continue;
     if (!entry.versions.empty()) {
+      // A runtime that names no version is in no range.
+      if (runtime_version.empty()) continue;
       absl::StatusOr<bool> in_range = VersionInRange(runtime_version, entry.versions);
       if (!in_range.ok() || !*in_range) continue;
     }
@@ -110,40 +98,42 @@ absl::StatusOr<Baseline> ParseBaseline(std::string_view yaml, std::string_view s
   absl::StatusOr<YAML::Node> parsed = ParseYaml(yaml, source_name);
   if (!parsed.ok()) return parsed.status();
   const YAML::Node& root = *parsed;
-  if (!root.IsMap() || !root["known_failures"] || !root["known_failures"].IsSequence()) {
-    return absl::InvalidArgumentError(crisp::StrCat(source_name, ":1:1: expected a map with known_failures: (a list)"));
-  }
-  Baseline baseline;
-  for (const YAML::Node& node : root["known_failures"]) {
-    if (!node.IsMap()) return absl::InvalidArgumentError(where(node) + ": an entry is a map (scenario, runtime, reason, ...)");
-    BaselineEntry entry;
-    entry.where = where(node);
-    for (const auto& field : node) {
-      std::string key = field.first.as<std::string>();
-      if (!field.second.IsScalar()) return absl::InvalidArgumentError(crisp::StrCat(where(field.second), ": ", key, " must be text"));
-      std::string value = field.second.as<std::string>();
-      if (key == "scenario") entry.scenario = value;
-      else if (key == "runtime") entry.runtime = value;
-      else if (key == "versions") entry.versions = value;
-      else if (key == "reason") entry.reason = value;
-      else if (key == "link") entry.link = value;
-      else {
-        return absl::InvalidArgumentError(crisp::StrCat(where(field.first), ": unknown key \"", key,
-                                                        "\" (scenario, runtime, versions, reason, link)"));
+  return GuardYaml<Baseline>(source_name, [&]() -> absl::StatusOr<Baseline> {
+    if (!root.IsMap() || !root["known_failures"] || !root["known_failures"].IsSequence()) {
+      return absl::InvalidArgumentError(crisp::StrCat(source_name, ":1:1: expected a map with known_failures: (a list)"));
+    }
+    Baseline baseline;
+    for (const YAML::Node& node : root["known_failures"]) {
+      if (!node.IsMap()) return absl::InvalidArgumentError(where(node) + ": an entry is a map (scenario, runtime, reason, ...)");
+      BaselineEntry entry;
+      entry.where = where(node);
+      for (const auto& field : node) {
+        std::string key = field.first.as<std::string>();
+        if (!field.second.IsScalar()) return absl::InvalidArgumentError(crisp::StrCat(where(field.second), ": ", key, " must be text"));
+        std::string value = field.second.as<std::string>();
+        if (key == "scenario") entry.scenario = value;
+        else if (key == "runtime") entry.runtime = value;
+        else if (key == "versions") entry.versions = value;
+        else if (key == "reason") entry.reason = value;
+        else if (key == "link") entry.link = value;
+        else {
+          return absl::InvalidArgumentError(crisp::StrCat(where(field.first), ": unknown key \"", key,
+                                                          "\" (scenario, runtime, versions, reason, link)"));
+        }
       }
-    }
-    for (const auto& [name, value] : {std::pair<const char*, const std::string*>{"scenario", &entry.scenario},
-                                      {"runtime", &entry.runtime}, {"reason", &entry.reason}}) {
-      if (value->empty()) return absl::InvalidArgumentError(crisp::StrCat(entry.where, ": an entry needs ", name, ":"));
-    }
-    if (!entry.versions.empty()) {
-      if (absl::StatusOr<bool> check = VersionInRange("0", entry.versions); !check.ok()) {
-        return absl::InvalidArgumentError(crisp::StrCat(where(node["versions"]), ": ", check.status().message()));
+      for (const auto& [name, value] : {std::pair<const char*, const std::string*>{"scenario", &entry.scenario},
+                                        {"runtime", &entry.runtime}, {"reason", &entry.reason}}) {
+        if (value->empty()) return absl::InvalidArgumentError(crisp::StrCat(entry.where, ": an entry needs ", name, ":"));
       }
+      if (!entry.versions.empty()) {
+        if (absl::StatusOr<bool> check = VersionInRange("0", entry.versions); !check.ok()) {
+          return absl::InvalidArgumentError(crisp::StrCat(where(node["versions"]), ": ", check.status().message()));
+        }
+      }
+      baseline.entries.push_back(std::move(entry));
     }
-    baseline.entries.push_back(std::move(entry));
-  }
-  return baseline;
+    return baseline;
+  });
 }
 
 absl::StatusOr<Baseline> LoadBaseline(const std::string& path) {

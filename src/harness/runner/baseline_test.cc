@@ -61,6 +61,10 @@ known_failures:
   ScenarioResult again = failing;
   ApplyBaseline(*baseline, "ctr", version, again);
   EXPECT_EQ(again.verdict, Verdict::kFail);
+  version["runtime_version"] = "";  // no version: in no range
+  ScenarioResult unversioned = failing;
+  ApplyBaseline(*baseline, "ctr", version, unversioned);
+  EXPECT_EQ(unversioned.verdict, Verdict::kFail);
   // The endpoint's name matches too: the second entry is for "reference".
   ScenarioResult by_name = not_named;
   ApplyBaseline(*baseline, "reference", nlohmann::json::object(), by_name);
@@ -77,6 +81,10 @@ TEST(BaselineTest, BrokenFilesSayWhereAndWhat) {
   EXPECT_THAT(error("failures: []\n"), HasSubstr("b.yaml:1:1: expected a map with known_failures:"));
   EXPECT_THAT(error("known_failures: [\n"), HasSubstr("b.yaml:"));
   EXPECT_FALSE(LoadBaseline("/nonexistent/baseline.yaml").ok());
+  EXPECT_THAT(error("known_failures:\n  - scenario: a.b\n    runtime: x\n    reason: r\n    reason: s\n"),
+              HasSubstr("b.yaml:5:5: key \"reason\" appears twice in this map"));
+  // yaml-cpp throws on a key that is not text; that is an error here, not a crash.
+  EXPECT_THAT(error("known_failures:\n  - ? [a, b]\n    : c\n"), HasSubstr("b.yaml:"));
 }
 
 }  // namespace

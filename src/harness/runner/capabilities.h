@@ -30,7 +30,7 @@ struct HostFacts {
 
 struct Capabilities {
   HostFacts host;
-  // The StatusResponse (verbose) and RuntimeConfigResponse as JSON; null
+  // The StatusResponse (not verbose) and RuntimeConfigResponse as JSON; null
   // when the call did not answer OK, with the gRPC code and message in
   // *_error ("Unimplemented: ...").
   nlohmann::json status;

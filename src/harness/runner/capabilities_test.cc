@@ -50,10 +50,5 @@ TEST(CapabilitiesTest, WhatACallThatFailedCannotTell) {
   EXPECT_EQ(capabilities.Unmet("network-ready"), "Status reports NetworkReady absent");
 }
 
-TEST(CapabilitiesTest, OnlyRootIsAboutCrispItself) {
-  EXPECT_TRUE(IsHarnessRequirement("root"));
-  EXPECT_FALSE(IsHarnessRequirement("apparmor"));
-}
-
 }  // namespace
 }  // namespace crisp::runner

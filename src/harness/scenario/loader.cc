@@ -10,6 +10,7 @@
 
 #include "absl/status/status.h"
 #include "common/strings.h"
+#include "common/yaml_document.h"
 #include "google/protobuf/descriptor.h"
 #include "harness/client/methods.h"
 #include "harness/scenario/expect.h"
@@ -113,16 +114,8 @@ SourceLocation Nearest(const LocationMap& locations, std::string pointer) {
 // YAML lets a map repeat a key and keeps the last; a repeated check would
 // then vanish without a word. Reported at the second one.
 void CheckRepeatedKeys(const YAML::Node& node, Checker& checker) {
-  if (node.IsMap()) {
-    std::set<std::string> keys;
-    for (const auto& entry : node) {
-      if (entry.first.IsScalar() && !keys.insert(entry.first.Scalar()).second) {
-        checker.Error(entry.first, crisp::StrCat("key \"", entry.first.Scalar(), "\" appears twice in this map"));
-      }
-      CheckRepeatedKeys(entry.second, checker);
-    }
-  } else if (node.IsSequence()) {
-    for (const auto& element : node) CheckRepeatedKeys(element, checker);
+  for (const YAML::Node& key : RepeatedKeys(node)) {
+    checker.Error(key, crisp::StrCat("key \"", key.Scalar(), "\" appears twice in this map"));
   }
 }
 
@@ -439,7 +432,12 @@ void ParseHostStep(const YAML::Node& host, const std::string& fixture_dir, Step&
   for (const auto& [key, value] : step.request.items()) {
     if (std::find(action->required.begin(), action->required.end(), key) == action->required.end() &&
         std::find(action->optional.begin(), action->optional.end(), key) == action->optional.end()) {
-      checker.Error(entry.second, crisp::StrCat(step.host_action, " takes no argument \"", key, "\" (", action->result, ")"));
+      std::string takes;
+      for (const auto* list : {&action->required, &action->optional}) {
+        for (std::string_view name : *list) crisp::StrAppend(&takes, takes.empty() ? "" : ", ", name);
+      }
+      checker.Error(entry.second, crisp::StrCat(step.host_action, " takes no argument \"", key, "\" (it takes: ",
+                                                takes.empty() ? "none" : takes, ")"));
     }
   }
   for (std::string_view key : action->required) {

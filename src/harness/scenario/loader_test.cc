@@ -195,7 +195,7 @@ TEST(LoaderTest, HostStepsConcurrencyRequirementsAndCritestKeys) {
       HasSubstr("s.yaml:5:26: no CRI v1 RPC named \"ListPodSandboxStatz\""),
       HasSubstr("s.yaml:7:16: unknown host action \"mkdir\" (temp_dir, write_file,"),
       HasSubstr("s.yaml:8:28: write_file needs the argument content"),
-      HasSubstr("s.yaml:9:22: stat takes no argument \"follow\""),
+      HasSubstr("s.yaml:9:22: stat takes no argument \"follow\" (it takes: path)"),
       HasSubstr("only call steps have a gRPC code to expect"),
       HasSubstr("s.yaml:13:21: concurrent: must be a number from 1 to 64"),
       HasSubstr("concurrent: applies to call steps"),
