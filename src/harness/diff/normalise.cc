@@ -8,7 +8,6 @@
 #include <regex>
 #include <set>
 #include <sstream>
-#include <unordered_map>
 
 #include "absl/status/status.h"
 #include "common/strings.h"
@@ -240,13 +239,9 @@ class Pass {
 
   // The first rule for a path; the answer is kept, since every answer of
   // a scenario walks the same few paths three times.
-  const Normaliser::Compiled* RuleFor(const std::vector<std::string>& path) {
-    std::string key;
-    for (const std::string& segment : path) crisp::StrAppend(&key, segment, "\x1f");
-    auto [cached, inserted] = rule_for_.try_emplace(std::move(key), nullptr);
-    if (!inserted) return cached->second;
+  const Normaliser::Compiled* RuleFor(const std::vector<std::string>& path) const {
     for (const Normaliser::Compiled& rule : rules_) {
-      if (Matches(rule.segments, 0, path, 0)) return cached->second = &rule;
+      if (Matches(rule.segments, 0, path, 0)) return &rule;
     }
     return nullptr;
   }
@@ -404,7 +399,6 @@ class Pass {
   }
 
   const RuleList& rules_;
-  std::unordered_map<std::string, const Normaliser::Compiled*> rule_for_;
   std::vector<std::pair<std::string, std::string>> replacements_;
   std::map<std::string, std::string> symbols_;
   std::map<std::string, int> counts_;
