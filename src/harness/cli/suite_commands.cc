@@ -419,11 +419,12 @@ int RunMatrix(const GlobalOptions& global, const MatrixFlags& flags, std::ostrea
     finished.push_back(std::move(runs[i]));
   }
   report::Matrix matrix = report::BuildMatrix(finished, *normaliser);
-  if (absl::Status written = report::WriteMatrixReports(matrix, flags.report_dir); !written.ok()) {
+  const std::string summary = report::MatrixMarkdown(matrix);
+  if (absl::Status written = report::WriteMatrixReports(matrix, summary, flags.report_dir); !written.ok()) {
     err << "crisp: error: " << written.message() << '\n';
     return kExitFailures;
   }
-  out << '\n' << matrix.summary << "\nreports: " << flags.report_dir
+  out << '\n' << summary << "\nreports: " << flags.report_dir
       << "/matrix.html, summary.md, results.json, junit-<runtime>.xml\n";
   if (interrupted) return kExitInterrupted;
   for (const runner::RunResult& run : finished) {

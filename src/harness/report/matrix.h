@@ -42,7 +42,6 @@ struct Matrix {
   std::vector<StepDifference> differences;
   // {"schema": kMatrixSchema, "runs": [results.json of each run], "differences": [...]}
   nlohmann::json document;
-  std::string summary;  // MatrixMarkdown, made once
 };
 
 Matrix BuildMatrix(const std::vector<runner::RunResult>& runs, const diff::Normaliser& normaliser);
@@ -54,7 +53,8 @@ std::string MatrixMarkdown(const Matrix& matrix);
 // "differences": [...]}.
 inline const nlohmann::json& MatrixJson(const Matrix& matrix) { return matrix.document; }
 
-// Writes matrix.html, summary.md, results.json and junit-<runtime>.xml into `directory`.
-absl::Status WriteMatrixReports(const Matrix& matrix, const std::string& directory);
+// Writes matrix.html, summary.md (`summary`: MatrixMarkdown's, which the
+// caller also prints), results.json and junit-<runtime>.xml into `directory`.
+absl::Status WriteMatrixReports(const Matrix& matrix, const std::string& summary, const std::string& directory);
 
 }  // namespace crisp::report

@@ -149,7 +149,8 @@ TEST(MatrixTest, BytesThatAreNotUtf8DoNotLoseTheReports) {
   std::vector<RunResult> runs = {RuntimeRun("a", "x", {Scenario("logs.bytes", Verdict::kFail, {step}, "got \xff")})};
   std::string dir = ::testing::TempDir() + "/crisp-report-bytes-" + std::to_string(getpid());
   ASSERT_TRUE(WriteReports(runs[0], dir).ok());
-  ASSERT_TRUE(WriteMatrixReports(BuildMatrix(runs, diff::Normaliser()), dir).ok());
+  Matrix matrix = BuildMatrix(runs, diff::Normaliser());
+  ASSERT_TRUE(WriteMatrixReports(matrix, MatrixMarkdown(matrix), dir).ok());
   std::ifstream in(dir + "/results.json");
   std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
   EXPECT_THAT(text, HasSubstr("caf\xef\xbf\xbd"));  // U+FFFD in place of the bad byte
