@@ -24,6 +24,7 @@
 #include "absl/status/status.h"
 #include "common/strings.h"
 #include "harness/client/proto_json.h"
+#include "harness/runner/stream_client.h"
 
 extern char** environ;
 
@@ -189,6 +190,18 @@ absl::StatusOr<nlohmann::json> HostSide::RunAction(std::string_view action, cons
     }
     undo_.push_back({Undoable::Kind::kListener, "", fd, {}});
     return nlohmann::json{{"port", ntohs(address.sin_port)}};
+  }
+  if (action == "stream" || action == "port_forward") {
+    ChannelSessionRequest request;
+    request.url = StringArg(args, "url");
+    request.timeout_ms = static_cast<int>(args.value("timeout", 10.0) * 1000);
+    const char* input = action == "stream" ? "stdin" : "send";
+    if (args.contains(input)) request.input = StringArg(args, input);
+    request.quiet_ms = static_cast<int>(args.value("quiet", 0.0) * 1000);
+    request.until = StringArg(args, "until");
+    request.until_channel = action == "stream" ? 1 : 0;
+    ChannelSessionResult session = RunChannelSession(request);
+    return action == "stream" ? RemoteCommandResult(session) : PortForwardResult(session);
   }
   if (action == "http_get") {
     return HttpGet(StringArg(args, "url"), args.value("timeout", 5) * 1000);

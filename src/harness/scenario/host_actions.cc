@@ -17,6 +17,13 @@ const std::vector<HostAction>& Table() {
       {"stat", {"path"}, {}, "{exists, type, size, content}: type file|dir|symlink|other; content of small files"},
       {"run", {"argv"}, {"timeout", "undo"},
        "{exit_code, stdout, stderr}: a host command, not through a shell; undo: a command run when the scenario ends"},
+      {"stream", {"url"}, {"stdin", "quiet", "until", "timeout"},
+       "{connected, protocol, stdout, stderr, exit_code, status, before_stdin, closed_by, error}: an Exec or Attach "
+       "URL followed over WebSocket; stdin is written after `quiet` seconds, the session ends when the server closes "
+       "it or stdout has carried `until`"},
+      {"port_forward", {"url"}, {"send", "until", "timeout"},
+       "{connected, protocol, port, data, errors, closed_by, error}: a PortForward URL followed over WebSocket; "
+       "`send` goes to the forwarded port, data is its answer"},
   };
   return table;
 }

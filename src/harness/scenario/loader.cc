@@ -555,6 +555,11 @@ std::optional<Step> ParseStep(const YAML::Node& node, const std::string& fixture
       parsed.timeout = *timeout;  // wait: 30s
     }
     step.wait = parsed;
+    if (step.kind == Step::Kind::kHost && (step.host_action == "stream" || step.host_action == "port_forward")) {
+      checker.Error(wait, crisp::StrCat("a ", step.host_action,
+                                        " URL serves one connection, so the step cannot be repeated: wait for what "
+                                        "it needs in a step before"));
+    }
   }
   if (node["expect"]) {
     if (auto expectation = ParseExpectation(node["expect"], checker)) step.expect = *std::move(expectation);

@@ -189,6 +189,8 @@ TEST(LoaderTest, HostStepsConcurrencyRequirementsAndCritestKeys) {
         concurrent: 0
       - log: nothing
         concurrent: 2
+      - host: {stream: {url: "http://x/exec/1"}}
+        wait: 10s
 )");
   EXPECT_THAT(Messages(bad), ::testing::IsSupersetOf({
       HasSubstr("s.yaml:4:15: unknown requirement \"apparmour\" (known: root, apparmor, selinux,"),
@@ -199,6 +201,7 @@ TEST(LoaderTest, HostStepsConcurrencyRequirementsAndCritestKeys) {
       HasSubstr("only call steps have a gRPC code to expect"),
       HasSubstr("s.yaml:13:21: concurrent: must be a number from 1 to 64"),
       HasSubstr("concurrent: applies to call steps"),
+      HasSubstr("s.yaml:17:15: a stream URL serves one connection"),
   }));
 }
 

@@ -1,0 +1,59 @@
+// A client for the streaming server whose URLs Exec, Attach and PortForward
+// return. It speaks the Kubernetes channel protocol over WebSocket
+// ("v4.channel.k8s.io"): every message starts with one byte naming its
+// channel. Exec and attach use channels 0 stdin, 1 stdout, 2 stderr,
+// 3 status (a JSON Status in v4), 4 resize; a port forward uses 0 data and
+// 1 error, each of which first carries the port as a little-endian uint16.
+//
+// A session writes at most one piece of input and ends when the server
+// closes it, when what it waits for has arrived, or at its deadline. It
+// reports what each channel carried; transport failures go in `error`, since
+// a URL that cannot be dialled or upgraded is the runtime's answer, not
+// crisp's failure.
+#pragma once
+
+#include <map>
+#include <optional>
+#include <string>
+
+#include "nlohmann/json.hpp"
+
+namespace crisp::runner {
+
+struct ChannelSessionRequest {
+  std::string url;                   // http:// or ws://; https:// and wss:// are reported as unsupported
+  std::string subprotocol = "v4.channel.k8s.io";
+  std::optional<std::string> input;  // written on `input_channel` once the stream is open
+  int input_channel = 0;
+  int quiet_ms = 0;                  // wait this long before writing the input
+  std::string until;                 // end once `until_channel` has carried this text
+  int until_channel = 1;
+  int timeout_ms = 10000;
+};
+
+struct ChannelSessionResult {
+  bool connected = false;            // the WebSocket upgrade succeeded
+  std::string protocol;              // the subprotocol the server chose
+  std::map<int, std::string> channels;        // what each channel carried, in order
+  std::map<int, std::string> before_input;    // ... up to when the input was written
+  std::string closed_by;             // "server", "crisp" (until met or deadline) or "" (never opened)
+  bool timed_out = false;
+  std::string error;                 // "" when the session ended cleanly
+};
+
+ChannelSessionResult RunChannelSession(const ChannelSessionRequest& request);
+
+// Exec or attach: {connected, protocol, stdout, stderr, exit_code, status,
+// before_stdin, closed_by, error}. exit_code comes from the v4 Status on
+// channel 3 (0 for Success, the ExitCode cause for NonZeroExitCode), null
+// when no status came.
+nlohmann::json RemoteCommandResult(const ChannelSessionResult& session);
+
+// Port forward: {connected, protocol, port, data, errors, closed_by, error};
+// the port prefixes are taken off data and errors.
+nlohmann::json PortForwardResult(const ChannelSessionResult& session);
+
+// The exit code a v4 Status document carries (nullopt if it carries none).
+std::optional<int> ExitCodeOfStatus(const std::string& status);
+
+}  // namespace crisp::runner

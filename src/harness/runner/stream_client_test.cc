@@ -1,0 +1,224 @@
+#include "harness/runner/stream_client.h"
+
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <boost/beast/websocket.hpp>
+#include <functional>
+#include <thread>
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+
+namespace crisp::runner {
+namespace {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+namespace websocket = beast::websocket;
+using tcp = asio::ip::tcp;
+using ::testing::HasSubstr;
+using nlohmann::json;
+using Socket = websocket::stream<tcp::socket>;
+
+// A one-connection stand-in for a runtime's streaming server: it accepts the
+// upgrade (choosing the subprotocol crisp asks for) and plays `script`.
+class FakeStreamServer {
+ public:
+  explicit FakeStreamServer(std::function<void(Socket&)> script)
+      : acceptor_(io_, tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0)) {
+    thread_ = std::thread([this, script = std::move(script)] {
+      try {
+        tcp::socket socket(io_);
+        acceptor_.accept(socket);
+        Socket ws(std::move(socket));
+        ws.set_option(websocket::stream_base::decorator([](websocket::response_type& answer) {
+          answer.set(http::field::sec_websocket_protocol, "v4.channel.k8s.io");
+        }));
+        ws.accept();
+        ws.binary(true);
+        script(ws);
+      } catch (const std::exception&) {
+        // The client went away: what the test checks is on its side.
+      }
+    });
+  }
+  ~FakeStreamServer() { thread_.join(); }
+
+  std::string Url(std::string_view path = "/exec/token") const {
+    return "http://127.0.0.1:" + std::to_string(acceptor_.local_endpoint().port()) + std::string(path);
+  }
+
+ private:
+  asio::io_context io_;
+  tcp::acceptor acceptor_;
+  std::thread thread_;
+};
+
+ChannelSessionRequest Request(std::string url, int timeout_ms = 5000) {
+  ChannelSessionRequest request;
+  request.url = std::move(url);
+  request.timeout_ms = timeout_ms;
+  return request;
+}
+
+void Send(Socket& ws, int channel, std::string_view data) {
+  std::string message(1, static_cast<char>(channel));
+  message.append(data);
+  ws.write(asio::buffer(message));
+}
+
+std::string Receive(Socket& ws) {
+  beast::flat_buffer buffer;
+  ws.read(buffer);
+  return beast::buffers_to_string(buffer.data());
+}
+
+// Reads until the client closes, as a server that waits on stdin does.
+void DrainUntilClosed(Socket& ws) {
+  for (;;) Receive(ws);
+}
+
+TEST(StreamClientTest, ExecOutputIsSplitByChannelAndTheStatusGivesTheExitCode) {
+  FakeStreamServer server([](Socket& ws) {
+    Send(ws, 1, "");  // the server's "ready" message
+    Send(ws, 1, "hel");
+    Send(ws, 2, "warning\n");
+    Send(ws, 1, "lo");
+    Send(ws, 3,
+         R"({"metadata":{},"status":"Failure","message":"exit 7","reason":"NonZeroExitCode",)"
+         R"("details":{"causes":[{"reason":"ExitCode","message":"7"}]}})");
+    ws.close(websocket::close_code::normal);
+  });
+  json result = RemoteCommandResult(RunChannelSession(Request(server.Url())));
+  EXPECT_EQ(result["connected"], true);
+  EXPECT_EQ(result["protocol"], "v4.channel.k8s.io");
+  EXPECT_EQ(result["stdout"], "hello");
+  EXPECT_EQ(result["stderr"], "warning\n");
+  EXPECT_EQ(result["exit_code"], 7);
+  EXPECT_EQ(result["closed_by"], "server");
+  EXPECT_EQ(result["error"], "");
+}
+
+TEST(StreamClientTest, InputIsWrittenAfterTheQuietTimeAndUntilEndsTheSession) {
+  std::string received;
+  {
+    FakeStreamServer server([&received](Socket& ws) {
+      Send(ws, 1, "");
+      received = Receive(ws);
+      Send(ws, 1, "hello\n");
+      DrainUntilClosed(ws);
+    });
+    ChannelSessionRequest request = Request(server.Url("/attach/token"));
+    request.input = "echo hello\n";
+    request.quiet_ms = 100;
+    request.until = "hello\n";
+    json result = RemoteCommandResult(RunChannelSession(request));
+    EXPECT_EQ(result["before_stdin"], "");
+    EXPECT_EQ(result["stdout"], "hello\n");
+    EXPECT_EQ(result["closed_by"], "crisp");
+    EXPECT_EQ(result["error"], "");
+    EXPECT_EQ(result["exit_code"], nullptr);
+  }
+  EXPECT_EQ(received, std::string("\0echo hello\n", 12));
+}
+
+TEST(StreamClientTest, OutputBeforeTheInputIsKeptApart) {
+  FakeStreamServer server([](Socket& ws) {
+    Send(ws, 1, "prompt$ ");
+    Receive(ws);
+    Send(ws, 1, "done");
+    Send(ws, 3, R"({"metadata":{},"status":"Success"})");
+    ws.close(websocket::close_code::normal);
+  });
+  ChannelSessionRequest request = Request(server.Url());
+  request.input = "x";
+  request.quiet_ms = 200;
+  json result = RemoteCommandResult(RunChannelSession(request));
+  EXPECT_EQ(result["before_stdin"], "prompt$ ");
+  EXPECT_EQ(result["stdout"], "prompt$ done");
+  EXPECT_EQ(result["exit_code"], 0);
+}
+
+TEST(StreamClientTest, PortForwardTakesThePortPrefixOffBothChannels) {
+  std::string request_seen;
+  {
+    FakeStreamServer server([&request_seen](Socket& ws) {
+      Send(ws, 0, std::string("\x50\x00", 2));  // port 80, little-endian
+      Send(ws, 1, std::string("\x50\x00", 2));
+      request_seen = Receive(ws);
+      Send(ws, 0, "HTTP/1.0 200 OK\r\n\r\nbody");
+      ws.close(websocket::close_code::normal);
+    });
+    ChannelSessionRequest request = Request(server.Url("/portforward/token"));
+    request.input = "GET / HTTP/1.0\r\n\r\n";
+    json result = PortForwardResult(RunChannelSession(request));
+    EXPECT_EQ(result["port"], 80);
+    EXPECT_EQ(result["data"], "HTTP/1.0 200 OK\r\n\r\nbody");
+    EXPECT_EQ(result["errors"], "");
+    EXPECT_EQ(result["error"], "");
+  }
+  EXPECT_EQ(request_seen, std::string("\0GET / HTTP/1.0\r\n\r\n", 19));
+}
+
+TEST(StreamClientTest, ASilentServerEndsAtTheDeadline) {
+  FakeStreamServer server([](Socket& ws) { DrainUntilClosed(ws); });
+  ChannelSessionResult session = RunChannelSession(Request(server.Url(), 300));
+  EXPECT_TRUE(session.connected);
+  EXPECT_TRUE(session.timed_out);
+  EXPECT_THAT(session.error, HasSubstr("timed out after 300 ms"));
+  EXPECT_EQ(session.closed_by, "crisp");
+}
+
+TEST(StreamClientTest, ADeclinedUpgradeReportsTheHttpAnswer) {
+  asio::io_context io;
+  tcp::acceptor acceptor(io, tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0));
+  std::thread server([&] {
+    tcp::socket socket(io);
+    acceptor.accept(socket);
+    beast::flat_buffer buffer;
+    http::request<http::string_body> request;
+    http::read(socket, buffer, request);
+    http::response<http::string_body> answer(http::status::not_found, 11);
+    answer.body() = "token expired";
+    answer.prepare_payload();
+    http::write(socket, answer);
+  });
+  ChannelSessionResult session = RunChannelSession(
+      Request("http://127.0.0.1:" + std::to_string(acceptor.local_endpoint().port()) + "/exec/x"));
+  server.join();
+  EXPECT_FALSE(session.connected);
+  EXPECT_THAT(session.error, HasSubstr("HTTP 404"));
+  EXPECT_THAT(session.error, HasSubstr("token expired"));
+}
+
+TEST(StreamClientTest, UnreachableAndUnsupportedUrlsAreErrorsNotCrashes) {
+  // A port nothing listens on: bind one, then close it.
+  int port;
+  {
+    asio::io_context io;
+    tcp::acceptor acceptor(io, tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0));
+    port = acceptor.local_endpoint().port();
+  }
+  EXPECT_THAT(RunChannelSession(Request("http://127.0.0.1:" + std::to_string(port) + "/x")).error,
+              HasSubstr("cannot connect"));
+  EXPECT_THAT(RunChannelSession(Request("https://127.0.0.1:1/x")).error, HasSubstr("TLS"));
+  EXPECT_THAT(RunChannelSession(Request("127.0.0.1:1/x")).error, HasSubstr("not an http://"));
+  EXPECT_THAT(RunChannelSession(Request("http://[::1/x")).error, HasSubstr("unbalanced"));
+}
+
+TEST(StreamClientTest, ExitCodesComeFromV4StatusDocuments) {
+  EXPECT_EQ(ExitCodeOfStatus(R"({"status":"Success"})"), 0);
+  EXPECT_EQ(ExitCodeOfStatus(R"({"status":"Failure","reason":"NonZeroExitCode",)"
+                             R"("details":{"causes":[{"reason":"ExitCode","message":"137"}]}})"),
+            137);
+  EXPECT_EQ(ExitCodeOfStatus(R"({"status":"Failure","reason":"InternalError","message":"boom"})"), std::nullopt);
+  EXPECT_EQ(ExitCodeOfStatus(R"({"status":"Failure","reason":"NonZeroExitCode","details":{"causes":[{"reason":"ExitCode","message":"x"}]}})"),
+            std::nullopt);
+  EXPECT_EQ(ExitCodeOfStatus("not json"), std::nullopt);
+  EXPECT_EQ(ExitCodeOfStatus(""), std::nullopt);
+}
+
+}  // namespace
+}  // namespace crisp::runner
