@@ -49,6 +49,7 @@ constexpr char kSuite[] = R"(suite: fake
 scenarios:
   - id: fake.version-passes
     title: Version names the fake
+    critest: [runtime.version]
     steps:
       - call: Version
         expect:
@@ -119,6 +120,11 @@ TEST_F(RunIntegrationTest, AllPassingExitsZeroAndFiltersSelect) {
   EXPECT_THAT(list.out, HasSubstr("fake.version-passes"));
   EXPECT_THAT(list.out, ::testing::Not(HasSubstr("fake.version-fails")));
   EXPECT_THAT(list.out, HasSubstr("2 scenario(s)"));
+
+  CliResult critest = RunCrispForTest({"list", "--suite", suite, "--critest-key", "runtime.*"});
+  EXPECT_EQ(critest.code, cli::kExitOk);
+  EXPECT_THAT(critest.out, HasSubstr("fake.version-passes"));
+  EXPECT_THAT(critest.out, HasSubstr("1 scenario(s)"));
 
   CliResult none = RunCrispForTest({"run", "-e", runtime.endpoint(), "--suite", suite, "--tag", "nope"});
   EXPECT_EQ(none.code, cli::kExitUsage);

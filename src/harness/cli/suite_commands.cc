@@ -35,6 +35,7 @@ struct Selection {
   std::string focus;
   std::string skip;
   std::vector<std::string> tags;
+  std::string critest_key;
 };
 
 void AddSelectionFlags(CLI::App* command, Selection& selection) {
@@ -45,6 +46,9 @@ void AddSelectionFlags(CLI::App* command, Selection& selection) {
   command->add_option("--skip", selection.skip,
                       "Leave out scenarios whose \"id title\" matches this regular expression");
   command->add_option("-t,--tag", selection.tags, "Only scenarios with this tag (repeatable: any of them)");
+  command->add_option("--critest-key", selection.critest_key,
+                      "Only scenarios covering a critest spec whose key matches this glob (\"*\": the critest-parity "
+                      "set; keys in docs/critest-v1.26.1.yaml)");
 }
 
 // Loads the suites and applies the filters. On a problem, prints every
@@ -86,6 +90,12 @@ std::optional<Selected> Select(const Selection& selection, std::ostream& err) {
       if (!selection.tags.empty() &&
           std::none_of(scenario.tags.begin(), scenario.tags.end(), [&](const std::string& tag) {
             return std::find(selection.tags.begin(), selection.tags.end(), tag) != selection.tags.end();
+          })) {
+        continue;
+      }
+      if (!selection.critest_key.empty() &&
+          std::none_of(scenario.critest.begin(), scenario.critest.end(), [&](const std::string& key) {
+            return crisp::GlobMatch(selection.critest_key, key);
           })) {
         continue;
       }
