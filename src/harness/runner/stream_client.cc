@@ -23,7 +23,8 @@ namespace http = beast::http;
 namespace websocket = beast::websocket;
 using tcp = asio::ip::tcp;
 
-constexpr size_t kMaxCapture = 1 << 20;  // per channel
+constexpr size_t kMaxCapture = 1 << 20;  // per channel, and per message
+constexpr std::chrono::milliseconds kCloseGrace{1000};
 
 struct Url {
   std::string host;  // without brackets
@@ -80,16 +81,7 @@ class ChannelSession {
     std::optional<Url> url = ParseUrl(request_.url, &result_.error);
     if (!url) return result_;
     url_ = *url;
-    deadline_.expires_after(std::chrono::milliseconds(request_.timeout_ms));
-    deadline_.async_wait([this](beast::error_code ec) {
-      if (ec || finished_) return;
-      if (!stopping_) {
-        result_.timed_out = true;
-        if (result_.connected) result_.closed_by = "crisp";
-        Fail(crisp::StrCat("timed out after ", request_.timeout_ms, " ms"));
-      }
-      Finish();
-    });
+    ArmDeadline(request_.timeout_ms);
     resolver_.async_resolve(url_.host, url_.port, [this](beast::error_code ec, tcp::resolver::results_type found) {
       if (ec) return Abort(crisp::StrCat("cannot resolve ", url_.host, ": ", ec.message()));
       asio::async_connect(stream_.next_layer(), found, [this](beast::error_code connect_ec, const tcp::endpoint&) {
@@ -104,6 +96,20 @@ class ChannelSession {
   }
 
  private:
+  // Ends the session `ms` from now; re-arming replaces the earlier deadline.
+  void ArmDeadline(int ms) {
+    deadline_.expires_after(std::chrono::milliseconds(ms));
+    deadline_.async_wait([this](beast::error_code ec) {
+      if (ec || finished_) return;
+      if (!stopping_) {
+        result_.timed_out = true;
+        if (result_.connected) result_.closed_by = "crisp";
+        Fail(crisp::StrCat("timed out after ", request_.timeout_ms, " ms"));
+      }
+      Finish();
+    });
+  }
+
   void Handshake() {
     std::string subprotocol = request_.subprotocol;
     stream_.set_option(websocket::stream_base::decorator([subprotocol](websocket::request_type& upgrade) {
@@ -122,6 +128,7 @@ class ChannelSession {
       result_.connected = true;
       result_.protocol = std::string(response_[http::field::sec_websocket_protocol]);
       stream_.binary(true);
+      stream_.read_message_max(kMaxCapture);
       Read();
       ScheduleInput();
     });
@@ -198,6 +205,11 @@ class ChannelSession {
   void Close() {
     stopping_ = true;
     result_.closed_by = "crisp";
+    // A server that does not answer the close frame gets a second, not the
+    // rest of the session's time.
+    if (deadline_.expiry() - std::chrono::steady_clock::now() > kCloseGrace) {
+      ArmDeadline(static_cast<int>(kCloseGrace.count()));
+    }
     stream_.async_close(websocket::close_code::normal, [this](beast::error_code) { Finish(); });
   }
 
