@@ -24,12 +24,13 @@ function(crisp_add_library name)
 endfunction()
 
 # crisp_add_test(NAME SOURCES... DEPS ... LABELS ...): a gtest program
-# registered with CTest, each test case its own CTest test.
+# registered with CTest, each test case its own CTest test. A test case that
+# hangs (a fake server nobody connects to) fails after a minute.
 function(crisp_add_test name)
   cmake_parse_arguments(ARG "" "" "SOURCES;DEPS;LABELS" ${ARGN})
   add_executable(${name} ${ARG_SOURCES})
   target_link_libraries(${name} PRIVATE ${ARG_DEPS} GTest::gtest GTest::gmock GTest::gtest_main)
   crisp_target_defaults(${name})
   include(GoogleTest)
-  gtest_discover_tests(${name} PROPERTIES LABELS "${ARG_LABELS}" DISCOVERY_TIMEOUT 30)
+  gtest_discover_tests(${name} PROPERTIES LABELS "${ARG_LABELS}" TIMEOUT 60 DISCOVERY_TIMEOUT 30)
 endfunction()

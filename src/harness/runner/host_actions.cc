@@ -13,6 +13,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <cstring>
@@ -24,14 +25,13 @@
 #include "absl/status/status.h"
 #include "common/strings.h"
 #include "harness/client/proto_json.h"
+#include "harness/runner/host_io.h"
 #include "harness/runner/stream_client.h"
 
 extern char** environ;
 
 namespace crisp::runner {
 namespace {
-
-constexpr size_t kMaxCapture = 1 << 20;  // per stream, and for HTTP bodies
 
 std::string Errno(std::string_view what) { return crisp::StrCat(what, ": ", std::strerror(errno)); }
 
@@ -57,6 +57,13 @@ std::string StringArg(const nlohmann::json& args, const char* key, std::string f
   if (!args.contains(key)) return fallback;
   const nlohmann::json& value = args[key];
   return value.is_string() ? value.get<std::string>() : value.dump();
+}
+
+// A duration argument in seconds (fractions allowed), as milliseconds;
+// at most an hour.
+int SecondsArg(const nlohmann::json& args, const char* key, double fallback) {
+  double seconds = args.value(key, fallback);
+  return static_cast<int>(std::clamp(seconds, 0.0, 3600.0) * 1000);
 }
 
 }  // namespace
@@ -192,19 +199,21 @@ absl::StatusOr<nlohmann::json> HostSide::RunAction(std::string_view action, cons
     return nlohmann::json{{"port", ntohs(address.sin_port)}};
   }
   if (action == "stream" || action == "port_forward") {
+    bool exec = action == "stream";
     ChannelSessionRequest request;
     request.url = StringArg(args, "url");
-    request.timeout_ms = static_cast<int>(args.value("timeout", 10.0) * 1000);
-    const char* input = action == "stream" ? "stdin" : "send";
+    request.channels = exec ? 5 : 2;
+    request.timeout_ms = SecondsArg(args, "timeout", 10);
+    const char* input = exec ? "stdin" : "send";
     if (args.contains(input)) request.input = StringArg(args, input);
-    request.quiet_ms = static_cast<int>(args.value("quiet", 0.0) * 1000);
+    if (exec) request.quiet_ms = SecondsArg(args, "quiet", 0);
     request.until = StringArg(args, "until");
-    request.until_channel = action == "stream" ? 1 : 0;
+    request.until_channel = exec ? 1 : 0;  // stdout, or the port's data
     ChannelSessionResult session = RunChannelSession(request);
-    return action == "stream" ? RemoteCommandResult(session) : PortForwardResult(session);
+    return exec ? RemoteCommandResult(session) : PortForwardResult(session);
   }
   if (action == "http_get") {
-    return HttpGet(StringArg(args, "url"), args.value("timeout", 5) * 1000);
+    return HttpGet(StringArg(args, "url"), SecondsArg(args, "timeout", 5));
   }
   if (action == "stat") {
     std::string path = StringArg(args, "path");
@@ -226,7 +235,7 @@ absl::StatusOr<nlohmann::json> HostSide::RunAction(std::string_view action, cons
     }
     std::vector<std::string> argv;
     for (const nlohmann::json& word : args["argv"]) argv.push_back(word.is_string() ? word.get<std::string>() : word.dump());
-    absl::StatusOr<nlohmann::json> result = RunHostCommand(argv, args.value("timeout", 30) * 1000);
+    absl::StatusOr<nlohmann::json> result = RunHostCommand(argv, SecondsArg(args, "timeout", 30));
     // undo: a command that reverses this one, run when the scenario ends
     // (also when it failed before its own last step).
     if (result.ok() && args.contains("undo") && args["undo"].is_array() && !args["undo"].empty()) {
@@ -279,14 +288,13 @@ std::vector<std::string> HostSide::Undo() {
 }
 
 nlohmann::json HttpGet(const std::string& url, int timeout_ms) {
-  static const std::regex form(R"(^http://(\[[^\]]+\]|[^/:]+)(?::(\d+))?(/.*)?$)");
-  std::smatch match;
-  if (!std::regex_match(url, match, form)) return {{"status", 0}, {"body", ""}, {"error", "not an http:// URL: " + url}};
-  std::string host = match[1].str();
-  if (host.front() == '[') host = host.substr(1, host.size() - 2);
-  std::string port = match[2].matched ? match[2].str() : "80";
-  std::string path = match[3].matched ? match[3].str() : "/";
   auto failed = [](std::string error) { return nlohmann::json{{"status", 0}, {"body", ""}, {"error", std::move(error)}}; };
+  std::string url_error;
+  std::optional<HttpUrl> parsed = ParseHttpUrl(url, {"http"}, &url_error);
+  if (!parsed) return failed(url_error);
+  const std::string& host = parsed->host;
+  const std::string& port = parsed->port;
+  const std::string& path = parsed->target;
 
   addrinfo hints{};
   hints.ai_socktype = SOCK_STREAM;

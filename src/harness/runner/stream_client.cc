@@ -8,11 +8,11 @@
 #include <boost/beast/http.hpp>
 #include <boost/beast/websocket.hpp>
 #include <chrono>
-#include <cstdint>
 
-#include "absl/strings/escaping.h"
+#include "absl/strings/numbers.h"
 #include "common/strings.h"
 #include "harness/client/proto_json.h"
+#include "harness/runner/host_io.h"
 
 namespace crisp::runner {
 namespace {
@@ -23,53 +23,7 @@ namespace http = beast::http;
 namespace websocket = beast::websocket;
 using tcp = asio::ip::tcp;
 
-constexpr size_t kMaxCapture = 1 << 20;  // per channel, and per message
 constexpr std::chrono::milliseconds kCloseGrace{1000};
-
-struct Url {
-  std::string host;  // without brackets
-  std::string port;
-  std::string target;
-};
-
-// "http://host:port/path?query" -> parts; an error text when it is not one
-// crisp can dial.
-std::optional<Url> ParseUrl(const std::string& url, std::string* error) {
-  size_t scheme_end = url.find("://");
-  std::string scheme = scheme_end == std::string::npos ? "" : url.substr(0, scheme_end);
-  if (scheme == "https" || scheme == "wss") {
-    *error = crisp::StrCat("streaming over TLS (", url, ") is not supported by crisp yet");
-    return std::nullopt;
-  }
-  if (scheme != "http" && scheme != "ws") {
-    *error = crisp::StrCat("not an http:// or ws:// URL: \"", url, "\"");
-    return std::nullopt;
-  }
-  std::string rest = url.substr(scheme_end + 3);
-  size_t slash = rest.find('/');
-  std::string authority = rest.substr(0, slash);
-  Url parsed;
-  parsed.target = slash == std::string::npos ? "/" : rest.substr(slash);
-  if (authority.starts_with('[')) {  // [v6]:port
-    size_t close = authority.find(']');
-    if (close == std::string::npos) {
-      *error = crisp::StrCat("unbalanced [ in \"", url, "\"");
-      return std::nullopt;
-    }
-    parsed.host = authority.substr(1, close - 1);
-    if (authority.size() > close + 1 && authority[close + 1] == ':') parsed.port = authority.substr(close + 2);
-  } else {
-    size_t colon = authority.rfind(':');
-    parsed.host = authority.substr(0, colon);
-    if (colon != std::string::npos) parsed.port = authority.substr(colon + 1);
-  }
-  if (parsed.port.empty()) parsed.port = "80";
-  if (parsed.host.empty()) {
-    *error = crisp::StrCat("no host in \"", url, "\"");
-    return std::nullopt;
-  }
-  return parsed;
-}
 
 // One session on one io_context and one thread: callbacks, no locks.
 class ChannelSession {
@@ -78,19 +32,24 @@ class ChannelSession {
       : request_(request), resolver_(io_), stream_(io_), deadline_(io_), input_timer_(io_) {}
 
   ChannelSessionResult Run() {
-    std::optional<Url> url = ParseUrl(request_.url, &result_.error);
+    std::optional<HttpUrl> url = ParseHttpUrl(request_.url, {"http", "ws"}, &result_.error);
     if (!url) return result_;
-    url_ = *url;
+    url_ = *std::move(url);
     ArmDeadline(request_.timeout_ms);
-    resolver_.async_resolve(url_.host, url_.port, [this](beast::error_code ec, tcp::resolver::results_type found) {
-      if (ec) return Abort(crisp::StrCat("cannot resolve ", url_.host, ": ", ec.message()));
-      asio::async_connect(stream_.next_layer(), found, [this](beast::error_code connect_ec, const tcp::endpoint&) {
-        if (connect_ec) {
-          return Abort(crisp::StrCat("cannot connect to ", url_.host, ":", url_.port, ": ", connect_ec.message()));
-        }
-        Handshake();
+    // Streaming URLs carry addresses; only a name needs the resolver, whose
+    // lookup the deadline cannot interrupt.
+    beast::error_code not_numeric;
+    asio::ip::address address = asio::ip::make_address(url_.host, not_numeric);
+    if (!not_numeric) {
+      tcp::endpoint endpoint(address, static_cast<unsigned short>(std::stoi(url_.port)));
+      stream_.next_layer().async_connect(endpoint, [this](beast::error_code ec) { Connected(ec); });
+    } else {
+      resolver_.async_resolve(url_.host, url_.port, [this](beast::error_code ec, tcp::resolver::results_type found) {
+        if (ec) return Abort(crisp::StrCat("cannot resolve ", url_.host, ": ", ec.message()));
+        asio::async_connect(stream_.next_layer(), found,
+                            [this](beast::error_code connect_ec, const tcp::endpoint&) { Connected(connect_ec); });
       });
-    });
+    }
     io_.run();
     return result_;
   }
@@ -110,11 +69,15 @@ class ChannelSession {
     });
   }
 
+  void Connected(beast::error_code ec) {
+    if (ec) return Abort(crisp::StrCat("cannot connect to ", url_.host, ":", url_.port, ": ", ec.message()));
+    Handshake();
+  }
+
   void Handshake() {
-    std::string subprotocol = request_.subprotocol;
-    stream_.set_option(websocket::stream_base::decorator([subprotocol](websocket::request_type& upgrade) {
+    stream_.set_option(websocket::stream_base::decorator([](websocket::request_type& upgrade) {
       upgrade.set(http::field::user_agent, "crisp");
-      if (!subprotocol.empty()) upgrade.set(http::field::sec_websocket_protocol, subprotocol);
+      upgrade.set(http::field::sec_websocket_protocol, kChannelSubprotocol);
     }));
     std::string host = url_.host.find(':') == std::string::npos ? url_.host : crisp::StrCat("[", url_.host, "]");
     stream_.async_handshake(response_, crisp::StrCat(host, ":", url_.port), url_.target, [this](beast::error_code ec) {
@@ -127,6 +90,11 @@ class ChannelSession {
       }
       result_.connected = true;
       result_.protocol = std::string(response_[http::field::sec_websocket_protocol]);
+      if (result_.protocol != kChannelSubprotocol) {
+        // RFC 6455 4.1: a subprotocol the client did not offer (or none) fails the connection.
+        return Abort(crisp::StrCat("the server chose subprotocol \"", result_.protocol, "\", crisp asked for ",
+                                   kChannelSubprotocol));
+      }
       stream_.binary(true);
       stream_.read_message_max(kMaxCapture);
       Read();
@@ -142,6 +110,8 @@ class ChannelSession {
         bool close_frame = ec == websocket::error::closed || stream_.reason().code != websocket::close_code::none;
         if (close_frame) {
           if (result_.closed_by.empty()) result_.closed_by = "server";
+          // Input the server no longer took is no error once it closed properly.
+          write_error_.clear();
         } else if (!stopping_ && !finished_) {
           if (ec == asio::error::eof || ec == asio::error::connection_reset) {
             result_.closed_by = "server";
@@ -162,19 +132,14 @@ class ChannelSession {
     std::string message = beast::buffers_to_string(buffer_.data());
     buffer_.consume(buffer_.size());
     if (message.empty()) return;
-    bool base64 = result_.protocol.find("base64") != std::string::npos;
-    int channel = base64 ? message[0] - '0' : static_cast<unsigned char>(message[0]);
-    std::string payload = message.substr(1);
-    if (base64) {
-      std::string decoded;
-      if (!absl::Base64Unescape(payload, &decoded)) {
-        Fail(crisp::StrCat("channel ", channel, " carried text that is not base64"));
-        return;
-      }
-      payload = std::move(decoded);
+    int channel = static_cast<unsigned char>(message[0]);
+    if (channel >= request_.channels) {
+      Fail(crisp::StrCat("the server wrote on channel ", channel, "; the stream has channels 0 to ",
+                         request_.channels - 1));
+      return;
     }
     std::string& into = result_.channels[channel];
-    if (into.size() < kMaxCapture) into.append(payload, 0, kMaxCapture - into.size());
+    if (into.size() < kMaxCapture) into.append(message, 1, kMaxCapture - into.size());
   }
 
   bool UntilMet() const {
@@ -195,9 +160,9 @@ class ChannelSession {
   void WriteInput() {
     result_.before_input = result_.channels;
     input_written_ = true;
-    outgoing_ = std::string(1, static_cast<char>(request_.input_channel)) + *request_.input;
+    outgoing_ = std::string(1, '\0') + *request_.input;
     stream_.async_write(asio::buffer(outgoing_), [this](beast::error_code ec, size_t) {
-      if (ec && !stopping_ && !finished_) Fail(crisp::StrCat("writing the input: ", ec.message()));
+      if (ec && !stopping_ && result_.closed_by != "server") write_error_ = ec.message();
     });
   }
 
@@ -225,6 +190,8 @@ class ChannelSession {
   void Finish() {
     if (finished_) return;
     finished_ = true;
+    if (!write_error_.empty()) Fail(crisp::StrCat("writing the input: ", write_error_));
+    if (result_.connected && result_.closed_by.empty()) result_.closed_by = "crisp";
     if (!input_written_) result_.before_input = result_.channels;
     deadline_.cancel();
     input_timer_.cancel();
@@ -236,7 +203,7 @@ class ChannelSession {
 
   ChannelSessionRequest request_;
   ChannelSessionResult result_;
-  Url url_;
+  HttpUrl url_;
   asio::io_context io_;
   tcp::resolver resolver_;
   websocket::stream<tcp::socket> stream_;
@@ -245,6 +212,7 @@ class ChannelSession {
   websocket::response_type response_;
   beast::flat_buffer buffer_;
   std::string outgoing_;
+  std::string write_error_;  // reported unless the server closed the stream properly
   bool input_written_ = false;
   bool stopping_ = false;  // crisp is closing; errors from here on are its own doing
   bool finished_ = false;
@@ -270,17 +238,20 @@ ChannelSessionResult RunChannelSession(const ChannelSessionRequest& request) {
 }
 
 std::optional<int> ExitCodeOfStatus(const std::string& status) {
+  // The runtime wrote this document: any member may be missing or of
+  // another type, and none of that may throw.
   nlohmann::json parsed = nlohmann::json::parse(status, nullptr, /*allow_exceptions=*/false);
-  if (!parsed.is_object()) return std::nullopt;
-  if (parsed.value("status", "") == "Success") return 0;
-  if (parsed.value("reason", "") != "NonZeroExitCode") return std::nullopt;
-  const nlohmann::json causes = parsed.value("details", nlohmann::json::object()).value("causes", nlohmann::json::array());
-  for (const nlohmann::json& cause : causes) {
-    if (!cause.is_object() || cause.value("reason", "") != "ExitCode") continue;
-    std::string text = cause.value("message", "");
-    char* end = nullptr;
-    long code = std::strtol(text.c_str(), &end, 10);
-    if (!text.empty() && *end == '\0') return static_cast<int>(code);
+  auto text = [](const nlohmann::json& object, const char* key) -> std::string {
+    if (!object.is_object() || !object.contains(key) || !object[key].is_string()) return "";
+    return object[key].get<std::string>();
+  };
+  if (text(parsed, "status") == "Success") return 0;
+  if (text(parsed, "reason") != "NonZeroExitCode" || !parsed.contains("details")) return std::nullopt;
+  const nlohmann::json& details = parsed["details"];
+  if (!details.is_object() || !details.contains("causes") || !details["causes"].is_array()) return std::nullopt;
+  for (const nlohmann::json& cause : details["causes"]) {
+    int code = 0;
+    if (text(cause, "reason") == "ExitCode" && absl::SimpleAtoi(text(cause, "message"), &code)) return code;
   }
   return std::nullopt;
 }
@@ -302,13 +273,15 @@ nlohmann::json PortForwardResult(const ChannelSessionResult& session) {
   nlohmann::json result = Common(session);
   std::string data = Channel(session.channels, 0);
   std::string errors = Channel(session.channels, 1);
-  nlohmann::json port = nullptr;
-  if (data.size() >= 2) {
-    port = static_cast<unsigned char>(data[0]) | (static_cast<unsigned char>(data[1]) << 8);
-    data.erase(0, 2);
-  }
-  if (errors.size() >= 2) errors.erase(0, 2);
-  result["port"] = port;
+  // Each channel opens with its port, a little-endian uint16.
+  auto take_port = [](std::string& channel) -> nlohmann::json {
+    if (channel.size() < 2) return nullptr;
+    int port = static_cast<unsigned char>(channel[0]) | (static_cast<unsigned char>(channel[1]) << 8);
+    channel.erase(0, 2);
+    return port;
+  };
+  result["port"] = take_port(data);
+  result["error_port"] = take_port(errors);
   result["data"] = client::BytesToJson(data);
   result["errors"] = client::BytesToJson(errors);
   return result;

@@ -20,27 +20,32 @@
 
 namespace crisp::runner {
 
+// The one subprotocol crisp asks for and accepts.
+inline constexpr char kChannelSubprotocol[] = "v4.channel.k8s.io";
+
 struct ChannelSessionRequest {
   std::string url;                   // http:// or ws://; https:// and wss:// are reported as unsupported
-  std::string subprotocol = "v4.channel.k8s.io";
-  std::optional<std::string> input;  // written on `input_channel` once the stream is open
-  int input_channel = 0;
+  int channels = 5;                  // the protocol's channels: 5 for exec and attach, 2 for one forwarded port
+  std::optional<std::string> input;  // written on channel 0 (stdin, or the port's data) once the stream is open
   int quiet_ms = 0;                  // wait this long before writing the input
   std::string until;                 // end once `until_channel` has carried this text
   int until_channel = 1;
-  int timeout_ms = 10000;
+  int timeout_ms = 10000;            // the whole session, from dialling to the end of the close handshake
 };
 
 struct ChannelSessionResult {
   bool connected = false;            // the WebSocket upgrade succeeded
   std::string protocol;              // the subprotocol the server chose
-  std::map<int, std::string> channels;        // what each channel carried, in order
+  std::map<int, std::string> channels;        // what each channel carried, in order (kMaxCapture each)
   std::map<int, std::string> before_input;    // ... up to when the input was written
-  std::string closed_by;             // "server", "crisp" (until met or deadline) or "" (never opened)
+  std::string closed_by;             // "server", "crisp" (until met, deadline, a broken stream) or "" (never opened)
   bool timed_out = false;
   std::string error;                 // "" when the session ended cleanly
 };
 
+// Dials the URL, upgrades to WebSocket with kChannelSubprotocol, writes the
+// input and collects every channel until the session ends. Never throws;
+// every problem of the server's making is in the result's `error`.
 ChannelSessionResult RunChannelSession(const ChannelSessionRequest& request);
 
 // Exec or attach: {connected, protocol, stdout, stderr, exit_code, status,
@@ -49,8 +54,9 @@ ChannelSessionResult RunChannelSession(const ChannelSessionRequest& request);
 // when no status came.
 nlohmann::json RemoteCommandResult(const ChannelSessionResult& session);
 
-// Port forward: {connected, protocol, port, data, errors, closed_by, error};
-// the port prefixes are taken off data and errors.
+// Port forward: {connected, protocol, port, error_port, data, errors,
+// closed_by, error}; the port each channel opens with is taken off data
+// (port) and errors (error_port).
 nlohmann::json PortForwardResult(const ChannelSessionResult& session);
 
 // The exit code a v4 Status document carries (nullopt if it carries none).

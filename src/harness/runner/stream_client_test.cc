@@ -26,15 +26,15 @@ using Socket = websocket::stream<tcp::socket>;
 // upgrade (choosing the subprotocol crisp asks for) and plays `script`.
 class FakeStreamServer {
  public:
-  explicit FakeStreamServer(std::function<void(Socket&)> script)
-      : acceptor_(io_, tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0)) {
-    thread_ = std::thread([this, script = std::move(script)] {
+  explicit FakeStreamServer(std::function<void(Socket&)> script, std::string subprotocol = "v4.channel.k8s.io")
+      : acceptor_(io_, tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0)), port_(acceptor_.local_endpoint().port()) {
+    thread_ = std::thread([this, script = std::move(script), subprotocol] {
       try {
         tcp::socket socket(io_);
         acceptor_.accept(socket);
         Socket ws(std::move(socket));
-        ws.set_option(websocket::stream_base::decorator([](websocket::response_type& answer) {
-          answer.set(http::field::sec_websocket_protocol, "v4.channel.k8s.io");
+        ws.set_option(websocket::stream_base::decorator([subprotocol](websocket::response_type& answer) {
+          if (!subprotocol.empty()) answer.set(http::field::sec_websocket_protocol, subprotocol);
         }));
         ws.accept();
         ws.binary(true);
@@ -47,12 +47,13 @@ class FakeStreamServer {
   ~FakeStreamServer() { thread_.join(); }
 
   std::string Url(std::string_view path = "/exec/token") const {
-    return "http://127.0.0.1:" + std::to_string(acceptor_.local_endpoint().port()) + std::string(path);
+    return "http://127.0.0.1:" + std::to_string(port_) + std::string(path);
   }
 
  private:
   asio::io_context io_;
   tcp::acceptor acceptor_;
+  int port_;
   std::thread thread_;
 };
 
@@ -149,17 +150,64 @@ TEST(StreamClientTest, PortForwardTakesThePortPrefixOffBothChannels) {
       Send(ws, 1, std::string("\x50\x00", 2));
       request_seen = Receive(ws);
       Send(ws, 0, "HTTP/1.0 200 OK\r\n\r\nbody");
+      Send(ws, 1, "");
       ws.close(websocket::close_code::normal);
     });
     ChannelSessionRequest request = Request(server.Url("/portforward/token"));
     request.input = "GET / HTTP/1.0\r\n\r\n";
     json result = PortForwardResult(RunChannelSession(request));
     EXPECT_EQ(result["port"], 80);
+    EXPECT_EQ(result["error_port"], 80);
     EXPECT_EQ(result["data"], "HTTP/1.0 200 OK\r\n\r\nbody");
     EXPECT_EQ(result["errors"], "");
     EXPECT_EQ(result["error"], "");
   }
   EXPECT_EQ(request_seen, std::string("\0GET / HTTP/1.0\r\n\r\n", 19));
+}
+
+TEST(StreamClientTest, AnotherSubprotocolOrNoneFailsTheSession) {
+  for (std::string chosen : {"base64.channel.k8s.io", ""}) {
+    FakeStreamServer server([](Socket& ws) { Send(ws, 1, "ignored"); }, chosen);
+    ChannelSessionResult session = RunChannelSession(Request(server.Url()));
+    EXPECT_TRUE(session.connected);
+    EXPECT_THAT(session.error, HasSubstr("the server chose subprotocol \"" + chosen + "\", crisp asked for "
+                                         "v4.channel.k8s.io"));
+    EXPECT_TRUE(session.channels.empty());
+  }
+}
+
+TEST(StreamClientTest, AChannelOutsideTheProtocolIsAnErrorAndNotKept) {
+  FakeStreamServer server([](Socket& ws) {
+    Send(ws, 200, "junk");
+    Send(ws, 1, "ok");
+    ws.close(websocket::close_code::normal);
+  });
+  ChannelSessionResult session = RunChannelSession(Request(server.Url()));
+  EXPECT_THAT(session.error, HasSubstr("the server wrote on channel 200; the stream has channels 0 to 4"));
+  EXPECT_EQ(session.channels.count(200), 0u);
+  EXPECT_EQ(session.channels[1], "ok");
+}
+
+TEST(StreamClientTest, ATcpDropWithoutACloseFrameIsReported) {
+  FakeStreamServer server([](Socket& ws) {
+    Send(ws, 1, "partial");
+    ws.next_layer().close();
+  });
+  ChannelSessionResult session = RunChannelSession(Request(server.Url()));
+  EXPECT_EQ(session.channels[1], "partial");
+  EXPECT_EQ(session.closed_by, "server");
+  EXPECT_THAT(session.error, HasSubstr("without a WebSocket close"));
+}
+
+TEST(StreamClientTest, AMessageLargerThanACaptureIsRefused) {
+  FakeStreamServer server([](Socket& ws) {
+    Send(ws, 1, std::string((1 << 20) + 10, 'x'));
+    DrainUntilClosed(ws);
+  });
+  ChannelSessionResult session = RunChannelSession(Request(server.Url()));
+  EXPECT_FALSE(session.error.empty());
+  EXPECT_FALSE(session.timed_out);
+  EXPECT_EQ(session.closed_by, "crisp");
 }
 
 TEST(StreamClientTest, ASilentServerEndsAtTheDeadline) {
@@ -204,7 +252,8 @@ TEST(StreamClientTest, UnreachableAndUnsupportedUrlsAreErrorsNotCrashes) {
   EXPECT_THAT(RunChannelSession(Request("http://127.0.0.1:" + std::to_string(port) + "/x")).error,
               HasSubstr("cannot connect"));
   EXPECT_THAT(RunChannelSession(Request("https://127.0.0.1:1/x")).error, HasSubstr("TLS"));
-  EXPECT_THAT(RunChannelSession(Request("127.0.0.1:1/x")).error, HasSubstr("not an http://"));
+  EXPECT_THAT(RunChannelSession(Request("127.0.0.1:1/x")).error, HasSubstr("not an http:// or ws:// URL"));
+  EXPECT_THAT(RunChannelSession(Request("http://127.0.0.1:8x/x")).error, HasSubstr("bad port"));
   EXPECT_THAT(RunChannelSession(Request("http://[::1/x")).error, HasSubstr("unbalanced"));
 }
 
@@ -217,6 +266,15 @@ TEST(StreamClientTest, ExitCodesComeFromV4StatusDocuments) {
   EXPECT_EQ(ExitCodeOfStatus(R"({"status":"Failure","reason":"NonZeroExitCode","details":{"causes":[{"reason":"ExitCode","message":"x"}]}})"),
             std::nullopt);
   EXPECT_EQ(ExitCodeOfStatus("not json"), std::nullopt);
+  // The runtime's document, whatever its types: never a throw.
+  for (const char* odd : {R"({"status":1})", R"({"status":null,"reason":"NonZeroExitCode"})",
+                          R"({"reason":"NonZeroExitCode","details":"x"})",
+                          R"({"reason":"NonZeroExitCode","details":{"causes":"x"}})",
+                          R"({"reason":"NonZeroExitCode","details":{"causes":[1,{"reason":"ExitCode","message":7}]}})",
+                          R"({"reason":"NonZeroExitCode","details":{"causes":[{"reason":"ExitCode","message":"99999999999"}]}})",
+                          "[]", "7"}) {
+    EXPECT_EQ(ExitCodeOfStatus(odd), std::nullopt) << odd;
+  }
   EXPECT_EQ(ExitCodeOfStatus(""), std::nullopt);
 }
 

@@ -7,23 +7,23 @@ namespace {
 
 const std::vector<HostAction>& Table() {
   static const std::vector<HostAction> table = {
-      {"temp_dir", {}, {}, "{path}: a new empty directory, removed (with what is mounted in it) when the scenario ends"},
-      {"write_file", {"content"}, {"path", "mode"}, "{path}: the file written (default: a new file in the scenario's temp area)"},
-      {"symlink", {"target"}, {"path"}, "{path}: a symbolic link to target"},
+      {"temp_dir", {}, {}, "{path}: a new empty directory, removed (with what is mounted in it) when the scenario ends", true},
+      {"write_file", {"content"}, {"path", "mode"}, "{path}: the file written (default: a new file in the scenario's temp area)", true},
+      {"symlink", {"target"}, {"path"}, "{path}: a symbolic link to target", true},
       {"mount", {"target"}, {"type", "source", "propagation", "options"},
-       "{target}: type bind (source) or tmpfs, then propagation private|shared|slave; unmounted at the end"},
-      {"tcp_listen", {}, {"port"}, "{port}: a TCP socket listening on all addresses until the scenario ends"},
-      {"http_get", {"url"}, {"timeout"}, "{status, body, error}: status 0 and error when no answer came"},
-      {"stat", {"path"}, {}, "{exists, type, size, content}: type file|dir|symlink|other; content of small files"},
+       "{target}: type bind (source) or tmpfs, then propagation private|shared|slave; unmounted at the end", true},
+      {"tcp_listen", {}, {"port"}, "{port}: a TCP socket listening on all addresses until the scenario ends", true},
+      {"http_get", {"url"}, {"timeout"}, "{status, body, error}: status 0 and error when no answer came", true},
+      {"stat", {"path"}, {}, "{exists, type, size, content}: type file|dir|symlink|other; content of small files", true},
       {"run", {"argv"}, {"timeout", "undo"},
-       "{exit_code, stdout, stderr}: a host command, not through a shell; undo: a command run when the scenario ends"},
+       "{exit_code, stdout, stderr}: a host command, not through a shell; undo: a command run when the scenario ends", true},
       {"stream", {"url"}, {"stdin", "quiet", "until", "timeout"},
        "{connected, protocol, stdout, stderr, exit_code, status, before_stdin, closed_by, error}: an Exec or Attach "
        "URL followed over WebSocket; stdin is written after `quiet` seconds, the session ends when the server closes "
-       "it or stdout has carried `until`"},
+       "it or stdout has carried `until`", false},
       {"port_forward", {"url"}, {"send", "until", "timeout"},
-       "{connected, protocol, port, data, errors, closed_by, error}: a PortForward URL followed over WebSocket; "
-       "`send` goes to the forwarded port, data is its answer"},
+       "{connected, protocol, port, error_port, data, errors, closed_by, error}: a PortForward URL followed over WebSocket; "
+       "`send` goes to the forwarded port, data is its answer", false},
   };
   return table;
 }

@@ -16,6 +16,7 @@ struct HostAction {
   std::vector<std::string_view> required;  // argument keys
   std::vector<std::string_view> optional;
   std::string_view result;                 // what the step's result has, for docs and errors
+  bool repeatable;                         // false: the step cannot take wait: (it uses up what it acts on)
 };
 
 std::span<const HostAction> HostActions();

@@ -555,10 +555,11 @@ std::optional<Step> ParseStep(const YAML::Node& node, const std::string& fixture
       parsed.timeout = *timeout;  // wait: 30s
     }
     step.wait = parsed;
-    if (step.kind == Step::Kind::kHost && (step.host_action == "stream" || step.host_action == "port_forward")) {
+    const HostAction* action = step.kind == Step::Kind::kHost ? FindHostAction(step.host_action) : nullptr;
+    if (action != nullptr && !action->repeatable) {
       checker.Error(wait, crisp::StrCat("a ", step.host_action,
-                                        " URL serves one connection, so the step cannot be repeated: wait for what "
-                                        "it needs in a step before"));
+                                        " step uses up what it acts on (a streaming URL serves one connection), so it "
+                                        "cannot be repeated: wait for what it needs in a step before"));
     }
   }
   if (node["expect"]) {

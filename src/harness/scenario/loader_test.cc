@@ -201,7 +201,7 @@ TEST(LoaderTest, HostStepsConcurrencyRequirementsAndCritestKeys) {
       HasSubstr("only call steps have a gRPC code to expect"),
       HasSubstr("s.yaml:13:21: concurrent: must be a number from 1 to 64"),
       HasSubstr("concurrent: applies to call steps"),
-      HasSubstr("s.yaml:17:15: a stream URL serves one connection"),
+      HasSubstr("s.yaml:17:15: a stream step uses up what it acts on"),
   }));
 }
 

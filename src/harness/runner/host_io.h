@@ -1,0 +1,27 @@
+// What the host steps that talk to servers share: the size of what they
+// keep, and the URLs they understand.
+#pragma once
+
+#include <cstddef>
+#include <initializer_list>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace crisp::runner {
+
+// Output, bodies and stream channels are kept up to this size each.
+inline constexpr size_t kMaxCapture = 1 << 20;
+
+struct HttpUrl {
+  std::string host;    // without the brackets of an IPv6 literal
+  std::string port;    // "80" when the URL names none
+  std::string target;  // path and query, "/" at least
+};
+
+// Splits "SCHEME://host[:port][/target]" for one of `schemes`. On failure,
+// nullopt and `error` says why (TLS schemes: not supported yet).
+std::optional<HttpUrl> ParseHttpUrl(const std::string& url, std::initializer_list<std::string_view> schemes,
+                                    std::string* error);
+
+}  // namespace crisp::runner
