@@ -25,8 +25,8 @@
 #include "absl/status/status.h"
 #include "common/strings.h"
 #include "harness/client/proto_json.h"
-#include "harness/runner/host_io.h"
-#include "harness/runner/stream_client.h"
+#include "common/http_url.h"
+#include "harness/streaming/channel_session.h"
 
 extern char** environ;
 
@@ -200,17 +200,18 @@ absl::StatusOr<nlohmann::json> HostSide::RunAction(std::string_view action, cons
   }
   if (action == "stream" || action == "port_forward") {
     bool exec = action == "stream";
-    ChannelSessionRequest request;
+    streaming::ChannelSessionRequest request;
     request.url = StringArg(args, "url");
     request.channels = exec ? 5 : 2;
     request.timeout_ms = SecondsArg(args, "timeout", 10);
+    request.max_capture = kMaxCapture;
     const char* input = exec ? "stdin" : "send";
     if (args.contains(input)) request.input = StringArg(args, input);
     if (exec) request.quiet_ms = SecondsArg(args, "quiet", 0);
     request.until = StringArg(args, "until");
     request.until_channel = exec ? 1 : 0;  // stdout, or the port's data
-    ChannelSessionResult session = RunChannelSession(request);
-    return exec ? RemoteCommandResult(session) : PortForwardResult(session);
+    streaming::ChannelSessionResult session = streaming::RunChannelSession(request);
+    return exec ? streaming::RemoteCommandResult(session) : streaming::PortForwardResult(session);
   }
   if (action == "http_get") {
     return HttpGet(StringArg(args, "url"), SecondsArg(args, "timeout", 5));
@@ -290,7 +291,7 @@ std::vector<std::string> HostSide::Undo() {
 nlohmann::json HttpGet(const std::string& url, int timeout_ms) {
   auto failed = [](std::string error) { return nlohmann::json{{"status", 0}, {"body", ""}, {"error", std::move(error)}}; };
   std::string url_error;
-  std::optional<HttpUrl> parsed = ParseHttpUrl(url, {"http"}, &url_error);
+  std::optional<crisp::HttpUrl> parsed = crisp::ParseHttpUrl(url, {"http"}, &url_error);
   if (!parsed) return failed(url_error);
   const std::string& host = parsed->host;
   const std::string& port = parsed->port;

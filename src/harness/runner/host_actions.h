@@ -3,6 +3,7 @@
 // reverse order, temporary files and directories removed.
 #pragma once
 
+#include <cstddef>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -11,6 +12,9 @@
 #include "nlohmann/json.hpp"
 
 namespace crisp::runner {
+
+// Output, HTTP bodies and stream channels are kept up to this size each.
+inline constexpr size_t kMaxCapture = 1 << 20;
 
 class HostSide {
  public:

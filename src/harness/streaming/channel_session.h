@@ -12,13 +12,14 @@
 // crisp's failure.
 #pragma once
 
+#include <cstddef>
 #include <map>
 #include <optional>
 #include <string>
 
 #include "nlohmann/json.hpp"
 
-namespace crisp::runner {
+namespace crisp::streaming {
 
 // The one subprotocol crisp asks for and accepts.
 inline constexpr char kChannelSubprotocol[] = "v4.channel.k8s.io";
@@ -31,12 +32,13 @@ struct ChannelSessionRequest {
   std::string until;                 // end once `until_channel` has carried this text
   int until_channel = 1;
   int timeout_ms = 10000;            // the whole session, from dialling to the end of the close handshake
+  size_t max_capture = 1 << 20;      // kept of each channel; a larger message is refused
 };
 
 struct ChannelSessionResult {
   bool connected = false;            // the WebSocket upgrade succeeded
   std::string protocol;              // the subprotocol the server chose
-  std::map<int, std::string> channels;        // what each channel carried, in order (kMaxCapture each)
+  std::map<int, std::string> channels;        // what each channel carried, in order (max_capture each)
   std::map<int, std::string> before_input;    // ... up to when the input was written
   std::string closed_by;             // "server", "crisp" (until met, deadline, a broken stream) or "" (never opened)
   bool timed_out = false;
@@ -62,4 +64,4 @@ nlohmann::json PortForwardResult(const ChannelSessionResult& session);
 // The exit code a v4 Status document carries (nullopt if it carries none).
 std::optional<int> ExitCodeOfStatus(const std::string& status);
 
-}  // namespace crisp::runner
+}  // namespace crisp::streaming

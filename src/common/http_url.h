@@ -1,17 +1,13 @@
-// What the host steps that talk to servers share: the size of what they
-// keep, and the URLs they understand.
+// The http:// (and ws://) URLs crisp dials: runtimes' streaming URLs and
+// the web servers scenarios reach.
 #pragma once
 
-#include <cstddef>
 #include <initializer_list>
 #include <optional>
 #include <string>
 #include <string_view>
 
-namespace crisp::runner {
-
-// Output, bodies and stream channels are kept up to this size each.
-inline constexpr size_t kMaxCapture = 1 << 20;
+namespace crisp {
 
 struct HttpUrl {
   std::string host;    // without the brackets of an IPv6 literal
@@ -24,4 +20,4 @@ struct HttpUrl {
 std::optional<HttpUrl> ParseHttpUrl(const std::string& url, std::initializer_list<std::string_view> schemes,
                                     std::string* error);
 
-}  // namespace crisp::runner
+}  // namespace crisp

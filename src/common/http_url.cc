@@ -1,10 +1,10 @@
-#include "harness/runner/host_io.h"
+#include "common/http_url.h"
 
 #include <algorithm>
 
 #include "common/strings.h"
 
-namespace crisp::runner {
+namespace crisp {
 
 std::optional<HttpUrl> ParseHttpUrl(const std::string& url, std::initializer_list<std::string_view> schemes,
                                     std::string* error) {
@@ -54,4 +54,4 @@ std::optional<HttpUrl> ParseHttpUrl(const std::string& url, std::initializer_lis
   return parsed;
 }
 
-}  // namespace crisp::runner
+}  // namespace crisp

@@ -1,4 +1,4 @@
-#include "harness/runner/stream_client.h"
+#include "harness/streaming/channel_session.h"
 
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/beast/core.hpp>
@@ -10,7 +10,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
-namespace crisp::runner {
+namespace crisp::streaming {
 namespace {
 
 namespace asio = boost::asio;
@@ -81,7 +81,7 @@ void DrainUntilClosed(Socket& ws) {
   for (;;) Receive(ws);
 }
 
-TEST(StreamClientTest, ExecOutputIsSplitByChannelAndTheStatusGivesTheExitCode) {
+TEST(ChannelSessionTest, ExecOutputIsSplitByChannelAndTheStatusGivesTheExitCode) {
   FakeStreamServer server([](Socket& ws) {
     Send(ws, 1, "");  // the server's "ready" message
     Send(ws, 1, "hel");
@@ -102,7 +102,7 @@ TEST(StreamClientTest, ExecOutputIsSplitByChannelAndTheStatusGivesTheExitCode) {
   EXPECT_EQ(result["error"], "");
 }
 
-TEST(StreamClientTest, InputIsWrittenAfterTheQuietTimeAndUntilEndsTheSession) {
+TEST(ChannelSessionTest, InputIsWrittenAfterTheQuietTimeAndUntilEndsTheSession) {
   std::string received;
   {
     FakeStreamServer server([&received](Socket& ws) {
@@ -125,7 +125,7 @@ TEST(StreamClientTest, InputIsWrittenAfterTheQuietTimeAndUntilEndsTheSession) {
   EXPECT_EQ(received, std::string("\0echo hello\n", 12));
 }
 
-TEST(StreamClientTest, OutputBeforeTheInputIsKeptApart) {
+TEST(ChannelSessionTest, OutputBeforeTheInputIsKeptApart) {
   FakeStreamServer server([](Socket& ws) {
     Send(ws, 1, "prompt$ ");
     Receive(ws);
@@ -142,7 +142,7 @@ TEST(StreamClientTest, OutputBeforeTheInputIsKeptApart) {
   EXPECT_EQ(result["exit_code"], 0);
 }
 
-TEST(StreamClientTest, PortForwardTakesThePortPrefixOffBothChannels) {
+TEST(ChannelSessionTest, PortForwardTakesThePortPrefixOffBothChannels) {
   std::string request_seen;
   {
     FakeStreamServer server([&request_seen](Socket& ws) {
@@ -165,7 +165,7 @@ TEST(StreamClientTest, PortForwardTakesThePortPrefixOffBothChannels) {
   EXPECT_EQ(request_seen, std::string("\0GET / HTTP/1.0\r\n\r\n", 19));
 }
 
-TEST(StreamClientTest, AnotherSubprotocolOrNoneFailsTheSession) {
+TEST(ChannelSessionTest, AnotherSubprotocolOrNoneFailsTheSession) {
   for (std::string chosen : {"base64.channel.k8s.io", ""}) {
     FakeStreamServer server([](Socket& ws) { Send(ws, 1, "ignored"); }, chosen);
     ChannelSessionResult session = RunChannelSession(Request(server.Url()));
@@ -176,7 +176,7 @@ TEST(StreamClientTest, AnotherSubprotocolOrNoneFailsTheSession) {
   }
 }
 
-TEST(StreamClientTest, AChannelOutsideTheProtocolIsAnErrorAndNotKept) {
+TEST(ChannelSessionTest, AChannelOutsideTheProtocolIsAnErrorAndNotKept) {
   FakeStreamServer server([](Socket& ws) {
     Send(ws, 200, "junk");
     Send(ws, 1, "ok");
@@ -188,7 +188,7 @@ TEST(StreamClientTest, AChannelOutsideTheProtocolIsAnErrorAndNotKept) {
   EXPECT_EQ(session.channels[1], "ok");
 }
 
-TEST(StreamClientTest, ATcpDropWithoutACloseFrameIsReported) {
+TEST(ChannelSessionTest, ATcpDropWithoutACloseFrameIsReported) {
   FakeStreamServer server([](Socket& ws) {
     Send(ws, 1, "partial");
     ws.next_layer().close();
@@ -199,18 +199,20 @@ TEST(StreamClientTest, ATcpDropWithoutACloseFrameIsReported) {
   EXPECT_THAT(session.error, HasSubstr("without a WebSocket close"));
 }
 
-TEST(StreamClientTest, AMessageLargerThanACaptureIsRefused) {
+TEST(ChannelSessionTest, AMessageLargerThanACaptureIsRefused) {
   FakeStreamServer server([](Socket& ws) {
-    Send(ws, 1, std::string((1 << 20) + 10, 'x'));
+    Send(ws, 1, std::string(5000, 'x'));
     DrainUntilClosed(ws);
   });
-  ChannelSessionResult session = RunChannelSession(Request(server.Url()));
+  ChannelSessionRequest request = Request(server.Url());
+  request.max_capture = 4096;
+  ChannelSessionResult session = RunChannelSession(request);
   EXPECT_FALSE(session.error.empty());
   EXPECT_FALSE(session.timed_out);
   EXPECT_EQ(session.closed_by, "crisp");
 }
 
-TEST(StreamClientTest, ASilentServerEndsAtTheDeadline) {
+TEST(ChannelSessionTest, ASilentServerEndsAtTheDeadline) {
   FakeStreamServer server([](Socket& ws) { DrainUntilClosed(ws); });
   ChannelSessionResult session = RunChannelSession(Request(server.Url(), 300));
   EXPECT_TRUE(session.connected);
@@ -219,7 +221,7 @@ TEST(StreamClientTest, ASilentServerEndsAtTheDeadline) {
   EXPECT_EQ(session.closed_by, "crisp");
 }
 
-TEST(StreamClientTest, ADeclinedUpgradeReportsTheHttpAnswer) {
+TEST(ChannelSessionTest, ADeclinedUpgradeReportsTheHttpAnswer) {
   asio::io_context io;
   tcp::acceptor acceptor(io, tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0));
   std::thread server([&] {
@@ -241,7 +243,7 @@ TEST(StreamClientTest, ADeclinedUpgradeReportsTheHttpAnswer) {
   EXPECT_THAT(session.error, HasSubstr("token expired"));
 }
 
-TEST(StreamClientTest, UnreachableAndUnsupportedUrlsAreErrorsNotCrashes) {
+TEST(ChannelSessionTest, UnreachableAndUnsupportedUrlsAreErrorsNotCrashes) {
   // A port nothing listens on: bind one, then close it.
   int port;
   {
@@ -257,7 +259,7 @@ TEST(StreamClientTest, UnreachableAndUnsupportedUrlsAreErrorsNotCrashes) {
   EXPECT_THAT(RunChannelSession(Request("http://[::1/x")).error, HasSubstr("unbalanced"));
 }
 
-TEST(StreamClientTest, ExitCodesComeFromV4StatusDocuments) {
+TEST(ChannelSessionTest, ExitCodesComeFromV4StatusDocuments) {
   EXPECT_EQ(ExitCodeOfStatus(R"({"status":"Success"})"), 0);
   EXPECT_EQ(ExitCodeOfStatus(R"({"status":"Failure","reason":"NonZeroExitCode",)"
                              R"("details":{"causes":[{"reason":"ExitCode","message":"137"}]}})"),
@@ -279,4 +281,4 @@ TEST(StreamClientTest, ExitCodesComeFromV4StatusDocuments) {
 }
 
 }  // namespace
-}  // namespace crisp::runner
+}  // namespace crisp::streaming

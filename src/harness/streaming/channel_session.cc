@@ -1,4 +1,4 @@
-#include "harness/runner/stream_client.h"
+#include "harness/streaming/channel_session.h"
 
 #include <boost/asio/connect.hpp>
 #include <boost/asio/io_context.hpp>
@@ -12,9 +12,9 @@
 #include "absl/strings/numbers.h"
 #include "common/strings.h"
 #include "harness/client/proto_json.h"
-#include "harness/runner/host_io.h"
+#include "common/http_url.h"
 
-namespace crisp::runner {
+namespace crisp::streaming {
 namespace {
 
 namespace asio = boost::asio;
@@ -96,7 +96,7 @@ class ChannelSession {
                                    kChannelSubprotocol));
       }
       stream_.binary(true);
-      stream_.read_message_max(kMaxCapture);
+      stream_.read_message_max(request_.max_capture);
       Read();
       ScheduleInput();
     });
@@ -139,7 +139,7 @@ class ChannelSession {
       return;
     }
     std::string& into = result_.channels[channel];
-    if (into.size() < kMaxCapture) into.append(message, 1, kMaxCapture - into.size());
+    if (into.size() < request_.max_capture) into.append(message, 1, request_.max_capture - into.size());
   }
 
   bool UntilMet() const {
@@ -287,4 +287,4 @@ nlohmann::json PortForwardResult(const ChannelSessionResult& session) {
   return result;
 }
 
-}  // namespace crisp::runner
+}  // namespace crisp::streaming
