@@ -41,7 +41,7 @@ std::optional<HttpUrl> ParseHttpUrl(const std::string& url, std::initializer_lis
     parsed.port = port_part.substr(1);
     bool digits = port_part[0] == ':' && !parsed.port.empty() && parsed.port.size() <= 5 &&
                   std::all_of(parsed.port.begin(), parsed.port.end(), [](char c) { return c >= '0' && c <= '9'; });
-    if (!digits) {
+    if (!digits || std::stoi(parsed.port) > 65535) {
       *error = crisp::StrCat("bad port in \"", url, "\"");
       return std::nullopt;
     }

@@ -35,6 +35,8 @@ TEST(HttpUrlTest, WhatCannotBeDialledSaysWhy) {
   EXPECT_THAT(error, HasSubstr("TLS"));
   EXPECT_FALSE(ParseHttpUrl("http://x:/", {"http"}, &error));
   EXPECT_THAT(error, HasSubstr("bad port"));
+  EXPECT_FALSE(ParseHttpUrl("http://x:65536/", {"http"}, &error));
+  EXPECT_THAT(error, HasSubstr("bad port"));
   EXPECT_FALSE(ParseHttpUrl("http://x:123456/", {"http"}, &error));
   EXPECT_THAT(error, HasSubstr("bad port"));
   EXPECT_FALSE(ParseHttpUrl("http://[::1/", {"http"}, &error));

@@ -10,9 +10,9 @@
 #include <chrono>
 
 #include "absl/strings/numbers.h"
+#include "common/http_url.h"
 #include "common/strings.h"
 #include "harness/client/proto_json.h"
-#include "common/http_url.h"
 
 namespace crisp::streaming {
 namespace {
