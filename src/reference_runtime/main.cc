@@ -43,6 +43,7 @@ int UnpackLayerMain(const std::string& blob, const std::string& layer_dir) {
 
 struct Flags {
   std::string listen = "unix:///run/crispd/crispd.sock";
+  std::string streaming_address = "127.0.0.1";
   std::string root = "/var/lib/crispd";
   std::string state = "/run/crispd";
   std::vector<std::string> mirrors;
@@ -146,7 +147,12 @@ int Serve(const Flags& flags) {
     std::cerr << "crispd: error: " << containers.status().message() << '\n';
     return 1;
   }
-  crisp::crispd::RuntimeServiceImpl runtime_service(**sandboxes, **containers);
+  auto streaming = crisp::crispd::StreamingServer::Start(flags.streaming_address);
+  if (!streaming.ok()) {
+    std::cerr << "crispd: error: " << streaming.status().message() << '\n';
+    return 1;
+  }
+  crisp::crispd::RuntimeServiceImpl runtime_service(**sandboxes, **containers, **streaming);
   crisp::crispd::ImageServiceImpl image_service(**store);
   grpc::ServerBuilder builder;
   builder.AddListeningPort("unix://" + socket_path, grpc::InsecureServerCredentials());
@@ -191,6 +197,9 @@ int main(int argc, char** argv) {
   app.add_option("--cni-bin-dir", flags.cni_bin_dir, "CNI plugins")->capture_default_str();
   app.add_option("--pod-cidr", flags.pod_cidr, "Subnet of the default network")->capture_default_str();
   app.add_option("--bridge", flags.bridge, "Bridge of the default network")->capture_default_str();
+  app.add_option("--streaming-address", flags.streaming_address,
+                 "IPv4 address of the server behind Exec and PortForward URLs (the port is picked)")
+      ->capture_default_str();
   app.add_flag_function("--version", [](int64_t) {
     std::cout << "crispd " << crisp::kCrispVersion << " (CRI runtime.v1, cri-api " << crisp::kCriApiVersion << ")\n";
     throw CLI::Success();

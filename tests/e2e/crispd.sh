@@ -3,8 +3,9 @@
 # exec, log, stop, remove); it pulls the same image ID as containerd; layers
 # that try to escape fail the pull with a clear error and write nothing
 # outside the store; the phase-1 scenarios (sandbox lifecycle, ExecSync)
-# pass; and nothing is left after. (The conformance suites are crispd's
-# next phase: see the matrix in the README.)
+# pass; exec and port-forward streams work; and nothing is left after. (The
+# rest of the conformance suites are crispd's next phase: see the matrix in
+# the README.)
 source "$(dirname "$0")/lib.sh"
 CRISPD=${2:?usage: $0 CRISP CRISPD}
 repo=$(cd "$(dirname "$0")/../.." && pwd)
@@ -69,6 +70,16 @@ set +e
 rc=$?
 set -e
 check "sandbox lifecycle and ExecSync on crispd, 3 at a time" 0 "$rc"
+
+# Streaming without a tty or container stdin: exec and port forward through
+# crispd's own streaming server, followed over WebSocket.
+set +e
+"$CRISP" run -e "crispd=$socket" --suite "$repo/suites/streaming" -j 2 \
+  --focus '^streaming\.(exec|exec-exit-code-and-stderr|exec-stdin|exec-returns-url|exec-unknown-container|portforward|portforward-host-network|portforward-returns-url) '
+rc=$?
+set -e
+check "exec and port-forward streams on crispd" 0 "$rc"
+check "no runc exec of crispd left" "" "$(pgrep -f "runc .*$dir.* exec" || true)"
 check "no sandbox left" 0 "$("$CRISP" call ListPodSandbox -e "$socket" | jq '.items | length')"
 check "no sandbox state left" "" "$(ls "$dir/state/sandboxes")"
 check "no netns of crispd left" "" "$(ip netns list | grep crispd- || true)"

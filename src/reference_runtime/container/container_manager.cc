@@ -470,8 +470,9 @@ std::vector<v1::Container> ContainerManager::List(const v1::ContainerFilter& fil
   return items;
 }
 
-absl::StatusOr<v1::ExecSyncResponse> ContainerManager::ExecSync(const std::string& id, const std::vector<std::string>& cmd,
-                                                                int64_t timeout_seconds) {
+absl::StatusOr<std::vector<std::string>> ContainerManager::ExecArgv(const std::string& id,
+                                                                    const std::vector<std::string>& cmd) {
+  if (cmd.empty()) return absl::InvalidArgumentError("no command to execute");
   std::vector<std::string> argv;
   {
     std::lock_guard lock(mutex_);
@@ -479,10 +480,16 @@ absl::StatusOr<v1::ExecSyncResponse> ContainerManager::ExecSync(const std::strin
     if (!container.ok()) return container.status();
     argv = Runc(**container, {"exec", (*container)->id});
   }
-  if (cmd.empty()) return absl::InvalidArgumentError("ExecSync needs a command");
   argv.insert(argv.end(), cmd.begin(), cmd.end());
+  return argv;
+}
+
+absl::StatusOr<v1::ExecSyncResponse> ContainerManager::ExecSync(const std::string& id, const std::vector<std::string>& cmd,
+                                                                int64_t timeout_seconds) {
+  absl::StatusOr<std::vector<std::string>> argv = ExecArgv(id, cmd);
+  if (!argv.ok()) return argv.status();
   absl::StatusOr<ProcessResult> result =
-      RunProcessFor(argv, timeout_seconds > 0 ? static_cast<int>(timeout_seconds * 1000) : 0, kExecOutputCap);
+      RunProcessFor(*argv, timeout_seconds > 0 ? static_cast<int>(timeout_seconds * 1000) : 0, kExecOutputCap);
   if (!result.ok()) return result.status();
   if (result->timed_out) {
     return absl::DeadlineExceededError(crisp::StrCat("command timed out after ", timeout_seconds, "s"));

@@ -168,6 +168,42 @@ grpc::Status RuntimeServiceImpl::ReopenContainerLog(grpc::ServerContext*, const 
   return Serve("ReopenContainerLog", [&] { return containers_.ReopenLog(request->container_id()); });
 }
 
+grpc::Status RuntimeServiceImpl::Exec(grpc::ServerContext*, const v1::ExecRequest* request,
+                                      v1::ExecResponse* response) {
+  return Serve("Exec", [&]() -> absl::Status {
+    if (!request->stdin() && !request->stdout() && !request->stderr()) {
+      return absl::InvalidArgumentError("one of stdin, stdout and stderr must be true");
+    }
+    if (request->tty() && request->stderr()) return absl::InvalidArgumentError("tty and stderr cannot both be true");
+    if (request->tty()) return absl::UnimplementedError("crispd does not run exec with a tty yet");
+    absl::StatusOr<std::vector<std::string>> argv = containers_.ExecArgv(
+        request->container_id(), std::vector<std::string>(request->cmd().begin(), request->cmd().end()));
+    if (!argv.ok()) return argv.status();
+    response->set_url(
+        streaming_.ExecUrl({*std::move(argv), request->stdin(), request->stdout(), request->stderr()}));
+    return absl::OkStatus();
+  });
+}
+
+grpc::Status RuntimeServiceImpl::PortForward(grpc::ServerContext*, const v1::PortForwardRequest* request,
+                                             v1::PortForwardResponse* response) {
+  return Serve("PortForward", [&]() -> absl::Status {
+    if (request->port_size() != 1) {
+      return absl::InvalidArgumentError(
+          crisp::StrCat("crispd forwards one port per request, not ", request->port_size()));
+    }
+    int port = request->port(0);
+    if (port < 1 || port > 65535) return absl::InvalidArgumentError(crisp::StrCat("port ", port, " is not a TCP port"));
+    absl::StatusOr<SandboxInfo> sandbox = sandboxes_.Info(request->pod_sandbox_id());
+    if (!sandbox.ok()) return sandbox.status();
+    if (!sandbox->ready || sandbox->infra_pid <= 0) {
+      return absl::FailedPreconditionError(crisp::StrCat("pod sandbox ", sandbox->id, " is not ready"));
+    }
+    response->set_url(streaming_.PortForwardUrl({crisp::StrCat("/proc/", sandbox->infra_pid, "/ns/net"), port}));
+    return absl::OkStatus();
+  });
+}
+
 grpc::Status ImageServiceImpl::ListImages(grpc::ServerContext*, const v1::ListImagesRequest* request,
                                           v1::ListImagesResponse* response) {
   return Serve("ListImages", [&] {

@@ -1,6 +1,6 @@
 // crispd's gRPC services. Phase 1 so far: runtime info, pod sandboxes,
-// containers and the image service; every other RPC answers UNIMPLEMENTED
-// (gRPC's default).
+// containers, the image service, and Exec and PortForward (without a tty);
+// every other RPC answers UNIMPLEMENTED (gRPC's default).
 #pragma once
 
 #include <memory>
@@ -8,14 +8,15 @@
 #include "reference_runtime/container/container_manager.h"
 #include "reference_runtime/image/image_store.h"
 #include "reference_runtime/sandbox/sandbox_manager.h"
+#include "reference_runtime/streaming/streaming_server.h"
 #include "runtime/v1/api.grpc.pb.h"
 
 namespace crisp::crispd {
 
 class RuntimeServiceImpl final : public runtime::v1::RuntimeService::Service {
  public:
-  RuntimeServiceImpl(SandboxManager& sandboxes, ContainerManager& containers)
-      : sandboxes_(sandboxes), containers_(containers) {}
+  RuntimeServiceImpl(SandboxManager& sandboxes, ContainerManager& containers, StreamingServer& streaming)
+      : sandboxes_(sandboxes), containers_(containers), streaming_(streaming) {}
 
   grpc::Status Version(grpc::ServerContext* context, const runtime::v1::VersionRequest* request,
                        runtime::v1::VersionResponse* response) override;
@@ -51,10 +52,15 @@ class RuntimeServiceImpl final : public runtime::v1::RuntimeService::Service {
                         runtime::v1::ExecSyncResponse* response) override;
   grpc::Status ReopenContainerLog(grpc::ServerContext* context, const runtime::v1::ReopenContainerLogRequest* request,
                                   runtime::v1::ReopenContainerLogResponse* response) override;
+  grpc::Status Exec(grpc::ServerContext* context, const runtime::v1::ExecRequest* request,
+                    runtime::v1::ExecResponse* response) override;
+  grpc::Status PortForward(grpc::ServerContext* context, const runtime::v1::PortForwardRequest* request,
+                           runtime::v1::PortForwardResponse* response) override;
 
  private:
   SandboxManager& sandboxes_;
   ContainerManager& containers_;
+  StreamingServer& streaming_;
 };
 
 class ImageServiceImpl final : public runtime::v1::ImageService::Service {

@@ -1,0 +1,466 @@
+#include "reference_runtime/streaming/streaming_server.h"
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sched.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/posix/stream_descriptor.hpp>
+#include <boost/asio/write.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <boost/beast/websocket.hpp>
+#include <cerrno>
+#include <cstring>
+#include <deque>
+#include <functional>
+#include <filesystem>
+#include <fstream>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/str_split.h"
+#include "common/strings.h"
+#include "nlohmann/json.hpp"
+#include "reference_runtime/store/ids.h"
+
+extern char** environ;
+
+namespace crisp::crispd {
+namespace {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+namespace websocket = beast::websocket;
+using tcp = asio::ip::tcp;
+
+constexpr char kSubprotocol[] = "v4.channel.k8s.io";
+constexpr auto kUrlLifetime = std::chrono::minutes(1);
+constexpr int kRequestTimeoutSeconds = 10;  // to send the upgrade request
+constexpr size_t kMaxMessage = 1 << 20;       // from the client
+constexpr size_t kMaxQueued = 4;              // client messages waiting for the command or the pod
+
+// The WebSocket side of a session, shared by exec and port forward: one
+// write at a time from a queue, and a close once the queue has drained.
+class Channels {
+ public:
+  explicit Channels(websocket::stream<tcp::socket>& ws) : ws_(ws) {}
+
+  void Send(int channel, std::string_view data) {
+    if (closing_) return;
+    std::string message(1, static_cast<char>(channel));
+    message.append(data);
+    queue_.push_back(std::move(message));
+    if (queue_.size() == 1) WriteFront();
+  }
+
+  // Closes after what is queued has been written.
+  void CloseWhenDrained() {
+    close_requested_ = true;
+    if (queue_.empty()) Close();
+  }
+
+  bool closed() const { return closing_; }
+
+ private:
+  void WriteFront() {
+    ws_.async_write(asio::buffer(queue_.front()), [this](beast::error_code ec, size_t) {
+      queue_.pop_front();
+      if (ec) {
+        closing_ = true;
+        return;
+      }
+      if (!queue_.empty()) return WriteFront();
+      if (close_requested_) Close();
+    });
+  }
+
+  void Close() {
+    if (closing_) return;
+    closing_ = true;
+    ws_.async_close(websocket::close_code::normal, [](beast::error_code) {});
+  }
+
+  websocket::stream<tcp::socket>& ws_;
+  std::deque<std::string> queue_;
+  bool close_requested_ = false;
+  bool closing_ = false;
+};
+
+// The client's side of a session: what it sends on channel 0, written in
+// order to `sink` (the command's stdin, the pod's connection). Reading
+// pauses while kMaxQueued messages wait, so a sink that does not read stops
+// the client, not crispd's memory. `on_end` runs when the client is gone.
+template <typename Sink>
+class Inbound {
+ public:
+  Inbound(websocket::stream<tcp::socket>& ws, Sink& sink, std::function<void()> on_end)
+      : ws_(ws), sink_(sink), on_end_(std::move(on_end)) {}
+
+  void Start() { Read(); }
+
+ private:
+  void Read() {
+    ws_.async_read(incoming_, [this](beast::error_code ec, size_t) {
+      if (ec) return on_end_();
+      std::string message = beast::buffers_to_string(incoming_.data());
+      incoming_.consume(incoming_.size());
+      if (message.size() > 1 && message[0] == 0 && sink_.is_open()) {
+        queue_.push_back(message.substr(1));
+        if (queue_.size() == 1) Write();
+      }
+      if (queue_.size() < kMaxQueued) return Read();
+      paused_ = true;
+    });
+  }
+
+  void Write() {
+    asio::async_write(sink_, asio::buffer(queue_.front()), [this](beast::error_code ec, size_t) {
+      queue_.pop_front();
+      if (ec) queue_.clear();
+      if (!queue_.empty()) Write();
+      if (paused_ && queue_.size() < kMaxQueued) {
+        paused_ = false;
+        Read();
+      }
+    });
+  }
+
+  websocket::stream<tcp::socket>& ws_;
+  Sink& sink_;
+  std::function<void()> on_end_;
+  beast::flat_buffer incoming_;
+  std::deque<std::string> queue_;
+  bool paused_ = false;
+};
+
+std::string StatusDocument(int wait_status) {
+  nlohmann::json status = {{"metadata", nlohmann::json::object()}};
+  int code = WIFEXITED(wait_status) ? WEXITSTATUS(wait_status) : 128 + WTERMSIG(wait_status);
+  if (code == 0) {
+    status["status"] = "Success";
+  } else {
+    status["status"] = "Failure";
+    status["message"] = crisp::StrCat("command terminated with non-zero exit code: ", code);
+    status["reason"] = "NonZeroExitCode";
+    status["details"] = {{"causes", {{{"reason", "ExitCode"}, {"message", std::to_string(code)}}}}};
+  }
+  return status.dump();
+}
+
+// Exec: the command's pipes on one side, the channels on the other.
+class ExecSession {
+ public:
+  ExecSession(asio::io_context& io, websocket::stream<tcp::socket>& ws, const ExecTarget& target)
+      : io_(io), ws_(ws), target_(target), channels_(ws), in_(io), out_(io), err_(io) {}
+
+  void Run() {
+    int in[2] = {-1, -1}, out[2] = {-1, -1}, err[2] = {-1, -1};
+    if ((target_.stdin && pipe2(in, O_CLOEXEC) != 0) || pipe2(out, O_CLOEXEC) != 0 || pipe2(err, O_CLOEXEC) != 0) {
+      return Fail(crisp::StrCat("pipe: ", std::strerror(errno)));
+    }
+    posix_spawn_file_actions_t actions;
+    posix_spawn_file_actions_init(&actions);
+    if (target_.stdin) {
+      posix_spawn_file_actions_adddup2(&actions, in[0], STDIN_FILENO);
+    } else {
+      posix_spawn_file_actions_addopen(&actions, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
+    }
+    posix_spawn_file_actions_adddup2(&actions, out[1], STDOUT_FILENO);
+    posix_spawn_file_actions_adddup2(&actions, err[1], STDERR_FILENO);
+    std::vector<std::string> args = target_.argv;
+    std::vector<char*> argv;
+    for (std::string& arg : args) argv.push_back(arg.data());
+    argv.push_back(nullptr);
+    int spawned = posix_spawn(&pid_, argv[0], &actions, nullptr, argv.data(), environ);
+    posix_spawn_file_actions_destroy(&actions);
+    for (int fd : {in[0], out[1], err[1]}) {
+      if (fd >= 0) close(fd);
+    }
+    if (spawned != 0) {
+      for (int fd : {in[1], out[0], err[0]}) {
+        if (fd >= 0) close(fd);
+      }
+      pid_ = -1;
+      return Fail(crisp::StrCat("cannot run ", args[0], ": ", std::strerror(spawned)));
+    }
+    if (target_.stdin) in_.assign(in[1]);
+    out_.assign(out[0]);
+    err_.assign(err[0]);
+    // The first message tells the client the stream is open.
+    channels_.Send(target_.stdout ? 1 : target_.stderr ? 2 : 3, "");
+    Pump(out_, 1, target_.stdout, out_buffer_);
+    Pump(err_, 2, target_.stderr, err_buffer_);
+    client_.Start();
+    io_.run();
+    if (pid_ > 0) {  // the client went away first
+      KillCommand();
+      waitpid(pid_, nullptr, 0);
+    }
+  }
+
+  // Kills the command in the container, and so `runc exec`, which waits for
+  // it. Killing runc alone would orphan the command to crispd.
+  void KillCommand() {
+    bool killed = false;
+    std::error_code error;
+    for (const auto& task : std::filesystem::directory_iterator(crisp::StrCat("/proc/", pid_, "/task"), error)) {
+      std::ifstream children(task.path() / "children");
+      for (pid_t child = 0; children >> child;) killed |= kill(child, SIGKILL) == 0;
+    }
+    if (!killed) kill(pid_, SIGKILL);  // runc has not started it yet
+  }
+
+ private:
+  void Fail(const std::string& message) {
+    channels_.Send(3, nlohmann::json{{"metadata", nlohmann::json::object()},
+                                     {"status", "Failure"},
+                                     {"reason", "InternalError"},
+                                     {"message", message}}
+                          .dump());
+    channels_.CloseWhenDrained();
+    io_.run();
+  }
+
+  void Pump(asio::posix::stream_descriptor& pipe, int channel, bool wanted, std::array<char, 32 * 1024>& buffer) {
+    pipe.async_read_some(asio::buffer(buffer), [this, &pipe, channel, wanted, &buffer](beast::error_code ec, size_t n) {
+      if (ec) {
+        if (++ended_ == 2) Exited();
+        return;
+      }
+      if (wanted) channels_.Send(channel, std::string_view(buffer.data(), n));
+      Pump(pipe, channel, wanted, buffer);
+    });
+  }
+
+  // stdout and stderr have ended: the command is done (or detached them).
+  void Exited() {
+    int status = 0;
+    if (waitpid(pid_, &status, 0) == pid_) {
+      pid_ = -1;
+      channels_.Send(3, StatusDocument(status));
+    }
+    channels_.CloseWhenDrained();
+    beast::error_code ignored;
+    if (in_.is_open()) in_.close(ignored);
+  }
+
+  // The client closed or went away: stop the command, then the pipes.
+  void ClientGone() {
+    if (pid_ > 0) KillCommand();
+    beast::error_code ignored;
+    out_.close(ignored);
+    err_.close(ignored);
+    if (in_.is_open()) in_.close(ignored);
+    if (!channels_.closed()) ws_.next_layer().close(ignored);
+  }
+
+  asio::io_context& io_;
+  websocket::stream<tcp::socket>& ws_;
+  ExecTarget target_;
+  Channels channels_;
+  asio::posix::stream_descriptor in_, out_, err_;
+  std::array<char, 32 * 1024> out_buffer_{}, err_buffer_{};
+  Inbound<asio::posix::stream_descriptor> client_{ws_, in_, [this] { ClientGone(); }};
+  pid_t pid_ = -1;
+  int ended_ = 0;
+};
+
+// A TCP connection to 127.0.0.1:port made from inside `netns`; the calling
+// thread's namespace is restored, so it runs on a thread of its own.
+int ConnectInNamespace(const std::string& netns, int port, std::string* error) {
+  int fd = -1;
+  std::thread([&] {
+    int target = open(netns.c_str(), O_RDONLY | O_CLOEXEC);
+    if (target < 0 || setns(target, CLONE_NEWNET) != 0) {
+      *error = crisp::StrCat("cannot enter ", netns, ": ", std::strerror(errno));
+      if (target >= 0) close(target);
+      return;
+    }
+    close(target);
+    // This thread stays in the pod's namespace and ends here; the socket
+    // keeps the namespace it was made in.
+    fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_in address{};
+    address.sin_family = AF_INET;
+    address.sin_port = htons(static_cast<uint16_t>(port));
+    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (fd < 0 || connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) != 0) {
+      *error = crisp::StrCat("cannot connect to port ", port, " in the pod: ", std::strerror(errno));
+      if (fd >= 0) close(fd);
+      fd = -1;
+    }
+  }).join();
+  return fd;
+}
+
+class ForwardSession {
+ public:
+  ForwardSession(asio::io_context& io, websocket::stream<tcp::socket>& ws, const ForwardTarget& target)
+      : io_(io), ws_(ws), target_(target), channels_(ws), pod_(io) {}
+
+  void Run() {
+    std::string port(2, '\0');
+    port[0] = static_cast<char>(target_.port & 0xff);
+    port[1] = static_cast<char>((target_.port >> 8) & 0xff);
+    channels_.Send(0, port);
+    channels_.Send(1, port);
+    std::string error;
+    int fd = ConnectInNamespace(target_.netns, target_.port, &error);
+    if (fd < 0) {
+      channels_.Send(1, error);
+      channels_.CloseWhenDrained();
+      io_.run();
+      return;
+    }
+    pod_.assign(tcp::v4(), fd);
+    ReadPod();
+    client_.Start();
+    io_.run();
+  }
+
+ private:
+  void ReadPod() {
+    pod_.async_read_some(asio::buffer(buffer_), [this](beast::error_code ec, size_t n) {
+      if (ec) return channels_.CloseWhenDrained();  // the pod's side ended
+      channels_.Send(0, std::string_view(buffer_.data(), n));
+      ReadPod();
+    });
+  }
+
+  asio::io_context& io_;
+  websocket::stream<tcp::socket>& ws_;
+  ForwardTarget target_;
+  Channels channels_;
+  tcp::socket pod_;
+  std::array<char, 32 * 1024> buffer_{};
+  Inbound<tcp::socket> client_{ws_, pod_, [this] {
+                                 beast::error_code ignored;
+                                 pod_.close(ignored);
+                               }};
+};
+
+void Answer(tcp::socket& socket, http::status status, const std::string& body) {
+  http::response<http::string_body> answer(status, 11);
+  answer.set(http::field::content_type, "text/plain");
+  answer.body() = body + "\n";
+  answer.prepare_payload();
+  beast::error_code ignored;
+  http::write(socket, answer, ignored);
+}
+
+bool OffersSubprotocol(const http::request<http::string_body>& request) {
+  std::string offered(request[http::field::sec_websocket_protocol]);
+  for (absl::string_view item : absl::StrSplit(offered, ',')) {
+    if (absl::StripAsciiWhitespace(item) == kSubprotocol) return true;
+  }
+  return false;
+}
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<StreamingServer>> StreamingServer::Start(const std::string& address) {
+  std::unique_ptr<StreamingServer> server(new StreamingServer());
+  sockaddr_in bind_to{};
+  bind_to.sin_family = AF_INET;
+  if (inet_pton(AF_INET, address.c_str(), &bind_to.sin_addr) != 1) {
+    return absl::InvalidArgumentError(crisp::StrCat("streaming address \"", address, "\" is not an IPv4 address"));
+  }
+  server->listen_fd_ = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  socklen_t length = sizeof bind_to;
+  if (server->listen_fd_ < 0 || bind(server->listen_fd_, reinterpret_cast<sockaddr*>(&bind_to), sizeof bind_to) != 0 ||
+      listen(server->listen_fd_, 64) != 0 ||
+      getsockname(server->listen_fd_, reinterpret_cast<sockaddr*>(&bind_to), &length) != 0) {
+    return absl::InternalError(crisp::StrCat("streaming server on ", address, ": ", std::strerror(errno)));
+  }
+  server->base_ = crisp::StrCat("http://", address, ":", ntohs(bind_to.sin_port));
+  server->acceptor_ = std::thread([raw = server.get()] { raw->AcceptLoop(); });
+  return server;
+}
+
+StreamingServer::~StreamingServer() {
+  stopping_ = true;
+  if (listen_fd_ >= 0) shutdown(listen_fd_, SHUT_RDWR);
+  if (acceptor_.joinable()) acceptor_.join();
+  if (listen_fd_ >= 0) close(listen_fd_);
+}
+
+std::string StreamingServer::ExecUrl(ExecTarget target) { return NewUrl("exec", std::move(target)); }
+
+std::string StreamingServer::PortForwardUrl(ForwardTarget target) { return NewUrl("portforward", std::move(target)); }
+
+std::string StreamingServer::NewUrl(const char* kind, Target target) {
+  std::string path = crisp::StrCat("/", kind, "/", NewId().substr(0, 32));
+  std::lock_guard lock(tokens_->mutex);
+  auto now = std::chrono::steady_clock::now();
+  std::erase_if(tokens_->pending, [&](const auto& entry) { return entry.second.expires < now; });
+  tokens_->pending[path] = Pending{std::move(target), now + kUrlLifetime};
+  return base_ + path;
+}
+
+std::optional<StreamingServer::Target> StreamingServer::Tokens::Take(const std::string& path) {
+  std::lock_guard lock(mutex);
+  auto found = pending.find(path);
+  if (found == pending.end()) return std::nullopt;
+  Pending taken = std::move(found->second);
+  pending.erase(found);
+  if (taken.expires < std::chrono::steady_clock::now()) return std::nullopt;
+  return std::move(taken.target);
+}
+
+void StreamingServer::AcceptLoop() {
+  while (!stopping_) {
+    int fd = accept4(listen_fd_, nullptr, nullptr, SOCK_CLOEXEC);
+    if (fd < 0) {
+      if (errno == EINTR || errno == ECONNABORTED) continue;
+      return;  // shut down
+    }
+    timeval timeout{kRequestTimeoutSeconds, 0};
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
+    // The session owns the connection and shares only the tokens, so it may
+    // outlive the server.
+    std::thread([tokens = tokens_, fd] {
+      asio::io_context io;
+      tcp::socket socket(io);
+      socket.assign(tcp::v4(), fd);
+      beast::flat_buffer buffer;
+      http::request<http::string_body> request;
+      beast::error_code ec;
+      http::read(socket, buffer, request, ec);
+      if (ec) return;
+      std::string path(request.target());
+      std::optional<Target> target = tokens->Take(path);
+      if (!target) return Answer(socket, http::status::not_found, "unknown or expired streaming URL " + path);
+      if (!websocket::is_upgrade(request) || !OffersSubprotocol(request)) {
+        return Answer(socket, http::status::bad_request,
+                      crisp::StrCat("crispd streams over WebSocket with subprotocol ", kSubprotocol,
+                                    " (SPDY is not supported)"));
+      }
+      timeval none{0, 0};
+      setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &none, sizeof none);
+      websocket::stream<tcp::socket> ws(std::move(socket));
+      ws.set_option(websocket::stream_base::decorator([](websocket::response_type& answer) {
+        answer.set(http::field::sec_websocket_protocol, kSubprotocol);
+      }));
+      ws.read_message_max(kMaxMessage);
+      ws.accept(request, ec);
+      if (ec) return;
+      ws.binary(true);
+      if (auto* exec = std::get_if<ExecTarget>(&*target)) {
+        ExecSession(io, ws, *exec).Run();
+      } else {
+        ForwardSession(io, ws, std::get<ForwardTarget>(*target)).Run();
+      }
+    }).detach();
+  }
+}
+
+}  // namespace crisp::crispd

@@ -1,0 +1,78 @@
+// crispd's streaming server: where the URLs of Exec and PortForward lead.
+// It speaks the Kubernetes channel protocol over WebSocket, subprotocol
+// v4.channel.k8s.io (exec: 0 stdin, 1 stdout, 2 stderr, 3 a v4 Status with
+// the exit code; port forward: 0 data, 1 errors, each opened with the port
+// as a little-endian uint16). SPDY is not served. A URL is good for one
+// connection within a minute of the RPC that made it.
+//
+// Each connection is served on its own thread and io_context, so a slow
+// client holds up nobody else, and nothing it does reaches the gRPC side.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+#include <variant>
+#include <vector>
+
+#include "absl/status/statusor.h"
+
+namespace crisp::crispd {
+
+// `runc exec` of a running container, with the streams the request asked for.
+struct ExecTarget {
+  std::vector<std::string> argv;
+  bool stdin = false;
+  bool stdout = false;
+  bool stderr = false;
+};
+
+// A TCP port inside the network namespace that `netns` (a /proc/PID/ns/net
+// path) names.
+struct ForwardTarget {
+  std::string netns;
+  int port = 0;
+};
+
+class StreamingServer {
+ public:
+  // Listens on `address` (an IP address), on a port the kernel picks.
+  static absl::StatusOr<std::unique_ptr<StreamingServer>> Start(const std::string& address);
+  ~StreamingServer();
+  StreamingServer(const StreamingServer&) = delete;
+  StreamingServer& operator=(const StreamingServer&) = delete;
+
+  std::string ExecUrl(ExecTarget target);
+  std::string PortForwardUrl(ForwardTarget target);
+
+ private:
+  using Target = std::variant<ExecTarget, ForwardTarget>;
+  struct Pending {
+    Target target;
+    std::chrono::steady_clock::time_point expires;
+  };
+
+  struct Tokens {
+    // The target of "/<kind>/<token>", once; nullopt if unknown, used or expired.
+    std::optional<Target> Take(const std::string& path);
+    std::mutex mutex;
+    std::map<std::string, Pending> pending;  // by path
+  };
+
+  StreamingServer() = default;
+  std::string NewUrl(const char* kind, Target target);
+  void AcceptLoop();
+
+  int listen_fd_ = -1;
+  std::string base_;  // "http://127.0.0.1:PORT"
+  std::atomic<bool> stopping_ = false;
+  std::thread acceptor_;
+  std::shared_ptr<Tokens> tokens_ = std::make_shared<Tokens>();
+};
+
+}  // namespace crisp::crispd
