@@ -1,0 +1,156 @@
+#include "reference_runtime/streaming/streaming_server.h"
+
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <boost/beast/websocket.hpp>
+#include <map>
+#include <thread>
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+
+namespace crisp::crispd {
+namespace {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+namespace websocket = beast::websocket;
+using tcp = asio::ip::tcp;
+using ::testing::HasSubstr;
+
+struct Url {
+  std::string port;
+  std::string path;
+};
+
+Url Split(const std::string& url) {
+  // http://127.0.0.1:PORT/PATH
+  std::string rest = url.substr(std::string("http://127.0.0.1:").size());
+  size_t slash = rest.find('/');
+  return {rest.substr(0, slash), rest.substr(slash)};
+}
+
+// A client of the channel protocol: writes `input` on channel 0, then reads
+// every message until the server closes; channel -> what it carried.
+std::map<int, std::string> Follow(const std::string& url, const std::string& input = "") {
+  Url parts = Split(url);
+  asio::io_context io;
+  tcp::resolver resolver(io);
+  websocket::stream<tcp::socket> ws(io);
+  asio::connect(ws.next_layer(), resolver.resolve("127.0.0.1", parts.port));
+  ws.set_option(websocket::stream_base::decorator(
+      [](websocket::request_type& request) { request.set(http::field::sec_websocket_protocol, "v4.channel.k8s.io"); }));
+  ws.handshake("127.0.0.1:" + parts.port, parts.path);
+  ws.binary(true);
+  if (!input.empty()) ws.write(asio::buffer(std::string(1, '\0') + input));
+  std::map<int, std::string> channels;
+  for (;;) {
+    beast::flat_buffer buffer;
+    beast::error_code ec;
+    ws.read(buffer, ec);
+    if (ec) break;
+    std::string message = beast::buffers_to_string(buffer.data());
+    if (!message.empty()) channels[static_cast<unsigned char>(message[0])] += message.substr(1);
+  }
+  return channels;
+}
+
+// What a plain HTTP GET of the URL answers: "<status> <body>".
+std::string Get(const std::string& url, bool upgrade) {
+  Url parts = Split(url);
+  asio::io_context io;
+  tcp::resolver resolver(io);
+  tcp::socket socket(io);
+  asio::connect(socket, resolver.resolve("127.0.0.1", parts.port));
+  http::request<http::empty_body> request(http::verb::get, parts.path, 11);
+  request.set(http::field::host, "127.0.0.1");
+  if (upgrade) {  // a WebSocket upgrade without the subprotocol
+    request.set(http::field::connection, "Upgrade");
+    request.set(http::field::upgrade, "websocket");
+    request.set(http::field::sec_websocket_version, "13");
+    request.set(http::field::sec_websocket_key, "dGhlIHNhbXBsZSBub25jZQ==");
+  }
+  http::write(socket, request);
+  beast::flat_buffer buffer;
+  http::response<http::string_body> answer;
+  http::read(socket, buffer, answer);
+  return std::to_string(answer.result_int()) + " " + answer.body();
+}
+
+TEST(StreamingServerTest, ExecStreamsOutputAndTheExitCodeAndAUrlServesOnce) {
+  auto server = StreamingServer::Start("127.0.0.1");
+  ASSERT_TRUE(server.ok()) << server.status();
+  std::string url = (*server)->ExecUrl({{"/bin/sh", "-c", "echo out; echo err >&2; exit 3"}, false, true, true});
+  EXPECT_THAT(url, ::testing::MatchesRegex("http://127\\.0\\.0\\.1:[0-9]+/exec/[0-9a-f]+"));
+  std::map<int, std::string> channels = Follow(url);
+  EXPECT_EQ(channels[1], "out\n");
+  EXPECT_EQ(channels[2], "err\n");
+  EXPECT_THAT(channels[3], HasSubstr(R"("reason":"NonZeroExitCode")"));
+  EXPECT_THAT(channels[3], HasSubstr(R"({"message":"3","reason":"ExitCode"})"));
+
+  EXPECT_THAT(Get(url, true), HasSubstr("404 unknown or expired streaming URL"));
+}
+
+TEST(StreamingServerTest, StdinReachesTheCommandAndSuccessIsAStatus) {
+  auto server = StreamingServer::Start("127.0.0.1");
+  ASSERT_TRUE(server.ok()) << server.status();
+  std::map<int, std::string> channels =
+      Follow((*server)->ExecUrl({{"/bin/sh", "-c", "read line; echo got:$line"}, true, true, false}), "hello\n");
+  EXPECT_EQ(channels[1], "got:hello\n");
+  EXPECT_EQ(channels.count(2), 0u);
+  EXPECT_THAT(channels[3], HasSubstr(R"("status":"Success")"));
+}
+
+TEST(StreamingServerTest, OnlyAWebSocketWithTheSubprotocolIsServed) {
+  auto server = StreamingServer::Start("127.0.0.1");
+  ASSERT_TRUE(server.ok()) << server.status();
+  EXPECT_THAT(Get((*server)->ExecUrl({{"/bin/true"}, false, true, false}), false), HasSubstr("400 crispd streams over WebSocket"));
+  EXPECT_THAT(Get((*server)->ExecUrl({{"/bin/true"}, false, true, false}), true), HasSubstr("v4.channel.k8s.io"));
+  EXPECT_THAT(Get((*server)->ExecUrl({{"/bin/true"}, false, true, false}) + "x", true), HasSubstr("404"));
+}
+
+TEST(StreamingServerTest, PortForwardReachesAPortInTheNamespace) {
+  asio::io_context io;
+  tcp::acceptor acceptor(io, tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0));
+  int port = acceptor.local_endpoint().port();
+  std::string received;
+  std::thread pod([&] {
+    tcp::socket socket(io);
+    acceptor.accept(socket);
+    std::array<char, 64> buffer{};
+    size_t n = socket.read_some(asio::buffer(buffer));
+    received.assign(buffer.data(), n);
+    asio::write(socket, asio::buffer(std::string("pong")));
+  });
+  auto server = StreamingServer::Start("127.0.0.1");
+  ASSERT_TRUE(server.ok()) << server.status();
+  std::map<int, std::string> channels = Follow((*server)->PortForwardUrl({"/proc/self/ns/net", port}), "ping");
+  pod.join();
+  std::string prefix{static_cast<char>(port & 0xff), static_cast<char>(port >> 8)};
+  EXPECT_EQ(received, "ping");
+  EXPECT_EQ(channels[0], prefix + "pong");
+  EXPECT_EQ(channels[1], prefix);
+}
+
+TEST(StreamingServerTest, APortNothingListensOnIsReportedOnTheErrorChannel) {
+  int port;
+  {
+    asio::io_context io;
+    tcp::acceptor acceptor(io, tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0));
+    port = acceptor.local_endpoint().port();
+  }
+  auto server = StreamingServer::Start("127.0.0.1");
+  ASSERT_TRUE(server.ok()) << server.status();
+  std::map<int, std::string> channels = Follow((*server)->PortForwardUrl({"/proc/self/ns/net", port}));
+  EXPECT_THAT(channels[1], HasSubstr("cannot connect to port " + std::to_string(port) + " in the pod"));
+}
+
+TEST(StreamingServerTest, ABadAddressIsAnError) {
+  EXPECT_FALSE(StreamingServer::Start("localhost").ok());
+  EXPECT_FALSE(StreamingServer::Start("::1").ok());
+}
+
+}  // namespace
+}  // namespace crisp::crispd
