@@ -472,7 +472,6 @@ std::vector<v1::Container> ContainerManager::List(const v1::ContainerFilter& fil
 
 absl::StatusOr<std::vector<std::string>> ContainerManager::ExecArgv(const std::string& id,
                                                                     const std::vector<std::string>& cmd) {
-  if (cmd.empty()) return absl::InvalidArgumentError("no command to execute");
   std::vector<std::string> argv;
   {
     std::lock_guard lock(mutex_);
@@ -480,6 +479,7 @@ absl::StatusOr<std::vector<std::string>> ContainerManager::ExecArgv(const std::s
     if (!container.ok()) return container.status();
     argv = Runc(**container, {"exec", (*container)->id});
   }
+  if (cmd.empty()) return absl::InvalidArgumentError("no command to execute");
   argv.insert(argv.end(), cmd.begin(), cmd.end());
   return argv;
 }

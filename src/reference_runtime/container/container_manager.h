@@ -36,7 +36,8 @@ class ContainerManager {
   absl::StatusOr<runtime::v1::ContainerStatusResponse> Status(const std::string& id, bool verbose);
   std::vector<runtime::v1::Container> List(const runtime::v1::ContainerFilter& filter);
   // The command line that runs `cmd` in a running container, for a
-  // streaming exec; NotFound or FailedPrecondition otherwise.
+  // streaming exec; NotFound or FailedPrecondition otherwise, and
+  // InvalidArgument for no command.
   absl::StatusOr<std::vector<std::string>> ExecArgv(const std::string& id, const std::vector<std::string>& cmd);
   absl::StatusOr<runtime::v1::ExecSyncResponse> ExecSync(const std::string& id, const std::vector<std::string>& cmd,
                                                          int64_t timeout_seconds);

@@ -3,10 +3,10 @@
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <netinet/in.h>
-#include <poll.h>
 #include <sched.h>
 #include <signal.h>
 #include <spawn.h>
+#include <sys/random.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -14,22 +14,24 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/posix/stream_descriptor.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/beast/websocket.hpp>
+#include <array>
 #include <cerrno>
 #include <cstring>
 #include <deque>
 #include <functional>
 #include <filesystem>
 #include <fstream>
+#include <iostream>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_split.h"
 #include "common/strings.h"
 #include "nlohmann/json.hpp"
-#include "reference_runtime/store/ids.h"
 
 extern char** environ;
 
@@ -46,7 +48,7 @@ constexpr char kSubprotocol[] = "v4.channel.k8s.io";
 constexpr auto kUrlLifetime = std::chrono::minutes(1);
 constexpr int kRequestTimeoutSeconds = 10;  // to send the upgrade request
 constexpr size_t kMaxMessage = 1 << 20;       // from the client
-constexpr size_t kMaxQueued = 4;              // client messages waiting for the command or the pod
+constexpr size_t kMaxQueued = 4;              // messages waiting, each way
 
 // The WebSocket side of a session, shared by exec and port forward: one
 // write at a time from a queue, and a close once the queue has drained.
@@ -60,6 +62,13 @@ class Channels {
     message.append(data);
     queue_.push_back(std::move(message));
     if (queue_.size() == 1) WriteFront();
+  }
+
+  // Runs `resume` once fewer than kMaxQueued messages wait: the command's
+  // or the pod's output is read no faster than the client takes it.
+  void WhenWritable(std::function<void()> resume) {
+    if (closing_ || queue_.size() < kMaxQueued) return resume();
+    waiting_.push_back(std::move(resume));
   }
 
   // Closes after what is queued has been written.
@@ -76,11 +85,19 @@ class Channels {
       queue_.pop_front();
       if (ec) {
         closing_ = true;
-        return;
+        queue_.clear();
       }
+      if (closing_ || queue_.size() < kMaxQueued) Resume();
+      if (ec) return;
       if (!queue_.empty()) return WriteFront();
       if (close_requested_) Close();
     });
+  }
+
+  void Resume() {
+    std::vector<std::function<void()>> waiting;
+    waiting.swap(waiting_);
+    for (auto& resume : waiting) resume();
   }
 
   void Close() {
@@ -91,6 +108,7 @@ class Channels {
 
   websocket::stream<tcp::socket>& ws_;
   std::deque<std::string> queue_;
+  std::vector<std::function<void()>> waiting_;
   bool close_requested_ = false;
   bool closing_ = false;
 };
@@ -165,7 +183,11 @@ class ExecSession {
   void Run() {
     int in[2] = {-1, -1}, out[2] = {-1, -1}, err[2] = {-1, -1};
     if ((target_.stdin && pipe2(in, O_CLOEXEC) != 0) || pipe2(out, O_CLOEXEC) != 0 || pipe2(err, O_CLOEXEC) != 0) {
-      return Fail(crisp::StrCat("pipe: ", std::strerror(errno)));
+      std::string error = std::strerror(errno);
+      for (int fd : {in[0], in[1], out[0], out[1], err[0], err[1]}) {
+        if (fd >= 0) close(fd);
+      }
+      return Fail("pipe: " + error);
     }
     posix_spawn_file_actions_t actions;
     posix_spawn_file_actions_init(&actions);
@@ -180,7 +202,13 @@ class ExecSession {
     std::vector<char*> argv;
     for (std::string& arg : args) argv.push_back(arg.data());
     argv.push_back(nullptr);
-    int spawned = posix_spawn(&pid_, argv[0], &actions, nullptr, argv.data(), environ);
+    // Its own process group: runc, and the command it starts, go together.
+    posix_spawnattr_t attributes;
+    posix_spawnattr_init(&attributes);
+    posix_spawnattr_setflags(&attributes, POSIX_SPAWN_SETPGROUP);
+    posix_spawnattr_setpgroup(&attributes, 0);
+    int spawned = posix_spawn(&pid_, argv[0], &actions, &attributes, argv.data(), environ);
+    posix_spawnattr_destroy(&attributes);
     posix_spawn_file_actions_destroy(&actions);
     for (int fd : {in[0], out[1], err[1]}) {
       if (fd >= 0) close(fd);
@@ -207,17 +235,9 @@ class ExecSession {
     }
   }
 
-  // Kills the command in the container, and so `runc exec`, which waits for
-  // it. Killing runc alone would orphan the command to crispd.
-  void KillCommand() {
-    bool killed = false;
-    std::error_code error;
-    for (const auto& task : std::filesystem::directory_iterator(crisp::StrCat("/proc/", pid_, "/task"), error)) {
-      std::ifstream children(task.path() / "children");
-      for (pid_t child = 0; children >> child;) killed |= kill(child, SIGKILL) == 0;
-    }
-    if (!killed) kill(pid_, SIGKILL);  // runc has not started it yet
-  }
+  // Kills runc and the command it started (and whatever that forked): the
+  // process group. Killing runc alone would orphan the command to crispd.
+  void KillCommand() { kill(-pid_, SIGKILL); }
 
  private:
   void Fail(const std::string& message) {
@@ -237,7 +257,7 @@ class ExecSession {
         return;
       }
       if (wanted) channels_.Send(channel, std::string_view(buffer.data(), n));
-      Pump(pipe, channel, wanted, buffer);
+      channels_.WhenWritable([this, &pipe, channel, wanted, &buffer] { Pump(pipe, channel, wanted, buffer); });
     });
   }
 
@@ -332,7 +352,7 @@ class ForwardSession {
     pod_.async_read_some(asio::buffer(buffer_), [this](beast::error_code ec, size_t n) {
       if (ec) return channels_.CloseWhenDrained();  // the pod's side ended
       channels_.Send(0, std::string_view(buffer_.data(), n));
-      ReadPod();
+      channels_.WhenWritable([this] { ReadPod(); });
     });
   }
 
@@ -348,7 +368,26 @@ class ForwardSession {
                                }};
 };
 
+// 128 bits from the kernel's generator: a URL must not be guessable from
+// the IDs crispd shows.
+std::string Token() {
+  unsigned char bytes[16];
+  size_t got = 0;
+  while (got < sizeof bytes) {
+    ssize_t n = getrandom(bytes + got, sizeof bytes - got, 0);
+    if (n > 0) got += static_cast<size_t>(n);
+  }
+  static const char kHex[] = "0123456789abcdef";
+  std::string token;
+  for (unsigned char byte : bytes) {
+    token += kHex[byte >> 4];
+    token += kHex[byte & 15];
+  }
+  return token;
+}
+
 void Answer(tcp::socket& socket, http::status status, const std::string& body) {
+  std::cerr << "crispd: streaming: " << static_cast<int>(status) << " " << body << std::endl;
   http::response<http::string_body> answer(status, 11);
   answer.set(http::field::content_type, "text/plain");
   answer.body() = body + "\n";
@@ -357,7 +396,7 @@ void Answer(tcp::socket& socket, http::status status, const std::string& body) {
   http::write(socket, answer, ignored);
 }
 
-bool OffersSubprotocol(const http::request<http::string_body>& request) {
+bool OffersSubprotocol(const http::request<http::empty_body>& request) {
   std::string offered(request[http::field::sec_websocket_protocol]);
   for (absl::string_view item : absl::StrSplit(offered, ',')) {
     if (absl::StripAsciiWhitespace(item) == kSubprotocol) return true;
@@ -391,6 +430,11 @@ StreamingServer::~StreamingServer() {
   if (listen_fd_ >= 0) shutdown(listen_fd_, SHUT_RDWR);
   if (acceptor_.joinable()) acceptor_.join();
   if (listen_fd_ >= 0) close(listen_fd_);
+  // Sessions end too: their io_contexts stop, exec commands are killed.
+  std::unique_lock lock(sessions_->mutex);
+  sessions_->stopping = true;
+  for (asio::io_context* io : sessions_->running) io->stop();
+  sessions_->ended.wait_for(lock, std::chrono::seconds(5), [&] { return sessions_->count == 0; });
 }
 
 std::string StreamingServer::ExecUrl(ExecTarget target) { return NewUrl("exec", std::move(target)); }
@@ -398,7 +442,7 @@ std::string StreamingServer::ExecUrl(ExecTarget target) { return NewUrl("exec", 
 std::string StreamingServer::PortForwardUrl(ForwardTarget target) { return NewUrl("portforward", std::move(target)); }
 
 std::string StreamingServer::NewUrl(const char* kind, Target target) {
-  std::string path = crisp::StrCat("/", kind, "/", NewId().substr(0, 32));
+  std::string path = crisp::StrCat("/", kind, "/", Token());
   std::lock_guard lock(tokens_->mutex);
   auto now = std::chrono::steady_clock::now();
   std::erase_if(tokens_->pending, [&](const auto& entry) { return entry.second.expires < now; });
@@ -420,47 +464,113 @@ void StreamingServer::AcceptLoop() {
   while (!stopping_) {
     int fd = accept4(listen_fd_, nullptr, nullptr, SOCK_CLOEXEC);
     if (fd < 0) {
-      if (errno == EINTR || errno == ECONNABORTED) continue;
-      return;  // shut down
+      if (stopping_) return;
+      if (errno != EINTR && errno != ECONNABORTED) {
+        // Out of fds or memory: wait for sessions to end rather than stop serving.
+        std::cerr << "crispd: streaming: accept: " << std::strerror(errno) << std::endl;
+        std::this_thread::sleep_for(std::chrono::milliseconds(100));
+      }
+      continue;
     }
-    timeval timeout{kRequestTimeoutSeconds, 0};
-    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
-    // The session owns the connection and shares only the tokens, so it may
-    // outlive the server.
-    std::thread([tokens = tokens_, fd] {
-      asio::io_context io;
-      tcp::socket socket(io);
-      socket.assign(tcp::v4(), fd);
-      beast::flat_buffer buffer;
-      http::request<http::string_body> request;
-      beast::error_code ec;
-      http::read(socket, buffer, request, ec);
-      if (ec) return;
-      std::string path(request.target());
-      std::optional<Target> target = tokens->Take(path);
-      if (!target) return Answer(socket, http::status::not_found, "unknown or expired streaming URL " + path);
-      if (!websocket::is_upgrade(request) || !OffersSubprotocol(request)) {
-        return Answer(socket, http::status::bad_request,
-                      crisp::StrCat("crispd streams over WebSocket with subprotocol ", kSubprotocol,
-                                    " (SPDY is not supported)"));
-      }
-      timeval none{0, 0};
-      setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &none, sizeof none);
-      websocket::stream<tcp::socket> ws(std::move(socket));
-      ws.set_option(websocket::stream_base::decorator([](websocket::response_type& answer) {
-        answer.set(http::field::sec_websocket_protocol, kSubprotocol);
-      }));
-      ws.read_message_max(kMaxMessage);
-      ws.accept(request, ec);
-      if (ec) return;
-      ws.binary(true);
-      if (auto* exec = std::get_if<ExecTarget>(&*target)) {
-        ExecSession(io, ws, *exec).Run();
-      } else {
-        ForwardSession(io, ws, std::get<ForwardTarget>(*target)).Run();
-      }
-    }).detach();
+    if (!sessions_->Enter()) {
+      std::cerr << "crispd: streaming: too many sessions, connection refused" << std::endl;
+      close(fd);
+      continue;
+    }
+    try {
+      std::thread([tokens = tokens_, sessions = sessions_, fd] {
+        Serve(fd, *tokens, *sessions);
+        sessions->Leave();
+      }).detach();
+    } catch (const std::system_error& error) {
+      std::cerr << "crispd: streaming: no thread for a session: " << error.what() << std::endl;
+      close(fd);
+      sessions_->Leave();
+    }
   }
+}
+
+void StreamingServer::Serve(int fd, Tokens& tokens, Sessions& sessions) {
+  asio::io_context io;
+  Sessions::Registration registration(sessions, io);
+  tcp::socket socket(io);
+  beast::error_code ec;
+  socket.assign(tcp::v4(), fd, ec);
+  if (ec) {
+    close(fd);
+    return;
+  }
+  // The whole upgrade request within its deadline, headers only.
+  beast::flat_buffer buffer;
+  http::request_parser<http::empty_body> parser;
+  parser.header_limit(8 * 1024);
+  asio::steady_timer deadline(io, std::chrono::seconds(kRequestTimeoutSeconds));
+  bool read = false;
+  http::async_read(socket, buffer, parser, [&](beast::error_code read_ec, size_t) {
+    read = !read_ec;
+    deadline.cancel();
+  });
+  deadline.async_wait([&](beast::error_code wait_ec) {
+    if (!wait_ec) socket.close(ec);
+  });
+  io.run();
+  if (!read || sessions.Stopping()) return;
+  io.restart();
+  http::request<http::empty_body> request = parser.release();
+  std::string path(request.target().substr(0, request.target().find('?')));
+  std::optional<Target> target = tokens.Take(path);
+  if (!target) return Answer(socket, http::status::not_found, "unknown or expired streaming URL " + path);
+  if (!websocket::is_upgrade(request) || !OffersSubprotocol(request)) {
+    return Answer(socket, http::status::bad_request,
+                  crisp::StrCat("crispd streams over WebSocket with subprotocol ", kSubprotocol,
+                                " (SPDY is not supported)"));
+  }
+  websocket::stream<tcp::socket> ws(std::move(socket));
+  // Handshakes (also the closing one) time out; an idle client is pinged
+  // and dropped when it does not answer.
+  ws.set_option(websocket::stream_base::timeout::suggested(beast::role_type::server));
+  ws.set_option(websocket::stream_base::decorator([](websocket::response_type& answer) {
+    answer.set(http::field::sec_websocket_protocol, kSubprotocol);
+  }));
+  ws.read_message_max(kMaxMessage);
+  ws.accept(request, ec);
+  if (ec) return;
+  ws.binary(true);
+  if (auto* exec = std::get_if<ExecTarget>(&*target)) {
+    ExecSession(io, ws, *exec).Run();
+  } else {
+    ForwardSession(io, ws, std::get<ForwardTarget>(*target)).Run();
+  }
+}
+
+bool StreamingServer::Sessions::Enter() {
+  std::lock_guard lock(mutex);
+  if (stopping || count >= kMaxSessions) return false;
+  ++count;
+  return true;
+}
+
+void StreamingServer::Sessions::Leave() {
+  std::lock_guard lock(mutex);
+  --count;
+  ended.notify_all();
+}
+
+StreamingServer::Sessions::Registration::Registration(Sessions& sessions, asio::io_context& io)
+    : sessions_(sessions), io_(io) {
+  std::lock_guard lock(sessions_.mutex);
+  sessions_.running.insert(&io_);
+  if (sessions_.stopping) io_.stop();
+}
+
+StreamingServer::Sessions::Registration::~Registration() {
+  std::lock_guard lock(sessions_.mutex);
+  sessions_.running.erase(&io_);
+}
+
+bool StreamingServer::Sessions::Stopping() {
+  std::lock_guard lock(mutex);
+  return stopping;
 }
 
 }  // namespace crisp::crispd

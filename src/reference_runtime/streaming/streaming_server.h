@@ -11,16 +11,22 @@
 
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
 #include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <string>
 #include <thread>
 #include <variant>
 #include <vector>
 
 #include "absl/status/statusor.h"
+
+namespace boost::asio {
+class io_context;
+}
 
 namespace crisp::crispd {
 
@@ -64,15 +70,40 @@ class StreamingServer {
     std::map<std::string, Pending> pending;  // by path
   };
 
+  // The sessions running, so that the server's end ends them too.
+  struct Sessions {
+    static constexpr int kMaxSessions = 256;
+    bool Enter();  // false: too many, or stopping
+    void Leave();
+    bool Stopping();
+    // A session's io_context, known while the session runs.
+    class Registration {
+     public:
+      Registration(Sessions& sessions, boost::asio::io_context& io);
+      ~Registration();
+
+     private:
+      Sessions& sessions_;
+      boost::asio::io_context& io_;
+    };
+    std::mutex mutex;
+    std::condition_variable ended;
+    std::set<boost::asio::io_context*> running;
+    int count = 0;
+    bool stopping = false;
+  };
+
   StreamingServer() = default;
   std::string NewUrl(const char* kind, Target target);
   void AcceptLoop();
+  static void Serve(int fd, Tokens& tokens, Sessions& sessions);
 
   int listen_fd_ = -1;
   std::string base_;  // "http://127.0.0.1:PORT"
   std::atomic<bool> stopping_ = false;
   std::thread acceptor_;
   std::shared_ptr<Tokens> tokens_ = std::make_shared<Tokens>();
+  std::shared_ptr<Sessions> sessions_ = std::make_shared<Sessions>();
 };
 
 }  // namespace crisp::crispd

@@ -1,9 +1,14 @@
 #include "reference_runtime/streaming/streaming_server.h"
 
+#include <fcntl.h>
+
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/beast/websocket.hpp>
+#include <algorithm>
+#include <filesystem>
+#include <fstream>
 #include <map>
 #include <thread>
 
@@ -101,6 +106,49 @@ TEST(StreamingServerTest, StdinReachesTheCommandAndSuccessIsAStatus) {
   EXPECT_EQ(channels[1], "got:hello\n");
   EXPECT_EQ(channels.count(2), 0u);
   EXPECT_THAT(channels[3], HasSubstr(R"("status":"Success")"));
+}
+
+// Whether a process with exactly this command line runs.
+bool Running(const std::string& cmdline) {
+  for (const auto& entry : std::filesystem::directory_iterator("/proc")) {
+    std::ifstream in(entry.path() / "cmdline");
+    std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    std::replace(text.begin(), text.end(), '\0', ' ');
+    if (text == cmdline + " ") return true;
+  }
+  return false;
+}
+
+TEST(StreamingServerTest, AClientThatLeavesHasItsCommandKilled) {
+  auto server = StreamingServer::Start("127.0.0.1");
+  ASSERT_TRUE(server.ok()) << server.status();
+  Url parts = Split((*server)->ExecUrl({{"/bin/sh", "-c", "echo started; exec sleep 31.5"}, false, true, false}) +
+                    "?ignored=query");
+  {
+    asio::io_context io;
+    tcp::resolver resolver(io);
+    websocket::stream<tcp::socket> ws(io);
+    asio::connect(ws.next_layer(), resolver.resolve("127.0.0.1", parts.port));
+    // The command is spawned by this process: it must not inherit the
+    // client's end, or closing it here would not end the connection.
+    fcntl(ws.next_layer().native_handle(), F_SETFD, FD_CLOEXEC);
+    ws.set_option(websocket::stream_base::decorator(
+        [](websocket::request_type& request) { request.set(http::field::sec_websocket_protocol, "v4.channel.k8s.io"); }));
+    ws.handshake("127.0.0.1:" + parts.port, parts.path);
+    std::string out;
+    while (out.find("started") == std::string::npos) {
+      beast::flat_buffer buffer;
+      ws.read(buffer);
+      out += beast::buffers_to_string(buffer.data());
+    }
+    EXPECT_TRUE(Running("sleep 31.5"));
+  }  // the connection drops without a close
+  bool gone = false;
+  for (int i = 0; i < 50 && !gone; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    gone = !Running("sleep 31.5");
+  }
+  EXPECT_TRUE(gone);
 }
 
 TEST(StreamingServerTest, OnlyAWebSocketWithTheSubprotocolIsServed) {
