@@ -147,6 +147,10 @@ int Serve(const Flags& flags) {
     std::cerr << "crispd: error: " << containers.status().message() << '\n';
     return 1;
   }
+  if (!flags.streaming_address.starts_with("127.")) {
+    std::cerr << "crispd: warning: the streaming server on " << flags.streaming_address
+              << " serves exec to anyone who learns a URL, over plain HTTP" << std::endl;
+  }
   auto streaming = crisp::crispd::StreamingServer::Start(flags.streaming_address);
   if (!streaming.ok()) {
     std::cerr << "crispd: error: " << streaming.status().message() << '\n';
