@@ -87,6 +87,12 @@ absl::StatusOr<std::string> HostSide::NewAreaPath(std::string_view prefix) {
   return crisp::StrCat(*area, "/", prefix, "-", ++names_);
 }
 
+absl::StatusOr<std::string> HostSide::PathArg(const nlohmann::json& args, std::string_view prefix) {
+  std::string path = StringArg(args, "path");
+  if (!path.empty()) return path;
+  return NewAreaPath(prefix);
+}
+
 absl::StatusOr<nlohmann::json> HostSide::Run(std::string_view action, const nlohmann::json& args) {
   try {
     return RunAction(action, args);
@@ -106,12 +112,9 @@ absl::StatusOr<nlohmann::json> HostSide::RunAction(std::string_view action, cons
     return nlohmann::json{{"path", *path}};
   }
   if (action == "write_file") {
-    std::string path = StringArg(args, "path");
-    if (path.empty()) {
-      absl::StatusOr<std::string> fresh = NewAreaPath("file");
-      if (!fresh.ok()) return fresh.status();
-      path = *std::move(fresh);
-    }
+    absl::StatusOr<std::string> given = PathArg(args, "file");
+    if (!given.ok()) return given.status();
+    const std::string& path = *given;
     mode_t mode = 0644;
     if (args.contains("mode")) {
       std::string text = StringArg(args, "mode");
@@ -130,12 +133,9 @@ absl::StatusOr<nlohmann::json> HostSide::RunAction(std::string_view action, cons
     return nlohmann::json{{"path", path}};
   }
   if (action == "symlink") {
-    std::string path = StringArg(args, "path");
-    if (path.empty()) {
-      absl::StatusOr<std::string> fresh = NewAreaPath("link");
-      if (!fresh.ok()) return fresh.status();
-      path = *std::move(fresh);
-    }
+    absl::StatusOr<std::string> given = PathArg(args, "link");
+    if (!given.ok()) return given.status();
+    const std::string& path = *given;
     if (symlink(StringArg(args, "target").c_str(), path.c_str()) != 0) return absl::InternalError(Errno("symlink " + path));
     return nlohmann::json{{"path", path}};
   }

@@ -41,6 +41,8 @@ class HostSide {
   absl::StatusOr<std::string> Area();
   // A name nothing has in the area: "<area>/<prefix>-<N>".
   absl::StatusOr<std::string> NewAreaPath(std::string_view prefix);
+  // The `path` argument, or a new name in the area when there is none.
+  absl::StatusOr<std::string> PathArg(const nlohmann::json& args, std::string_view prefix);
 
   std::string tag_;
   std::string area_;  // created on first use, private (mkdtemp), removed by Undo
