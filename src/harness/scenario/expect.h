@@ -29,8 +29,8 @@ std::vector<Mismatch> Evaluate(const std::vector<Check>& checks, const nlohmann:
 // pattern element matching some actual element, scalars by equality.
 bool SubsetMatch(const nlohmann::json& actual, const nlohmann::json& pattern);
 
-// Whether `code_name` ("OK", "NotFound", or "error" for any failure) admits
-// the gRPC code `code`.
+// Whether `code_name` ("OK", "NotFound", or "error" for any failure but
+// Unimplemented) admits the gRPC code `code`.
 bool CodeMatches(std::string_view code_name, int code);
 
 // Whether `code_name` is one CodeMatches knows.

@@ -80,6 +80,7 @@ TEST(ExpectTest, CodeNames) {
   EXPECT_FALSE(CodeMatches("NotFound", 0));
   EXPECT_TRUE(CodeMatches("error", 13));
   EXPECT_FALSE(CodeMatches("error", 0));
+  EXPECT_FALSE(CodeMatches("error", 12));  // Unimplemented refuses nothing
   EXPECT_TRUE(CodeMatches("Cancelled", 1));
   EXPECT_TRUE(IsKnownCodeName("Unimplemented"));
   EXPECT_FALSE(IsKnownCodeName("NOT_FOUND"));
