@@ -39,7 +39,8 @@ bool HasAnswer(std::string_view code);
 
 // `scenarios` holds one results.json scenario per side (null: not run on
 // that side). Only steps that two or more sides reached are compared;
-// fields only between sides that answered OK (or read the log).
+// fields only between sides that answered OK, read the log, or ran a host
+// action.
 std::vector<StepDifference> CompareBehaviour(const std::vector<const nlohmann::json*>& scenarios,
                                              const Normaliser& normaliser, const CompareOptions& options = {});
 

@@ -237,8 +237,7 @@ class Pass {
     }
   }
 
-  // The first rule for a path; the answer is kept, since every answer of
-  // a scenario walks the same few paths three times.
+  // The first rule whose pattern matches the path (none: nullptr).
   const Normaliser::Compiled* RuleFor(const std::vector<std::string>& path) const {
     for (const Normaliser::Compiled& rule : rules_) {
       if (Matches(rule.segments, 0, path, 0)) return &rule;

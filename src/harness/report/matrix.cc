@@ -1,7 +1,5 @@
 #include "harness/report/matrix.h"
 
-#include <filesystem>
-#include <fstream>
 #include <map>
 #include <set>
 #include <atomic>

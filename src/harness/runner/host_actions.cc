@@ -53,10 +53,18 @@ std::string MountUnder(const std::string& path) {
   return "";
 }
 
+// A value as text: a string as it is, anything else as JSON.
+std::string Text(const nlohmann::json& value) { return value.is_string() ? value.get<std::string>() : value.dump(); }
+
 std::string StringArg(const nlohmann::json& args, const char* key, std::string fallback = "") {
-  if (!args.contains(key)) return fallback;
-  const nlohmann::json& value = args[key];
-  return value.is_string() ? value.get<std::string>() : value.dump();
+  return args.contains(key) ? Text(args[key]) : fallback;
+}
+
+// A list argument (argv) as words.
+std::vector<std::string> Words(const nlohmann::json& list) {
+  std::vector<std::string> words;
+  for (const nlohmann::json& word : list) words.push_back(Text(word));
+  return words;
 }
 
 // A duration argument in seconds (fractions allowed), as milliseconds;
@@ -234,15 +242,12 @@ absl::StatusOr<nlohmann::json> HostSide::RunAction(std::string_view action, cons
     if (!args.contains("argv") || !args["argv"].is_array() || args["argv"].empty()) {
       return absl::InvalidArgumentError("run needs argv: a non-empty list");
     }
-    std::vector<std::string> argv;
-    for (const nlohmann::json& word : args["argv"]) argv.push_back(word.is_string() ? word.get<std::string>() : word.dump());
+    std::vector<std::string> argv = Words(args["argv"]);
     absl::StatusOr<nlohmann::json> result = RunHostCommand(argv, SecondsArg(args, "timeout", 30));
     // undo: a command that reverses this one, run when the scenario ends
     // (also when it failed before its own last step).
     if (result.ok() && args.contains("undo") && args["undo"].is_array() && !args["undo"].empty()) {
-      Undoable undo{Undoable::Kind::kCommand, "", -1, {}};
-      for (const nlohmann::json& word : args["undo"]) undo.argv.push_back(word.is_string() ? word.get<std::string>() : word.dump());
-      undo_.push_back(std::move(undo));
+      undo_.push_back(Undoable{Undoable::Kind::kCommand, "", -1, Words(args["undo"])});
     }
     return result;
   }

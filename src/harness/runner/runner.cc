@@ -306,10 +306,8 @@ class Execution {
   // the code expected. nullopt: go on to the checks.
   std::optional<Attempt> JudgeCode(const Step& step, const client::CallRecord& record) {
     if (!record.transport_ready && !record.ok()) {
-      return Attempt{Verdict::kError,
-                     crisp::StrCat("the runtime is unreachable (", client::GrpcCodeName(record.code), ": ",
-                                   record.message, ")"),
-                     {}};
+      return HarnessError(crisp::StrCat("the runtime is unreachable (", client::GrpcCodeName(record.code), ": ",
+                                        record.message, ")"));
     }
     const std::string& want = step.expect.code;
     if (scenario::CodeMatches(want, static_cast<int>(record.code))) return std::nullopt;
@@ -420,6 +418,7 @@ class Execution {
       log["exists"] = false;
     }
     log["path"] = path;
+    if (!step.save.empty()) variables_.Set(step.save, log);
     return Check(step, log, {{"path", path}, {"log", log}});
   }
 
@@ -550,10 +549,10 @@ Runner::Runner(client::CriClient& client, client::Endpoint endpoint, RunOptions 
   options_.jobs = std::max(1, options_.jobs);
 }
 
-ScenarioResult Runner::RunScenario(const Scenario& scenario) {
+ScenarioResult Runner::RunScenario(const Scenario& scenario, const nlohmann::json& version) {
   if (options_.progress != nullptr) options_.progress->ScenarioStarted(scenario);
   ScenarioResult result = Execution(scenario, client_, options_, *options_.capabilities).Run();
-  if (options_.baseline != nullptr) ApplyBaseline(*options_.baseline, endpoint_.name, version_, result);
+  if (options_.baseline != nullptr) ApplyBaseline(*options_.baseline, endpoint_.name, version, result);
   if (options_.progress != nullptr) options_.progress->ScenarioFinished(result);
   return result;
 }
@@ -563,7 +562,6 @@ RunResult Runner::Run(const std::vector<const Scenario*>& scenarios, const nlohm
   run.run_id = options_.run_id;
   run.endpoint = endpoint_;
   run.runtime_version = version;
-  version_ = version;
   run.start = absl::Now();
   Capabilities probed;
   if (options_.capabilities == nullptr) {
@@ -581,7 +579,7 @@ RunResult Runner::Run(const std::vector<const Scenario*>& scenarios, const nlohm
       if (index >= scenarios.size()) return;
       if (options_.cancel != nullptr && options_.cancel->load()) return;
       started[index] = 1;
-      run.scenarios[index] = RunScenario(*scenarios[index]);
+      run.scenarios[index] = RunScenario(*scenarios[index], version);
     }
   };
   std::vector<std::thread> workers;

@@ -55,12 +55,11 @@ class Runner {
                 const nlohmann::json& version);
 
  private:
-  ScenarioResult RunScenario(const scenario::Scenario& scenario);
+  ScenarioResult RunScenario(const scenario::Scenario& scenario, const nlohmann::json& version);
 
   client::CriClient& client_;
   client::Endpoint endpoint_;
   RunOptions options_;
-  nlohmann::json version_;
 };
 
 // A new run ID: UTC time and a random part, "20261129-0301-4f2a9c".

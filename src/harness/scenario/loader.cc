@@ -531,9 +531,7 @@ std::optional<Step> ParseStep(const YAML::Node& node, const std::string& fixture
       }
       step.save = *save;
       context.saved.insert(*save);
-      context.saved_method[*save] = step.kind == Step::Kind::kCall   ? step.method
-                                    : step.kind == Step::Kind::kHost ? "host"
-                                                                     : "log";
+      context.saved_method[*save] = step.method;  // empty for host and log steps
     }
   }
   if (node["cleanup"]) {
