@@ -72,9 +72,9 @@ bool Holds(const Check& check, const nlohmann::json* actual) {
       return (actual->is_array() || actual->is_object()) &&
              JsonEquals(nlohmann::json(actual->size()), check.operand);
     case Check::Op::kGreaterThan:
-      return actual->is_number() && actual->get<double>() > check.operand.get<double>();
+      return actual->is_number() && check.operand.is_number() && actual->get<double>() > check.operand.get<double>();
     case Check::Op::kLessThan:
-      return actual->is_number() && actual->get<double>() < check.operand.get<double>();
+      return actual->is_number() && check.operand.is_number() && actual->get<double>() < check.operand.get<double>();
     case Check::Op::kOneOf:
       for (const auto& choice : check.operand) {
         if (JsonEquals(*actual, choice)) return true;

@@ -51,6 +51,8 @@ TEST(ExpectTest, MatchesCountsAndComparisons) {
   EXPECT_THAT(Check1("status.labels", Op::kCount, 1), IsEmpty());
   EXPECT_THAT(Check1("images[0].size", Op::kGreaterThan, 0), IsEmpty());
   EXPECT_THAT(Check1("images[1].size", Op::kLessThan, 1000), SizeIs(1));
+  // An operand that a reference made into text is a mismatch, not a throw.
+  EXPECT_THAT(Check1("images[0].size", Op::kGreaterThan, "12"), SizeIs(1));
   EXPECT_THAT(Check1("status.state", Op::kOneOf, {"CONTAINER_CREATED", "CONTAINER_RUNNING"}), IsEmpty());
   EXPECT_THAT(Check1("status.state", Op::kOneOf, {"CONTAINER_EXITED"}), SizeIs(1));
 }

@@ -307,9 +307,13 @@ void CheckOperand(const Check& check, Checker& checker) {
       return;
     case Check::Op::kCount:
     case Check::Op::kGreaterThan:
-    case Check::Op::kLessThan:
-      if (!check.operand.is_number()) bad("a number");
+    case Check::Op::kLessThan: {
+      // A number, or one whole ${...} reference to a number saved earlier.
+      bool reference = check.operand.is_string() && check.operand.get<std::string>().starts_with("${") &&
+                       check.operand.get<std::string>().ends_with("}");
+      if (!check.operand.is_number() && !reference) bad("a number");
       return;
+    }
     case Check::Op::kOneOf:
       if (!check.operand.is_array()) bad("a list");
       return;

@@ -159,7 +159,7 @@ TEST(LoaderTest, HostStepsConcurrencyRequirementsAndCritestKeys) {
         save: vol
       - host: {write_file: {path: "${vol.path}/flag", content: hi}}
       - host: {stat: {path: "${vol.path}/flag"}}
-        expect: {that: {exists: true}}
+        expect: {that: {exists: true, size: {greater_than: "${vol.size}"}}}
       - call: RemoveImage
         request: {image: {image: x}}
         concurrent: 5
