@@ -79,6 +79,15 @@ set +e
 rc=$?
 set -e
 check "exec and port-forward streams on crispd" 0 "$rc"
+
+# An OOM kill: conmon leaves its marker in the container's directory, not
+# in the directory crispd was started from.
+set +e
+"$CRISP" run -e "crispd=$socket" --suite "$repo/suites/container" --focus '^container\.oom-killed '
+rc=$?
+set -e
+check "an OOM-killed container on crispd" 0 "$rc"
+check "nothing written where crispd was started" "" "$(ls "$PWD/oom" 2>/dev/null || true)"
 check "no runc exec of crispd left" "" "$(pgrep -f "runc .*$dir.* exec" || true)"
 check "no sandbox left" 0 "$("$CRISP" call ListPodSandbox -e "$socket" | jq '.items | length')"
 check "no sandbox state left" "" "$(ls "$dir/state/sandboxes")"

@@ -52,7 +52,7 @@ std::string Join(const std::vector<std::string>& parts, const std::string& separ
 
 // Runs conmon, which double-forks, runs `runc create` and stays as the
 // container's monitor; returns the container's PID from conmon's sync pipe.
-absl::StatusOr<int> RunConmon(const std::vector<std::string>& argv, const std::string& log) {
+absl::StatusOr<int> RunConmon(const std::vector<std::string>& argv, const std::string& dir, const std::string& log) {
   int sync[2];
   if (pipe2(sync, O_CLOEXEC) != 0) return absl::InternalError("pipe failed");
   posix_spawn_file_actions_t actions;
@@ -61,6 +61,9 @@ absl::StatusOr<int> RunConmon(const std::vector<std::string>& argv, const std::s
   posix_spawn_file_actions_addopen(&actions, STDOUT_FILENO, log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0600);
   posix_spawn_file_actions_addopen(&actions, STDERR_FILENO, log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0600);
   posix_spawn_file_actions_adddup2(&actions, sync[1], 3);
+  // conmon writes some files (an `oom` marker) to its working directory:
+  // the container's, not wherever crispd was started.
+  posix_spawn_file_actions_addchdir_np(&actions, dir.c_str());
   std::vector<std::string> args = argv;
   std::vector<char*> c_argv;
   for (std::string& arg : args) c_argv.push_back(arg.data());
@@ -273,7 +276,7 @@ absl::StatusOr<std::string> ContainerManager::Create(const std::string& sandbox_
        "--root=" + sandboxes_.runtimes().Root(container.handler),
        "-p", dir + "/pidfile", "-P", dir + "/conmon.pid", "-l", container.log_path, "--exit-dir", dir + "/exits",
        "--persist-dir", dir, "--socket-dir-path", options_.state_dir + "/attach", "--log-level", "error"},
-      dir + "/conmon.log");
+      dir, dir + "/conmon.log");
   if (!pid.ok()) {
     fs::remove(container.log_path, error);  // "a failed create must not leave a log file behind"
     return fail(pid.status());
