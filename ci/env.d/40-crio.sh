@@ -1,0 +1,270 @@
+# CRI-O 1.26.4: not packaged in Debian 12, so taken from the build in
+# ../shared/peers/cri-o/ (or $CRISP_CRIO_DIR), unpacked and started with every
+# path it can be told under $CRISP_ENV_DIR/crio: configuration, storage,
+# registries (all to the local registry), signature policy, its own CNI
+# network with its own bridge and subnet, and crio-runc-clamp as its OCI
+# runtime (this host's root lacks CAP_SYS_RESOURCE). When the build is not
+# there, the environment comes up without CRI-O and says so.
+
+CRIO_DIR="$CRISP_ENV_DIR/crio"
+CRIO_SOCK="$CRIO_DIR/crio.sock"
+CRIO_PID="$CRIO_DIR/crio.pid"
+CRIO_LOG="$CRIO_DIR/crio.log"
+CRIO_PEER=${CRISP_CRIO_DIR:-$repo/../shared/peers/cri-o}
+CRIO_INSTANCE=${CRISP_ENV_INSTANCE:-0}
+CRIO_NET=crisp-crio-$CRIO_INSTANCE
+CRIO_BRIDGE=crisp-crio$CRIO_INSTANCE
+CRIO_POD_CIDR=${CRISP_CRIO_POD_CIDR:-10.$((120 + CRIO_INSTANCE)).0.0/16}
+
+crio_available() {
+  [ -f "$CRIO_PEER/crio.gz" ] && [ -f "$CRIO_PEER/pinns.gz" ] && [ -f "$CRIO_PEER/SHA256SUMS" ]
+}
+
+crio_unpack() {
+  mkdir -p "$CRIO_DIR/bin"
+  local name
+  for name in crio pinns; do
+    if [ ! -x "$CRIO_DIR/bin/$name" ]; then
+      gunzip -c "$CRIO_PEER/$name.gz" > "$CRIO_DIR/bin/$name.tmp"
+      chmod 755 "$CRIO_DIR/bin/$name.tmp"
+      mv "$CRIO_DIR/bin/$name.tmp" "$CRIO_DIR/bin/$name"
+    fi
+  done
+  (cd "$CRIO_DIR/bin" && sha256sum --quiet -c "$CRIO_PEER/SHA256SUMS") ||
+    die "crio: the binaries in $CRIO_PEER do not match its SHA256SUMS"
+  install -m 755 "$here/crio-runc-clamp" "$CRIO_DIR/bin/crio-runc-clamp"
+}
+
+crio_write_config() {
+  mkdir -p "$CRIO_DIR"/{root,runroot,log,conf.d,registries.d,net.d,ipam,hooks.d,cdi,keys,exits,attach,ns,runc}
+  local sandbox_image=${CRISP_SANDBOX_IMAGE:-registry.k8s.io/pause:3.9}
+  cat > "$CRIO_DIR/crio.conf" <<TOML
+# Written by ci/env.
+[crio]
+root = "$CRIO_DIR/root"
+runroot = "$CRIO_DIR/runroot"
+storage_driver = "overlay"
+log_dir = "$CRIO_DIR/log"
+version_file = "$CRIO_DIR/runroot/version"
+version_file_persist = "$CRIO_DIR/root/version"
+clean_shutdown_file = "$CRIO_DIR/root/clean.shutdown"
+
+[crio.api]
+listen = "$CRIO_SOCK"
+stream_address = "127.0.0.1"
+stream_port = "0"
+
+[crio.runtime]
+default_runtime = "crisp-runc"
+cgroup_manager = "cgroupfs"
+conmon_cgroup = "pod"
+namespaces_dir = "$CRIO_DIR/ns"
+pinns_path = "$CRIO_DIR/bin/pinns"
+container_exits_dir = "$CRIO_DIR/exits"
+container_attach_socket_dir = "$CRIO_DIR/attach"
+hooks_dir = ["$CRIO_DIR/hooks.d"]
+cdi_spec_dirs = ["$CRIO_DIR/cdi"]
+decryption_keys_path = "$CRIO_DIR/keys"
+irqbalance_config_file = "$CRIO_DIR/irqbalance"
+log_level = "info"
+
+[crio.runtime.runtimes.crisp-runc]
+runtime_path = "$CRIO_DIR/bin/crio-runc-clamp"
+runtime_type = "oci"
+runtime_root = "$CRIO_DIR/runc"
+monitor_path = "/usr/bin/conmon"
+
+[crio.image]
+pause_image = "$sandbox_image"
+signature_policy = "$CRIO_DIR/policy.json"
+
+[crio.network]
+network_dir = "$CRIO_DIR/net.d"
+plugin_dirs = ["/usr/lib/cni"]
+TOML
+
+  cat > "$CRIO_DIR/storage.conf" <<TOML
+[storage]
+driver = "overlay"
+graphroot = "$CRIO_DIR/root/storage"
+runroot = "$CRIO_DIR/runroot/storage"
+TOML
+
+  # A [[registry]] per prefix, located at the local registry: a missing
+  # image fails at once instead of waiting for DNS.
+  {
+    echo 'unqualified-search-registries = ["docker.io"]'
+    local registry
+    for registry in docker.io registry.k8s.io gcr.io quay.io k8s.gcr.io; do
+      cat <<TOML
+[[registry]]
+prefix = "$registry"
+location = "${CRISP_REGISTRY:-127.0.0.1:5000}"
+insecure = true
+TOML
+    done
+  } > "$CRIO_DIR/registries.conf"
+
+  echo '{"default":[{"type":"insecureAcceptAnything"}]}' > "$CRIO_DIR/policy.json"
+
+  cat > "$CRIO_DIR/net.d/10-$CRIO_NET.conflist" <<JSON
+{
+  "cniVersion": "0.4.0",
+  "name": "$CRIO_NET",
+  "plugins": [
+    {
+      "type": "bridge",
+      "bridge": "$CRIO_BRIDGE",
+      "isGateway": true,
+      "ipMasq": false,
+      "hairpinMode": true,
+      "ipam": {
+        "type": "host-local",
+        "dataDir": "$CRIO_DIR/ipam",
+        "ranges": [[{"subnet": "$CRIO_POD_CIDR"}]],
+        "routes": [{"dst": "0.0.0.0/0"}]
+      }
+    },
+    {"type": "portmap", "capabilities": {"portMappings": true}}
+  ]
+}
+JSON
+}
+
+crio_answers() {
+  [ -S "$CRIO_SOCK" ] || return 1
+  local crisp
+  crisp=$(crisp_binary || true)
+  if [ -n "$crisp" ]; then
+    "$crisp" --timeout 2s call Version -e "unix://$CRIO_SOCK" -d '{}'
+  fi
+}
+
+crio_up() {
+  if ! crio_available; then
+    say "crio: no CRI-O build in $CRIO_PEER; coming up without CRI-O (tests that need it are skipped)"
+    return 0
+  fi
+  if ! pid_alive "$CRIO_PID"; then
+    crio_unpack
+    crio_write_config
+  fi
+  start_daemon crio "$CRIO_PID" "$CRIO_LOG" \
+    env CONTAINERS_STORAGE_CONF="$CRIO_DIR/storage.conf" \
+        CONTAINERS_REGISTRIES_CONF="$CRIO_DIR/registries.conf" \
+    "$CRIO_DIR/bin/crio" --config "$CRIO_DIR/crio.conf" --config-dir "$CRIO_DIR/conf.d" \
+      --registries-conf "$CRIO_DIR/registries.conf" --registries-conf-dir "$CRIO_DIR/registries.d"
+  wait_until 60 crio "$CRIO_PID" "$CRIO_LOG" crio_answers
+  set_var CRISP_CRIO_ENDPOINT "unix://$CRIO_SOCK"
+  set_var CRISP_CRIO_POD_CIDR "$CRIO_POD_CIDR"
+}
+
+# Pods first, through CRI while CRI-O still runs (conmon outlives it, and
+# CNI DEL needs it); then the daemon; then what CRI-O never removes.
+crio_down() {
+  [ -d "$CRIO_DIR" ] || return 0
+  if pid_alive "$CRIO_PID"; then
+    local crisp
+    crisp=$(crisp_binary || true)
+    if [ -n "$crisp" ]; then
+      "$crisp" clean -e "unix://$CRIO_SOCK" --all >&2 || say "crio: crisp clean failed; sweeping by hand"
+    fi
+  fi
+  stop_daemon crio "$CRIO_PID"
+  crio_kill_leftovers
+  crio_sweep_netns
+  crio_sweep_iptables
+  crio_sweep_cgroups
+  ip link del "$CRIO_BRIDGE" 2>/dev/null || true
+  unmount_under "$CRIO_DIR"
+}
+
+# conmon processes of our CRI-O (they name our exits directory) and the
+# container processes under our runc root.
+crio_kill_leftovers() {
+  local pids
+  pids=$(pgrep -f -- "$CRIO_DIR/exits" || true)
+  if [ -n "$pids" ]; then
+    say "crio: killing leftover conmon processes: $(echo $pids)"
+    kill -KILL $pids 2>/dev/null || true
+  fi
+  local state id
+  for state in "$CRIO_DIR"/runc/*/state.json; do
+    [ -f "$state" ] || continue
+    id=$(basename "$(dirname "$state")")
+    pids=$(grep -l -- "$id" /proc/[0-9]*/cgroup 2>/dev/null | cut -d/ -f3 || true)
+    if [ -n "$pids" ]; then
+      say "crio: killing leftover processes of container ${id:0:12}: $(echo $pids)"
+      kill -KILL $pids 2>/dev/null || true
+    fi
+  done
+}
+
+# Network namespaces: pinned by CRI-O under our ns dir, and any netns whose
+# pod address lies in our subnet.
+crio_sweep_netns() {
+  local ns prefix=${CRIO_POD_CIDR%%.0.0/*}
+  for ns in "$CRIO_DIR"/ns/*/*; do
+    [ -e "$ns" ] || continue
+    umount -l "$ns" 2>/dev/null || true
+    rm -f "$ns"
+  done
+  [ -d /var/run/netns ] || return 0
+  for ns in $(ls /var/run/netns); do
+    if ip -n "$ns" -4 -o addr show 2>/dev/null | grep -q " inet $prefix\."; then
+      say "crio: removing leftover netns $ns"
+      ip netns del "$ns" 2>/dev/null || { umount -l "/var/run/netns/$ns" 2>/dev/null; rm -f "/var/run/netns/$ns"; }
+    fi
+  done
+}
+
+# portmap's chains for our network (their rules carry its name), and the
+# KUBE-MARK-MASQ chain CRI-O's host-port code creates, when nothing else
+# uses it.
+crio_sweep_iptables() {
+  command -v iptables-save >/dev/null || return 0
+  local table chain rule
+  for table in nat filter; do
+    for chain in $(iptables-save -t "$table" 2>/dev/null | grep -- "$CRIO_NET" | grep -o -- '-j CNI-DN-[0-9a-f]*' | awk '{print $2}' | sort -u); do
+      iptables-save -t "$table" | grep -- "-j $chain\b" | sed 's/^-A /-D /' | while read -r rule; do
+        eval "iptables -t $table $rule" 2>/dev/null || true
+      done
+      iptables -t "$table" -F "$chain" 2>/dev/null || true
+      iptables -t "$table" -X "$chain" 2>/dev/null || true
+    done
+  done
+  if iptables -t nat -S KUBE-MARK-MASQ >/dev/null 2>&1 &&
+     ! iptables-save -t nat | grep -q -- '-j KUBE-MARK-MASQ'; then
+    iptables -t nat -F KUBE-MARK-MASQ 2>/dev/null || true
+    iptables -t nat -X KUBE-MARK-MASQ 2>/dev/null || true
+  fi
+}
+
+# CRI-O makes a `crio` cgroup in every cgroup v1 hierarchy (and a
+# crio-conmon-<id> one per failed sandbox) and never removes them. Only
+# empty ones go, deepest first; a non-empty one is reported.
+crio_sweep_cgroups() {
+  local mount dir
+  for mount in $(awk '$9 == "cgroup" || $9 == "cgroup2" {print $5}' /proc/self/mountinfo); do
+    for dir in "$mount/crio" "$mount"/crio-conmon-*; do
+      [ -d "$dir" ] || continue
+      find "$dir" -depth -type d -exec rmdir {} \; 2>/dev/null || true
+      [ -d "$dir" ] && say "crio: cgroup $dir is not empty; left in place"
+    done
+  done
+  return 0
+}
+
+crio_status() {
+  if ! crio_available; then
+    echo "crio: not available (no CRI-O build in $CRIO_PEER)"
+  elif pid_alive "$CRIO_PID"; then
+    echo "crio: running (pid $(cat "$CRIO_PID")), unix://$CRIO_SOCK"
+  else
+    echo "crio: not running"
+  fi
+}
+
+UP_STEPS+=(crio_up)
+DOWN_STEPS+=(crio_down)
+STATUS_STEPS+=(crio_status)
