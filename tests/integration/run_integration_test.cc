@@ -219,5 +219,64 @@ scenarios:
   EXPECT_THAT(bad.err, HasSubstr(broken + ":2:5: an entry needs runtime:"));
 }
 
+// any_of: where the CRI allows several answers, any one passes the step;
+// when none holds, each alternative says why, and errors stay errors.
+TEST_F(RunIntegrationTest, AnyOfAcceptsEachAllowedAnswerAndExplainsWhenNoneHolds) {
+  FakeRuntime runtime(HealthyRuntime());
+  std::string suite = Write("fake.yaml", R"(suite: fake
+scenarios:
+  - id: fake.either-code
+    title: ListContainers may fail or answer
+    steps:
+      - call: ListContainers
+        expect:
+          any_of:
+            - {code: OK}
+            - {code: Unimplemented}
+  - id: fake.either-answer
+    title: Version names one of two runtimes
+    steps:
+      - call: Version
+        expect:
+          any_of:
+            - {code: NotFound}
+            - {that: {runtime_name: fakecri}}
+  - id: fake.neither
+    title: Version is neither
+    steps:
+      - call: Version
+        expect:
+          any_of:
+            - {code: NotFound}
+            - {that: {runtime_name: containerd}}
+)");
+  CliResult result = RunCrispForTest({"run", "-e", runtime.endpoint(), "--suite", suite,
+                                      "--report-dir", dir_ + "/out"});
+  EXPECT_EQ(result.code, cli::kExitFailures) << result.out << result.err;
+  EXPECT_THAT(result.out, HasSubstr("PASS   fake.either-code"));
+  EXPECT_THAT(result.out, HasSubstr("PASS   fake.either-answer"));
+  EXPECT_THAT(result.out, HasSubstr("FAIL   fake.neither"));
+  EXPECT_THAT(result.out, HasSubstr(
+      "step 1 (Version): none of the 2 allowed answers: (1) expected code NotFound, got OK; "
+      "(2) runtime_name: expected equals \"containerd\", got \"fakecri\""));
+  nlohmann::json results = nlohmann::json::parse(Read("out/results.json"));
+  EXPECT_EQ(results["summary"]["pass"], 2);
+  EXPECT_EQ(results["scenarios"][2]["steps"][0]["observations"][0]["code_name"], "OK");
+
+  std::string broken = Write("broken.yaml", R"(scenarios:
+  - id: a.b
+    title: t
+    steps:
+      - call: Version
+        expect: {code: OK, any_of: [{code: OK}, {code: NotFound}]}
+      - call: Version
+        expect: {any_of: [{code: OK}]}
+)");
+  CliResult validate = RunCrispForTest({"validate", broken});
+  EXPECT_EQ(validate.code, cli::kExitUsage);
+  EXPECT_THAT(validate.err, HasSubstr("put code: and that: in each alternative"));
+  EXPECT_THAT(validate.err, HasSubstr("any_of: must be a list of two or more alternatives"));
+}
+
 }  // namespace
 }  // namespace crisp

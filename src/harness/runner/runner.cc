@@ -17,6 +17,7 @@
 #include "harness/client/json_request.h"
 #include "harness/client/proto_json.h"
 #include "harness/runner/host_actions.h"
+#include "harness/runner/kubelet.h"
 #include "harness/runner/sweep.h"
 #include "harness/scenario/cri_log.h"
 #include "harness/scenario/expect.h"
@@ -197,12 +198,40 @@ class Execution {
     if (step.method == "RunPodSandbox" && request->contains("config")) {
       MakeSandboxUnique((*request)["config"]);
     }
-    if (step.method == "CreateContainer" && !request->contains("sandbox_config")) {
+    if (step.method == "CreateContainer") {
       // The sandbox config is the one the sandbox was run with.
       auto sandbox = sandbox_configs_.find((*request).value("pod_sandbox_id", ""));
-      if (sandbox != sandbox_configs_.end()) (*request)["sandbox_config"] = sandbox->second;
+      if (sandbox != sandbox_configs_.end() && !request->contains("sandbox_config")) {
+        (*request)["sandbox_config"] = sandbox->second;
+      }
+      if (scenario_.kubelet_fidelity && request->contains("config")) {
+        const nlohmann::json& pod = sandbox != sandbox_configs_.end() ? sandbox->second
+                                                                      : request->value("sandbox_config", nlohmann::json());
+        kubelet::InheritNamespaces(pod, (*request)["config"]);
+      }
     }
     return request;
+  }
+
+  // What the kubelet makes on the host before the call (kubelet.h): the
+  // pod's log directory before RunPodSandbox, the container's before
+  // CreateContainer. Only per-run directories (they carry the suffix), and
+  // each is removed with the pod's log directory when the scenario ends.
+  absl::Status PrepareHost(const Step& step, const nlohmann::json& request) {
+    if (!scenario_.kubelet_fidelity) return absl::OkStatus();
+    std::string directory;
+    if (step.method == "RunPodSandbox") {
+      directory = kubelet::PodLogDirectory(request.value("config", nlohmann::json()));
+      if (directory.find(suffix_) == std::string::npos) return absl::OkStatus();
+      // Removed at the end even if the sandbox never comes to be.
+      created_.push_back({Created::Kind::kSandbox, "", directory});
+    } else if (step.method == "CreateContainer") {
+      directory = kubelet::ContainerLogDirectory(request.value("sandbox_config", nlohmann::json()),
+                                                 request.value("config", nlohmann::json()));
+      if (directory.find(suffix_) == std::string::npos) return absl::OkStatus();
+    }
+    if (directory.empty()) return absl::OkStatus();
+    return kubelet::MakeDirectory(directory);
   }
 
   void MakeSandboxUnique(nlohmann::json& config) {
@@ -231,6 +260,11 @@ class Execution {
     absl::StatusOr<nlohmann::json> request_json = BuildRequest(step);
     if (!request_json.ok()) {
       return HarnessError(std::string(crisp::View(request_json.status().message())));
+    }
+    if (absl::Status prepared = PrepareHost(step, *request_json); !prepared.ok()) {
+      return HarnessError(crisp::StrCat("doing what the kubelet does before ", step.method, ": ",
+                                        crisp::View(prepared.message())),
+                          {{"request", *request_json}});
     }
     const client::MethodDescriptor* method = *client::FindCriMethod(step.method);
     std::unique_ptr<google::protobuf::Message> request = client::NewRequest(*method);
@@ -278,8 +312,9 @@ class Execution {
     auto which = [&](size_t i) {
       return records.size() == 1 ? std::string() : crisp::StrCat("call ", i + 1, " of ", records.size(), ": ");
     };
+    if (!step.expect.any_of.empty()) return JudgeAlternatives(step, *request_json, records[0], std::move(observation));
     for (size_t i = 0; i < records.size(); ++i) {
-      if (std::optional<Attempt> judged = JudgeCode(step, records[i])) {
+      if (std::optional<Attempt> judged = JudgeCode(step, step.expect, records[i])) {
         judged->message = which(i) + judged->message;
         judged->observation = std::move(observation);
         return *std::move(judged);
@@ -291,7 +326,7 @@ class Execution {
     for (size_t i = 0; i < records.size(); ++i) {
       nlohmann::json checked = records[i].ok() ? client::ProtoToJson(*records[i].response)
                                                : nlohmann::json{{"message", records[i].message}};
-      Attempt attempt = Check(step, checked, nlohmann::json());
+      Attempt attempt = Check(step.expect, checked, nlohmann::json());
       if (attempt.verdict != Verdict::kPass) {
         attempt.message = which(i) + attempt.message;
         attempt.observation = std::move(observation);
@@ -304,12 +339,13 @@ class Execution {
   // What the code of one answer says, when it settles the step: the runtime
   // unreachable, UNIMPLEMENTED where the scenario allows it (n.a.), or not
   // the code expected. nullopt: go on to the checks.
-  std::optional<Attempt> JudgeCode(const Step& step, const client::CallRecord& record) {
+  std::optional<Attempt> JudgeCode(const Step& step, const scenario::Expectation& expect,
+                                   const client::CallRecord& record) {
     if (!record.transport_ready && !record.ok()) {
       return HarnessError(crisp::StrCat("the runtime is unreachable (", client::GrpcCodeName(record.code), ": ",
                                         record.message, ")"));
     }
-    const std::string& want = step.expect.code;
+    const std::string& want = expect.code;
     if (scenario::CodeMatches(want, static_cast<int>(record.code))) return std::nullopt;
     if (record.code == absl::StatusCode::kUnimplemented) {
       const auto& allowed = scenario_.allow_unimplemented;
@@ -327,6 +363,32 @@ class Execution {
     return Attempt{Verdict::kFail, crisp::StrCat("expected code ", want, ", got ", got), {}};
   }
 
+  // One answer against each answer the step allows (`any_of`): the first
+  // that holds passes the step; when none does, each says why.
+  Attempt JudgeAlternatives(const Step& step, const nlohmann::json& request, const client::CallRecord& record,
+                            nlohmann::json observation) {
+    if (record.ok()) Remember(step, request, record);
+    nlohmann::json checked = record.ok() ? client::ProtoToJson(*record.response)
+                                         : nlohmann::json{{"message", record.message}};
+    std::string why;
+    int number = 0;
+    for (const scenario::Expectation& alternative : step.expect.any_of) {
+      ++number;
+      std::optional<Attempt> judged = JudgeCode(step, alternative, record);
+      if (judged && judged->verdict == Verdict::kError) {
+        judged->observation = std::move(observation);
+        return *std::move(judged);
+      }
+      Attempt attempt = judged ? *std::move(judged) : Check(alternative, checked, nlohmann::json());
+      if (attempt.verdict == Verdict::kPass || attempt.verdict == Verdict::kNotApplicable) {
+        attempt.observation = std::move(observation);
+        return attempt;
+      }
+      crisp::StrAppend(&why, why.empty() ? "" : "; ", "(", number, ") ", attempt.message);
+    }
+    return {Verdict::kFail, crisp::StrCat("none of the ", number, " allowed answers: ", why), std::move(observation)};
+  }
+
   Attempt HostStep(const Step& step) {
     absl::StatusOr<nlohmann::json> args = variables_.Resolve(step.request);
     if (!args.ok()) return HarnessError(std::string(crisp::View(args.status().message())));
@@ -338,12 +400,12 @@ class Execution {
     }
     observation["result"] = *result;
     if (!step.save.empty()) variables_.Set(step.save, *result);
-    return Check(step, *result, std::move(observation));
+    return Check(step.expect, *result, std::move(observation));
   }
 
-  Attempt Check(const Step& step, const nlohmann::json& checked, nlohmann::json observation) {
+  Attempt Check(const scenario::Expectation& expect, const nlohmann::json& checked, nlohmann::json observation) {
     // Expected values may refer to saved results too.
-    std::vector<scenario::Check> checks = step.expect.checks;
+    std::vector<scenario::Check> checks = expect.checks;
     for (scenario::Check& check : checks) {
       absl::StatusOr<nlohmann::json> operand = variables_.Resolve(check.operand);
       if (!operand.ok()) return HarnessError(std::string(crisp::View(operand.status().message())), std::move(observation));
@@ -419,7 +481,7 @@ class Execution {
     }
     log["path"] = path;
     if (!step.save.empty()) variables_.Set(step.save, log);
-    return Check(step, log, {{"path", path}, {"log", log}});
+    return Check(step.expect, log, {{"path", path}, {"log", log}});
   }
 
   void CleanUp(ScenarioResult& result) {

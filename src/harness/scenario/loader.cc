@@ -365,13 +365,28 @@ std::vector<Check> ParseChecks(const YAML::Node& node, Checker& checker) {
   return checks;
 }
 
-std::optional<Expectation> ParseExpectation(const YAML::Node& node, Checker& checker) {
+std::optional<Expectation> ParseExpectation(const YAML::Node& node, Checker& checker, bool alternative = false) {
   Expectation expectation;
   if (!node.IsMap()) {
-    checker.Error(node, "expect: must be a map with code: and/or that:");
+    checker.Error(node, alternative ? "an any_of: alternative must be a map with code: and/or that:"
+                                    : "expect: must be a map with code: and/or that:, or any_of:");
     return std::nullopt;
   }
-  CheckKeys(node, {"code", "that"}, "expect", checker);
+  if (!alternative && node["any_of"]) {
+    CheckKeys(node, {"any_of"}, "expect with any_of: (put code: and that: in each alternative)", checker);
+    const YAML::Node& list = node["any_of"];
+    if (!list.IsSequence() || list.size() < 2) {
+      checker.Error(list, "any_of: must be a list of two or more alternatives, each with code: and/or that:");
+      return std::nullopt;
+    }
+    for (const auto& item : list) {
+      if (auto parsed = ParseExpectation(item, checker, /*alternative=*/true)) {
+        expectation.any_of.push_back(*std::move(parsed));
+      }
+    }
+    return expectation;
+  }
+  CheckKeys(node, {"code", "that"}, alternative ? "an any_of: alternative" : "expect", checker);
   if (node["code"]) {
     if (auto code = String(node["code"], "code", checker)) {
       if (!IsKnownCodeName(*code)) {
@@ -569,6 +584,15 @@ std::optional<Step> ParseStep(const YAML::Node& node, const std::string& fixture
     for (const Check& check : step.expect.checks) {
       CheckReferences(check.operand, check.where, context, checker);
     }
+    for (const Expectation& alternative : step.expect.any_of) {
+      for (const Check& check : alternative.checks) CheckReferences(check.operand, check.where, context, checker);
+    }
+    if (!step.expect.any_of.empty() && step.kind != Step::Kind::kCall) {
+      checker.Error(node["expect"], "any_of: is for call steps, whose answer may be one of several codes");
+    }
+    if (!step.expect.any_of.empty() && step.concurrent > 1) {
+      checker.Error(node["expect"], "any_of: and concurrent: do not go together");
+    }
   }
   if (step.kind != Step::Kind::kCall && node["expect"] && node["expect"]["code"]) {
     checker.Error(node["expect"]["code"], "only call steps have a gRPC code to expect");
@@ -581,7 +605,8 @@ std::optional<Scenario> ParseScenario(const YAML::Node& node, const Suite& suite
     checker.Error(node, "a scenario must be a map (id, title, steps, ...)");
     return std::nullopt;
   }
-  CheckKeys(node, {"id", "title", "tags", "spec_ref", "critest", "requires", "allow_unimplemented", "timeout", "steps"},
+  CheckKeys(node, {"id", "title", "tags", "spec_ref", "critest", "requires", "allow_unimplemented", "kubelet_fidelity",
+                   "timeout", "steps"},
             "a scenario", checker);
   Scenario scenario;
   scenario.suite = suite.name;
@@ -623,6 +648,14 @@ std::optional<Scenario> ParseScenario(const YAML::Node& node, const Suite& suite
       } else {
         method = std::string((*found)->name());
       }
+    }
+  }
+  if (node["kubelet_fidelity"]) {
+    const YAML::Node& fidelity = node["kubelet_fidelity"];
+    if (!fidelity.IsScalar() || (fidelity.Scalar() != "true" && fidelity.Scalar() != "false")) {
+      checker.Error(fidelity, "kubelet_fidelity: must be true or false");
+    } else {
+      scenario.kubelet_fidelity = fidelity.Scalar() == "true";
     }
   }
   if (node["timeout"]) scenario.timeout = Duration(node["timeout"], "timeout", checker).value_or(scenario.timeout);

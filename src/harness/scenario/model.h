@@ -47,6 +47,10 @@ struct Expectation {
   // The gRPC code the call must end with, by gRPC name ("OK", "NotFound").
   std::string code = "OK";
   std::vector<Check> checks;
+  // Where the CRI allows several answers: the step passes when any one of
+  // these holds (code and checks above are then unused). Alternatives have
+  // no alternatives of their own.
+  std::vector<Expectation> any_of;
 };
 
 // Poll a step until its expectation holds or `timeout` passes.
@@ -89,6 +93,11 @@ struct Scenario {
   std::vector<std::string> allow_unimplemented;
   // Keys of the critest specs this scenario covers (docs/critest-v1.26.1.yaml).
   std::vector<std::string> critest;
+  // crisp does around each call what the kubelet does (runner/kubelet.h):
+  // namespaces a container leaves unset follow its pod's, log directories
+  // exist before the calls that use them. False: requests go as written, to
+  // test a runtime's own handling of what a kubelet would never send.
+  bool kubelet_fidelity = true;
   std::vector<Step> steps;
   absl::Duration timeout = absl::Minutes(5);
   std::string suite;  // the suite's name
