@@ -22,6 +22,7 @@
 #include "harness/runner/baseline.h"
 #include "harness/runner/runner.h"
 #include "harness/scenario/loader.h"
+#include "harness/scenario/portability.h"
 
 namespace crisp::cli {
 namespace {
@@ -527,7 +528,16 @@ int Validate(const std::vector<std::string>& paths, std::ostream& out, std::ostr
     err << "crisp: " << loaded.diagnostics.size() << " problem(s) found\n";
     return kExitUsage;
   }
-  out << "ok: " << loaded.suites.size() << " suite file(s), " << scenarios << " scenario(s)\n";
+  size_t warnings = 0;
+  for (const auto& suite : loaded.suites) {
+    for (const auto& warning : scenario::PortabilityWarnings(suite)) {
+      err << warning.ToString() << '\n';
+      ++warnings;
+    }
+  }
+  out << "ok: " << loaded.suites.size() << " suite file(s), " << scenarios << " scenario(s)";
+  if (warnings > 0) out << ", " << warnings << " portability warning(s)";
+  out << "\n";
   return kExitOk;
 }
 

@@ -2,6 +2,7 @@
 
 #include <arpa/inet.h>
 #include <fcntl.h>
+#include <ifaddrs.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <poll.h>
@@ -111,6 +112,38 @@ absl::StatusOr<nlohmann::json> HostSide::Run(std::string_view action, const nloh
   }
 }
 
+// The IPv4 address of the interface that carries the default route (read
+// from /proc/net/route): how the host is reached from elsewhere, unlike
+// loopback, which host-port forwarding may leave out.
+static absl::StatusOr<nlohmann::json> DefaultRouteAddress() {
+  std::ifstream routes("/proc/net/route");
+  std::string line;
+  std::string interface;
+  std::getline(routes, line);  // the header
+  while (std::getline(routes, line)) {
+    std::istringstream fields(line);
+    std::string name, destination;
+    if (fields >> name >> destination && destination == "00000000") {
+      interface = name;
+      break;
+    }
+  }
+  if (interface.empty()) return absl::NotFoundError("the host has no IPv4 default route (/proc/net/route)");
+  ifaddrs* addresses = nullptr;
+  if (getifaddrs(&addresses) != 0) return absl::InternalError(Errno("getifaddrs"));
+  std::string found;
+  for (ifaddrs* entry = addresses; entry != nullptr; entry = entry->ifa_next) {
+    if (entry->ifa_addr == nullptr || entry->ifa_addr->sa_family != AF_INET || interface != entry->ifa_name) continue;
+    char text[INET_ADDRSTRLEN] = {};
+    inet_ntop(AF_INET, &reinterpret_cast<sockaddr_in*>(entry->ifa_addr)->sin_addr, text, sizeof(text));
+    found = text;
+    break;
+  }
+  freeifaddrs(addresses);
+  if (found.empty()) return absl::NotFoundError(crisp::StrCat("interface ", interface, " of the default route has no IPv4 address"));
+  return nlohmann::json{{"ipv4", found}, {"interface", interface}};
+}
+
 absl::StatusOr<nlohmann::json> HostSide::RunAction(std::string_view action, const nlohmann::json& args) {
   if (action == "temp_dir") {
     absl::StatusOr<std::string> path = NewAreaPath("dir");
@@ -187,6 +220,7 @@ absl::StatusOr<nlohmann::json> HostSide::RunAction(std::string_view action, cons
     }
     return nlohmann::json{{"target", target}};
   }
+  if (action == "host_address") return DefaultRouteAddress();
   if (action == "tcp_listen") {
     int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
     if (fd < 0) return absl::InternalError(Errno("socket"));

@@ -91,6 +91,24 @@ TEST(HostSideTest, NothingIsDeletedThroughAMountThatStayed) {
   std::filesystem::remove_all(source);
 }
 
+// The host's address on its default route, when it has one (this kind of
+// machine does); else a clear NotFound, never loopback.
+TEST(HostSideTest, HostAddressIsTheDefaultRoutesIpv4) {
+  HostSide host("test");
+  absl::StatusOr<json> address = host.Run("host_address", json::object());
+  std::ifstream routes("/proc/net/route");
+  std::string text((std::istreambuf_iterator<char>(routes)), std::istreambuf_iterator<char>());
+  if (text.find("\t00000000\t") == std::string::npos) {
+    EXPECT_EQ(address.status().code(), absl::StatusCode::kNotFound);
+    return;
+  }
+  ASSERT_TRUE(address.ok()) << address.status();
+  std::string ipv4 = (*address)["ipv4"];
+  EXPECT_THAT(ipv4, ::testing::MatchesRegex(R"([0-9]+\.[0-9]+\.[0-9]+\.[0-9]+)"));
+  EXPECT_NE(ipv4.rfind("127.", 0), 0u) << ipv4;
+  EXPECT_THAT(text, HasSubstr((*address)["interface"].get<std::string>() + "\t00000000"));
+}
+
 TEST(HostSideTest, ListenerHttpAndCommands) {
   HostSide host("test");
   absl::StatusOr<json> listener = host.Run("tcp_listen", json::object());

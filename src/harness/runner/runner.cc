@@ -537,6 +537,17 @@ class Execution {
         break;
       }
       case Created::Kind::kImage: {
+        // An image the scenario removed itself is not removed again: a
+        // kubelet removes only images it sees, and runtimes differ in how
+        // they answer a second removal (idempotence.* judges that).
+        v1::ImageStatusRequest status;
+        status.mutable_image()->set_image(created.id);
+        client::CallRecord seen = client_.Call(**client::FindCriMethod("ImageStatus"), status,
+                                               {.timeout = options_.call_timeout});
+        if (seen.ok() && !static_cast<const v1::ImageStatusResponse&>(*seen.response).has_image()) {
+          result.cleanup.push_back(crisp::StrCat("image ", created.id, ": already gone"));
+          break;
+        }
         v1::RemoveImageRequest remove;
         remove.mutable_image()->set_image(created.id);
         failure = Undo("RemoveImage", remove);

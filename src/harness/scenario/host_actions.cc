@@ -13,6 +13,7 @@ const std::vector<HostAction>& Table() {
       {"mount", {"target"}, {"type", "source", "propagation", "options"},
        "{target}: type bind (source) or tmpfs, then propagation private|shared|slave; unmounted at the end", true},
       {"tcp_listen", {}, {"port"}, "{port}: a TCP socket listening on all addresses until the scenario ends", true},
+      {"host_address", {}, {}, "{ipv4, interface}: the host's IPv4 address on the interface of its default route", true},
       {"http_get", {"url"}, {"timeout"}, "{status, body, error}: status 0 and error when no answer came", true},
       {"stat", {"path"}, {}, "{exists, type, size, content}: type file|dir|symlink|other; content of small files", true},
       {"run", {"argv"}, {"timeout", "undo"},

@@ -606,7 +606,7 @@ std::optional<Scenario> ParseScenario(const YAML::Node& node, const Suite& suite
     return std::nullopt;
   }
   CheckKeys(node, {"id", "title", "tags", "spec_ref", "critest", "requires", "allow_unimplemented", "kubelet_fidelity",
-                   "timeout", "steps"},
+                   "strict", "timeout", "steps"},
             "a scenario", checker);
   Scenario scenario;
   scenario.suite = suite.name;
@@ -649,6 +649,10 @@ std::optional<Scenario> ParseScenario(const YAML::Node& node, const Suite& suite
         method = std::string((*found)->name());
       }
     }
+  }
+  if (node["strict"]) {
+    scenario.strict = String(node["strict"], "strict", checker).value_or("");
+    if (scenario.strict.empty()) checker.Error(node["strict"], "strict: needs the reason the scenario pins a form");
   }
   if (node["kubelet_fidelity"]) {
     const YAML::Node& fidelity = node["kubelet_fidelity"];

@@ -98,6 +98,9 @@ struct Scenario {
   // exist before the calls that use them. False: requests go as written, to
   // test a runtime's own handling of what a kubelet would never send.
   bool kubelet_fidelity = true;
+  // Why this scenario may pin a runtime-specific form (an ID's shape, a
+  // whole map): the portability lint (portability.h) skips it when set.
+  std::string strict;
   std::vector<Step> steps;
   absl::Duration timeout = absl::Minutes(5);
   std::string suite;  // the suite's name
