@@ -176,6 +176,8 @@ crio_down() {
   crio_sweep_iptables
   crio_sweep_cgroups
   ip link del "$CRIO_BRIDGE" 2>/dev/null || true
+  # CNI keeps each pod's result here, named by our network, until its DEL.
+  rm -f /var/lib/cni/results/"$CRIO_NET"-* 2>/dev/null || true
   unmount_under "$CRIO_DIR"
 }
 
@@ -233,23 +235,42 @@ crio_sweep_iptables() {
       iptables -t "$table" -X "$chain" 2>/dev/null || true
     done
   done
+  # CRI-O's own host-port chains are shared by every CRI-O on the host:
+  # removed only when no other one runs, and only when no pod uses them.
+  pgrep -x crio >/dev/null && return 0
+  if ! iptables-save -t nat 2>/dev/null | grep -q -- '^-A KUBE-HOSTPORTS '; then
+    for chain in PREROUTING OUTPUT; do
+      while iptables -t nat -D "$chain" -m comment --comment "kube hostport portals" \
+              -m addrtype --dst-type LOCAL -j KUBE-HOSTPORTS 2>/dev/null; do :; done
+    done
+    iptables -t nat -X KUBE-HOSTPORTS 2>/dev/null || true
+  fi
   if iptables -t nat -S KUBE-MARK-MASQ >/dev/null 2>&1 &&
      ! iptables-save -t nat | grep -q -- '-j KUBE-MARK-MASQ'; then
     iptables -t nat -F KUBE-MARK-MASQ 2>/dev/null || true
     iptables -t nat -X KUBE-MARK-MASQ 2>/dev/null || true
   fi
+  return 0
 }
 
-# CRI-O makes a `crio` cgroup in every cgroup v1 hierarchy (and a
-# crio-conmon-<id> one per failed sandbox) and never removes them. Only
-# empty ones go, deepest first; a non-empty one is reported.
+# CRI-O makes a `crio` cgroup in every cgroup v1 hierarchy, crio-<id> ones
+# for pods without a cgroup parent, and a crio-conmon-<id> one per failed
+# sandbox, and never removes them. Empty ones go, deepest first. When
+# another CRI-O runs on this host (a second environment), only those of IDs
+# our storage knows go, so that its live cgroups stay.
 crio_sweep_cgroups() {
-  local mount dir
+  local mount dir id others known=" "
+  others=$(pgrep -x crio || true)
+  for dir in "$CRIO_DIR"/root/storage/overlay-containers/*/; do
+    [ -d "$dir" ] && known+="$(basename "$dir") "
+  done
   for mount in $(awk '$9 == "cgroup" || $9 == "cgroup2" {print $5}' /proc/self/mountinfo); do
-    for dir in "$mount/crio" "$mount"/crio-conmon-*; do
+    for dir in "$mount"/crio-* "$mount"/crio/crio-* "$mount/crio"; do
       [ -d "$dir" ] || continue
+      id=${dir##*/}; id=${id#crio-}; id=${id#conmon-}
+      if [ -n "$others" ] && [[ "$known" != *" $id "* ]]; then continue; fi
       find "$dir" -depth -type d -exec rmdir {} \; 2>/dev/null || true
-      [ -d "$dir" ] && say "crio: cgroup $dir is not empty; left in place"
+      if [ -d "$dir" ] && [ "$dir" != "$mount/crio" ]; then say "crio: cgroup $dir is not empty; left in place"; fi
     done
   done
   return 0

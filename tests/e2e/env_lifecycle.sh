@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # ci/env up and down, on an environment of its own (instance 7): the redis
-# lifecycle runs on it, a pod is left running on purpose, and after `down`
-# no mount, network namespace, process, iptables rule or bridge of it remains.
+# lifecycle runs on it, a pod is left running on purpose on containerd and on
+# CRI-O, and after `down` no mount, network namespace, process, cgroup,
+# iptables rule or bridge of it remains.
 set -euo pipefail
 CRISP=${1:?usage: $0 CRISP LIFECYCLE_TEST}
 LIFECYCLE_TEST=${2:?usage: $0 CRISP LIFECYCLE_TEST}
@@ -31,6 +32,22 @@ container=$("$CRISP" call CreateContainer -e "$CRISP_CONTAINERD_ENDPOINT" --time
   jq -r .container_id)
 "$CRISP" call StartContainer -e "$CRISP_CONTAINERD_ENDPOINT" -d "{\"container_id\": \"$container\"}" >/dev/null
 echo "left pod $pod with container $container running"
+
+# The same on CRI-O, when the environment has it: a pod and a running
+# container, whose conmon processes outlive CRI-O itself.
+crio_ids=""
+if [ -n "${CRISP_CRIO_ENDPOINT:-}" ]; then
+  crio_pod=$("$CRISP" call RunPodSandbox -e "$CRISP_CRIO_ENDPOINT" --timeout 2m \
+               -d "{\"config\": $config}" | jq -r .pod_sandbox_id)
+  crio_container=$("$CRISP" call CreateContainer -e "$CRISP_CRIO_ENDPOINT" --timeout 1m \
+    -d "{\"pod_sandbox_id\": \"$crio_pod\", \"config\": $(cat "$repo/fixtures/testdata/container_redis.json"), \"sandbox_config\": $config}" |
+    jq -r .container_id)
+  "$CRISP" call StartContainer -e "$CRISP_CRIO_ENDPOINT" -d "{\"container_id\": \"$crio_container\"}" >/dev/null
+  crio_ids="$crio_pod $crio_container"
+  echo "left CRI-O pod $crio_pod with container $crio_container running"
+else
+  echo "CRI-O is not in this environment: its part of the check is skipped" >&2
+fi
 
 # The task IDs, to look for their processes after `down`.
 task_ids=$(ls "$CRISP_ENV_DIR/containerd/state/io.containerd.runtime.v2.task/k8s.io/")
@@ -63,4 +80,18 @@ check_none "network namespaces in 10.95.0.0/16" "$leftover_netns"
 check_none "iptables rules" "$(iptables-save 2>/dev/null | grep -F crisp-containerd-7 || true)"
 check_none "bridge" "$(ip -o link show crisp-cd7 2>/dev/null || true)"
 check_none "registry listener" "$(ss -Hltn "sport = :$registry_port" || true)"
+leftover_crio=""
+for id in $crio_ids; do
+  leftover_crio+=$(grep -l -- "$id" /proc/[0-9]*/cgroup 2>/dev/null || true)
+  leftover_crio+=$(find /sys/fs/cgroup -maxdepth 3 -type d -name "*$id*" 2>/dev/null || true)
+done
+check_none "CRI-O container processes or cgroups" "$leftover_crio"
+leftover_netns=""
+for ns in $(ls /var/run/netns 2>/dev/null); do
+  if ip -n "$ns" -4 -o addr show 2>/dev/null | grep -q ' inet 10\.127\.'; then leftover_netns+="$ns "; fi
+done
+check_none "network namespaces in 10.127.0.0/16 (CRI-O's)" "$leftover_netns"
+check_none "CRI-O iptables rules" "$(iptables-save 2>/dev/null | grep -F crisp-crio-7 || true)"
+check_none "CRI-O bridge" "$(ip -o link show crisp-crio7 2>/dev/null || true)"
+check_none "CNI results" "$(ls /var/lib/cni/results/crisp-crio-7-* 2>/dev/null || true)"
 [ "$failures" -eq 0 ] || exit 1

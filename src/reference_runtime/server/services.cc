@@ -223,8 +223,9 @@ grpc::Status ImageServiceImpl::ImageStatus(grpc::ServerContext*, const v1::Image
     // "If the image is not present, returns a response with Image set to nil."
     auto image = store_.Find(request->image().image());
     if (!image) return absl::OkStatus();
+    // The same Image whatever reference found it (ID, tag or digest): the
+    // request's spec is not echoed back.
     FillImage(*image, response->mutable_image());
-    *response->mutable_image()->mutable_spec() = request->image();
     if (request->verbose()) (*response->mutable_info())["config"] = image->config.dump();
     return absl::OkStatus();
   });
