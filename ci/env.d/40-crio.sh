@@ -182,15 +182,17 @@ crio_down() {
 }
 
 # conmon processes of our CRI-O (they name our exits directory) and the
-# container processes under our runc root.
+# container processes under our runc root; then waits (up to 5 s) until they
+# are gone, so that their cgroups can be removed.
 crio_kill_leftovers() {
-  local pids
+  local pids killed=""
   pids=$(pgrep -f -- "$CRIO_DIR/exits" || true)
   if [ -n "$pids" ]; then
     say "crio: killing leftover conmon processes: $(echo $pids)"
     kill -KILL $pids 2>/dev/null || true
+    killed+=" $pids"
   fi
-  local state id
+  local state id i pid
   for state in "$CRIO_DIR"/runc/*/state.json; do
     [ -f "$state" ] || continue
     id=$(basename "$(dirname "$state")")
@@ -198,7 +200,18 @@ crio_kill_leftovers() {
     if [ -n "$pids" ]; then
       say "crio: killing leftover processes of container ${id:0:12}: $(echo $pids)"
       kill -KILL $pids 2>/dev/null || true
+      killed+=" $pids"
     fi
+  done
+  local alive
+  for (( i=0; i<50; i++ )); do
+    alive=""
+    for pid in $killed; do
+      # A zombie holds no cgroup; only live processes count.
+      if [ -e "/proc/$pid" ] && [ "$(awk '{print $3}' "/proc/$pid/stat" 2>/dev/null)" != Z ]; then alive=1; fi
+    done
+    [ -z "$alive" ] && break
+    sleep 0.1
   done
 }
 
@@ -235,6 +248,19 @@ crio_sweep_iptables() {
       iptables -t "$table" -X "$chain" 2>/dev/null || true
     done
   done
+  # CRI-O's host ports: a KUBE-HP-* chain per pod, DNAT to its address in
+  # our subnet, jumped to from KUBE-HOSTPORTS. A pod CRI-O never tore down
+  # (it was killed) leaves them.
+  local prefix=${CRIO_POD_CIDR%%.0.0/*}
+  for chain in $(iptables-save -t nat 2>/dev/null |
+                 awk -v p="$prefix." '/^-A KUBE-HP-/ && (index($0, "--to-destination " p) || index($0, "-s " p)) {print $2}' |
+                 sort -u); do
+    iptables-save -t nat | grep -- "-j $chain\b" | sed 's/^-A /-D /' | while read -r rule; do
+      eval "iptables -t nat $rule" 2>/dev/null || true
+    done
+    iptables -t nat -F "$chain" 2>/dev/null || true
+    iptables -t nat -X "$chain" 2>/dev/null || true
+  done
   # CRI-O's own host-port chains are shared by every CRI-O on the host:
   # removed only when no other one runs, and only when no pod uses them.
   pgrep -x crio >/dev/null && return 0
@@ -261,7 +287,7 @@ crio_sweep_iptables() {
 crio_sweep_cgroups() {
   local mount dir id others known=" "
   others=$(pgrep -x crio || true)
-  for dir in "$CRIO_DIR"/root/storage/overlay-containers/*/; do
+  for dir in "$CRIO_DIR"/root/overlay-containers/*/ "$CRIO_DIR"/runroot/overlay-containers/*/; do
     [ -d "$dir" ] && known+="$(basename "$dir") "
   done
   for mount in $(awk '$9 == "cgroup" || $9 == "cgroup2" {print $5}' /proc/self/mountinfo); do

@@ -37,6 +37,7 @@ echo "left pod $pod with container $container running"
 # container, whose conmon processes outlive CRI-O itself.
 crio_ids=""
 if [ -n "${CRISP_CRIO_ENDPOINT:-}" ]; then
+  "$CRISP" call PullImage -e "$CRISP_CRIO_ENDPOINT" --timeout 2m -d '{"image": {"image": "redis:alpine"}}' >/dev/null
   crio_pod=$("$CRISP" call RunPodSandbox -e "$CRISP_CRIO_ENDPOINT" --timeout 2m \
                -d "{\"config\": $config}" | jq -r .pod_sandbox_id)
   crio_container=$("$CRISP" call CreateContainer -e "$CRISP_CRIO_ENDPOINT" --timeout 1m \
