@@ -148,32 +148,10 @@ containerd_kill_tasks() {
 }
 
 # Network namespaces whose pod address lies in our pod CIDR.
-containerd_sweep_netns() {
-  local prefix=${CD_POD_CIDR%%.0.0/*} ns
-  [ -d /var/run/netns ] || return 0
-  for ns in $(ls /var/run/netns); do
-    case "$ns" in cni-*) ;; *) continue ;; esac
-    if ip -n "$ns" -4 -o addr show 2>/dev/null | grep -q " inet $prefix\."; then
-      say "containerd: removing leftover netns $ns"
-      ip netns del "$ns" 2>/dev/null || { umount -l "/var/run/netns/$ns" 2>/dev/null; rm -f "/var/run/netns/$ns"; }
-    fi
-  done
-}
+containerd_sweep_netns() { sweep_netns_in "$CD_POD_CIDR" containerd; }
 
 # portmap's rules carry our network name in their comments.
-containerd_sweep_iptables() {
-  command -v iptables-save >/dev/null || return 0
-  local table chain rule
-  for table in nat filter; do
-    for chain in $(iptables-save -t "$table" 2>/dev/null | grep -- "$CD_NET" | grep -o -- '-j CNI-DN-[0-9a-f]*' | awk '{print $2}' | sort -u); do
-      iptables-save -t "$table" | grep -- "-j $chain\b" | sed 's/^-A /-D /' | while read -r rule; do
-        eval "iptables -t $table $rule" 2>/dev/null || true
-      done
-      iptables -t "$table" -F "$chain" 2>/dev/null || true
-      iptables -t "$table" -X "$chain" 2>/dev/null || true
-    done
-  done
-}
+containerd_sweep_iptables() { sweep_portmap_chains "$CD_NET"; }
 
 containerd_status() {
   if pid_alive "$CD_PID"; then

@@ -218,48 +218,30 @@ crio_kill_leftovers() {
 # Network namespaces: pinned by CRI-O under our ns dir, and any netns whose
 # pod address lies in our subnet.
 crio_sweep_netns() {
-  local ns prefix=${CRIO_POD_CIDR%%.0.0/*}
+  local ns
   for ns in "$CRIO_DIR"/ns/*/*; do
     [ -e "$ns" ] || continue
     umount -l "$ns" 2>/dev/null || true
     rm -f "$ns"
   done
-  [ -d /var/run/netns ] || return 0
-  for ns in $(ls /var/run/netns); do
-    if ip -n "$ns" -4 -o addr show 2>/dev/null | grep -q " inet $prefix\."; then
-      say "crio: removing leftover netns $ns"
-      ip netns del "$ns" 2>/dev/null || { umount -l "/var/run/netns/$ns" 2>/dev/null; rm -f "/var/run/netns/$ns"; }
-    fi
-  done
+  sweep_netns_in "$CRIO_POD_CIDR" crio
 }
 
-# portmap's chains for our network (their rules carry its name), and the
-# KUBE-MARK-MASQ chain CRI-O's host-port code creates, when nothing else
-# uses it.
+# portmap's chains for our network (their rules carry its name), CRI-O's
+# own host-port chains into our subnet, and the chains CRI-O shares between
+# pods when no CRI-O is left.
 crio_sweep_iptables() {
   command -v iptables-save >/dev/null || return 0
-  local table chain rule
-  for table in nat filter; do
-    for chain in $(iptables-save -t "$table" 2>/dev/null | grep -- "$CRIO_NET" | grep -o -- '-j CNI-DN-[0-9a-f]*' | awk '{print $2}' | sort -u); do
-      iptables-save -t "$table" | grep -- "-j $chain\b" | sed 's/^-A /-D /' | while read -r rule; do
-        eval "iptables -t $table $rule" 2>/dev/null || true
-      done
-      iptables -t "$table" -F "$chain" 2>/dev/null || true
-      iptables -t "$table" -X "$chain" 2>/dev/null || true
-    done
-  done
+  sweep_portmap_chains "$CRIO_NET"
   # CRI-O's host ports: a KUBE-HP-* chain per pod, DNAT to its address in
   # our subnet, jumped to from KUBE-HOSTPORTS. A pod CRI-O never tore down
   # (it was killed) leaves them.
   local prefix=${CRIO_POD_CIDR%%.0.0/*}
+  local chain
   for chain in $(iptables-save -t nat 2>/dev/null |
                  awk -v p="$prefix." '/^-A KUBE-HP-/ && (index($0, "--to-destination " p) || index($0, "-s " p)) {print $2}' |
                  sort -u); do
-    iptables-save -t nat | grep -- "-j $chain\b" | sed 's/^-A /-D /' | while read -r rule; do
-      eval "iptables -t nat $rule" 2>/dev/null || true
-    done
-    iptables -t nat -F "$chain" 2>/dev/null || true
-    iptables -t nat -X "$chain" 2>/dev/null || true
+    remove_chain nat "$chain"
   done
   # CRI-O's own host-port chains are shared by every CRI-O on the host:
   # removed only when no other one runs, and only when no pod uses them.

@@ -105,6 +105,42 @@ unmount_under() {
     done
 }
 
+# sweep_netns_in CIDR WHO: removes every network namespace in /var/run/netns
+# that holds an IPv4 address of CIDR (a /16), saying so for WHO.
+sweep_netns_in() {
+  local prefix=${1%%.0.0/*} who=$2 ns
+  [ -d /var/run/netns ] || return 0
+  for ns in $(ls /var/run/netns); do
+    if ip -n "$ns" -4 -o addr show 2>/dev/null | grep -q " inet $prefix\."; then
+      say "$who: removing leftover netns $ns"
+      ip netns del "$ns" 2>/dev/null || { umount -l "/var/run/netns/$ns" 2>/dev/null; rm -f "/var/run/netns/$ns"; }
+    fi
+  done
+}
+
+# remove_chain TABLE CHAIN: deletes every rule that jumps to CHAIN, then
+# flushes and deletes it.
+remove_chain() {
+  local table=$1 chain=$2 rule
+  iptables-save -t "$table" | grep -- "-j $chain\b" | sed 's/^-A /-D /' | while read -r rule; do
+    eval "iptables -t $table $rule" 2>/dev/null || true
+  done
+  iptables -t "$table" -F "$chain" 2>/dev/null || true
+  iptables -t "$table" -X "$chain" 2>/dev/null || true
+}
+
+# sweep_portmap_chains NETWORK: the CNI portmap plugin's per-pod chains of
+# NETWORK (their rules carry its name in comments).
+sweep_portmap_chains() {
+  command -v iptables-save >/dev/null || return 0
+  local network=$1 table chain
+  for table in nat filter; do
+    for chain in $(iptables-save -t "$table" 2>/dev/null | grep -- "$network" | grep -o -- '-j CNI-DN-[0-9a-f]*' | awk '{print $2}' | sort -u); do
+      remove_chain "$table" "$chain"
+    done
+  done
+}
+
 # crisp_binary: the newest built crisp, if any.
 crisp_binary() {
   ls -t "$repo"/build/*/src/harness/crisp 2>/dev/null | head -n 1

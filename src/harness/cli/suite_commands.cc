@@ -665,7 +665,11 @@ void AddSuiteCommands(CLI::App& app, const GlobalOptions& global, Actions& actio
   auto validate_paths = std::make_shared<std::vector<std::string>>();
   CLI::App* validate = app.add_subcommand("validate", "Check suite files without running them");
   validate->add_option("paths", *validate_paths, "Suite files or directories")->required();
-  validate->footer("Prints file:line:col: message for each problem; exit code 2 when there is any.");
+  validate->footer(
+      "Prints file:line:col: message for each problem; exit code 2 when there is any.\n"
+      "Also warns (exit code 0) on checks that pin what the CRI leaves to the runtime: an identifier's form, or "
+      "equality of a whole map or list a runtime may extend; a scenario that must pin one says why with strict: "
+      "<reason> (docs/scenarios.md, Portability).");
   actions[validate] = [validate_paths, &out, &err] { return Validate(*validate_paths, out, err); };
 }
 
