@@ -112,6 +112,12 @@ absl::StatusOr<nlohmann::json> HostSide::Run(std::string_view action, const nloh
   }
 }
 
+std::string StreamingUrlForm(const std::string& url) {
+  if (url.starts_with("//")) return "scheme-relative";
+  if (url.starts_with("/")) return "path-only";
+  return url.find("://") == std::string::npos ? "other" : "absolute";
+}
+
 // The IPv4 address of the interface that carries the default route (read
 // from /proc/net/route): how the host is reached from elsewhere, unlike
 // loopback, which host-port forwarding may leave out.
@@ -252,8 +258,15 @@ absl::StatusOr<nlohmann::json> HostSide::RunAction(std::string_view action, cons
     if (exec) request.quiet_ms = SecondsArg(args, "quiet", 0);
     request.until = StringArg(args, "until");
     request.until_channel = exec ? 1 : 0;  // stdout, or the port's data
+    // The CRI asks for a fully qualified URL; a runtime may leave out the
+    // scheme ("//host:port/..."), which the kubelet's proxy dials as http.
+    // The form is part of the observation, so the matrix shows it.
+    std::string form = StreamingUrlForm(request.url);
+    if (form == "scheme-relative") request.url = "http:" + request.url;
     streaming::ChannelSessionResult session = streaming::RunChannelSession(request);
-    return exec ? streaming::RemoteCommandResult(session) : streaming::PortForwardResult(session);
+    nlohmann::json result = exec ? streaming::RemoteCommandResult(session) : streaming::PortForwardResult(session);
+    result["url_form"] = form;
+    return result;
   }
   if (action == "http_get") {
     return HttpGet(StringArg(args, "url"), SecondsArg(args, "timeout", 5));

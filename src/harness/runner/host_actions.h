@@ -56,6 +56,11 @@ class HostSide {
   std::vector<Undoable> undo_;
 };
 
+// How a streaming URL is written: "absolute" (scheme://host...),
+// "scheme-relative" (//host..., dialled as http), "path-only" (/path: no
+// host to dial) or "other".
+std::string StreamingUrlForm(const std::string& url);
+
 // GET over plain HTTP/1.0 with a deadline: {status, body, error}. Status 0
 // and the error when no answer came (refused, timed out, not HTTP).
 nlohmann::json HttpGet(const std::string& url, int timeout_ms);

@@ -109,6 +109,32 @@ TEST(HostSideTest, HostAddressIsTheDefaultRoutesIpv4) {
   EXPECT_THAT(text, HasSubstr((*address)["interface"].get<std::string>() + "\t00000000"));
 }
 
+TEST(StreamingUrlFormTest, EachFormIsNamed) {
+  EXPECT_EQ(StreamingUrlForm("http://127.0.0.1:1/exec/x"), "absolute");
+  EXPECT_EQ(StreamingUrlForm("//127.0.0.1:39107/cri/exec/x"), "scheme-relative");
+  EXPECT_EQ(StreamingUrlForm("/cri/exec/x"), "path-only");
+  EXPECT_EQ(StreamingUrlForm("exec/x"), "other");
+}
+
+// A URL without a scheme is dialled as http; the observation says so. A
+// path-only URL has no host: the stream fails with the reason.
+TEST(HostSideTest, SchemeRelativeStreamingUrlsAreDialledAsHttp) {
+  HostSide host("test");
+  absl::StatusOr<json> listener = host.Run("tcp_listen", json::object());
+  ASSERT_TRUE(listener.ok());
+  std::string port = std::to_string((*listener)["port"].get<int>());
+  absl::StatusOr<json> relative = host.Run("stream", {{"url", "//127.0.0.1:" + port + "/exec/x"}, {"timeout", 1}});
+  ASSERT_TRUE(relative.ok()) << relative.status();
+  EXPECT_EQ((*relative)["url_form"], "scheme-relative");
+  // Our listener never answers the upgrade: dialled, then timed out, not refused as malformed.
+  EXPECT_THAT((*relative)["error"].get<std::string>(), ::testing::Not(HasSubstr("not an http")));
+  absl::StatusOr<json> path_only = host.Run("port_forward", {{"url", "/portforward/x"}, {"timeout", 1}});
+  ASSERT_TRUE(path_only.ok());
+  EXPECT_EQ((*path_only)["url_form"], "path-only");
+  EXPECT_EQ((*path_only)["connected"], false);
+  EXPECT_THAT((*path_only)["error"].get<std::string>(), HasSubstr("/portforward/x"));
+}
+
 TEST(HostSideTest, ListenerHttpAndCommands) {
   HostSide host("test");
   absl::StatusOr<json> listener = host.Run("tcp_listen", json::object());

@@ -29,6 +29,42 @@ void InheritNamespaces(const nlohmann::json& sandbox_config, nlohmann::json& con
   }
 }
 
+namespace {
+
+// A string field of config.metadata, or "" when there is none.
+std::string MetadataField(const nlohmann::json& config, const char* field) {
+  if (!config.is_object()) return "";
+  auto metadata = config.find("metadata");
+  if (metadata == config.end() || !metadata->is_object()) return "";
+  auto value = metadata->find(field);
+  return value != metadata->end() && value->is_string() ? value->get<std::string>() : "";
+}
+
+void SetLabel(nlohmann::json& config, const char* key, const std::string& value) {
+  if (value.empty()) return;
+  nlohmann::json& labels = config["labels"];
+  if (labels.is_null()) labels = nlohmann::json::object();
+  if (labels.is_object() && !labels.contains(key)) labels[key] = value;
+}
+
+void SetPodLabels(const nlohmann::json& sandbox_config, nlohmann::json& config) {
+  SetLabel(config, "io.kubernetes.pod.name", MetadataField(sandbox_config, "name"));
+  SetLabel(config, "io.kubernetes.pod.namespace", MetadataField(sandbox_config, "namespace"));
+  SetLabel(config, "io.kubernetes.pod.uid", MetadataField(sandbox_config, "uid"));
+}
+
+}  // namespace
+
+void AddSandboxLabels(nlohmann::json& sandbox_config) {
+  if (sandbox_config.is_object()) SetPodLabels(sandbox_config, sandbox_config);
+}
+
+void AddContainerLabels(const nlohmann::json& sandbox_config, nlohmann::json& container_config) {
+  if (!container_config.is_object()) return;
+  SetPodLabels(sandbox_config, container_config);
+  SetLabel(container_config, "io.kubernetes.container.name", MetadataField(container_config, "name"));
+}
+
 std::string PodLogDirectory(const nlohmann::json& sandbox_config) {
   if (!sandbox_config.is_object()) return "";
   const auto found = sandbox_config.find("log_directory");

@@ -16,6 +16,14 @@ namespace crisp::runner::kubelet {
 // sandbox's; modes the container sets stay as they are.
 void InheritNamespaces(const nlohmann::json& sandbox_config, nlohmann::json& container_config);
 
+// The labels the kubelet puts on every sandbox (io.kubernetes.pod.name,
+// .namespace, .uid, from its metadata) and container (the pod's three and
+// io.kubernetes.container.name), which tools such as crictl show and the
+// kubelet reads back (kuberuntime labels.go). Labels the config already has
+// keep their values.
+void AddSandboxLabels(nlohmann::json& sandbox_config);
+void AddContainerLabels(const nlohmann::json& sandbox_config, nlohmann::json& container_config);
+
 // The directory the kubelet creates before RunPodSandbox: the config's
 // log_directory ("" when it has none).
 std::string PodLogDirectory(const nlohmann::json& sandbox_config);

@@ -41,6 +41,30 @@ TEST(InheritNamespacesTest, APodWithoutNamespaceOptionsChangesNothing) {
   EXPECT_EQ(container, before);
 }
 
+TEST(KubeletLabelsTest, SandboxAndContainerCarryThePodsAndTheirOwnNames) {
+  json pod = {{"metadata", {{"name", "web"}, {"namespace", "shop"}, {"uid", "u-1"}}}, {"labels", {{"app", "x"}}}};
+  AddSandboxLabels(pod);
+  EXPECT_EQ(pod["labels"], json({{"app", "x"},
+                                 {"io.kubernetes.pod.name", "web"},
+                                 {"io.kubernetes.pod.namespace", "shop"},
+                                 {"io.kubernetes.pod.uid", "u-1"}}));
+  json container = {{"metadata", {{"name", "nginx"}}}};
+  AddContainerLabels(pod, container);
+  EXPECT_EQ(container["labels"], json({{"io.kubernetes.container.name", "nginx"},
+                                       {"io.kubernetes.pod.name", "web"},
+                                       {"io.kubernetes.pod.namespace", "shop"},
+                                       {"io.kubernetes.pod.uid", "u-1"}}));
+}
+
+TEST(KubeletLabelsTest, LabelsAlreadyGivenAndMissingMetadataAreLeftAlone) {
+  json pod = {{"metadata", {{"name", "web"}}}, {"labels", {{"io.kubernetes.pod.name", "mine"}}}};
+  AddSandboxLabels(pod);
+  EXPECT_EQ(pod["labels"], json({{"io.kubernetes.pod.name", "mine"}}));
+  json bare = json::object();
+  AddSandboxLabels(bare);
+  EXPECT_EQ(bare, json::object());
+}
+
 TEST(LogDirectoryTest, PodAndContainerDirectoriesAsTheKubeletMakesThem) {
   json pod = Pod(json::object());
   EXPECT_EQ(PodLogDirectory(pod), "/var/log/pods/ns_p_uid");

@@ -197,6 +197,7 @@ class Execution {
     if (!request.ok()) return request.status();
     if (step.method == "RunPodSandbox" && request->contains("config")) {
       MakeSandboxUnique((*request)["config"]);
+      if (scenario_.kubelet_fidelity) kubelet::AddSandboxLabels((*request)["config"]);
     }
     if (step.method == "CreateContainer") {
       // The sandbox config is the one the sandbox was run with.
@@ -208,6 +209,7 @@ class Execution {
         const nlohmann::json& pod = sandbox != sandbox_configs_.end() ? sandbox->second
                                                                       : request->value("sandbox_config", nlohmann::json());
         kubelet::InheritNamespaces(pod, (*request)["config"]);
+        kubelet::AddContainerLabels(pod, (*request)["config"]);
       }
     }
     return request;
