@@ -83,11 +83,12 @@ network_dir = "$CRIO_DIR/net.d"
 plugin_dirs = ["/usr/lib/cni"]
 TOML
 
+  # The same roots as crio.conf's (which win): one place for storage.
   cat > "$CRIO_DIR/storage.conf" <<TOML
 [storage]
 driver = "overlay"
-graphroot = "$CRIO_DIR/root/storage"
-runroot = "$CRIO_DIR/runroot/storage"
+graphroot = "$CRIO_DIR/root"
+runroot = "$CRIO_DIR/runroot"
 TOML
 
   # A [[registry]] per prefix, located at the local registry: a missing
