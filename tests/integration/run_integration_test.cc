@@ -226,13 +226,18 @@ TEST_F(RunIntegrationTest, AnyOfAcceptsEachAllowedAnswerAndExplainsWhenNoneHolds
   std::string suite = Write("fake.yaml", R"(suite: fake
 scenarios:
   - id: fake.either-code
-    title: ListContainers may fail or answer
+    title: ListContainers may fail or answer, and later steps know which
     steps:
       - call: ListContainers
+        save: listed
         expect:
           any_of:
             - {code: OK}
             - {code: Unimplemented}
+      - host: {write_file: {content: "${listed.code_name} ${listed.ok}"}}
+        save: file
+      - host: {stat: {path: "${file.path}"}}
+        expect: {that: {content: "Unimplemented false"}}
   - id: fake.either-answer
     title: Version names one of two runtimes
     steps:

@@ -323,7 +323,11 @@ class Execution {
       }
     }
     for (const client::CallRecord& record : records) {
-      if (record.ok()) Remember(step, *request_json, record);
+      if (record.ok()) {
+        Remember(step, *request_json, record);
+      } else {
+        SaveRefusal(step, *request_json, record);
+      }
     }
     for (size_t i = 0; i < records.size(); ++i) {
       nlohmann::json checked = records[i].ok() ? client::ProtoToJson(*records[i].response)
@@ -369,7 +373,11 @@ class Execution {
   // that holds passes the step; when none does, each says why.
   Attempt JudgeAlternatives(const Step& step, const nlohmann::json& request, const client::CallRecord& record,
                             nlohmann::json observation) {
-    if (record.ok()) Remember(step, request, record);
+    if (record.ok()) {
+      Remember(step, request, record);
+    } else {
+      SaveRefusal(step, request, record);
+    }
     nlohmann::json checked = record.ok() ? client::ProtoToJson(*record.response)
                                          : nlohmann::json{{"message", record.message}};
     std::string why;
@@ -426,6 +434,8 @@ class Execution {
   void Remember(const Step& step, const nlohmann::json& request, const client::CallRecord& record) {
     nlohmann::json saved = client::ProtoToJson(*record.response);
     saved["request"] = request;
+    saved["ok"] = true;
+    saved["code_name"] = "OK";
     if (step.method == "RunPodSandbox") {
       std::string id = saved.value("pod_sandbox_id", "");
       sandbox_configs_[id] = request.value("config", nlohmann::json::object());
@@ -454,6 +464,17 @@ class Execution {
       Forget(Created::Kind::kContainer, request.value("container_id", ""));
     }
     if (!step.save.empty()) variables_.Set(step.save, std::move(saved));
+  }
+
+  // A call the runtime refused, as the step allowed, is saved too, so a
+  // later step can depend on which answer came: {ok: false, code_name,
+  // message, request} (an accepted one has ok: true).
+  void SaveRefusal(const Step& step, const nlohmann::json& request, const client::CallRecord& record) {
+    if (step.save.empty()) return;
+    variables_.Set(step.save, {{"ok", false},
+                               {"code_name", std::string(client::GrpcCodeName(record.code))},
+                               {"message", record.message},
+                               {"request", request}});
   }
 
   void Forget(Created::Kind kind, const std::string& id) {
