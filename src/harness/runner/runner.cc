@@ -322,17 +322,9 @@ class Execution {
         return *std::move(judged);
       }
     }
-    for (const client::CallRecord& record : records) {
-      if (record.ok()) {
-        Remember(step, *request_json, record);
-      } else {
-        SaveRefusal(step, *request_json, record);
-      }
-    }
+    for (const client::CallRecord& record : records) Keep(step, *request_json, record);
     for (size_t i = 0; i < records.size(); ++i) {
-      nlohmann::json checked = records[i].ok() ? client::ProtoToJson(*records[i].response)
-                                               : nlohmann::json{{"message", records[i].message}};
-      Attempt attempt = Check(step.expect, checked, nlohmann::json());
+      Attempt attempt = Check(step.expect, Answer(records[i]), nlohmann::json());
       if (attempt.verdict != Verdict::kPass) {
         attempt.message = which(i) + attempt.message;
         attempt.observation = std::move(observation);
@@ -373,13 +365,8 @@ class Execution {
   // that holds passes the step; when none does, each says why.
   Attempt JudgeAlternatives(const Step& step, const nlohmann::json& request, const client::CallRecord& record,
                             nlohmann::json observation) {
-    if (record.ok()) {
-      Remember(step, request, record);
-    } else {
-      SaveRefusal(step, request, record);
-    }
-    nlohmann::json checked = record.ok() ? client::ProtoToJson(*record.response)
-                                         : nlohmann::json{{"message", record.message}};
+    Keep(step, request, record);
+    nlohmann::json checked = Answer(record);
     std::string why;
     int number = 0;
     for (const scenario::Expectation& alternative : step.expect.any_of) {
@@ -466,10 +453,19 @@ class Execution {
     if (!step.save.empty()) variables_.Set(step.save, std::move(saved));
   }
 
-  // A call the runtime refused, as the step allowed, is saved too, so a
-  // later step can depend on which answer came: {ok: false, code_name,
-  // message, request} (an accepted one has ok: true).
-  void SaveRefusal(const Step& step, const nlohmann::json& request, const client::CallRecord& record) {
+  // What `that:` checks of an answer: the response, or the error's message.
+  static nlohmann::json Answer(const client::CallRecord& record) {
+    return record.ok() ? client::ProtoToJson(*record.response) : nlohmann::json{{"message", record.message}};
+  }
+
+  // Keeps an answer the step accepted: an OK one as Remember does; one the
+  // runtime refused is saved too, so a later step can depend on which
+  // answer came: {ok: false, code_name, message, request}.
+  void Keep(const Step& step, const nlohmann::json& request, const client::CallRecord& record) {
+    if (record.ok()) {
+      Remember(step, request, record);
+      return;
+    }
     if (step.save.empty()) return;
     variables_.Set(step.save, {{"ok", false},
                                {"code_name", std::string(client::GrpcCodeName(record.code))},
