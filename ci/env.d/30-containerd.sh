@@ -59,28 +59,7 @@ state = "$CD_DIR/state"
     config_path = "$CD_DIR/certs.d"
 TOML
 
-  cat > "$CD_DIR/net.d/10-$CD_NET.conflist" <<JSON
-{
-  "cniVersion": "0.4.0",
-  "name": "$CD_NET",
-  "plugins": [
-    {
-      "type": "bridge",
-      "bridge": "$CD_BRIDGE",
-      "isGateway": true,
-      "ipMasq": false,
-      "hairpinMode": true,
-      "ipam": {
-        "type": "host-local",
-        "dataDir": "$CD_DIR/ipam",
-        "ranges": [[{"subnet": "$CD_POD_CIDR"}]],
-        "routes": [{"dst": "0.0.0.0/0"}]
-      }
-    },
-    {"type": "portmap", "capabilities": {"portMappings": true}}
-  ]
-}
-JSON
+  write_bridge_conflist "$CD_DIR/net.d/10-$CD_NET.conflist" "$CD_NET" "$CD_BRIDGE" "$CD_POD_CIDR" "$CD_DIR/ipam"
 
   # Registry mirrors: every registry test images name resolves to the local
   # registry over plain HTTP.

@@ -108,28 +108,7 @@ TOML
 
   echo '{"default":[{"type":"insecureAcceptAnything"}]}' > "$CRIO_DIR/policy.json"
 
-  cat > "$CRIO_DIR/net.d/10-$CRIO_NET.conflist" <<JSON
-{
-  "cniVersion": "0.4.0",
-  "name": "$CRIO_NET",
-  "plugins": [
-    {
-      "type": "bridge",
-      "bridge": "$CRIO_BRIDGE",
-      "isGateway": true,
-      "ipMasq": false,
-      "hairpinMode": true,
-      "ipam": {
-        "type": "host-local",
-        "dataDir": "$CRIO_DIR/ipam",
-        "ranges": [[{"subnet": "$CRIO_POD_CIDR"}]],
-        "routes": [{"dst": "0.0.0.0/0"}]
-      }
-    },
-    {"type": "portmap", "capabilities": {"portMappings": true}}
-  ]
-}
-JSON
+  write_bridge_conflist "$CRIO_DIR/net.d/10-$CRIO_NET.conflist" "$CRIO_NET" "$CRIO_BRIDGE" "$CRIO_POD_CIDR" "$CRIO_DIR/ipam"
 }
 
 crio_answers() {

@@ -105,6 +105,35 @@ unmount_under() {
     done
 }
 
+# write_bridge_conflist FILE NETWORK BRIDGE CIDR IPAM_DIR: a CNI bridge
+# network of our own (gateway, no masquerade, hairpin) with host-local IPAM
+# in IPAM_DIR, and portmap for host ports.
+write_bridge_conflist() {
+  local file=$1 network=$2 bridge=$3 cidr=$4 ipam_dir=$5
+  cat > "$file" <<JSON
+{
+  "cniVersion": "0.4.0",
+  "name": "$network",
+  "plugins": [
+    {
+      "type": "bridge",
+      "bridge": "$bridge",
+      "isGateway": true,
+      "ipMasq": false,
+      "hairpinMode": true,
+      "ipam": {
+        "type": "host-local",
+        "dataDir": "$ipam_dir",
+        "ranges": [[{"subnet": "$cidr"}]],
+        "routes": [{"dst": "0.0.0.0/0"}]
+      }
+    },
+    {"type": "portmap", "capabilities": {"portMappings": true}}
+  ]
+}
+JSON
+}
+
 # sweep_netns_in CIDR WHO: removes every network namespace in /var/run/netns
 # that holds an IPv4 address of CIDR (a /16), saying so for WHO.
 sweep_netns_in() {

@@ -4,6 +4,7 @@
 # CRI-O, and after `down` no mount, network namespace, process, cgroup,
 # iptables rule or bridge of it remains.
 set -euo pipefail
+shopt -s inherit_errexit  # a failed call inside $(leave_pod ...) ends the test
 CRISP=${1:?usage: $0 CRISP LIFECYCLE_TEST}
 LIFECYCLE_TEST=${2:?usage: $0 CRISP LIFECYCLE_TEST}
 repo=$(cd "$(dirname "$0")/../.." && pwd)
@@ -25,27 +26,27 @@ registry_port=${CRISP_REGISTRY##*:}
 config=$(jq -c --argjson port $((20000 + RANDOM % 10000)) \
   '.metadata.name += "-leftover" | .port_mappings[0].host_port = $port' \
   "$repo/fixtures/testdata/sandbox_config.json")
-pod=$("$CRISP" call RunPodSandbox -e "$CRISP_CONTAINERD_ENDPOINT" --timeout 2m \
-        -d "{\"config\": $config}" | jq -r .pod_sandbox_id)
-container=$("$CRISP" call CreateContainer -e "$CRISP_CONTAINERD_ENDPOINT" --timeout 1m \
-  -d "{\"pod_sandbox_id\": \"$pod\", \"config\": $(cat "$repo/fixtures/testdata/container_redis.json"), \"sandbox_config\": $config}" |
-  jq -r .container_id)
-"$CRISP" call StartContainer -e "$CRISP_CONTAINERD_ENDPOINT" -d "{\"container_id\": \"$container\"}" >/dev/null
-echo "left pod $pod with container $container running"
+# leave_pod ENDPOINT: runs the leftover pod and its redis container there;
+# prints "POD CONTAINER".
+leave_pod() {
+  local endpoint=$1 pod container
+  "$CRISP" call PullImage -e "$endpoint" --timeout 2m -d '{"image": {"image": "redis:alpine"}}' >/dev/null
+  pod=$("$CRISP" call RunPodSandbox -e "$endpoint" --timeout 2m -d "{\"config\": $config}" | jq -r .pod_sandbox_id)
+  container=$("$CRISP" call CreateContainer -e "$endpoint" --timeout 1m \
+    -d "{\"pod_sandbox_id\": \"$pod\", \"config\": $(cat "$repo/fixtures/testdata/container_redis.json"), \"sandbox_config\": $config}" |
+    jq -r .container_id)
+  "$CRISP" call StartContainer -e "$endpoint" -d "{\"container_id\": \"$container\"}" >/dev/null
+  echo "$pod $container"
+}
+cd_ids=$(leave_pod "$CRISP_CONTAINERD_ENDPOINT")
+echo "left containerd pod and container running: $cd_ids"
 
-# The same on CRI-O, when the environment has it: a pod and a running
-# container, whose conmon processes outlive CRI-O itself.
+# The same on CRI-O, when the environment has it: conmon processes outlive
+# CRI-O itself.
 crio_ids=""
 if [ -n "${CRISP_CRIO_ENDPOINT:-}" ]; then
-  "$CRISP" call PullImage -e "$CRISP_CRIO_ENDPOINT" --timeout 2m -d '{"image": {"image": "redis:alpine"}}' >/dev/null
-  crio_pod=$("$CRISP" call RunPodSandbox -e "$CRISP_CRIO_ENDPOINT" --timeout 2m \
-               -d "{\"config\": $config}" | jq -r .pod_sandbox_id)
-  crio_container=$("$CRISP" call CreateContainer -e "$CRISP_CRIO_ENDPOINT" --timeout 1m \
-    -d "{\"pod_sandbox_id\": \"$crio_pod\", \"config\": $(cat "$repo/fixtures/testdata/container_redis.json"), \"sandbox_config\": $config}" |
-    jq -r .container_id)
-  "$CRISP" call StartContainer -e "$CRISP_CRIO_ENDPOINT" -d "{\"container_id\": \"$crio_container\"}" >/dev/null
-  crio_ids="$crio_pod $crio_container"
-  echo "left CRI-O pod $crio_pod with container $crio_container running"
+  crio_ids=$(leave_pod "$CRISP_CRIO_ENDPOINT")
+  echo "left CRI-O pod and container running: $crio_ids"
 else
   echo "CRI-O is not in this environment: its part of the check is skipped" >&2
 fi
