@@ -2,10 +2,8 @@
 
 #include <fcntl.h>
 #include <signal.h>
-#include <spawn.h>
 #include <stdlib.h>
 #include <sys/mount.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -20,8 +18,6 @@
 #include "absl/status/status.h"
 #include "common/strings.h"
 #include "harness/client/connect.h"
-
-extern char** environ;
 
 namespace crisp::cli {
 namespace {
@@ -95,32 +91,23 @@ absl::StatusOr<std::unique_ptr<PrivateCrispd>> PrivateCrispd::Start(const std::v
                                    "--state",   crispd->dir_ + "/state", "--bridge", crispd->bridge_, "--pod-cidr",
                                    FreeSubnet()};
   args.insert(args.end(), extra_args.begin(), extra_args.end());
-  std::vector<char*> argv;
-  for (std::string& arg : args) argv.push_back(arg.data());
-  argv.push_back(nullptr);
   std::string log = crispd->dir_ + "/crispd.log";
-  posix_spawn_file_actions_t actions;
-  posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_addopen(&actions, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
-  posix_spawn_file_actions_addopen(&actions, STDOUT_FILENO, log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0600);
-  posix_spawn_file_actions_addopen(&actions, STDERR_FILENO, log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0600);
-  posix_spawnattr_t attributes;
-  posix_spawnattr_init(&attributes);
+  SpawnOptions options;
+  options.argv = args;
+  options.out = Stdio::AppendTo(log);
+  options.err = Stdio::AppendTo(log);
   // Its own process group: a Ctrl-C at the terminal goes to crisp, which
   // cleans up through crispd before stopping it.
-  posix_spawnattr_setflags(&attributes, POSIX_SPAWN_SETPGROUP);
-  posix_spawnattr_setpgroup(&attributes, 0);
-  int spawned = posix_spawn(&crispd->pid_, argv[0], &actions, &attributes, argv.data(), environ);
-  posix_spawn_file_actions_destroy(&actions);
-  posix_spawnattr_destroy(&attributes);
-  if (spawned != 0) return absl::InternalError(crisp::StrCat("cannot start ", *binary, ": ", std::strerror(spawned)));
+  options.own_process_group = true;
+  absl::StatusOr<Child> process = Child::Spawn(options);
+  if (!process.ok()) return absl::InternalError(crisp::StrCat("cannot start ", *binary, ": ", process.status().message()));
+  crispd->process_ = std::move(*process);
 
   client::Endpoint endpoint{"reference", client::Endpoint::Kind::kUnix, crispd->socket_};
   for (int i = 0; i < 200; ++i) {
     if (client::ProbeSocket(endpoint).ok()) return crispd;
-    int status = 0;
-    if (waitpid(crispd->pid_, &status, WNOHANG) == crispd->pid_) {
-      crispd->pid_ = 0;
+    if (crispd->process_->HasExited()) {
+      crispd->process_->Wait();
       return absl::UnavailableError(crisp::StrCat("crispd exited during start-up:\n", Tail(log, 15)));
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
@@ -132,26 +119,11 @@ namespace {
 
 // Runs a helper program to completion, quietly.
 void RunQuietly(std::vector<std::string> args, std::string* output = nullptr) {
-  int pipe_fds[2];
-  if (pipe2(pipe_fds, O_CLOEXEC) != 0) return;
-  std::vector<char*> argv;
-  for (std::string& arg : args) argv.push_back(arg.data());
-  argv.push_back(nullptr);
-  posix_spawn_file_actions_t actions;
-  posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_adddup2(&actions, pipe_fds[1], STDOUT_FILENO);
-  posix_spawn_file_actions_addopen(&actions, STDERR_FILENO, "/dev/null", O_WRONLY, 0);
-  pid_t pid = 0;
-  int spawned = posix_spawn(&pid, argv[0], &actions, nullptr, argv.data(), environ);
-  posix_spawn_file_actions_destroy(&actions);
-  close(pipe_fds[1]);
-  char buffer[4096];
-  ssize_t n;
-  while ((n = read(pipe_fds[0], buffer, sizeof(buffer))) > 0) {
-    if (output != nullptr) output->append(buffer, static_cast<size_t>(n));
-  }
-  close(pipe_fds[0]);
-  if (spawned == 0) waitpid(pid, nullptr, 0);
+  RunOptions options;
+  options.spawn.argv = std::move(args);
+  options.timeout = absl::Seconds(60);
+  absl::StatusOr<RunResult> result = RunProgram(options);
+  if (result.ok() && output != nullptr) *output = std::move(result->stdout_text);
 }
 
 }  // namespace
@@ -190,15 +162,11 @@ void PrivateCrispd::ReclaimLeftovers() {
 }
 
 PrivateCrispd::~PrivateCrispd() {
-  if (pid_ > 0) {
-    kill(pid_, SIGTERM);
-    int status = 0;
-    for (int i = 0; i < 200 && waitpid(pid_, &status, WNOHANG) == 0; ++i) {
-      std::this_thread::sleep_for(std::chrono::milliseconds(50));
-    }
-    if (kill(pid_, 0) == 0) {
-      kill(pid_, SIGKILL);
-      waitpid(pid_, &status, 0);
+  if (process_) {
+    process_->Signal(SIGTERM);
+    if (!process_->WaitUntil(absl::Now() + absl::Seconds(10))) {
+      process_->Signal(SIGKILL);
+      process_->Wait();
     }
   }
   // What the run's cleanup left (the run reports such leaks) is removed

@@ -5,10 +5,12 @@
 #pragma once
 
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "common/subprocess.h"
 
 namespace crisp::cli {
 
@@ -28,7 +30,7 @@ class PrivateCrispd {
   // Kills conmon monitors and containers, and deletes network namespaces,
   // that a failed cleanup left behind crispd.
   void ReclaimLeftovers();
-  int pid_ = 0;
+  std::optional<Child> process_;
   std::string dir_;
   std::string socket_;
   std::string bridge_;

@@ -7,11 +7,9 @@
 #include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
-#include <spawn.h>
 #include <sys/mount.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -25,11 +23,10 @@
 
 #include "absl/status/status.h"
 #include "common/strings.h"
+#include "common/subprocess.h"
 #include "harness/client/proto_json.h"
 #include "common/http_url.h"
 #include "harness/streaming/channel_session.h"
-
-extern char** environ;
 
 namespace crisp::runner {
 namespace {
@@ -402,84 +399,20 @@ nlohmann::json HttpGet(const std::string& url, int timeout_ms) {
 }
 
 absl::StatusOr<nlohmann::json> RunHostCommand(const std::vector<std::string>& argv, int timeout_ms) {
-  int out[2], err[2];
-  if (pipe2(out, O_CLOEXEC) != 0) return absl::InternalError(Errno("pipe"));
-  if (pipe2(err, O_CLOEXEC) != 0) {
-    close(out[0]);
-    close(out[1]);
-    return absl::InternalError(Errno("pipe"));
-  }
-  posix_spawn_file_actions_t actions;
-  posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_adddup2(&actions, out[1], STDOUT_FILENO);
-  posix_spawn_file_actions_adddup2(&actions, err[1], STDERR_FILENO);
-  posix_spawn_file_actions_addopen(&actions, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
+  RunOptions options;
+  options.spawn.argv = argv;
+  options.spawn.search_path = true;
   // Its own process group, so that a timeout kills what it started too.
-  posix_spawnattr_t attributes;
-  posix_spawnattr_init(&attributes);
-  posix_spawnattr_setflags(&attributes, POSIX_SPAWN_SETPGROUP);
-  posix_spawnattr_setpgroup(&attributes, 0);
-  std::vector<char*> raw;
-  for (const std::string& word : argv) raw.push_back(const_cast<char*>(word.c_str()));
-  raw.push_back(nullptr);
-  pid_t pid = 0;
-  int rc = posix_spawnp(&pid, raw[0], &actions, &attributes, raw.data(), environ);
-  posix_spawn_file_actions_destroy(&actions);
-  posix_spawnattr_destroy(&attributes);
-  close(out[1]);
-  close(err[1]);
-  if (rc != 0) {
-    close(out[0]);
-    close(err[0]);
-    return absl::InvalidArgumentError(crisp::StrCat("cannot run ", argv[0], ": ", std::strerror(rc)));
-  }
-  std::string captured[2];
-  pollfd fds[2] = {{out[0], POLLIN, 0}, {err[0], POLLIN, 0}};
-  int64_t deadline = NowMs() + timeout_ms;
-  bool timed_out = false;
-  int open = 2;
-  while (open > 0) {
-    int left = static_cast<int>(deadline - NowMs());
-    if (left <= 0) {
-      timed_out = true;
-      break;
-    }
-    if (poll(fds, 2, left) < 0 && errno != EINTR) break;
-    for (int i = 0; i < 2; ++i) {
-      if (fds[i].fd < 0 || !(fds[i].revents & (POLLIN | POLLHUP | POLLERR))) continue;
-      char buffer[4096];
-      ssize_t n = read(fds[i].fd, buffer, sizeof(buffer));
-      if (n <= 0) {
-        close(fds[i].fd);
-        fds[i].fd = -1;
-        --open;
-      } else if (captured[i].size() < kMaxCapture) {
-        captured[i].append(buffer, static_cast<size_t>(n));
-      }
-    }
-  }
-  for (pollfd& fd : fds) {
-    if (fd.fd >= 0) close(fd.fd);
-  }
-  // The output may close before the command ends (it closed its own):
-  // the deadline holds for the wait too.
-  int status = 0;
-  while (!timed_out && waitpid(pid, &status, WNOHANG) == 0) {
-    if (NowMs() >= deadline) {
-      timed_out = true;
-      break;
-    }
-    usleep(10000);
-  }
-  if (timed_out) {
-    kill(-pid, SIGKILL);
-    waitpid(pid, &status, 0);
-    captured[1] += crisp::StrCat("timed out after ", timeout_ms, " ms");
-  }
-  int exit_code = timed_out ? -1 : WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-  return nlohmann::json{{"exit_code", exit_code},
-                        {"stdout", client::BytesToJson(captured[0])},
-                        {"stderr", client::BytesToJson(captured[1])}};
+  options.spawn.own_process_group = true;
+  options.timeout = absl::Milliseconds(timeout_ms);
+  options.kill_grace = absl::ZeroDuration();
+  options.max_output = kMaxCapture;
+  absl::StatusOr<RunResult> result = RunProgram(options);
+  if (!result.ok()) return absl::InvalidArgumentError(result.status().message());
+  if (result->timed_out) result->stderr_text += crisp::StrCat("timed out after ", timeout_ms, " ms");
+  return nlohmann::json{{"exit_code", result->timed_out ? -1 : result->status.ShellCode()},
+                        {"stdout", client::BytesToJson(result->stdout_text)},
+                        {"stderr", client::BytesToJson(result->stderr_text)}};
 }
 
 }  // namespace crisp::runner

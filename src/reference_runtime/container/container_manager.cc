@@ -2,7 +2,6 @@
 
 #include <fcntl.h>
 #include <poll.h>
-#include <spawn.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -20,13 +19,12 @@
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "common/strings.h"
+#include "common/subprocess.h"
 #include "google/protobuf/util/json_util.h"
 #include "reference_runtime/container/spec.h"
 #include "reference_runtime/store/atomic_file.h"
 #include "reference_runtime/store/ids.h"
 #include "reference_runtime/store/process.h"
-
-extern char** environ;
 
 namespace crisp::crispd {
 namespace {
@@ -55,34 +53,22 @@ std::string Join(const std::vector<std::string>& parts, const std::string& separ
 absl::StatusOr<int> RunConmon(const std::vector<std::string>& argv, const std::string& dir, const std::string& log) {
   int sync[2];
   if (pipe2(sync, O_CLOEXEC) != 0) return absl::InternalError("pipe failed");
-  posix_spawn_file_actions_t actions;
-  posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_addopen(&actions, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
-  posix_spawn_file_actions_addopen(&actions, STDOUT_FILENO, log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0600);
-  posix_spawn_file_actions_addopen(&actions, STDERR_FILENO, log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0600);
-  posix_spawn_file_actions_adddup2(&actions, sync[1], 3);
+  SpawnOptions options;
+  options.argv = argv;
+  options.env = std::vector<std::string>{"_OCI_SYNCPIPE=3", "PATH=/usr/sbin:/usr/bin:/sbin:/bin"};
   // conmon writes some files (an `oom` marker) to its working directory:
   // the container's, not wherever crispd was started.
-  posix_spawn_file_actions_addchdir_np(&actions, dir.c_str());
-  std::vector<std::string> args = argv;
-  std::vector<char*> c_argv;
-  for (std::string& arg : args) c_argv.push_back(arg.data());
-  c_argv.push_back(nullptr);
-  std::vector<std::string> env = {"_OCI_SYNCPIPE=3", "PATH=/usr/sbin:/usr/bin:/sbin:/bin"};
-  std::vector<char*> c_env;
-  for (std::string& entry : env) c_env.push_back(entry.data());
-  c_env.push_back(nullptr);
-  pid_t pid = 0;
-  int spawned = posix_spawn(&pid, args[0].c_str(), &actions, nullptr, c_argv.data(), c_env.data());
-  posix_spawn_file_actions_destroy(&actions);
+  options.working_dir = dir;
+  options.out = Stdio::AppendTo(log);
+  options.err = Stdio::AppendTo(log);
+  options.extra_fds = {{sync[1], 3}};
+  absl::StatusOr<Child> conmon = Child::Spawn(options);
   close(sync[1]);
-  if (spawned != 0) {
+  if (!conmon.ok()) {
     close(sync[0]);
-    return absl::InternalError(crisp::StrCat("cannot run conmon: ", std::strerror(spawned)));
+    return absl::InternalError(crisp::StrCat("cannot run conmon: ", conmon.status().message()));
   }
-  int status = 0;
-  while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
-  }
+  conmon->Wait();  // it forks its monitor and exits
   // conmon keeps the pipe open for the container's life: read one line,
   // waiting at most a minute for it.
   std::string reply;
@@ -282,6 +268,10 @@ absl::StatusOr<std::string> ContainerManager::Create(const std::string& sandbox_
     return fail(pid.status());
   }
   std::ifstream(dir + "/conmon.pid") >> container.conmon_pid;
+  // conmon's own parent has exited: it is ours (we are the child subreaper).
+  if (absl::StatusOr<AdoptedProcess> conmon = AdoptedProcess::Open(container.conmon_pid); conmon.ok()) {
+    container.conmon = std::make_shared<AdoptedProcess>(std::move(*conmon));
+  }
   std::lock_guard lock(mutex_);
   auto entry = containers_.find(container.id);
   if (entry == containers_.end()) {
@@ -323,7 +313,7 @@ void ContainerManager::Refresh(Container& container) {
                                 : std::chrono::duration_cast<std::chrono::nanoseconds>(
                                       std::chrono::file_clock::to_sys(written).time_since_epoch()).count();
   container.reason = fs::exists(Dir(container.id) + "/oom") ? "OOMKilled" : code == 0 ? "Completed" : "Error";
-  if (container.conmon_pid > 0) waitpid(container.conmon_pid, nullptr, WNOHANG);  // crispd is its subreaper
+  if (container.conmon && container.conmon->TryReap()) container.conmon.reset();  // crispd is its subreaper
   Save(container).IgnoreError();
 }
 
@@ -354,7 +344,15 @@ absl::Status ContainerManager::Destroy(Container& container) {
   RunProcess(Runc(container, {"delete", "--force", container.id})).IgnoreError();
   const std::string dir = Dir(container.id);
   umount2((dir + "/rootfs").c_str(), MNT_DETACH);
-  if (container.conmon_pid > 0) waitpid(container.conmon_pid, nullptr, WNOHANG);
+  if (container.conmon) {
+    // It exits right after writing the exit file; a hung one is ended.
+    for (int i = 0; i < 50 && !container.conmon->TryReap(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    if (!container.conmon->TryReap()) {
+      container.conmon->Signal(SIGKILL);
+      for (int i = 0; i < 50 && !container.conmon->TryReap(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    container.conmon.reset();
+  }
   std::error_code error;
   fs::remove_all(dir, error);
   images_.Unpin(container.image_id);
@@ -365,8 +363,9 @@ absl::Status ContainerManager::Destroy(Container& container) {
 absl::Status ContainerManager::Stop(const std::string& id, int64_t timeout_seconds) {
   std::lock_guard lock(mutex_);
   Container* container = Find(id);
-  // "This call is idempotent, and must not return an error if the container has already been stopped."
-  if (container == nullptr) return absl::NotFoundError(crisp::StrCat("no container \"", id, "\""));
+  // "This call is idempotent, and must not return an error if the container
+  // has already been stopped." A container that is gone is stopped too.
+  if (container == nullptr) return absl::OkStatus();
   return Kill(*container, timeout_seconds);
 }
 

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "common/subprocess.h"
 #include "reference_runtime/image/image_store.h"
 #include "reference_runtime/sandbox/sandbox_manager.h"
 #include "runtime/v1/api.pb.h"
@@ -63,6 +64,9 @@ class ContainerManager {
     std::string reason, message;
     std::string log_path;
     int conmon_pid = 0;
+    // conmon, held by pidfd while this crispd is its parent (not after a
+    // restart); reaped once the container has exited.
+    std::shared_ptr<AdoptedProcess> conmon;
   };
 
   ContainerManager(ContainerOptions options, ImageStore& images, SandboxManager& sandboxes);

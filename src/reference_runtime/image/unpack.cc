@@ -3,10 +3,8 @@
 #include <archive.h>
 #include <archive_entry.h>
 #include <fcntl.h>
-#include <spawn.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
-#include <sys/wait.h>
 #include <sys/xattr.h>
 #include <unistd.h>
 
@@ -17,9 +15,8 @@
 
 #include "absl/status/status.h"
 #include "common/strings.h"
+#include "common/subprocess.h"
 #include "reference_runtime/image/sha256.h"
-
-extern char** environ;
 
 namespace crisp::crispd {
 namespace {
@@ -161,34 +158,16 @@ absl::Status ExtractLayerInChroot(int blob_fd, const std::string& layer_dir) {
 
 absl::Status UnpackLayer(const std::string& helper, const std::string& blob_path,
                          const std::string& layer_dir) {
-  int pipe_fds[2];
-  if (pipe2(pipe_fds, O_CLOEXEC) != 0) return absl::InternalError("pipe failed");
-  posix_spawn_file_actions_t actions;
-  posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_adddup2(&actions, pipe_fds[1], STDERR_FILENO);
-  std::vector<std::string> args = {helper, "unpack-layer", blob_path, layer_dir};
-  std::vector<char*> argv;
-  for (std::string& arg : args) argv.push_back(arg.data());
-  argv.push_back(nullptr);
-  pid_t pid = 0;
-  int spawned = posix_spawn(&pid, helper.c_str(), &actions, nullptr, argv.data(), environ);
-  posix_spawn_file_actions_destroy(&actions);
-  close(pipe_fds[1]);
-  if (spawned != 0) {
-    close(pipe_fds[0]);
-    return absl::InternalError(crisp::StrCat("cannot run ", helper, ": ", std::strerror(spawned)));
-  }
-  std::string message;
-  char buffer[512];
-  ssize_t n;
-  while ((n = read(pipe_fds[0], buffer, sizeof(buffer))) > 0) message.append(buffer, static_cast<size_t>(n));
-  close(pipe_fds[0]);
-  int status = 0;
-  while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
-  }
+  RunOptions options;
+  options.spawn.argv = {helper, "unpack-layer", blob_path, layer_dir};
+  options.max_output = 64 * 1024;
+  absl::StatusOr<RunResult> result = RunProgram(options);
+  if (!result.ok()) return result.status();
+  if (result->status.success()) return absl::OkStatus();
+  std::string message = result->stderr_text;
   while (!message.empty() && message.back() == '\n') message.pop_back();
-  if (WIFEXITED(status) && WEXITSTATUS(status) == 0) return absl::OkStatus();
-  return absl::InvalidArgumentError(message.empty() ? "the unpack helper failed" : message);
+  return absl::InvalidArgumentError(message.empty() ? crisp::StrCat("the unpack helper failed: ", result->status.Describe())
+                                                    : message);
 }
 
 absl::StatusOr<std::string> UncompressedDigest(const std::string& blob_path) {

@@ -269,6 +269,13 @@ absl::Status SandboxManager::StartInfra(Sandbox& sandbox) {
     absl::StatusOr<std::string> log = ReadFile(dir + "/runc.log");
     return absl::InternalError(crisp::StrCat(runtimes_.Binary(sandbox.handler), " create failed: ", log.ok() ? *log : "(no log)"));
   }
+  // runc create has exited: the infra process is ours now (we are the
+  // child subreaper), and alive unless it already failed.
+  int pid = 0;
+  std::ifstream(dir + "/pid") >> pid;
+  absl::StatusOr<AdoptedProcess> infra = AdoptedProcess::Open(pid);
+  if (!infra.ok()) return absl::InternalError(crisp::StrCat("the infra process is gone after create: ", infra.status().message()));
+  sandbox.infra = std::make_shared<AdoptedProcess>(std::move(*infra));
   if (absl::StatusOr<ProcessResult> run = RunChecked(Runc(sandbox, {"start", sandbox.id})); !run.ok()) return run.status();
   return absl::OkStatus();
 }
@@ -287,11 +294,9 @@ absl::Status SandboxManager::StopLocked(Sandbox& sandbox) {
   RunProcess(Runc(sandbox, {"delete", "--force", sandbox.id})).IgnoreError();
   // crispd is the child subreaper of its infra processes: reap this one, so
   // no zombie outlives the sandbox.
-  int pid = 0;
-  if (std::ifstream(dir + "/pid") >> pid; pid > 0) {
-    for (int i = 0; i < 100 && waitpid(pid, nullptr, WNOHANG) == 0; ++i) {
-      std::this_thread::sleep_for(std::chrono::milliseconds(20));
-    }
+  if (sandbox.infra) {
+    for (int i = 0; i < 100 && !sandbox.infra->TryReap(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    sandbox.infra.reset();
   }
   absl::Status status;
   if (!sandbox.netns.empty()) {
@@ -315,7 +320,17 @@ absl::StatusOr<SandboxInfo> SandboxManager::Info(const std::string& id) {
   SandboxInfo info{sandbox->id, sandbox->config, Dir(sandbox->id),
                    sandbox->config.hostname().empty() ? sandbox->id.substr(0, 12) : sandbox->config.hostname(),
                    sandbox->handler, 0, sandbox->state == v1::SANDBOX_READY};
-  std::ifstream(Dir(sandbox->id) + "/pid") >> info.infra_pid;
+  if (sandbox->infra) {
+    // Its namespaces are joined by /proc/<pid>/ns/*: a dead infra process
+    // would send runc to a missing (or, once reaped, another's) path.
+    if (sandbox->infra->HasExited()) {
+      return absl::FailedPreconditionError(crisp::StrCat("pod sandbox ", sandbox->id, ": its infra process (PID ",
+                                                         sandbox->infra->pid(), ") has exited"));
+    }
+    info.infra_pid = sandbox->infra->pid();
+  } else {
+    std::ifstream(Dir(sandbox->id) + "/pid") >> info.infra_pid;  // recovered after a restart
+  }
   return info;
 }
 

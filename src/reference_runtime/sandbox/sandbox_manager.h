@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "common/subprocess.h"
 #include "nlohmann/json.hpp"
 #include "reference_runtime/sandbox/cni.h"
 #include "reference_runtime/store/oci_runtimes.h"
@@ -70,6 +71,10 @@ class SandboxManager {
     std::string netns;  // path; empty for host network
     nlohmann::json port_mappings = nlohmann::json::array();
     bool creating = false;  // RunPodSandbox is still setting it up
+    // The infra process, held by pidfd while this crispd is its parent
+    // (not after a restart): reaped at stop, never confused with a new
+    // process that takes its PID.
+    std::shared_ptr<AdoptedProcess> infra;
   };
 
   explicit SandboxManager(SandboxOptions options);

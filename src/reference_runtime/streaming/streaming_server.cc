@@ -5,10 +5,8 @@
 #include <netinet/in.h>
 #include <sched.h>
 #include <signal.h>
-#include <spawn.h>
 #include <sys/random.h>
 #include <sys/socket.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <boost/asio/io_context.hpp>
@@ -31,9 +29,8 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_split.h"
 #include "common/strings.h"
+#include "common/subprocess.h"
 #include "nlohmann/json.hpp"
-
-extern char** environ;
 
 namespace crisp::crispd {
 namespace {
@@ -160,9 +157,9 @@ class Inbound {
   bool paused_ = false;
 };
 
-std::string StatusDocument(int wait_status) {
+std::string StatusDocument(const ExitStatus& exit) {
   nlohmann::json status = {{"metadata", nlohmann::json::object()}};
-  int code = WIFEXITED(wait_status) ? WEXITSTATUS(wait_status) : 128 + WTERMSIG(wait_status);
+  int code = exit.ShellCode();
   if (code == 0) {
     status["status"] = "Success";
   } else {
@@ -181,63 +178,36 @@ class ExecSession {
       : io_(io), ws_(ws), target_(target), channels_(ws), in_(io), out_(io), err_(io) {}
 
   void Run() {
-    int in[2] = {-1, -1}, out[2] = {-1, -1}, err[2] = {-1, -1};
-    if ((target_.stdin && pipe2(in, O_CLOEXEC) != 0) || pipe2(out, O_CLOEXEC) != 0 || pipe2(err, O_CLOEXEC) != 0) {
-      std::string error = std::strerror(errno);
-      for (int fd : {in[0], in[1], out[0], out[1], err[0], err[1]}) {
-        if (fd >= 0) close(fd);
-      }
-      return Fail("pipe: " + error);
-    }
-    posix_spawn_file_actions_t actions;
-    posix_spawn_file_actions_init(&actions);
-    if (target_.stdin) {
-      posix_spawn_file_actions_adddup2(&actions, in[0], STDIN_FILENO);
-    } else {
-      posix_spawn_file_actions_addopen(&actions, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
-    }
-    posix_spawn_file_actions_adddup2(&actions, out[1], STDOUT_FILENO);
-    posix_spawn_file_actions_adddup2(&actions, err[1], STDERR_FILENO);
-    std::vector<std::string> args = target_.argv;
-    std::vector<char*> argv;
-    for (std::string& arg : args) argv.push_back(arg.data());
-    argv.push_back(nullptr);
+    SpawnOptions options;
+    options.argv = target_.argv;
+    options.in = target_.stdin ? Stdio::Pipe() : Stdio::Null();
+    options.out = Stdio::Pipe();
+    options.err = Stdio::Pipe();
     // Its own process group: runc, and the command it starts, go together.
-    posix_spawnattr_t attributes;
-    posix_spawnattr_init(&attributes);
-    posix_spawnattr_setflags(&attributes, POSIX_SPAWN_SETPGROUP);
-    posix_spawnattr_setpgroup(&attributes, 0);
-    int spawned = posix_spawn(&pid_, argv[0], &actions, &attributes, argv.data(), environ);
-    posix_spawnattr_destroy(&attributes);
-    posix_spawn_file_actions_destroy(&actions);
-    for (int fd : {in[0], out[1], err[1]}) {
-      if (fd >= 0) close(fd);
-    }
-    if (spawned != 0) {
-      for (int fd : {in[1], out[0], err[0]}) {
-        if (fd >= 0) close(fd);
-      }
-      pid_ = -1;
-      return Fail(crisp::StrCat("cannot run ", args[0], ": ", std::strerror(spawned)));
-    }
-    if (target_.stdin) in_.assign(in[1]);
-    out_.assign(out[0]);
-    err_.assign(err[0]);
+    options.own_process_group = true;
+    absl::StatusOr<Child> child = Child::Spawn(options);
+    if (!child.ok()) return Fail(std::string(child.status().message()));
+    child_ = std::move(*child);
+    if (target_.stdin) in_.assign(child_->TakeStdin());
+    out_.assign(child_->TakeStdout());
+    err_.assign(child_->TakeStderr());
     // The first message tells the client the stream is open.
     channels_.Send(target_.stdout ? 1 : target_.stderr ? 2 : 3, "");
     Pump(out_, 1, target_.stdout, out_buffer_);
     Pump(err_, 2, target_.stderr, err_buffer_);
     client_.Start();
     io_.run();
-    if (pid_ > 0) {  // the client went away first
+    if (child_ && !child_->reaped()) {  // the client went away first
       KillCommand();
-      waitpid(pid_, nullptr, 0);
+      child_->Wait();
     }
   }
 
   // Kills runc and the command it started (and whatever that forked): the
   // process group. Killing runc alone would orphan the command to crispd.
-  void KillCommand() { kill(-pid_, SIGKILL); }
+  void KillCommand() {
+    if (child_) child_->Signal(SIGKILL);
+  }
 
  private:
   void Fail(const std::string& message) {
@@ -263,11 +233,7 @@ class ExecSession {
 
   // stdout and stderr have ended: the command is done (or detached them).
   void Exited() {
-    int status = 0;
-    if (waitpid(pid_, &status, 0) == pid_) {
-      pid_ = -1;
-      channels_.Send(3, StatusDocument(status));
-    }
+    if (child_ && !child_->reaped()) channels_.Send(3, StatusDocument(child_->Wait()));
     channels_.CloseWhenDrained();
     beast::error_code ignored;
     if (in_.is_open()) in_.close(ignored);
@@ -275,7 +241,7 @@ class ExecSession {
 
   // The client closed or went away: stop the command, then the pipes.
   void ClientGone() {
-    if (pid_ > 0) KillCommand();
+    KillCommand();
     beast::error_code ignored;
     out_.close(ignored);
     err_.close(ignored);
@@ -290,7 +256,7 @@ class ExecSession {
   asio::posix::stream_descriptor in_, out_, err_;
   std::array<char, 32 * 1024> out_buffer_{}, err_buffer_{};
   Inbound<asio::posix::stream_descriptor> client_{ws_, in_, [this] { ClientGone(); }};
-  pid_t pid_ = -1;
+  std::optional<Child> child_;
   int ended_ = 0;
 };
 
