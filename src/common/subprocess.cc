@@ -370,6 +370,17 @@ bool AdoptedProcess::HasExited() const {
   return poll(&fd, 1, 0) > 0;
 }
 
+std::optional<ExitStatus> AdoptedProcess::PeekExit() const {
+  if (pidfd_ < 0) return std::nullopt;
+  siginfo_t info{};
+  if (waitid(static_cast<idtype_t>(P_PIDFD), static_cast<id_t>(pidfd_), &info, WEXITED | WNOHANG | WNOWAIT) != 0 ||
+      info.si_pid == 0) {
+    return std::nullopt;
+  }
+  if (info.si_code == CLD_EXITED) return ExitStatus{info.si_status, 0};
+  return ExitStatus{-1, info.si_status};
+}
+
 bool AdoptedProcess::TryReap() {
   if (pidfd_ < 0) return true;
   siginfo_t info{};

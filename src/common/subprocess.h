@@ -148,6 +148,8 @@ class AdoptedProcess {
   bool Signal(int signal) const;
   // Whether it has exited (true also when it is not ours to reap and gone).
   bool HasExited() const;
+  // How it ended, when it has exited and is our unreaped child (it stays unreaped).
+  std::optional<ExitStatus> PeekExit() const;
   // Reaps it if it has exited and is our child; never blocks. True once it
   // is gone: reaped here, or reaped by another parent.
   bool TryReap();

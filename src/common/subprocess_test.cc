@@ -240,7 +240,15 @@ TEST(AdoptedProcessTest, ReapsADaemonReparentedToUs) {
   ASSERT_TRUE(daemon.ok()) << daemon.status();
   EXPECT_FALSE(daemon->HasExited());
   EXPECT_FALSE(daemon->TryReap());
+  EXPECT_FALSE(daemon->PeekExit().has_value());
   EXPECT_TRUE(daemon->Signal(SIGKILL));
+  std::optional<ExitStatus> how;
+  for (int i = 0; i < 500 && !how; ++i) {
+    how = daemon->PeekExit();
+    if (!how) usleep(10000);
+  }
+  ASSERT_TRUE(how.has_value());
+  EXPECT_EQ(how->signal, SIGKILL);
   bool reaped = false;
   for (int i = 0; i < 500 && !reaped; ++i) {
     reaped = daemon->TryReap();

@@ -324,8 +324,10 @@ absl::StatusOr<SandboxInfo> SandboxManager::Info(const std::string& id) {
     // Its namespaces are joined by /proc/<pid>/ns/*: a dead infra process
     // would send runc to a missing (or, once reaped, another's) path.
     if (sandbox->infra->HasExited()) {
+      std::optional<ExitStatus> how = sandbox->infra->PeekExit();
       return absl::FailedPreconditionError(crisp::StrCat("pod sandbox ", sandbox->id, ": its infra process (PID ",
-                                                         sandbox->infra->pid(), ") has exited"));
+                                                         sandbox->infra->pid(), ") has ended",
+                                                         how ? " (" + how->Describe() + ")" : std::string()));
     }
     info.infra_pid = sandbox->infra->pid();
   } else {
