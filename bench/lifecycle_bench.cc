@@ -6,11 +6,10 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdlib>
-#include <fstream>
-#include <sstream>
 #include <string>
 #include <vector>
 
+#include "bench/bench_endpoints.h"
 #include "benchmark/benchmark.h"
 #include "harness/client/cri_client.h"
 #include "harness/client/json_request.h"
@@ -19,14 +18,9 @@
 namespace {
 
 namespace v1 = runtime::v1;
+using crisp::bench::Percentile;
+using crisp::bench::ReadFixture;
 using crisp::client::CallAs;
-
-std::string ReadFixture(const std::string& name) {
-  std::ifstream in(std::string(CRISP_SOURCE_DIR) + "/fixtures/testdata/" + name);
-  std::ostringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
 
 void PodAndContainerStart(benchmark::State& state, const crisp::client::Endpoint& endpoint) {
   auto client = crisp::client::NewGrpcCriClient(endpoint, {.default_timeout = absl::Minutes(2)});
@@ -89,38 +83,18 @@ void PodAndContainerStart(benchmark::State& state, const crisp::client::Endpoint
     }
   }
   if (samples.empty()) return;
-  std::sort(samples.begin(), samples.end());
-  auto percentile = [&](double p) {
-    return samples[std::min(samples.size() - 1, static_cast<size_t>(p * static_cast<double>(samples.size())))];
-  };
-  state.counters["p50_ms"] = percentile(0.50);
-  state.counters["p95_ms"] = percentile(0.95);
+  state.counters["p50_ms"] = Percentile(samples, 0.50);
+  state.counters["p95_ms"] = Percentile(samples, 0.95);
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
-  const char* endpoints = std::getenv("CRISP_BENCH_ENDPOINTS");
-  if (endpoints == nullptr || *endpoints == '\0') {
-    std::fprintf(stderr, "set CRISP_BENCH_ENDPOINTS=name=unix:///path,... (bench/run-lifecycle-bench does)\n");
-    return 2;
-  }
-  std::stringstream list(endpoints);
-  std::string item;
-  while (std::getline(list, item, ',')) {
-    auto endpoint = crisp::client::ParseEndpoint(item);
-    if (!endpoint.ok()) {
-      std::fprintf(stderr, "%s\n", std::string(endpoint.status().message()).c_str());
-      return 2;
-    }
-    benchmark::RegisterBenchmark(("PodAndContainerStart/" + endpoint->name).c_str(),
-                                 [endpoint = *endpoint](benchmark::State& state) { PodAndContainerStart(state, endpoint); })
+  return crisp::bench::RunForEachEndpoint(argc, argv, [](const crisp::client::Endpoint& endpoint) {
+    benchmark::RegisterBenchmark(("PodAndContainerStart/" + endpoint.name).c_str(),
+                                 [endpoint](benchmark::State& state) { PodAndContainerStart(state, endpoint); })
         ->UseManualTime()
         ->Unit(benchmark::kMillisecond)
         ->Iterations(30);
-  }
-  benchmark::Initialize(&argc, argv);
-  benchmark::RunSpecifiedBenchmarks();
-  benchmark::Shutdown();
-  return 0;
+  });
 }

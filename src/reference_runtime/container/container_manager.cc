@@ -96,6 +96,11 @@ absl::StatusOr<int> RunConmon(const std::vector<std::string>& argv, const std::s
   return container_pid;
 }
 
+// The name the CRI reserves for a container: its metadata within its sandbox.
+std::string NameKey(const std::string& sandbox_id, const v1::ContainerMetadata& m) {
+  return crisp::StrCat(sandbox_id, "/", m.name(), "/", m.attempt());
+}
+
 }  // namespace
 
 ContainerManager::ContainerManager(ContainerOptions options, ImageStore& images, SandboxManager& sandboxes)
@@ -110,7 +115,8 @@ absl::StatusOr<std::unique_ptr<ContainerManager>> ContainerManager::Open(Contain
   std::unique_ptr<ContainerManager> manager(new ContainerManager(std::move(options), images, sandboxes));
   manager->Load();
   ContainerManager* raw = manager.get();
-  sandboxes.SetContainerHook([raw](const std::string& sandbox_id, bool remove) { raw->ForSandbox(sandbox_id, remove); });
+  sandboxes.SetContainerHook(
+      [raw](const std::string& sandbox_id, PodTeardown teardown) { raw->ForSandbox(sandbox_id, teardown); });
   return manager;
 }
 
@@ -157,66 +163,66 @@ void ContainerManager::Load() {
     c.log_path = r.value("log_path", "");
     c.conmon_pid = r.value("conmon_pid", 0);
     images_.Pin(c.image_id);
-    containers_[c.id] = std::move(c);
+    std::string id = c.id, key = NameKey(c.sandbox_id, c.config.metadata());
+    containers_.Reserve(id, key, std::move(c), "container").IgnoreError();  // IDs and names were unique when saved
   }
 }
 
-ContainerManager::Container* ContainerManager::Find(const std::string& id) { return FindByIdOrPrefix(containers_, id); }
-
-absl::StatusOr<ContainerManager::Container*> ContainerManager::FindRunning(const std::string& id) {
-  Container* container = Find(id);
-  if (container == nullptr) return absl::NotFoundError(crisp::StrCat("no container \"", id, "\""));
-  Refresh(*container);
-  if (container->state != v1::CONTAINER_RUNNING) {
-    return absl::FailedPreconditionError(crisp::StrCat("container ", container->id, " is not running"));
+absl::StatusOr<ContainerManager::EntryPtr> ContainerManager::FindRunning(const std::string& id) {
+  EntryPtr entry = containers_.Find(id);
+  if (!entry) return absl::NotFoundError(crisp::StrCat("no container \"", id, "\""));
+  absl::MutexLock lock(&entry->mu);
+  if (entry->removed) return absl::NotFoundError(crisp::StrCat("no container \"", id, "\""));
+  Refresh(entry->record);
+  if (entry->record.state != v1::CONTAINER_RUNNING) {
+    return absl::FailedPreconditionError(crisp::StrCat("container ", entry->record.id, " is not running"));
   }
-  return container;
+  return entry;
 }
 
 absl::StatusOr<std::string> ContainerManager::Create(const std::string& sandbox_id, const v1::ContainerConfig& config) {
-  absl::StatusOr<SandboxInfo> sandbox = sandboxes_.Info(sandbox_id);
-  if (!sandbox.ok()) return sandbox.status();
-  if (!sandbox->ready) {
-    return absl::FailedPreconditionError(crisp::StrCat("pod sandbox ", sandbox->id, " is not ready"));
-  }
   if (config.metadata().name().empty()) return absl::InvalidArgumentError("container metadata needs a name");
   std::optional<ImageRecord> image = images_.Find(config.image().image());
   if (!image) return absl::NotFoundError(crisp::StrCat("image \"", config.image().image(), "\" is not present; pull it first"));
+  std::string created;
+  // The sandbox cannot be stopped or removed until this returns.
+  absl::Status status = sandboxes_.WhileReady(sandbox_id, [&](const SandboxInfo& sandbox) -> absl::Status {
+    absl::StatusOr<std::string> id = CreateIn(sandbox, config, *image);
+    if (!id.ok()) return id.status();
+    created = *id;
+    return absl::OkStatus();
+  });
+  if (!status.ok()) return status;
+  return created;
+}
 
+absl::StatusOr<std::string> ContainerManager::CreateIn(const SandboxInfo& sandbox, const v1::ContainerConfig& config,
+                                                       const ImageRecord& image) {
   Container container;
-  {
-    std::lock_guard lock(mutex_);
-    for (const auto& [id, other] : containers_) {
-      if (other.sandbox_id == sandbox->id && other.config.metadata().name() == config.metadata().name() &&
-          other.config.metadata().attempt() == config.metadata().attempt()) {
-        return absl::AlreadyExistsError(crisp::StrCat("a container named ", config.metadata().name(), " (attempt ",
-                                                      config.metadata().attempt(), ") already exists in the sandbox: ", id));
-      }
-    }
-    container.id = NewId();
-    container.sandbox_id = sandbox->id;
-    container.handler = sandbox->handler;
-    container.config = config;
-    container.image_id = image->id;
-    container.image_ref = image->repo_digests.empty() ? image->id : image->repo_digests.front();
-    container.created_at = absl::ToUnixNanos(absl::Now());
-    containers_[container.id] = container;  // reserves the name
-    images_.Pin(image->id);  // its layers stay while the container lives
-  }
+  container.id = NewId();
+  container.sandbox_id = sandbox.id;
+  container.handler = sandbox.handler;
+  container.config = config;
+  container.image_id = image.id;
+  container.image_ref = image.repo_digests.empty() ? image.id : image.repo_digests.front();
+  container.created_at = absl::ToUnixNanos(absl::Now());
+  absl::StatusOr<EntryPtr> entry =
+      containers_.Reserve(container.id, NameKey(sandbox.id, config.metadata()), container,
+                          crisp::StrCat("a container named ", config.metadata().name(), " (attempt ",
+                                        config.metadata().attempt(), ") in the sandbox"));
+  if (!entry.ok()) return entry.status();
+  absl::MutexLock lifecycle(&(*entry)->lifecycle);
+  images_.Pin(image.id);  // its layers stay while the container lives
   auto fail = [&](absl::Status status) {
-    std::lock_guard lock(mutex_);
-    // The entry may be gone already (its sandbox was removed meanwhile).
-    if (auto entry = containers_.find(container.id); entry != containers_.end()) {
-      Destroy(entry->second).IgnoreError();
-      containers_.erase(entry);
-    }
+    Destroy(container).IgnoreError();  // best effort: the create's own error is the one to report
+    containers_.Erase(container.id);
     return status;
   };
 
   const std::string dir = Dir(container.id);
   std::error_code error;
   for (const char* sub : {"rootfs", "upper", "work", "exits"}) fs::create_directories(fs::path(dir) / sub, error);
-  std::vector<std::string> lower = images_.LayerDirectories(*image);
+  std::vector<std::string> lower = images_.LayerDirectories(image);
   std::reverse(lower.begin(), lower.end());  // overlay lists the top layer first
   if (lower.empty()) {
     fs::create_directories(dir + "/empty", error);
@@ -227,21 +233,21 @@ absl::StatusOr<std::string> ContainerManager::Create(const std::string& sandbox_
     return fail(absl::InternalError(crisp::StrCat("mounting the container root: ", std::strerror(errno))));
   }
   // Image volumes: make sure the directories exist (CRI-O's "mkdir" way).
-  const json volumes = image->config.value("Volumes", json::object());
+  const json volumes = image.config.value("Volumes", json::object());
   for (const auto& [path, ignored] : volumes.items()) {
     fs::create_directories(dir + "/rootfs" + path, error);
   }
 
   SpecInputs inputs;
   inputs.config = &config;
-  inputs.sandbox_config = &sandbox->config;
-  inputs.image_config = image->config;
+  inputs.sandbox_config = &sandbox.config;
+  inputs.image_config = image.config;
   inputs.id = container.id;
-  inputs.sandbox_id = sandbox->id;
+  inputs.sandbox_id = sandbox.id;
   inputs.rootfs = dir + "/rootfs";
-  inputs.sandbox_dir = sandbox->dir;
-  inputs.infra_pid = sandbox->infra_pid;
-  inputs.hostname = sandbox->hostname;
+  inputs.sandbox_dir = sandbox.dir;
+  inputs.infra_pid = sandbox.infra_pid;
+  inputs.hostname = sandbox.hostname;
   inputs.bounding_capabilities = OwnBoundingCapabilities();
   inputs.min_oom_score_adj = OwnOomScoreAdj();
   absl::StatusOr<json> spec = BuildContainerSpec(inputs);
@@ -249,8 +255,8 @@ absl::StatusOr<std::string> ContainerManager::Create(const std::string& sandbox_
   if (absl::Status written = WriteFileAtomically(dir + "/config.json", spec->dump(1)); !written.ok()) return fail(written);
 
   // The log: the sandbox's log directory joined with the container's log path.
-  if (!sandbox->config.log_directory().empty() && !config.log_path().empty()) {
-    container.log_path = (fs::path(sandbox->config.log_directory()) / config.log_path()).string();
+  if (!sandbox.config.log_directory().empty() && !config.log_path().empty()) {
+    container.log_path = (fs::path(sandbox.config.log_directory()) / config.log_path()).string();
   } else {
     container.log_path = dir + "/container.log";
   }
@@ -272,31 +278,29 @@ absl::StatusOr<std::string> ContainerManager::Create(const std::string& sandbox_
   if (absl::StatusOr<AdoptedProcess> conmon = AdoptedProcess::Open(container.conmon_pid); conmon.ok()) {
     container.conmon = std::make_shared<AdoptedProcess>(std::move(*conmon));
   }
-  std::lock_guard lock(mutex_);
-  auto entry = containers_.find(container.id);
-  if (entry == containers_.end()) {
-    // Its sandbox was removed while it was being created: undo it.
-    Destroy(container).IgnoreError();
-    return absl::FailedPreconditionError(crisp::StrCat("pod sandbox ", sandbox->id, " was removed during CreateContainer"));
-  }
-  entry->second = container;
-  if (absl::Status saved = Save(container); !saved.ok()) return saved;
+  if (absl::Status saved = Save(container); !saved.ok()) return fail(saved);
+  absl::MutexLock lock(&(*entry)->mu);
+  (*entry)->record = container;
   return container.id;
 }
 
 absl::Status ContainerManager::Start(const std::string& id) {
-  std::lock_guard lock(mutex_);
-  Container* container = Find(id);
-  if (container == nullptr) return absl::NotFoundError(crisp::StrCat("no container \"", id, "\""));
-  if (container->state != v1::CONTAINER_CREATED) {
-    return absl::FailedPreconditionError(crisp::StrCat("container ", container->id, " is not in the CREATED state"));
+  EntryPtr entry = containers_.Find(id);
+  if (!entry) return absl::NotFoundError(crisp::StrCat("no container \"", id, "\""));
+  absl::MutexLock lifecycle(&entry->lifecycle);
+  std::optional<Container> current = entry->SnapshotUnlessRemoved();
+  if (!current) return absl::NotFoundError(crisp::StrCat("no container \"", id, "\""));
+  const Container& container = *current;
+  if (container.state != v1::CONTAINER_CREATED) {
+    return absl::FailedPreconditionError(crisp::StrCat("container ", container.id, " is not in the CREATED state"));
   }
-  if (absl::StatusOr<ProcessResult> started = RunChecked(Runc(*container, {"start", container->id})); !started.ok()) {
+  if (absl::StatusOr<ProcessResult> started = RunChecked(Runc(container, {"start", container.id})); !started.ok()) {
     return started.status();
   }
-  container->state = v1::CONTAINER_RUNNING;
-  container->started_at = absl::ToUnixNanos(absl::Now());
-  return Save(*container);
+  absl::MutexLock lock(&entry->mu);
+  entry->record.state = v1::CONTAINER_RUNNING;
+  entry->record.started_at = absl::ToUnixNanos(absl::Now());
+  return Save(entry->record);
 }
 
 void ContainerManager::Refresh(Container& container) {
@@ -314,34 +318,41 @@ void ContainerManager::Refresh(Container& container) {
                                       std::chrono::file_clock::to_sys(written).time_since_epoch()).count();
   container.reason = fs::exists(Dir(container.id) + "/oom") ? "OOMKilled" : code == 0 ? "Completed" : "Error";
   if (container.conmon && container.conmon->TryReap()) container.conmon.reset();  // crispd is its subreaper
-  Save(container).IgnoreError();
+  Save(container).IgnoreError();  // the exit file stays the truth; the record catches up at the next change
 }
 
-absl::Status ContainerManager::Kill(Container& container, int64_t timeout_seconds) {
-  Refresh(container);
-  if (container.state != v1::CONTAINER_RUNNING) return absl::OkStatus();
+bool ContainerManager::Running(ContainerEntry& entry) {
+  absl::MutexLock lock(&entry.mu);
+  Refresh(entry.record);
+  return entry.record.state == v1::CONTAINER_RUNNING;
+}
+
+absl::Status ContainerManager::Kill(ContainerEntry& entry, absl::Duration grace) {
+  if (!Running(entry)) return absl::OkStatus();
+  const Container container = entry.Snapshot();
+  // Status and List read the record meanwhile: only `lifecycle` is held
+  // while waiting, and `mu` for each look.
   auto exited = [&](absl::Duration within) {
     absl::Time until = absl::Now() + within;
     while (absl::Now() < until) {
-      Refresh(container);
-      if (container.state != v1::CONTAINER_RUNNING) return true;
+      if (!Running(entry)) return true;
       std::this_thread::sleep_for(std::chrono::milliseconds(50));
     }
     return false;
   };
-  if (timeout_seconds > 0) {
-    RunProcess(Runc(container, {"kill", container.id, "TERM"})).IgnoreError();
-    if (exited(absl::Seconds(timeout_seconds))) return absl::OkStatus();
+  if (grace > absl::ZeroDuration()) {
+    RunProcess(Runc(container, {"kill", container.id, "TERM"})).IgnoreError();  // an exit meanwhile is fine
+    if (exited(grace)) return absl::OkStatus();
   }
   // "The runtime must forcibly kill the container after the grace period is reached."
-  RunProcess(Runc(container, {"kill", "--all", container.id, "KILL"})).IgnoreError();
+  RunProcess(Runc(container, {"kill", "--all", container.id, "KILL"})).IgnoreError();  // an exit meanwhile is fine
   if (exited(absl::Seconds(10))) return absl::OkStatus();
   return absl::InternalError(crisp::StrCat("container ", container.id, " did not exit after SIGKILL"));
 }
 
 absl::Status ContainerManager::Destroy(Container& container) {
   if (container.id.empty()) return absl::InternalError("crispd bug: destroying a container without an ID");
-  RunProcess(Runc(container, {"delete", "--force", container.id})).IgnoreError();
+  RunProcess(Runc(container, {"delete", "--force", container.id})).IgnoreError();  // never created is fine
   const std::string dir = Dir(container.id);
   umount2((dir + "/rootfs").c_str(), MNT_DETACH);
   if (container.conmon) {
@@ -361,35 +372,41 @@ absl::Status ContainerManager::Destroy(Container& container) {
 }
 
 absl::Status ContainerManager::Stop(const std::string& id, int64_t timeout_seconds) {
-  std::lock_guard lock(mutex_);
-  Container* container = Find(id);
   // "This call is idempotent, and must not return an error if the container
   // has already been stopped." A container that is gone is stopped too.
-  if (container == nullptr) return absl::OkStatus();
-  return Kill(*container, timeout_seconds);
+  EntryPtr entry = containers_.Find(id);
+  if (!entry) return absl::OkStatus();
+  absl::MutexLock lifecycle(&entry->lifecycle);
+  if (!entry->SnapshotUnlessRemoved()) return absl::OkStatus();
+  return Kill(*entry, absl::Seconds(std::max<int64_t>(timeout_seconds, 0)));
 }
 
 absl::Status ContainerManager::Remove(const std::string& id) {
-  std::lock_guard lock(mutex_);
-  Container* container = Find(id);
   // "This call is idempotent, and must not return an error if the container has already been removed."
-  if (container == nullptr) return absl::OkStatus();
+  EntryPtr entry = containers_.Find(id);
+  if (!entry) return absl::OkStatus();
+  absl::MutexLock lifecycle(&entry->lifecycle);
+  return KillAndDestroy(*entry);
+}
+
+absl::Status ContainerManager::KillAndDestroy(ContainerEntry& entry) {
+  if (!entry.SnapshotUnlessRemoved()) return absl::OkStatus();
   // "If the container is running, the container must be forcibly removed."
-  Kill(*container, 0).IgnoreError();
-  absl::Status destroyed = Destroy(*container);
-  containers_.erase(container->id);
+  Kill(entry, kNoGrace).IgnoreError();  // Destroy's runc delete --force ends it regardless
+  Container container = entry.Snapshot();
+  absl::Status destroyed = Destroy(container);
+  containers_.Erase(container.id);
   return destroyed;
 }
 
 absl::Status ContainerManager::ReopenLog(const std::string& id) {
-  std::lock_guard lock(mutex_);
   // "If the container is not running, container runtime can choose to either
   // create a new log file and return nil, or return an error. Once it returns
   // error, new container log file MUST NOT be created."
-  absl::StatusOr<Container*> container = FindRunning(id);
-  if (!container.ok()) return container.status();
+  absl::StatusOr<EntryPtr> entry = FindRunning(id);
+  if (!entry.ok()) return entry.status();
   // conmon's control FIFO: "2 0 0" asks it to reopen the log.
-  std::string ctl = Dir((*container)->id) + "/ctl";
+  std::string ctl = Dir((*entry)->Snapshot().id) + "/ctl";
   int fd = open(ctl.c_str(), O_WRONLY | O_NONBLOCK | O_CLOEXEC);
   if (fd < 0) return absl::InternalError(crisp::StrCat("cannot open conmon's control file ", ctl, ": ", std::strerror(errno)));
   constexpr char kReopen[] = "2 0 0\n";
@@ -399,28 +416,25 @@ absl::Status ContainerManager::ReopenLog(const std::string& id) {
   return absl::OkStatus();
 }
 
-void ContainerManager::ForSandbox(const std::string& sandbox_id, bool remove) {
-  std::lock_guard lock(mutex_);
-  for (auto it = containers_.begin(); it != containers_.end();) {
-    if (it->second.sandbox_id != sandbox_id) {
-      ++it;
-      continue;
-    }
-    Kill(it->second, 0).IgnoreError();
-    if (remove) {
-      Destroy(it->second).IgnoreError();
-      it = containers_.erase(it);
+void ContainerManager::ForSandbox(const std::string& sandbox_id, PodTeardown teardown) {
+  for (const EntryPtr& entry : containers_.All()) {
+    if (entry->Snapshot().sandbox_id != sandbox_id) continue;
+    absl::MutexLock lifecycle(&entry->lifecycle);
+    if (teardown == PodTeardown::kRemove) {
+      KillAndDestroy(*entry).IgnoreError();  // what could not be removed stays listed, for a retry
     } else {
-      ++it;
+      Kill(*entry, kNoGrace).IgnoreError();  // reported by the container's own status
     }
   }
 }
 
 absl::StatusOr<v1::ContainerStatusResponse> ContainerManager::Status(const std::string& id, bool verbose) {
-  std::lock_guard lock(mutex_);
-  Container* container = Find(id);
+  EntryPtr entry = containers_.Find(id);
   // "If the container is not present, returns an error."
-  if (container == nullptr) return absl::NotFoundError(crisp::StrCat("no container \"", id, "\""));
+  if (!entry) return absl::NotFoundError(crisp::StrCat("no container \"", id, "\""));
+  absl::MutexLock lock(&entry->mu);
+  if (entry->removed) return absl::NotFoundError(crisp::StrCat("no container \"", id, "\""));
+  Container* container = &entry->record;
   Refresh(*container);
   v1::ContainerStatusResponse response;
   v1::ContainerStatus* status = response.mutable_status();
@@ -448,9 +462,12 @@ absl::StatusOr<v1::ContainerStatusResponse> ContainerManager::Status(const std::
 }
 
 std::vector<v1::Container> ContainerManager::List(const v1::ContainerFilter& filter) {
-  std::lock_guard lock(mutex_);
   std::vector<v1::Container> items;
-  for (auto& [id, container] : containers_) {
+  for (const EntryPtr& entry : containers_.All()) {
+    absl::MutexLock lock(&entry->mu);
+    if (entry->removed) continue;
+    Container& container = entry->record;
+    const std::string& id = container.id;
     Refresh(container);
     if (!filter.id().empty() && !id.starts_with(filter.id())) continue;
     if (filter.has_state() && filter.state().state() != container.state) continue;
@@ -474,13 +491,10 @@ std::vector<v1::Container> ContainerManager::List(const v1::ContainerFilter& fil
 
 absl::StatusOr<std::vector<std::string>> ContainerManager::ExecArgv(const std::string& id,
                                                                     const std::vector<std::string>& cmd) {
-  std::vector<std::string> argv;
-  {
-    std::lock_guard lock(mutex_);
-    absl::StatusOr<Container*> container = FindRunning(id);
-    if (!container.ok()) return container.status();
-    argv = Runc(**container, {"exec", (*container)->id});
-  }
+  absl::StatusOr<EntryPtr> entry = FindRunning(id);
+  if (!entry.ok()) return entry.status();
+  const Container container = (*entry)->Snapshot();
+  std::vector<std::string> argv = Runc(container, {"exec", container.id});
   if (cmd.empty()) return absl::InvalidArgumentError("no command to execute");
   argv.insert(argv.end(), cmd.begin(), cmd.end());
   return argv;

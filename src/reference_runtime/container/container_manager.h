@@ -6,16 +6,16 @@
 //        RemoveContainer removes from any state (a running container is killed first)
 #pragma once
 
-#include <map>
 #include <memory>
-#include <mutex>
 #include <string>
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "absl/time/time.h"
 #include "common/subprocess.h"
 #include "reference_runtime/image/image_store.h"
 #include "reference_runtime/sandbox/sandbox_manager.h"
+#include "reference_runtime/state/object_table.h"
 #include "runtime/v1/api.pb.h"
 
 namespace crisp::crispd {
@@ -47,8 +47,8 @@ class ContainerManager {
   // error, and no new file is made.
   absl::Status ReopenLog(const std::string& id);
 
-  // For the sandbox side: kill (and with `remove`, remove) a sandbox's containers.
-  void ForSandbox(const std::string& sandbox_id, bool remove);
+  // For the sandbox side: kill (kStop), or kill and remove (kRemove), a sandbox's containers.
+  void ForSandbox(const std::string& sandbox_id, PodTeardown teardown);
 
  private:
   struct Container {
@@ -69,23 +69,34 @@ class ContainerManager {
     std::shared_ptr<AdoptedProcess> conmon;
   };
 
+  using ContainerEntry = Entry<Container>;
+  using EntryPtr = ObjectTable<Container>::EntryPtr;
+  static constexpr absl::Duration kNoGrace = absl::ZeroDuration();
+
   ContainerManager(ContainerOptions options, ImageStore& images, SandboxManager& sandboxes);
   std::string Dir(const std::string& id) const;
   std::vector<std::string> Runc(const Container& container, std::initializer_list<std::string> args) const;
   absl::Status Save(const Container& container) const;
   void Load();
-  void Refresh(Container& container);  // reads the exit file; mutex_ held
-  absl::Status Kill(Container& container, int64_t timeout_seconds);  // mutex_ held
-  absl::Status Destroy(Container& container);  // mutex_ held
-  Container* Find(const std::string& id);  // exact or unique prefix; mutex_ held
-  // Found, refreshed and RUNNING, else NotFound or FailedPrecondition; mutex_ held.
-  absl::StatusOr<Container*> FindRunning(const std::string& id);
+  absl::StatusOr<std::string> CreateIn(const SandboxInfo& sandbox, const runtime::v1::ContainerConfig& config,
+                                       const ImageRecord& image);
+  // Reads the exit file into a RUNNING record (and reaps conmon).
+  void Refresh(Container& container);
+  bool Running(ContainerEntry& entry) ABSL_LOCKS_EXCLUDED(entry.mu);
+  // SIGTERM, `grace`, then SIGKILL to every process; returns once it has exited.
+  absl::Status Kill(ContainerEntry& entry, absl::Duration grace) ABSL_EXCLUSIVE_LOCKS_REQUIRED(entry.lifecycle)
+      ABSL_LOCKS_EXCLUDED(entry.mu);
+  // runc delete, the root's mount, conmon, the directory, the image pin.
+  absl::Status Destroy(Container& container);
+  absl::Status KillAndDestroy(ContainerEntry& entry) ABSL_EXCLUSIVE_LOCKS_REQUIRED(entry.lifecycle)
+      ABSL_LOCKS_EXCLUDED(entry.mu);
+  // Found, refreshed and RUNNING, else NotFound or FailedPrecondition.
+  absl::StatusOr<EntryPtr> FindRunning(const std::string& id);
 
   ContainerOptions options_;
   ImageStore& images_;
   SandboxManager& sandboxes_;
-  std::mutex mutex_;
-  std::map<std::string, Container> containers_;
+  ObjectTable<Container> containers_;
 };
 
 }  // namespace crisp::crispd

@@ -42,6 +42,11 @@ std::string ProtoJson(const google::protobuf::Message& message) {
   return text;
 }
 
+// The name the CRI reserves for a sandbox: its whole metadata.
+std::string NameKey(const v1::PodSandboxMetadata& m) {
+  return crisp::StrCat(m.namespace_(), "/", m.name(), "/", m.uid(), "/", m.attempt());
+}
+
 std::string ResolvConf(const v1::DNSConfig& dns) {
   std::string text;
   for (const auto& server : dns.servers()) crisp::StrAppend(&text, "nameserver ", server, "\n");
@@ -159,12 +164,11 @@ absl::Status SandboxManager::Load() {
     sandbox.ip = record.value("ip", "");
     sandbox.netns = record.value("netns", "");
     sandbox.port_mappings = record.value("port_mappings", json::array());
-    sandboxes_[sandbox.id] = std::move(sandbox);
+    std::string id = sandbox.id, key = NameKey(sandbox.config.metadata());
+    sandboxes_.Reserve(id, key, std::move(sandbox), "sandbox").IgnoreError();  // IDs and names were unique when saved
   }
   return absl::OkStatus();
 }
-
-SandboxManager::Sandbox* SandboxManager::Find(const std::string& id) { return FindByIdOrPrefix(sandboxes_, id); }
 
 absl::StatusOr<std::string> SandboxManager::Run(const v1::PodSandboxConfig& config, const std::string& handler) {
   const v1::PodSandboxMetadata& metadata = config.metadata();
@@ -173,40 +177,32 @@ absl::StatusOr<std::string> SandboxManager::Run(const v1::PodSandboxConfig& conf
   }
   if (absl::Status known = runtimes_.Check(handler); !known.ok()) return known;
   Sandbox sandbox;
-  {
-    std::lock_guard lock(mutex_);
-    // One sandbox per metadata: the kubelet relies on names being reserved.
-    for (const auto& [id, other] : sandboxes_) {
-      const auto& m = other.config.metadata();
-      if (m.name() == metadata.name() && m.namespace_() == metadata.namespace_() && m.uid() == metadata.uid() &&
-          m.attempt() == metadata.attempt()) {
-        return absl::AlreadyExistsError(crisp::StrCat("a sandbox named ", metadata.namespace_(), "/", metadata.name(),
-                                                      " (uid ", metadata.uid(), ", attempt ", metadata.attempt(),
-                                                      ") already exists: ", id));
-      }
-    }
-    sandbox.id = NewId();
-    sandbox.config = config;
-    sandbox.handler = handler;
-    sandbox.created_at = absl::ToUnixNanos(absl::Now());
-    sandbox.creating = true;
-    sandboxes_[sandbox.id] = sandbox;  // reserves the name
-  }
-  absl::Status started = StartInfra(sandbox);
-  std::lock_guard lock(mutex_);
-  if (!started.ok()) {
-    sandboxes_[sandbox.id] = sandbox;
-    StopLocked(sandboxes_[sandbox.id]).IgnoreError();
+  sandbox.id = NewId();
+  sandbox.config = config;
+  sandbox.handler = handler;
+  sandbox.created_at = absl::ToUnixNanos(absl::Now());
+  sandbox.creating = true;
+  // One sandbox per metadata: the kubelet relies on names being reserved.
+  absl::StatusOr<EntryPtr> entry = sandboxes_.Reserve(
+      sandbox.id, NameKey(metadata), sandbox,
+      crisp::StrCat("a sandbox named ", metadata.namespace_(), "/", metadata.name(), " (uid ", metadata.uid(),
+                    ", attempt ", metadata.attempt(), ")"));
+  if (!entry.ok()) return entry.status();
+  absl::MutexLock lifecycle(&(*entry)->lifecycle);
+  if (absl::Status started = StartInfra(sandbox); !started.ok()) {
+    StopInfra(sandbox).IgnoreError();  // best effort: the start's own error is the one to report
     std::error_code error;
     fs::remove_all(Dir(sandbox.id), error);
-    sandboxes_.erase(sandbox.id);
+    sandboxes_.Erase(sandbox.id);
     return started;
   }
   sandbox.state = v1::SANDBOX_READY;
   sandbox.creating = false;
-  sandboxes_[sandbox.id] = sandbox;
-  if (absl::Status saved = Save(sandbox); !saved.ok()) return saved;
-  return sandbox.id;
+  absl::Status saved = Save(sandbox);
+  absl::MutexLock lock(&(*entry)->mu);
+  (*entry)->record = std::move(sandbox);
+  if (!saved.ok()) return saved;
+  return (*entry)->record.id;
 }
 
 absl::Status SandboxManager::StartInfra(Sandbox& sandbox) {
@@ -280,10 +276,10 @@ absl::Status SandboxManager::StartInfra(Sandbox& sandbox) {
   return absl::OkStatus();
 }
 
-absl::Status SandboxManager::StopLocked(Sandbox& sandbox) {
+absl::Status SandboxManager::StopInfra(Sandbox& sandbox) {
   const std::string dir = Dir(sandbox.id);
   // The infra process: SIGKILL, wait until runc sees it stopped, delete.
-  RunProcess(Runc(sandbox, {"kill", sandbox.id, "KILL"})).IgnoreError();
+  RunProcess(Runc(sandbox, {"kill", sandbox.id, "KILL"})).IgnoreError();  // not running is fine: delete follows
   for (int i = 0; i < 100; ++i) {
     absl::StatusOr<ProcessResult> state = RunProcess(Runc(sandbox, {"state", sandbox.id}));
     if (!state.ok() || state->exit_code != 0) break;  // already deleted
@@ -291,7 +287,7 @@ absl::Status SandboxManager::StopLocked(Sandbox& sandbox) {
     if (parsed.is_object() && parsed.value("status", "") == "stopped") break;
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
   }
-  RunProcess(Runc(sandbox, {"delete", "--force", sandbox.id})).IgnoreError();
+  RunProcess(Runc(sandbox, {"delete", "--force", sandbox.id})).IgnoreError();  // gone already is fine
   // crispd is the child subreaper of its infra processes: reap this one, so
   // no zombie outlives the sandbox.
   if (sandbox.infra) {
@@ -308,84 +304,102 @@ absl::Status SandboxManager::StopLocked(Sandbox& sandbox) {
     RunProcess({"/usr/sbin/ip", "netns", "delete", name}).IgnoreError();
   }
   umount2((dir + "/shm").c_str(), MNT_DETACH);
+  if (status.ok()) sandbox.netns.clear();  // reclaimed: a later stop has nothing to do
   sandbox.state = v1::SANDBOX_NOTREADY;
-  if (fs::exists(dir)) Save(sandbox).IgnoreError();
   return status;
 }
 
-absl::StatusOr<SandboxInfo> SandboxManager::Info(const std::string& id) {
-  std::lock_guard lock(mutex_);
-  Sandbox* sandbox = Find(id);
-  if (sandbox == nullptr || sandbox->creating) return absl::NotFoundError(crisp::StrCat("no pod sandbox \"", id, "\""));
-  SandboxInfo info{sandbox->id, sandbox->config, Dir(sandbox->id),
-                   sandbox->config.hostname().empty() ? sandbox->id.substr(0, 12) : sandbox->config.hostname(),
-                   sandbox->handler, 0, sandbox->state == v1::SANDBOX_READY};
-  if (sandbox->infra) {
+absl::StatusOr<SandboxInfo> SandboxManager::InfoOf(const SandboxEntry& entry) const {
+  const Sandbox& sandbox = entry.record;
+  if (entry.removed || sandbox.creating) return absl::NotFoundError(crisp::StrCat("no pod sandbox \"", sandbox.id, "\""));
+  SandboxInfo info{sandbox.id, sandbox.config, Dir(sandbox.id),
+                   sandbox.config.hostname().empty() ? sandbox.id.substr(0, 12) : sandbox.config.hostname(),
+                   sandbox.handler, 0, sandbox.state == v1::SANDBOX_READY, sandbox.netns};
+  if (sandbox.infra) {
     // Its namespaces are joined by /proc/<pid>/ns/*: a dead infra process
     // would send runc to a missing (or, once reaped, another's) path.
-    if (sandbox->infra->HasExited()) {
-      std::optional<ExitStatus> how = sandbox->infra->PeekExit();
-      return absl::FailedPreconditionError(crisp::StrCat("pod sandbox ", sandbox->id, ": its infra process (PID ",
-                                                         sandbox->infra->pid(), ") has ended",
+    if (sandbox.infra->HasExited()) {
+      std::optional<ExitStatus> how = sandbox.infra->PeekExit();
+      return absl::FailedPreconditionError(crisp::StrCat("pod sandbox ", sandbox.id, ": its infra process (PID ",
+                                                         sandbox.infra->pid(), ") has ended",
                                                          how ? " (" + how->Describe() + ")" : std::string()));
     }
-    info.infra_pid = sandbox->infra->pid();
+    info.infra_pid = sandbox.infra->pid();
   } else {
-    std::ifstream(Dir(sandbox->id) + "/pid") >> info.infra_pid;  // recovered after a restart
+    std::ifstream(Dir(sandbox.id) + "/pid") >> info.infra_pid;  // recovered after a restart
   }
   return info;
 }
 
-std::string SandboxManager::ReleaseContainers(const std::string& id, bool remove) {
-  std::string full_id;
+absl::StatusOr<SandboxInfo> SandboxManager::Info(const std::string& id) {
+  EntryPtr entry = sandboxes_.Find(id);
+  if (!entry) return absl::NotFoundError(crisp::StrCat("no pod sandbox \"", id, "\""));
+  absl::ReaderMutexLock lock(&entry->mu);
+  return InfoOf(*entry);
+}
+
+absl::Status SandboxManager::WhileReady(const std::string& id,
+                                        absl::FunctionRef<absl::Status(const SandboxInfo&)> fn) {
+  EntryPtr entry = sandboxes_.Find(id);
+  if (!entry) return absl::NotFoundError(crisp::StrCat("no pod sandbox \"", id, "\""));
+  absl::ReaderMutexLock lifecycle(&entry->lifecycle);
+  absl::StatusOr<SandboxInfo> info;
   {
-    std::lock_guard lock(mutex_);
-    Sandbox* sandbox = Find(id);
-    if (sandbox == nullptr) return "";
-    full_id = sandbox->id;
+    absl::ReaderMutexLock lock(&entry->mu);
+    info = InfoOf(*entry);
   }
-  // Outside mutex_: the container side may ask for this sandbox's Info.
-  if (container_hook_) container_hook_(full_id, remove);
-  return full_id;
+  if (!info.ok()) return info.status();
+  if (!info->ready) return absl::FailedPreconditionError(crisp::StrCat("pod sandbox ", info->id, " is not ready"));
+  return fn(*info);
 }
 
 absl::Status SandboxManager::Stop(const std::string& id) {
+  EntryPtr entry = sandboxes_.Find(id);
+  if (!entry) return absl::OkStatus();  // already reclaimed
+  absl::MutexLock lifecycle(&entry->lifecycle);
+  std::optional<Sandbox> current = entry->SnapshotUnlessRemoved();
+  if (!current) return absl::OkStatus();
+  Sandbox& sandbox = *current;
   // "If there are any running containers in the sandbox, they must be forcibly terminated."
-  std::string full_id = ReleaseContainers(id, false);
-  if (full_id.empty()) return absl::OkStatus();  // already reclaimed
-  std::lock_guard lock(mutex_);
-  Sandbox* sandbox = Find(full_id);
-  if (sandbox == nullptr) return absl::OkStatus();
-  if (sandbox->state == v1::SANDBOX_NOTREADY && sandbox->netns.empty()) return absl::OkStatus();
-  absl::Status stopped = StopLocked(*sandbox);
-  if (stopped.ok()) sandbox->netns.clear();
+  if (container_hook_) container_hook_(sandbox.id, PodTeardown::kStop);
+  if (sandbox.state == v1::SANDBOX_NOTREADY && sandbox.netns.empty()) return absl::OkStatus();
+  absl::Status stopped = StopInfra(sandbox);
+  if (fs::exists(Dir(sandbox.id))) Save(sandbox).IgnoreError();  // the record is rewritten by the next change anyway
+  absl::MutexLock lock(&entry->mu);
+  entry->record = std::move(sandbox);
   return stopped;
 }
 
 absl::Status SandboxManager::Remove(const std::string& id) {
+  EntryPtr entry = sandboxes_.Find(id);
+  if (!entry) return absl::OkStatus();  // already removed
+  absl::MutexLock lifecycle(&entry->lifecycle);
+  std::optional<Sandbox> current = entry->SnapshotUnlessRemoved();
+  if (!current) return absl::OkStatus();
+  Sandbox& sandbox = *current;
   // "If there are any running containers in the sandbox, they must be forcibly terminated and removed."
-  std::string full_id = ReleaseContainers(id, true);
-  if (full_id.empty()) return absl::OkStatus();  // already removed
-  std::lock_guard lock(mutex_);
-  Sandbox* sandbox = Find(full_id);
-  if (sandbox == nullptr) return absl::OkStatus();
-  if (absl::Status stopped = StopLocked(*sandbox); !stopped.ok()) {
+  if (container_hook_) container_hook_(sandbox.id, PodTeardown::kRemove);
+  if (absl::Status stopped = StopInfra(sandbox); !stopped.ok()) {
     // Keep the record, so that a retry can reclaim the network.
+    if (fs::exists(Dir(sandbox.id))) Save(sandbox).IgnoreError();
+    absl::MutexLock lock(&entry->mu);
+    entry->record = std::move(sandbox);
     return absl::InternalError(crisp::StrCat("the sandbox's network could not be torn down; RemovePodSandbox "
                                              "again to retry: ", crisp::View(stopped.message())));
   }
-  sandbox->netns.clear();
   std::error_code error;
-  fs::remove_all(Dir(sandbox->id), error);
-  if (error) return absl::InternalError(crisp::StrCat("removing ", Dir(sandbox->id), ": ", error.message()));
-  sandboxes_.erase(sandbox->id);
+  fs::remove_all(Dir(sandbox.id), error);
+  if (error) return absl::InternalError(crisp::StrCat("removing ", Dir(sandbox.id), ": ", error.message()));
+  sandboxes_.Erase(sandbox.id);
   return absl::OkStatus();
 }
 
 absl::StatusOr<v1::PodSandboxStatusResponse> SandboxManager::Status(const std::string& id, bool verbose) {
-  std::lock_guard lock(mutex_);
-  Sandbox* sandbox = Find(id);
-  if (sandbox == nullptr) return absl::NotFoundError(crisp::StrCat("no pod sandbox \"", id, "\""));
+  EntryPtr entry = sandboxes_.Find(id);
+  if (!entry) return absl::NotFoundError(crisp::StrCat("no pod sandbox \"", id, "\""));
+  absl::ReaderMutexLock lock(&entry->mu);
+  if (entry->removed || entry->record.creating) return absl::NotFoundError(crisp::StrCat("no pod sandbox \"", id, "\""));
+  const Sandbox* sandbox = &entry->record;
   v1::PodSandboxStatusResponse response;
   v1::PodSandboxStatus* status = response.mutable_status();
   status->set_id(sandbox->id);
@@ -406,10 +420,12 @@ absl::StatusOr<v1::PodSandboxStatusResponse> SandboxManager::Status(const std::s
 }
 
 std::vector<v1::PodSandbox> SandboxManager::List(const v1::PodSandboxFilter& filter) {
-  std::lock_guard lock(mutex_);
   std::vector<v1::PodSandbox> items;
-  for (const auto& [id, sandbox] : sandboxes_) {
-    if (sandbox.creating) continue;
+  for (const EntryPtr& entry : sandboxes_.All()) {
+    absl::ReaderMutexLock lock(&entry->mu);
+    const Sandbox& sandbox = entry->record;
+    const std::string& id = sandbox.id;
+    if (sandbox.creating || entry->removed) continue;
     if (!filter.id().empty() && !id.starts_with(filter.id())) continue;
     if (filter.has_state() && filter.state().state() != sandbox.state) continue;
     if (!LabelsMatch(filter.label_selector(), sandbox.config.labels())) continue;

@@ -11,16 +11,16 @@
 #pragma once
 
 #include <functional>
-#include <map>
 #include <memory>
-#include <mutex>
 #include <string>
 #include <vector>
 
+#include "absl/functional/function_ref.h"
 #include "absl/status/statusor.h"
 #include "common/subprocess.h"
 #include "nlohmann/json.hpp"
 #include "reference_runtime/sandbox/cni.h"
+#include "reference_runtime/state/object_table.h"
 #include "reference_runtime/store/oci_runtimes.h"
 #include "runtime/v1/api.pb.h"
 
@@ -32,6 +32,12 @@ struct SandboxOptions {
   CniConfig cni;
 };
 
+// What a sandbox's Stop or Remove asks of its containers.
+enum class PodTeardown {
+  kStop,    // "running containers ... must be forcibly terminated"
+  kRemove,  // "... must be forcibly terminated and removed"
+};
+
 // What the container side needs to know of a sandbox.
 struct SandboxInfo {
   std::string id;
@@ -41,6 +47,7 @@ struct SandboxInfo {
   std::string handler;   // the CRI runtime handler: its containers use the same OCI runtime
   int infra_pid = 0;
   bool ready = false;
+  std::string netns;     // the pod's network namespace (a bind mount); empty: the host's
 };
 
 class SandboxManager {
@@ -55,10 +62,14 @@ class SandboxManager {
   bool NetworkReady(std::string* why) const { return cni_.Ready(why); }
   const OciRuntimes& runtimes() const { return runtimes_; }
   absl::StatusOr<SandboxInfo> Info(const std::string& id);
+  // Runs `fn` with the sandbox's Info while holding off its Stop and Remove
+  // (they wait until `fn` returns), if it is READY and its infra process
+  // alive; else NotFound or FailedPrecondition. For CreateContainer.
+  absl::Status WhileReady(const std::string& id, absl::FunctionRef<absl::Status(const SandboxInfo&)> fn);
 
-  // Called (sandbox ID, remove?) before a sandbox is stopped (false) or
-  // removed (true): its containers must be killed, or killed and removed.
-  void SetContainerHook(std::function<void(const std::string&, bool)> hook) { container_hook_ = std::move(hook); }
+  // Called with the sandbox's full ID before it is stopped or removed,
+  // while its lifecycle lock is held (so no container is created meanwhile).
+  void SetContainerHook(std::function<void(const std::string&, PodTeardown)> hook) { container_hook_ = std::move(hook); }
 
  private:
   struct Sandbox {
@@ -77,24 +88,26 @@ class SandboxManager {
     std::shared_ptr<AdoptedProcess> infra;
   };
 
+  using SandboxEntry = Entry<Sandbox>;
+  using EntryPtr = ObjectTable<Sandbox>::EntryPtr;
+
   explicit SandboxManager(SandboxOptions options);
   absl::Status Load();
   absl::Status Save(const Sandbox& sandbox) const;
   std::string Dir(const std::string& id) const;
   std::vector<std::string> Runc(const Sandbox& sandbox, std::initializer_list<std::string> args) const;
+  // Sets up the network, the shared files and the infra process; fills
+  // `sandbox` as it goes, so that a failure can be undone by StopInfra.
   absl::Status StartInfra(Sandbox& sandbox);
-  absl::Status StopLocked(Sandbox& sandbox);  // mutex_ held
-  Sandbox* Find(const std::string& id);       // exact or unique prefix; mutex_ held
-  // Kills (and with `remove`, removes) the sandbox's containers; returns its
-  // full ID, or "" when there is no such sandbox.
-  std::string ReleaseContainers(const std::string& id, bool remove);
+  // Ends the infra process and reclaims the network. Idempotent.
+  absl::Status StopInfra(Sandbox& sandbox);
+  absl::StatusOr<SandboxInfo> InfoOf(const SandboxEntry& entry) const ABSL_SHARED_LOCKS_REQUIRED(entry.mu);
 
   SandboxOptions options_;
   OciRuntimes runtimes_;
   Cni cni_;
-  std::function<void(const std::string&, bool)> container_hook_;
-  std::mutex mutex_;
-  std::map<std::string, Sandbox> sandboxes_;
+  std::function<void(const std::string&, PodTeardown)> container_hook_;
+  ObjectTable<Sandbox> sandboxes_;
 };
 
 }  // namespace crisp::crispd

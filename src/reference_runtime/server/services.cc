@@ -199,7 +199,10 @@ grpc::Status RuntimeServiceImpl::PortForward(grpc::ServerContext*, const v1::Por
     if (!sandbox->ready || sandbox->infra_pid <= 0) {
       return absl::FailedPreconditionError(crisp::StrCat("pod sandbox ", sandbox->id, " is not ready"));
     }
-    response->set_url(streaming_.PortForwardUrl({crisp::StrCat("/proc/", sandbox->infra_pid, "/ns/net"), port}));
+    // The pod's netns by its bind mount: a path that cannot come to name
+    // another process's namespace, as /proc/<pid>/ns/net could.
+    std::string netns = sandbox->netns.empty() ? crisp::StrCat("/proc/", sandbox->infra_pid, "/ns/net") : sandbox->netns;
+    response->set_url(streaming_.PortForwardUrl({netns, port}));
     return absl::OkStatus();
   });
 }
