@@ -18,6 +18,7 @@
 #include "grpcpp/server_builder.h"
 #include "reference_runtime/image/image_store.h"
 #include "reference_runtime/image/unpack.h"
+#include "reference_runtime/reset/reset.h"
 #include "reference_runtime/server/services.h"
 
 namespace {
@@ -51,9 +52,34 @@ struct Flags {
   std::string pause;
   std::string cni_conf_dir;
   std::string cni_bin_dir = "/usr/lib/cni";
-  std::string pod_cidr = "10.98.0.0/16";
-  std::string bridge = "crispd0";
+  std::string pod_cidr = crisp::crispd::CniConfig{}.subnet;
+  std::string bridge = crisp::crispd::CniConfig{}.bridge;
 };
+
+crisp::crispd::CniConfig CniFromFlags(const Flags& flags) {
+  crisp::crispd::CniConfig cni;
+  cni.conf_dir = flags.cni_conf_dir.empty() ? flags.root + "/net.d" : flags.cni_conf_dir;
+  cni.bin_dir = flags.cni_bin_dir;
+  cni.ipam_dir = flags.state + "/ipam";
+  cni.subnet = flags.pod_cidr;
+  cni.bridge = flags.bridge;
+  return cni;
+}
+
+// `crispd reset`: everything a crispd on --root/--state made, removed.
+int Reset(const Flags& flags, bool keep_bridge) {
+  if (geteuid() != 0) {
+    std::cerr << "crispd reset: error: it removes containers, mounts and network namespaces: run it as root\n";
+    return 2;
+  }
+  crisp::crispd::ResetOptions options{flags.root, flags.state, CniFromFlags(flags), !keep_bridge};
+  crisp::crispd::ResetReport report = crisp::crispd::Reset(options);
+  for (const std::string& line : report.removed) std::cout << line << '\n';
+  for (const std::string& line : report.errors) std::cerr << "crispd reset: error: " << line << '\n';
+  std::cout << "crispd reset: removed " << report.removed.size() << " thing(s), " << report.errors.size()
+            << " error(s)" << std::endl;
+  return report.errors.empty() ? 0 : 1;
+}
 
 // `crispd import`: loads an OCI archive (or an OCI layout directory) into
 // the image store under --root, offline, while no daemon uses that root.
@@ -130,11 +156,7 @@ int Serve(const Flags& flags) {
   sandbox_options.state_dir = flags.state;
   sandbox_options.pause_binary =
       flags.pause.empty() ? (fs::path(helper).parent_path() / "crisp-pause").string() : flags.pause;
-  sandbox_options.cni.conf_dir = flags.cni_conf_dir.empty() ? root + "/net.d" : flags.cni_conf_dir;
-  sandbox_options.cni.bin_dir = flags.cni_bin_dir;
-  sandbox_options.cni.ipam_dir = flags.state + "/ipam";
-  sandbox_options.cni.subnet = flags.pod_cidr;
-  sandbox_options.cni.bridge = flags.bridge;
+  sandbox_options.cni = CniFromFlags(flags);
   auto sandboxes = crisp::crispd::SandboxManager::Open(sandbox_options);
   if (!sandboxes.ok()) {
     std::cerr << "crispd: error: " << sandboxes.status().message() << '\n';
@@ -223,6 +245,14 @@ int main(int argc, char** argv) {
                      "Repository for manifests whose ref.name is only a tag (e.g. docker.io/library/busybox)");
   import->footer("crispd must not be running on the same --root while importing.");
 
+  bool keep_bridge = false;
+  CLI::App* reset = app.add_subcommand(
+      "reset", "Remove everything a crispd on --root/--state made: containers, sandboxes, monitors, network "
+               "namespaces and their CNI allocations, mounts, records, and the --bridge");
+  reset->add_flag("--keep-bridge", keep_bridge, "Leave the bridge (another crispd shares it)");
+  reset->footer("Give the same --root, --state, --bridge, --pod-cidr and --cni-* as the crispd had. Stop that crispd "
+                "first: it would still answer about what is gone. Images are kept.");
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -230,9 +260,10 @@ int main(int argc, char** argv) {
   }
   if (unpack->parsed()) return UnpackLayerMain(blob, layer_dir);
   if (import->parsed()) return Import(flags, import_file, import_name);
+  if (reset->parsed()) return Reset(flags, keep_bridge);
   std::signal(SIGPIPE, SIG_IGN);  // a helper that exits early must not kill crispd
-  // Infra processes are reparented to crispd when runc exits, so that it
-  // reaps them (see SandboxManager::StopLocked).
+  // Infra processes and conmon monitors are reparented to crispd, which
+  // reaps them by pidfd (see AdoptedProcess).
   prctl(PR_SET_CHILD_SUBREAPER, 1);
   return Serve(flags);
 }

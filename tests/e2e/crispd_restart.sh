@@ -11,15 +11,6 @@ args=(--listen "unix://$socket" --root "$dir/root" --state "$dir/state" --bridge
 for registry in docker.io registry.k8s.io gcr.io k8s.gcr.io quay.io; do
   args+=(--registry-mirror "$registry=http://$CRISP_REGISTRY")
 done
-start_crispd() {
-  "$CRISPD" "${args[@]}" >> "$dir/crispd.log" 2>&1 &
-  crispd_pid=$!
-  for _ in $(seq 1 100); do "$CRISP" info -e "$socket" >/dev/null 2>&1 && return 0; sleep 0.1; done
-  echo "crispd did not come up" >&2
-  cat "$dir/crispd.log" >&2
-  exit 1
-}
-call() { "$CRISP" --timeout 2m call "$1" -e "$socket" -d "$2"; }
 cleanup() {
   "$CRISP" clean -e "$socket" --all >/dev/null 2>&1 || true
   kill "$crispd_pid" 2>/dev/null || true

@@ -25,3 +25,16 @@ check() {
 finish() {
   [ "$failures" -eq 0 ] || { echo "$failures check(s) failed" >&2; exit 1; }
 }
+
+# For tests that run their own crispd: with $CRISPD, ${args[@]} (its flags),
+# $socket and $dir set, start_crispd starts it (logging to $dir/crispd.log),
+# sets crispd_pid and waits until it answers; call RPC JSON calls it.
+start_crispd() {
+  "$CRISPD" "${args[@]}" >> "$dir/crispd.log" 2>&1 &
+  crispd_pid=$!
+  for _ in $(seq 1 100); do "$CRISP" info -e "$socket" >/dev/null 2>&1 && return 0; sleep 0.1; done
+  echo "crispd did not come up" >&2
+  cat "$dir/crispd.log" >&2
+  exit 1
+}
+call() { "$CRISP" --timeout 2m call "$1" -e "$socket" -d "$2"; }

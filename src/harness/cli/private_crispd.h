@@ -21,16 +21,15 @@ class PrivateCrispd {
   // socket accepts connections. The error says what failed, with the tail
   // of crispd's log.
   static absl::StatusOr<std::unique_ptr<PrivateCrispd>> Start(const std::vector<std::string>& extra_args);
-  ~PrivateCrispd();  // SIGTERM (then SIGKILL), then removes the directory
+  ~PrivateCrispd();  // SIGTERM (then SIGKILL), then `crispd reset`, then removes the directory
 
   const std::string& socket_path() const { return socket_; }
 
  private:
   PrivateCrispd() = default;
-  // Kills conmon monitors and containers, and deletes network namespaces,
-  // that a failed cleanup left behind crispd.
-  void ReclaimLeftovers();
   std::optional<Child> process_;
+  std::string binary_;
+  std::vector<std::string> dir_args_;  // --root, --state, --bridge, --pod-cidr: for crispd and crispd reset
   std::string dir_;
   std::string socket_;
   std::string bridge_;

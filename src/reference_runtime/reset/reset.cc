@@ -1,0 +1,184 @@
+#include "reference_runtime/reset/reset.h"
+
+#include <signal.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "common/strings.h"
+#include "common/subprocess.h"
+#include "nlohmann/json.hpp"
+#include "reference_runtime/store/oci_runtimes.h"
+#include "reference_runtime/store/process.h"
+
+namespace crisp::crispd {
+namespace {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+std::string ReadText(const fs::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::ostringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+bool Under(const std::string& path, const std::string& dir) {
+  return !dir.empty() && (path == dir || path.starts_with(dir + "/"));
+}
+
+// Processes whose command line names a path under `dirs` (conmon names its
+// bundle): opened by pidfd first, so the check and the kill are one process.
+void KillMonitors(const std::vector<std::string>& dirs, ResetReport& report) {
+  std::error_code error;
+  for (const auto& entry : fs::directory_iterator("/proc", error)) {
+    std::string name = entry.path().filename().string();
+    if (name.empty() || !std::all_of(name.begin(), name.end(), ::isdigit)) continue;
+    pid_t pid = std::stoi(name);
+    if (pid == getpid()) continue;
+    absl::StatusOr<AdoptedProcess> process = AdoptedProcess::Open(pid);
+    if (!process.ok()) continue;
+    std::string cmdline = ReadText(entry.path() / "cmdline");
+    std::replace(cmdline.begin(), cmdline.end(), '\0', ' ');
+    bool ours = std::any_of(dirs.begin(), dirs.end(), [&](const std::string& dir) {
+      return cmdline.find(" " + dir + "/") != std::string::npos;
+    });
+    if (!ours) continue;
+    if (process->Signal(SIGKILL)) {
+      report.removed.push_back(crisp::StrCat("killed process ", pid, ": ", cmdline.substr(0, 120)));
+    }
+  }
+}
+
+void DeleteOciContainers(const std::string& state, ResetReport& report) {
+  OciRuntimes runtimes(state);
+  std::error_code error;
+  for (const auto& root : fs::directory_iterator(fs::path(state) / "oci", error)) {
+    std::string name = root.path().filename().string();
+    if (absl::Status known = runtimes.Check(name); !known.ok()) {
+      report.errors.push_back(crisp::StrCat("state of OCI runtime ", name, " left in ", root.path().string(), ": ",
+                                            known.message()));
+      continue;
+    }
+    absl::StatusOr<ProcessResult> listed = RunProcess(runtimes.Command(name, {"list", "-q"}));
+    if (!listed.ok() || listed->exit_code != 0) {
+      report.errors.push_back(crisp::StrCat(name, " list failed: ", listed.ok() ? listed->stderr_text
+                                                                               : std::string(listed.status().message())));
+      continue;
+    }
+    std::istringstream ids(listed->stdout_text);
+    std::string id;
+    while (std::getline(ids, id)) {
+      if (id.empty()) continue;
+      absl::StatusOr<ProcessResult> deleted = RunProcess(runtimes.Command(name, {"delete", "--force", id}));
+      if (deleted.ok() && deleted->exit_code == 0) {
+        report.removed.push_back(crisp::StrCat("deleted ", name, " container ", id));
+      } else {
+        report.errors.push_back(crisp::StrCat(name, " delete ", id, ": ",
+                                              deleted.ok() ? deleted->stderr_text : std::string(deleted.status().message())));
+      }
+    }
+  }
+}
+
+void TearDownNetworks(const ResetOptions& options, ResetReport& report) {
+  Cni cni(options.cni);
+  std::error_code error;
+  for (const auto& dir : fs::directory_iterator(fs::path(options.state) / "sandboxes", error)) {
+    json record = json::parse(ReadText(dir.path() / "sandbox.json"), nullptr, false);
+    if (!record.is_object()) continue;  // died before its record: it had no network yet
+    std::string id = record.value("id", "");
+    std::string netns = record.value("netns", "");
+    if (netns.empty()) continue;
+    json ports = record.value("port_mappings", json::array());
+    if (absl::Status deleted = cni.Del(id, netns, ports); !deleted.ok()) {
+      report.errors.push_back(crisp::StrCat("CNI DEL for sandbox ", id, ": ", deleted.message()));
+    } else {
+      report.removed.push_back(crisp::StrCat("released the network of sandbox ", id));
+    }
+    std::string name = fs::path(netns).filename().string();
+    if (fs::exists(netns)) {
+      absl::StatusOr<ProcessResult> removed = RunProcess({"/usr/sbin/ip", "netns", "delete", name});
+      if (removed.ok() && removed->exit_code == 0) {
+        report.removed.push_back("deleted network namespace " + name);
+      } else {
+        report.errors.push_back(crisp::StrCat("ip netns delete ", name, ": ",
+                                              removed.ok() ? removed->stderr_text : std::string(removed.status().message())));
+      }
+    }
+  }
+}
+
+void Unmount(const std::vector<std::string>& dirs, ResetReport& report) {
+  std::ifstream mounts("/proc/self/mountinfo");
+  std::vector<std::string> points;
+  std::string line;
+  while (std::getline(mounts, line)) {
+    std::istringstream fields(line);
+    std::string skip, point;
+    for (int i = 0; i < 4; ++i) fields >> skip;
+    fields >> point;
+    if (std::any_of(dirs.begin(), dirs.end(), [&](const std::string& dir) { return Under(point, dir) && point != dir; })) {
+      points.push_back(point);
+    }
+  }
+  std::sort(points.rbegin(), points.rend());  // the deepest first
+  for (const std::string& point : points) {
+    if (umount2(point.c_str(), MNT_DETACH) == 0) {
+      report.removed.push_back("unmounted " + point);
+    } else if (errno != EINVAL && errno != ENOENT) {  // gone with a parent already
+      report.errors.push_back(crisp::StrCat("umount ", point, ": ", std::strerror(errno)));
+    }
+  }
+}
+
+void RemoveRecords(const std::string& state, ResetReport& report) {
+  for (const char* sub : {"containers", "sandboxes", "oci", "ipam", "attach"}) {
+    fs::path path = fs::path(state) / sub;
+    std::error_code error;
+    if (!fs::exists(path, error)) continue;
+    fs::remove_all(path, error);
+    if (error) {
+      report.errors.push_back(crisp::StrCat("removing ", path.string(), ": ", error.message()));
+    } else {
+      report.removed.push_back("removed " + path.string());
+    }
+  }
+}
+
+}  // namespace
+
+ResetReport Reset(const ResetOptions& options) {
+  ResetReport report;
+  std::error_code error;
+  std::vector<std::string> dirs;
+  for (const std::string& dir : {options.root, options.state}) {
+    if (dir.empty()) continue;
+    dirs.push_back(fs::weakly_canonical(dir, error).string());
+  }
+  KillMonitors(dirs, report);
+  DeleteOciContainers(options.state, report);
+  TearDownNetworks(options, report);
+  Unmount(dirs, report);
+  RemoveRecords(options.state, report);
+  if (options.remove_bridge && !options.cni.bridge.empty() &&
+      fs::exists(fs::path("/sys/class/net") / options.cni.bridge)) {
+    absl::StatusOr<ProcessResult> removed = RunProcess({"/usr/sbin/ip", "link", "del", options.cni.bridge});
+    if (removed.ok() && removed->exit_code == 0) {
+      report.removed.push_back("deleted bridge " + options.cni.bridge);
+    } else {
+      report.errors.push_back(crisp::StrCat("ip link del ", options.cni.bridge, ": ",
+                                            removed.ok() ? removed->stderr_text : std::string(removed.status().message())));
+    }
+  }
+  return report;
+}
+
+}  // namespace crisp::crispd
