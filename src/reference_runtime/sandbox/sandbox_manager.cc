@@ -421,11 +421,12 @@ absl::StatusOr<v1::PodSandboxStatusResponse> SandboxManager::Status(const std::s
 
 std::vector<v1::PodSandbox> SandboxManager::List(const v1::PodSandboxFilter& filter) {
   std::vector<v1::PodSandbox> items;
-  for (const EntryPtr& entry : sandboxes_.All()) {
-    absl::ReaderMutexLock lock(&entry->mu);
-    const Sandbox& sandbox = entry->record;
+  for (const EntryPtr& held : sandboxes_.All()) {
+    const SandboxEntry& entry = *held;
+    absl::ReaderMutexLock lock(&entry.mu);
+    const Sandbox& sandbox = entry.record;
     const std::string& id = sandbox.id;
-    if (sandbox.creating || entry->removed) continue;
+    if (sandbox.creating || entry.removed) continue;
     if (!filter.id().empty() && !id.starts_with(filter.id())) continue;
     if (filter.has_state() && filter.state().state() != sandbox.state) continue;
     if (!LabelsMatch(filter.label_selector(), sandbox.config.labels())) continue;
