@@ -17,6 +17,7 @@
 #include "grpcpp/server.h"
 #include "grpcpp/server_builder.h"
 #include "reference_runtime/image/image_store.h"
+#include "reference_runtime/host/real_host.h"
 #include "reference_runtime/image/unpack.h"
 #include "reference_runtime/reset/reset.h"
 #include "reference_runtime/server/services.h"
@@ -152,19 +153,29 @@ int Serve(const Flags& flags) {
     std::cerr << "crispd: error: " << store.status().message() << '\n';
     return 1;
   }
+  // The real seams: runc/crun, the CNI network, conmon, mount(2).
+  crisp::crispd::RuncRuntime oci(flags.state);
+  auto network = crisp::crispd::CniPodNetwork::Open(CniFromFlags(flags));
+  if (!network.ok()) {
+    std::cerr << "crispd: error: " << network.status().message() << '\n';
+    return 1;
+  }
+  crisp::crispd::ConmonMonitor monitor("/usr/bin/conmon");
+  crisp::crispd::SystemMounter mounter;
+  crisp::crispd::Host host{&oci, network->get(), &monitor, &mounter};
+
   crisp::crispd::SandboxOptions sandbox_options;
   sandbox_options.state_dir = flags.state;
   sandbox_options.pause_binary =
       flags.pause.empty() ? (fs::path(helper).parent_path() / "crisp-pause").string() : flags.pause;
-  sandbox_options.cni = CniFromFlags(flags);
-  auto sandboxes = crisp::crispd::SandboxManager::Open(sandbox_options);
+  auto sandboxes = crisp::crispd::SandboxManager::Open(sandbox_options, host);
   if (!sandboxes.ok()) {
     std::cerr << "crispd: error: " << sandboxes.status().message() << '\n';
     return 1;
   }
   crisp::crispd::ContainerOptions container_options;
   container_options.state_dir = flags.state;
-  auto containers = crisp::crispd::ContainerManager::Open(container_options, **store, **sandboxes);
+  auto containers = crisp::crispd::ContainerManager::Open(container_options, **store, **sandboxes, host);
   if (!containers.ok()) {
     std::cerr << "crispd: error: " << containers.status().message() << '\n';
     return 1;

@@ -22,9 +22,9 @@
 #include "common/subprocess.h"
 #include "google/protobuf/util/json_util.h"
 #include "reference_runtime/container/spec.h"
-#include "reference_runtime/store/atomic_file.h"
-#include "reference_runtime/store/ids.h"
-#include "reference_runtime/store/process.h"
+#include "reference_runtime/state/atomic_file.h"
+#include "reference_runtime/state/ids.h"
+#include "reference_runtime/host/process.h"
 
 namespace crisp::crispd {
 namespace {
@@ -48,54 +48,6 @@ std::string Join(const std::vector<std::string>& parts, const std::string& separ
   return out;
 }
 
-// Runs conmon, which double-forks, runs `runc create` and stays as the
-// container's monitor; returns the container's PID from conmon's sync pipe.
-absl::StatusOr<int> RunConmon(const std::vector<std::string>& argv, const std::string& dir, const std::string& log) {
-  int sync[2];
-  if (pipe2(sync, O_CLOEXEC) != 0) return absl::InternalError("pipe failed");
-  SpawnOptions options;
-  options.argv = argv;
-  options.env = std::vector<std::string>{"_OCI_SYNCPIPE=3", "PATH=/usr/sbin:/usr/bin:/sbin:/bin"};
-  // conmon writes some files (an `oom` marker) to its working directory:
-  // the container's, not wherever crispd was started.
-  options.working_dir = dir;
-  options.out = Stdio::AppendTo(log);
-  options.err = Stdio::AppendTo(log);
-  options.extra_fds = {{sync[1], 3}};
-  absl::StatusOr<Child> conmon = Child::Spawn(options);
-  close(sync[1]);
-  if (!conmon.ok()) {
-    close(sync[0]);
-    return absl::InternalError(crisp::StrCat("cannot run conmon: ", conmon.status().message()));
-  }
-  conmon->Wait();  // it forks its monitor and exits
-  // conmon keeps the pipe open for the container's life: read one line,
-  // waiting at most a minute for it.
-  std::string reply;
-  char buffer[1024];
-  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
-  while (reply.find('\n') == std::string::npos && std::chrono::steady_clock::now() < deadline) {
-    pollfd fd{sync[0], POLLIN, 0};
-    if (poll(&fd, 1, 200) <= 0) continue;
-    ssize_t n = read(sync[0], buffer, sizeof(buffer));
-    if (n <= 0) break;
-    reply.append(buffer, static_cast<size_t>(n));
-  }
-  close(sync[0]);
-  json parsed = json::parse(reply.substr(0, reply.find('\n')), nullptr, false);
-  int container_pid = -1;
-  if (parsed.is_object()) container_pid = parsed.value("data", parsed.value("pid", -1));
-  if (container_pid <= 0) {
-    std::string message = parsed.is_object() ? parsed.value("message", "") : reply;
-    if (message.empty()) {
-      absl::StatusOr<std::string> text = ReadFile(log);
-      message = text.ok() ? *text : "conmon gave no reason";
-    }
-    return absl::InternalError(crisp::StrCat("creating the container failed: ", message));
-  }
-  return container_pid;
-}
-
 // The name the CRI reserves for a container: its metadata within its sandbox.
 std::string NameKey(const std::string& sandbox_id, const v1::ContainerMetadata& m) {
   return crisp::StrCat(sandbox_id, "/", m.name(), "/", m.attempt());
@@ -103,16 +55,16 @@ std::string NameKey(const std::string& sandbox_id, const v1::ContainerMetadata& 
 
 }  // namespace
 
-ContainerManager::ContainerManager(ContainerOptions options, ImageStore& images, SandboxManager& sandboxes)
-    : options_(std::move(options)), images_(images), sandboxes_(sandboxes) {}
+ContainerManager::ContainerManager(ContainerOptions options, ImageCatalog& images, SandboxManager& sandboxes, Host host)
+    : options_(std::move(options)), images_(images), sandboxes_(sandboxes), host_(host) {}
 
-absl::StatusOr<std::unique_ptr<ContainerManager>> ContainerManager::Open(ContainerOptions options, ImageStore& images,
-                                                                         SandboxManager& sandboxes) {
+absl::StatusOr<std::unique_ptr<ContainerManager>> ContainerManager::Open(ContainerOptions options, ImageCatalog& images,
+                                                                         SandboxManager& sandboxes, Host host) {
   std::error_code error;
   fs::create_directories(fs::path(options.state_dir) / "containers", error);
   fs::create_directories(fs::path(options.state_dir) / "attach", error);
   if (error) return absl::InternalError(crisp::StrCat("cannot create ", options.state_dir, ": ", error.message()));
-  std::unique_ptr<ContainerManager> manager(new ContainerManager(std::move(options), images, sandboxes));
+  std::unique_ptr<ContainerManager> manager(new ContainerManager(std::move(options), images, sandboxes, host));
   manager->Load();
   ContainerManager* raw = manager.get();
   sandboxes.SetContainerHook(
@@ -122,10 +74,6 @@ absl::StatusOr<std::unique_ptr<ContainerManager>> ContainerManager::Open(Contain
 
 std::string ContainerManager::Dir(const std::string& id) const {
   return crisp::StrCat(options_.state_dir, "/containers/", id);
-}
-
-std::vector<std::string> ContainerManager::Runc(const Container& container, std::initializer_list<std::string> args) const {
-  return sandboxes_.runtimes().Command(container.handler, args);
 }
 
 absl::Status ContainerManager::Save(const Container& c) const {
@@ -229,8 +177,8 @@ absl::StatusOr<std::string> ContainerManager::CreateIn(const SandboxInfo& sandbo
     lower.push_back(dir + "/empty");
   }
   std::string options = crisp::StrCat("lowerdir=", Join(lower, ":"), ",upperdir=", dir, "/upper,workdir=", dir, "/work");
-  if (mount("overlay", (dir + "/rootfs").c_str(), "overlay", 0, options.c_str()) != 0) {
-    return fail(absl::InternalError(crisp::StrCat("mounting the container root: ", std::strerror(errno))));
+  if (absl::Status mounted = host_.mounter->Mount("overlay", dir + "/rootfs", "overlay", 0, options); !mounted.ok()) {
+    return fail(mounted);
   }
   // Image volumes: make sure the directories exist (CRI-O's "mkdir" way).
   const json volumes = image.config.value("Volumes", json::object());
@@ -247,6 +195,7 @@ absl::StatusOr<std::string> ContainerManager::CreateIn(const SandboxInfo& sandbo
   inputs.rootfs = dir + "/rootfs";
   inputs.sandbox_dir = sandbox.dir;
   inputs.infra_pid = sandbox.infra_pid;
+  inputs.netns = sandbox.netns;
   inputs.hostname = sandbox.hostname;
   inputs.bounding_capabilities = OwnBoundingCapabilities();
   inputs.min_oom_score_adj = OwnOomScoreAdj();
@@ -262,22 +211,20 @@ absl::StatusOr<std::string> ContainerManager::CreateIn(const SandboxInfo& sandbo
   }
   fs::create_directories(fs::path(container.log_path).parent_path(), error);
 
-  absl::StatusOr<int> pid = RunConmon(
-      {options_.conmon, "--api-version", "1", "-b", dir, "-c", container.id, "-u", container.id, "-n",
-       config.metadata().name(), "-r", sandboxes_.runtimes().Binary(container.handler), "--runtime-arg",
-       "--root=" + sandboxes_.runtimes().Root(container.handler),
-       "-p", dir + "/pidfile", "-P", dir + "/conmon.pid", "-l", container.log_path, "--exit-dir", dir + "/exits",
-       "--persist-dir", dir, "--socket-dir-path", options_.state_dir + "/attach", "--log-level", "error"},
-      dir, dir + "/conmon.log");
-  if (!pid.ok()) {
+  Monitor::Request request{container.id,
+                           config.metadata().name(),
+                           dir,
+                           host_.oci->Binary(container.handler),
+                           host_.oci->Root(container.handler),
+                           container.log_path,
+                           options_.state_dir + "/attach"};
+  absl::StatusOr<Monitor::Started> started = host_.monitor->Start(request);
+  if (!started.ok()) {
     fs::remove(container.log_path, error);  // "a failed create must not leave a log file behind"
-    return fail(pid.status());
+    return fail(started.status());
   }
-  std::ifstream(dir + "/conmon.pid") >> container.conmon_pid;
-  // conmon's own parent has exited: it is ours (we are the child subreaper).
-  if (absl::StatusOr<AdoptedProcess> conmon = AdoptedProcess::Open(container.conmon_pid); conmon.ok()) {
-    container.conmon = std::make_shared<AdoptedProcess>(std::move(*conmon));
-  }
+  container.conmon = started->monitor;
+  container.conmon_pid = container.conmon ? container.conmon->pid() : 0;
   if (absl::Status saved = Save(container); !saved.ok()) return fail(saved);
   absl::MutexLock lock(&(*entry)->mu);
   (*entry)->record = container;
@@ -294,9 +241,7 @@ absl::Status ContainerManager::Start(const std::string& id) {
   if (container.state != v1::CONTAINER_CREATED) {
     return absl::FailedPreconditionError(crisp::StrCat("container ", container.id, " is not in the CREATED state"));
   }
-  if (absl::StatusOr<ProcessResult> started = RunChecked(Runc(container, {"start", container.id})); !started.ok()) {
-    return started.status();
-  }
+  if (absl::Status started = host_.oci->Start(container.handler, container.id); !started.ok()) return started;
   absl::MutexLock lock(&entry->mu);
   entry->record.state = v1::CONTAINER_RUNNING;
   entry->record.started_at = absl::ToUnixNanos(absl::Now());
@@ -341,20 +286,20 @@ absl::Status ContainerManager::Kill(ContainerEntry& entry, absl::Duration grace)
     return false;
   };
   if (grace > absl::ZeroDuration()) {
-    RunProcess(Runc(container, {"kill", container.id, "TERM"})).IgnoreError();  // an exit meanwhile is fine
+    host_.oci->Kill(container.handler, container.id, SIGTERM, false).IgnoreError();  // an exit meanwhile is fine
     if (exited(grace)) return absl::OkStatus();
   }
   // "The runtime must forcibly kill the container after the grace period is reached."
-  RunProcess(Runc(container, {"kill", "--all", container.id, "KILL"})).IgnoreError();  // an exit meanwhile is fine
+  host_.oci->Kill(container.handler, container.id, SIGKILL, true).IgnoreError();  // an exit meanwhile is fine
   if (exited(absl::Seconds(10))) return absl::OkStatus();
   return absl::InternalError(crisp::StrCat("container ", container.id, " did not exit after SIGKILL"));
 }
 
 absl::Status ContainerManager::Destroy(Container& container) {
   if (container.id.empty()) return absl::InternalError("crispd bug: destroying a container without an ID");
-  RunProcess(Runc(container, {"delete", "--force", container.id})).IgnoreError();  // never created is fine
+  absl::Status deleted = host_.oci->Delete(container.handler, container.id);
   const std::string dir = Dir(container.id);
-  umount2((dir + "/rootfs").c_str(), MNT_DETACH);
+  host_.mounter->Unmount(dir + "/rootfs");
   if (container.conmon) {
     // It exits right after writing the exit file; a hung one is ended.
     for (int i = 0; i < 50 && !container.conmon->TryReap(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(20));
@@ -368,7 +313,7 @@ absl::Status ContainerManager::Destroy(Container& container) {
   fs::remove_all(dir, error);
   images_.Unpin(container.image_id);
   if (error) return absl::InternalError(crisp::StrCat("removing ", dir, ": ", error.message()));
-  return absl::OkStatus();
+  return deleted;
 }
 
 absl::Status ContainerManager::Stop(const std::string& id, int64_t timeout_seconds) {
@@ -405,15 +350,7 @@ absl::Status ContainerManager::ReopenLog(const std::string& id) {
   // error, new container log file MUST NOT be created."
   absl::StatusOr<EntryPtr> entry = FindRunning(id);
   if (!entry.ok()) return entry.status();
-  // conmon's control FIFO: "2 0 0" asks it to reopen the log.
-  std::string ctl = Dir((*entry)->Snapshot().id) + "/ctl";
-  int fd = open(ctl.c_str(), O_WRONLY | O_NONBLOCK | O_CLOEXEC);
-  if (fd < 0) return absl::InternalError(crisp::StrCat("cannot open conmon's control file ", ctl, ": ", std::strerror(errno)));
-  constexpr char kReopen[] = "2 0 0\n";
-  ssize_t written = write(fd, kReopen, sizeof(kReopen) - 1);
-  close(fd);
-  if (written != static_cast<ssize_t>(sizeof(kReopen) - 1)) return absl::InternalError("writing to conmon's control file failed");
-  return absl::OkStatus();
+  return host_.monitor->ReopenLog(Dir((*entry)->Snapshot().id));
 }
 
 void ContainerManager::ForSandbox(const std::string& sandbox_id, PodTeardown teardown) {
@@ -494,18 +431,19 @@ absl::StatusOr<std::vector<std::string>> ContainerManager::ExecArgv(const std::s
   absl::StatusOr<EntryPtr> entry = FindRunning(id);
   if (!entry.ok()) return entry.status();
   const Container container = (*entry)->Snapshot();
-  std::vector<std::string> argv = Runc(container, {"exec", container.id});
   if (cmd.empty()) return absl::InvalidArgumentError("no command to execute");
-  argv.insert(argv.end(), cmd.begin(), cmd.end());
-  return argv;
+  return host_.oci->ExecCommand(container.handler, container.id, cmd);
 }
 
 absl::StatusOr<v1::ExecSyncResponse> ContainerManager::ExecSync(const std::string& id, const std::vector<std::string>& cmd,
                                                                 int64_t timeout_seconds) {
-  absl::StatusOr<std::vector<std::string>> argv = ExecArgv(id, cmd);
-  if (!argv.ok()) return argv.status();
-  absl::StatusOr<ProcessResult> result =
-      RunProcessFor(*argv, timeout_seconds > 0 ? static_cast<int>(timeout_seconds * 1000) : 0, kExecOutputCap);
+  absl::StatusOr<EntryPtr> entry = FindRunning(id);
+  if (!entry.ok()) return entry.status();
+  if (cmd.empty()) return absl::InvalidArgumentError("no command to execute");
+  const Container container = (*entry)->Snapshot();
+  absl::StatusOr<RunResult> result = host_.oci->ExecSync(container.handler, container.id, cmd,
+                                                         absl::Seconds(std::max<int64_t>(timeout_seconds, 0)),
+                                                         kExecOutputCap);
   if (!result.ok()) return result.status();
   if (result->timed_out) {
     return absl::DeadlineExceededError(crisp::StrCat("command timed out after ", timeout_seconds, "s"));
@@ -513,7 +451,7 @@ absl::StatusOr<v1::ExecSyncResponse> ContainerManager::ExecSync(const std::strin
   v1::ExecSyncResponse response;
   response.set_stdout(result->stdout_text);
   response.set_stderr(result->stderr_text);
-  response.set_exit_code(result->exit_code);
+  response.set_exit_code(result->status.code);
   return response;
 }
 

@@ -12,7 +12,6 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
-#include "common/subprocess.h"
 #include "reference_runtime/image/image_store.h"
 #include "reference_runtime/sandbox/sandbox_manager.h"
 #include "reference_runtime/state/object_table.h"
@@ -21,14 +20,14 @@
 namespace crisp::crispd {
 
 struct ContainerOptions {
-  std::string state_dir;  // containers/<id>/
-  std::string conmon = "/usr/bin/conmon";
+  std::string state_dir;  // containers/<id>/, attach/
 };
 
 class ContainerManager {
  public:
-  static absl::StatusOr<std::unique_ptr<ContainerManager>> Open(ContainerOptions options, ImageStore& images,
-                                                                SandboxManager& sandboxes);
+  // `host` needs oci, monitor and mounter; they must outlive the manager.
+  static absl::StatusOr<std::unique_ptr<ContainerManager>> Open(ContainerOptions options, ImageCatalog& images,
+                                                                SandboxManager& sandboxes, Host host);
 
   absl::StatusOr<std::string> Create(const std::string& sandbox_id, const runtime::v1::ContainerConfig& config);
   absl::Status Start(const std::string& id);
@@ -66,16 +65,15 @@ class ContainerManager {
     int conmon_pid = 0;
     // conmon, held by pidfd while this crispd is its parent (not after a
     // restart); reaped once the container has exited.
-    std::shared_ptr<AdoptedProcess> conmon;
+    std::shared_ptr<ProcessHandle> conmon;
   };
 
   using ContainerEntry = Entry<Container>;
   using EntryPtr = ObjectTable<Container>::EntryPtr;
   static constexpr absl::Duration kNoGrace = absl::ZeroDuration();
 
-  ContainerManager(ContainerOptions options, ImageStore& images, SandboxManager& sandboxes);
+  ContainerManager(ContainerOptions options, ImageCatalog& images, SandboxManager& sandboxes, Host host);
   std::string Dir(const std::string& id) const;
-  std::vector<std::string> Runc(const Container& container, std::initializer_list<std::string> args) const;
   absl::Status Save(const Container& container) const;
   void Load();
   absl::StatusOr<std::string> CreateIn(const SandboxInfo& sandbox, const runtime::v1::ContainerConfig& config,
@@ -94,8 +92,9 @@ class ContainerManager {
   absl::StatusOr<EntryPtr> FindRunning(const std::string& id);
 
   ContainerOptions options_;
-  ImageStore& images_;
+  ImageCatalog& images_;
   SandboxManager& sandboxes_;
+  Host host_;
   ObjectTable<Container> containers_;
 };
 

@@ -277,7 +277,9 @@ absl::StatusOr<json> BuildContainerSpec(const SpecInputs& in) {
 
   std::string proc = crisp::StrCat("/proc/", in.infra_pid, "/ns/");
   json namespaces = json::array({{{"type", "mount"}}});
-  if (sandbox_ns.network() != v1::NODE) namespaces.push_back({{"type", "network"}, {"path", proc + "net"}});
+  if (sandbox_ns.network() != v1::NODE) {
+    namespaces.push_back({{"type", "network"}, {"path", in.netns.empty() ? proc + "net" : in.netns}});
+  }
   if (sandbox_ns.ipc() != v1::NODE) namespaces.push_back({{"type", "ipc"}, {"path", proc + "ipc"}});
   namespaces.push_back({{"type", "uts"}, {"path", proc + "uts"}});
   const auto& container_ns = security.namespace_options();

@@ -21,7 +21,8 @@ struct SpecInputs {
   std::string sandbox_id;
   std::string rootfs;            // the mounted root (its /etc/passwd is read)
   std::string sandbox_dir;       // hostname, hosts, resolv.conf, shm
-  int infra_pid = 0;             // whose namespaces are joined
+  int infra_pid = 0;             // whose IPC, UTS and PID namespaces are joined
+  std::string netns;             // the pod's network namespace (bind mount); empty: the infra's, or the host's
   std::string hostname;
   std::vector<std::string> bounding_capabilities;  // crispd's own: nothing beyond is asked for
   int min_oom_score_adj = 0;     // crispd's own: nothing lower is asked for

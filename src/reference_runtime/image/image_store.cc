@@ -13,7 +13,7 @@
 #include "reference_runtime/image/reference.h"
 #include "reference_runtime/image/sha256.h"
 #include "reference_runtime/image/unpack.h"
-#include "reference_runtime/store/atomic_file.h"
+#include "reference_runtime/state/atomic_file.h"
 
 namespace crisp::crispd {
 namespace {

@@ -31,7 +31,22 @@ struct ImageRecord {
   nlohmann::json config;            // the image config's "config" object
 };
 
-class ImageStore {
+// The images a container is made from: what the container side needs of
+// the store (a seam: its unit tests give a fake).
+class ImageCatalog {
+ public:
+  virtual ~ImageCatalog() = default;
+  // By ID ("sha256:<hex>" or the bare hex), a tag reference, or a digest reference.
+  virtual std::optional<ImageRecord> Find(const std::string& reference) const = 0;
+  // The unpacked layer directories of an image, bottom first.
+  virtual std::vector<std::string> LayerDirectories(const ImageRecord& image) const = 0;
+  // Containers pin their image: its blobs and layers survive RemoveImage
+  // (the record goes) until the last container using it is gone.
+  virtual void Pin(const std::string& image_id) = 0;
+  virtual void Unpin(const std::string& image_id) = 0;
+};
+
+class ImageStore : public ImageCatalog {
  public:
   // Opens (creating) the store at `root`. `helper` is the binary that runs
   // `unpack-layer` (crispd itself).
@@ -49,8 +64,7 @@ class ImageStore {
   // reference, else `name` (with the annotation as tag). Verified as pulls are.
   absl::StatusOr<std::vector<ImageRecord>> ImportLayout(const std::string& layout_dir, const std::string& name);
 
-  // By ID ("sha256:<hex>" or the bare hex), a tag reference, or a digest reference.
-  std::optional<ImageRecord> Find(const std::string& reference) const;
+  std::optional<ImageRecord> Find(const std::string& reference) const override;
   std::vector<ImageRecord> List() const;
 
   // Removes the image with all its tags; not finding it is not an error.
@@ -63,13 +77,9 @@ class ImageStore {
   };
   Usage FilesystemUsage() const;
 
-  // The unpacked layer directories of an image, bottom first.
-  std::vector<std::string> LayerDirectories(const ImageRecord& image) const;
-
-  // Containers pin their image: its blobs and layers survive RemoveImage
-  // (the record goes) until the last container using it is gone.
-  void Pin(const std::string& image_id);
-  void Unpin(const std::string& image_id);
+  std::vector<std::string> LayerDirectories(const ImageRecord& image) const override;
+  void Pin(const std::string& image_id) override;
+  void Unpin(const std::string& image_id) override;
 
   const std::string& root() const { return root_; }
 

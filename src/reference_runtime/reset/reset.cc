@@ -14,8 +14,8 @@
 #include "common/strings.h"
 #include "common/subprocess.h"
 #include "nlohmann/json.hpp"
-#include "reference_runtime/store/oci_runtimes.h"
-#include "reference_runtime/store/process.h"
+#include "reference_runtime/host/real_host.h"
+#include "reference_runtime/host/process.h"
 
 namespace crisp::crispd {
 namespace {
@@ -58,38 +58,32 @@ void KillMonitors(const std::vector<std::string>& dirs, ResetReport& report) {
 }
 
 void DeleteOciContainers(const std::string& state, ResetReport& report) {
-  OciRuntimes runtimes(state);
+  RuncRuntime runtime(state);
   std::error_code error;
   for (const auto& root : fs::directory_iterator(fs::path(state) / "oci", error)) {
     std::string name = root.path().filename().string();
-    if (absl::Status known = runtimes.Check(name); !known.ok()) {
+    if (absl::Status known = runtime.Check(name); !known.ok()) {
       report.errors.push_back(crisp::StrCat("state of OCI runtime ", name, " left in ", root.path().string(), ": ",
                                             known.message()));
       continue;
     }
-    absl::StatusOr<ProcessResult> listed = RunProcess(runtimes.Command(name, {"list", "-q"}));
-    if (!listed.ok() || listed->exit_code != 0) {
-      report.errors.push_back(crisp::StrCat(name, " list failed: ", listed.ok() ? listed->stderr_text
-                                                                               : std::string(listed.status().message())));
+    absl::StatusOr<std::vector<std::string>> ids = runtime.List(name);
+    if (!ids.ok()) {
+      report.errors.push_back(std::string(ids.status().message()));
       continue;
     }
-    std::istringstream ids(listed->stdout_text);
-    std::string id;
-    while (std::getline(ids, id)) {
-      if (id.empty()) continue;
-      absl::StatusOr<ProcessResult> deleted = RunProcess(runtimes.Command(name, {"delete", "--force", id}));
-      if (deleted.ok() && deleted->exit_code == 0) {
+    for (const std::string& id : *ids) {
+      if (absl::Status deleted = runtime.Delete(name, id); deleted.ok()) {
         report.removed.push_back(crisp::StrCat("deleted ", name, " container ", id));
       } else {
-        report.errors.push_back(crisp::StrCat(name, " delete ", id, ": ",
-                                              deleted.ok() ? deleted->stderr_text : std::string(deleted.status().message())));
+        report.errors.push_back(std::string(deleted.message()));
       }
     }
   }
 }
 
 void TearDownNetworks(const ResetOptions& options, ResetReport& report) {
-  Cni cni(options.cni);
+  CniPodNetwork network(options.cni);
   std::error_code error;
   for (const auto& dir : fs::directory_iterator(fs::path(options.state) / "sandboxes", error)) {
     json record = json::parse(ReadText(dir.path() / "sandbox.json"), nullptr, false);
@@ -97,22 +91,14 @@ void TearDownNetworks(const ResetOptions& options, ResetReport& report) {
     std::string id = record.value("id", "");
     std::string netns = record.value("netns", "");
     if (netns.empty()) continue;
-    json ports = record.value("port_mappings", json::array());
-    if (absl::Status deleted = cni.Del(id, netns, ports); !deleted.ok()) {
-      report.errors.push_back(crisp::StrCat("CNI DEL for sandbox ", id, ": ", deleted.message()));
-    } else {
-      report.removed.push_back(crisp::StrCat("released the network of sandbox ", id));
+    bool existed = fs::exists(netns);
+    if (absl::Status released = network.Teardown(id, netns, record.value("port_mappings", json::array()));
+        !released.ok()) {
+      report.errors.push_back(crisp::StrCat("the network of sandbox ", id, ": ", released.message()));
+      continue;
     }
-    std::string name = fs::path(netns).filename().string();
-    if (fs::exists(netns)) {
-      absl::StatusOr<ProcessResult> removed = RunProcess({"/usr/sbin/ip", "netns", "delete", name});
-      if (removed.ok() && removed->exit_code == 0) {
-        report.removed.push_back("deleted network namespace " + name);
-      } else {
-        report.errors.push_back(crisp::StrCat("ip netns delete ", name, ": ",
-                                              removed.ok() ? removed->stderr_text : std::string(removed.status().message())));
-      }
-    }
+    report.removed.push_back(crisp::StrCat("released the network of sandbox ", id));
+    if (existed) report.removed.push_back("deleted network namespace " + fs::path(netns).filename().string());
   }
 }
 

@@ -4,8 +4,8 @@
 
 #include "absl/status/status.h"
 #include "common/strings.h"
-#include "reference_runtime/store/atomic_file.h"
-#include "reference_runtime/store/process.h"
+#include "reference_runtime/state/atomic_file.h"
+#include "reference_runtime/host/process.h"
 
 namespace crisp::crispd {
 namespace {

@@ -17,9 +17,10 @@
 #include "absl/time/time.h"
 #include "common/strings.h"
 #include "google/protobuf/util/json_util.h"
-#include "reference_runtime/store/atomic_file.h"
-#include "reference_runtime/store/ids.h"
-#include "reference_runtime/store/process.h"
+#include "reference_runtime/sandbox/infra_spec.h"
+#include "reference_runtime/state/atomic_file.h"
+#include "reference_runtime/state/ids.h"
+#include "reference_runtime/host/process.h"
 
 namespace crisp::crispd {
 namespace {
@@ -63,72 +64,24 @@ std::string ResolvConf(const v1::DNSConfig& dns) {
   return text;
 }
 
-// The OCI config of the infra process: pause, alone, read-only, without
-// capabilities, in the pod's namespaces.
-json InfraSpec(const v1::PodSandboxConfig& config, const std::string& netns, const std::string& shm,
-               const std::string& id) {
-  const auto& namespaces = config.linux().security_context().namespace_options();
-  json linux_namespaces = json::array({{{"type", "mount"}}, {{"type", "uts"}}});
-  if (namespaces.ipc() != v1::NODE) linux_namespaces.push_back({{"type", "ipc"}});
-  if (namespaces.pid() != v1::NODE) linux_namespaces.push_back({{"type", "pid"}});
-  if (!netns.empty()) linux_namespaces.push_back({{"type", "network"}, {"path", netns}});
-  json mounts = json::array({
-      {{"destination", "/proc"}, {"type", "proc"}, {"source", "proc"}, {"options", {"nosuid", "noexec", "nodev"}}},
-      {{"destination", "/dev"}, {"type", "tmpfs"}, {"source", "tmpfs"},
-       {"options", {"nosuid", "strictatime", "mode=755", "size=65536k"}}},
-      {{"destination", "/sys"}, {"type", "sysfs"}, {"source", "sysfs"}, {"options", {"nosuid", "noexec", "nodev", "ro"}}},
-  });
-  if (!shm.empty()) {
-    mounts.push_back({{"destination", "/dev/shm"}, {"type", "bind"}, {"source", shm}, {"options", {"rbind", "rw"}}});
-  }
-  std::string cgroup_parent = config.linux().cgroup_parent().empty() ? "/crispd" : config.linux().cgroup_parent();
-  return {{"ociVersion", "1.0.2"},
-          {"process",
-           {{"terminal", false},
-            {"user", {{"uid", 65535}, {"gid", 65535}}},
-            {"args", {"/pause"}},
-            {"env", {"PATH=/"}},
-            {"cwd", "/"},
-            {"capabilities", {{"bounding", json::array()}, {"effective", json::array()},
-                              {"permitted", json::array()}}},
-            {"noNewPrivileges", true},
-            {"oomScoreAdj", InfraOomScoreAdj()}}},
-          {"root", {{"path", "rootfs"}, {"readonly", true}}},
-          {"hostname", config.hostname()},
-          {"mounts", mounts},
-          {"linux",
-           {{"namespaces", linux_namespaces},
-            {"cgroupsPath", crisp::StrCat(cgroup_parent, "/", id)},
-            {"resources", {{"devices", {{{"allow", false}, {"access", "rwm"}}}}}},
-            {"maskedPaths", {"/proc/kcore", "/proc/keys", "/proc/timer_list", "/sys/firmware"}},
-            {"readonlyPaths", {"/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"}}}}};
-}
-
 }  // namespace
 
-SandboxManager::SandboxManager(SandboxOptions options)
-    : options_(std::move(options)), runtimes_(options_.state_dir), cni_(options_.cni) {}
+SandboxManager::SandboxManager(SandboxOptions options, Host host) : options_(std::move(options)), host_(host) {}
 
-absl::StatusOr<std::unique_ptr<SandboxManager>> SandboxManager::Open(SandboxOptions options) {
+absl::StatusOr<std::unique_ptr<SandboxManager>> SandboxManager::Open(SandboxOptions options, Host host) {
   std::error_code error;
   fs::create_directories(fs::path(options.state_dir) / "sandboxes", error);
-  fs::create_directories(fs::path(options.state_dir) / "oci", error);
   if (error) return absl::InternalError(crisp::StrCat("cannot create ", options.state_dir, ": ", error.message()));
   if (!fs::exists(options.pause_binary)) {
     return absl::FailedPreconditionError(crisp::StrCat("the pause program ", options.pause_binary, " is missing"));
   }
-  std::unique_ptr<SandboxManager> manager(new SandboxManager(std::move(options)));
-  if (absl::Status network = manager->cni_.EnsureDefaultNetwork(); !network.ok()) return network;
+  std::unique_ptr<SandboxManager> manager(new SandboxManager(std::move(options), host));
   if (absl::Status loaded = manager->Load(); !loaded.ok()) return loaded;
   return manager;
 }
 
 std::string SandboxManager::Dir(const std::string& id) const {
   return crisp::StrCat(options_.state_dir, "/sandboxes/", id);
-}
-
-std::vector<std::string> SandboxManager::Runc(const Sandbox& sandbox, std::initializer_list<std::string> args) const {
-  return runtimes_.Command(sandbox.handler, args);
 }
 
 absl::Status SandboxManager::Save(const Sandbox& sandbox) const {
@@ -149,7 +102,7 @@ absl::Status SandboxManager::Load() {
     absl::StatusOr<std::string> text = ReadFile(entry.path().string() + "/sandbox.json");
     if (!text.ok()) {
       // A sandbox that died half-made, before its record: nothing can name it.
-      umount2((entry.path() / "shm").c_str(), MNT_DETACH);
+      host_.mounter->Unmount((entry.path() / "shm").string());
       fs::remove_all(entry.path(), error);
       continue;
     }
@@ -175,7 +128,7 @@ absl::StatusOr<std::string> SandboxManager::Run(const v1::PodSandboxConfig& conf
   if (metadata.name().empty() || metadata.uid().empty() || metadata.namespace_().empty()) {
     return absl::InvalidArgumentError("sandbox metadata needs name, uid and namespace");
   }
-  if (absl::Status known = runtimes_.Check(handler); !known.ok()) return known;
+  if (absl::Status known = host_.oci->Check(handler); !known.ok()) return known;
   Sandbox sandbox;
   sandbox.id = NewId();
   sandbox.config = config;
@@ -217,11 +170,7 @@ absl::Status SandboxManager::StartInfra(Sandbox& sandbox) {
   const auto& namespaces = sandbox.config.linux().security_context().namespace_options();
   // The network: a netns of its own with the CNI network, or the host's.
   if (namespaces.network() != v1::NODE) {
-    std::string name = "crispd-" + sandbox.id.substr(0, 16);
-    if (absl::StatusOr<ProcessResult> added = RunChecked({"/usr/sbin/ip", "netns", "add", name}); !added.ok()) {
-      return added.status();
-    }
-    sandbox.netns = "/var/run/netns/" + name;
+    sandbox.netns = host_.network->NetnsPath(sandbox.id);
     for (const auto& mapping : sandbox.config.port_mappings()) {
       if (mapping.host_port() == 0) continue;
       sandbox.port_mappings.push_back(
@@ -230,8 +179,10 @@ absl::Status SandboxManager::StartInfra(Sandbox& sandbox) {
            {"protocol", mapping.protocol() == v1::UDP ? "udp" : mapping.protocol() == v1::SCTP ? "sctp" : "tcp"},
            {"hostIP", mapping.host_ip()}});
     }
+    // Recorded before it is made: a crash in between leaves a record that
+    // names what to tear down (crispd reset reads it).
     if (absl::Status saved = Save(sandbox); !saved.ok()) return saved;
-    absl::StatusOr<std::string> ip = cni_.Add(sandbox.id, sandbox.netns, sandbox.port_mappings);
+    absl::StatusOr<std::string> ip = host_.network->Setup(sandbox.id, sandbox.port_mappings);
     if (!ip.ok()) return ip.status();
     sandbox.ip = *ip;
   }
@@ -251,59 +202,44 @@ absl::Status SandboxManager::StartInfra(Sandbox& sandbox) {
   if (namespaces.ipc() != v1::NODE) {
     shm = dir + "/shm";
     fs::create_directories(shm, error);
-    if (mount("shm", shm.c_str(), "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, "mode=1777,size=65536k") != 0) {
-      return absl::InternalError(crisp::StrCat("mounting /dev/shm: ", std::strerror(errno)));
+    if (absl::Status mounted = host_.mounter->Mount("shm", shm, "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC,
+                                                    "mode=1777,size=65536k");
+        !mounted.ok()) {
+      return mounted;
     }
   }
 
-  json spec = InfraSpec(sandbox.config, sandbox.netns, shm, sandbox.id);
+  json spec = InfraSpec(sandbox.config, sandbox.netns, shm, sandbox.id, InfraOomScoreAdj());
   if (absl::Status written = WriteFileAtomically(dir + "/config.json", spec.dump(1)); !written.ok()) return written;
-  absl::StatusOr<int> created = RunWithNullStdio(
-      Runc(sandbox, {"--log", dir + "/runc.log", "create", "--bundle", dir, "--pid-file", dir + "/pid", sandbox.id}));
-  if (!created.ok()) return created.status();
-  if (*created != 0) {
-    absl::StatusOr<std::string> log = ReadFile(dir + "/runc.log");
-    return absl::InternalError(crisp::StrCat(runtimes_.Binary(sandbox.handler), " create failed: ", log.ok() ? *log : "(no log)"));
-  }
-  // runc create has exited: the infra process is ours now (we are the
-  // child subreaper), and alive unless it already failed.
-  int pid = 0;
-  std::ifstream(dir + "/pid") >> pid;
-  absl::StatusOr<AdoptedProcess> infra = AdoptedProcess::Open(pid);
-  if (!infra.ok()) return absl::InternalError(crisp::StrCat("the infra process is gone after create: ", infra.status().message()));
-  sandbox.infra = std::make_shared<AdoptedProcess>(std::move(*infra));
-  if (absl::StatusOr<ProcessResult> run = RunChecked(Runc(sandbox, {"start", sandbox.id})); !run.ok()) return run.status();
-  return absl::OkStatus();
+  absl::StatusOr<std::shared_ptr<ProcessHandle>> infra = host_.oci->Create(sandbox.handler, sandbox.id, dir);
+  if (!infra.ok()) return infra.status();
+  sandbox.infra = *infra;
+  return host_.oci->Start(sandbox.handler, sandbox.id);
 }
 
 absl::Status SandboxManager::StopInfra(Sandbox& sandbox) {
   const std::string dir = Dir(sandbox.id);
-  // The infra process: SIGKILL, wait until runc sees it stopped, delete.
-  RunProcess(Runc(sandbox, {"kill", sandbox.id, "KILL"})).IgnoreError();  // not running is fine: delete follows
+  // The infra process: SIGKILL, wait until the runtime sees it stopped, delete.
+  host_.oci->Kill(sandbox.handler, sandbox.id, SIGKILL, false).IgnoreError();  // not running is fine: delete follows
   for (int i = 0; i < 100; ++i) {
-    absl::StatusOr<ProcessResult> state = RunProcess(Runc(sandbox, {"state", sandbox.id}));
-    if (!state.ok() || state->exit_code != 0) break;  // already deleted
-    json parsed = json::parse(state->stdout_text, nullptr, false);
-    if (parsed.is_object() && parsed.value("status", "") == "stopped") break;
+    absl::StatusOr<std::string> state = host_.oci->State(sandbox.handler, sandbox.id);
+    if (!state.ok() || *state == "stopped") break;  // deleted already, or stopped
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
   }
-  RunProcess(Runc(sandbox, {"delete", "--force", sandbox.id})).IgnoreError();  // gone already is fine
+  absl::Status status = host_.oci->Delete(sandbox.handler, sandbox.id);
   // crispd is the child subreaper of its infra processes: reap this one, so
   // no zombie outlives the sandbox.
   if (sandbox.infra) {
     for (int i = 0; i < 100 && !sandbox.infra->TryReap(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(20));
     sandbox.infra.reset();
   }
-  absl::Status status;
   if (!sandbox.netns.empty()) {
-    // "reclaims network resources (e.g., IP addresses) allocated to the sandbox"
-    if (absl::Status deleted = cni_.Del(sandbox.id, sandbox.netns, sandbox.port_mappings); !deleted.ok()) {
-      status = deleted;
+    if (absl::Status released = host_.network->Teardown(sandbox.id, sandbox.netns, sandbox.port_mappings);
+        !released.ok()) {
+      status = released;
     }
-    std::string name = fs::path(sandbox.netns).filename().string();
-    RunProcess({"/usr/sbin/ip", "netns", "delete", name}).IgnoreError();
   }
-  umount2((dir + "/shm").c_str(), MNT_DETACH);
+  host_.mounter->Unmount(dir + "/shm");
   if (status.ok()) sandbox.netns.clear();  // reclaimed: a later stop has nothing to do
   sandbox.state = v1::SANDBOX_NOTREADY;
   return status;
@@ -414,7 +350,7 @@ absl::StatusOr<v1::PodSandboxStatusResponse> SandboxManager::Status(const std::s
   status->set_runtime_handler(sandbox->handler);
   if (verbose) {
     (*response.mutable_info())["info"] =
-        json{{"netns", sandbox->netns}, {"bundle", Dir(sandbox->id)}, {"runtime", runtimes_.Binary(sandbox->handler)}}.dump();
+        json{{"netns", sandbox->netns}, {"bundle", Dir(sandbox->id)}, {"runtime", host_.oci->Binary(sandbox->handler)}}.dump();
   }
   return response;
 }

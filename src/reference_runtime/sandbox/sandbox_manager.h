@@ -17,19 +17,16 @@
 
 #include "absl/functional/function_ref.h"
 #include "absl/status/statusor.h"
-#include "common/subprocess.h"
 #include "nlohmann/json.hpp"
-#include "reference_runtime/sandbox/cni.h"
+#include "reference_runtime/host/seams.h"
 #include "reference_runtime/state/object_table.h"
-#include "reference_runtime/store/oci_runtimes.h"
 #include "runtime/v1/api.pb.h"
 
 namespace crisp::crispd {
 
 struct SandboxOptions {
-  std::string state_dir;       // sandboxes/<id>/ (bundle, files), oci/<runtime>/ (its state)
+  std::string state_dir;       // sandboxes/<id>/ (bundle, files)
   std::string pause_binary;    // our static pause program
-  CniConfig cni;
 };
 
 // What a sandbox's Stop or Remove asks of its containers.
@@ -52,15 +49,16 @@ struct SandboxInfo {
 
 class SandboxManager {
  public:
-  static absl::StatusOr<std::unique_ptr<SandboxManager>> Open(SandboxOptions options);
+  // `host` needs oci, network and mounter; they must outlive the manager.
+  static absl::StatusOr<std::unique_ptr<SandboxManager>> Open(SandboxOptions options, Host host);
 
   absl::StatusOr<std::string> Run(const runtime::v1::PodSandboxConfig& config, const std::string& handler);
   absl::Status Stop(const std::string& id);
   absl::Status Remove(const std::string& id);
   absl::StatusOr<runtime::v1::PodSandboxStatusResponse> Status(const std::string& id, bool verbose);
   std::vector<runtime::v1::PodSandbox> List(const runtime::v1::PodSandboxFilter& filter);
-  bool NetworkReady(std::string* why) const { return cni_.Ready(why); }
-  const OciRuntimes& runtimes() const { return runtimes_; }
+  bool NetworkReady(std::string* why) const { return host_.network->Ready(why); }
+  std::vector<std::string> Handlers() const { return host_.oci->Handlers(); }
   absl::StatusOr<SandboxInfo> Info(const std::string& id);
   // Runs `fn` with the sandbox's Info while holding off its Stop and Remove
   // (they wait until `fn` returns), if it is READY and its infra process
@@ -85,17 +83,16 @@ class SandboxManager {
     // The infra process, held by pidfd while this crispd is its parent
     // (not after a restart): reaped at stop, never confused with a new
     // process that takes its PID.
-    std::shared_ptr<AdoptedProcess> infra;
+    std::shared_ptr<ProcessHandle> infra;
   };
 
   using SandboxEntry = Entry<Sandbox>;
   using EntryPtr = ObjectTable<Sandbox>::EntryPtr;
 
-  explicit SandboxManager(SandboxOptions options);
+  SandboxManager(SandboxOptions options, Host host);
   absl::Status Load();
   absl::Status Save(const Sandbox& sandbox) const;
   std::string Dir(const std::string& id) const;
-  std::vector<std::string> Runc(const Sandbox& sandbox, std::initializer_list<std::string> args) const;
   // Sets up the network, the shared files and the infra process; fills
   // `sandbox` as it goes, so that a failure can be undone by StopInfra.
   absl::Status StartInfra(Sandbox& sandbox);
@@ -104,8 +101,7 @@ class SandboxManager {
   absl::StatusOr<SandboxInfo> InfoOf(const SandboxEntry& entry) const ABSL_SHARED_LOCKS_REQUIRED(entry.mu);
 
   SandboxOptions options_;
-  OciRuntimes runtimes_;
-  Cni cni_;
+  Host host_;
   std::function<void(const std::string&, PodTeardown)> container_hook_;
   ObjectTable<Sandbox> sandboxes_;
 };

@@ -44,7 +44,7 @@ grpc::Status RuntimeServiceImpl::Status(grpc::ServerContext*, const v1::StatusRe
     auto* runtime = response->mutable_status()->add_conditions();
     runtime->set_type("RuntimeReady");
     runtime->set_status(true);
-    for (const std::string& name : sandboxes_.runtimes().Handlers()) {
+    for (const std::string& name : sandboxes_.Handlers()) {
       response->add_runtime_handlers()->set_name(name);
     }
     response->add_runtime_handlers()->set_name("");  // the default: runc

@@ -1,4 +1,4 @@
-#include "reference_runtime/store/ids.h"
+#include "reference_runtime/state/ids.h"
 
 #include <mutex>
 #include <random>

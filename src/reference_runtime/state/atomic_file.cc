@@ -1,4 +1,4 @@
-#include "reference_runtime/store/atomic_file.h"
+#include "reference_runtime/state/atomic_file.h"
 
 #include <fcntl.h>
 #include <unistd.h>

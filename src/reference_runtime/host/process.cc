@@ -1,4 +1,4 @@
-#include "reference_runtime/store/process.h"
+#include "reference_runtime/host/process.h"
 
 #include "absl/status/status.h"
 #include "common/strings.h"
