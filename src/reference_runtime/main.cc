@@ -123,7 +123,7 @@ int Import(const Flags& flags, const std::string& file, const std::string& name)
   return 0;
 }
 
-int Serve(const Flags& flags) {
+int RunDaemon(const Flags& flags) {
   const std::string& listen = flags.listen;
   const std::string& root = flags.root;
   const std::vector<std::string>& mirrors = flags.mirrors;
@@ -276,5 +276,5 @@ int main(int argc, char** argv) {
   // Infra processes and conmon monitors are reparented to crispd, which
   // reaps them by pidfd (see AdoptedProcess).
   prctl(PR_SET_CHILD_SUBREAPER, 1);
-  return Serve(flags);
+  return RunDaemon(flags);
 }

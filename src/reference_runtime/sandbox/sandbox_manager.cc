@@ -187,16 +187,22 @@ absl::Status SandboxManager::StartInfra(Sandbox& sandbox) {
     sandbox.ip = *ip;
   }
 
-  // Files the pod's containers will share.
+  // Files the pod's containers will share (bind-mounted: they must exist).
   std::string hostname = sandbox.config.hostname().empty() ? sandbox.id.substr(0, 12) : sandbox.config.hostname();
-  WriteFileAtomically(dir + "/hostname", hostname + "\n").IgnoreError();
-  WriteFileAtomically(dir + "/hosts", crisp::StrCat("127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n",
-                                                    sandbox.ip.empty() ? "" : sandbox.ip + "\t" + hostname + "\n"))
-      .IgnoreError();
+  for (const auto& [name, text] : std::vector<std::pair<std::string, std::string>>{
+           {"hostname", hostname + "\n"},
+           {"hosts", crisp::StrCat("127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n",
+                                   sandbox.ip.empty() ? "" : sandbox.ip + "\t" + hostname + "\n")}}) {
+    if (absl::Status written = WriteFileAtomically(dir + "/" + name, text); !written.ok()) return written;
+  }
   if (sandbox.config.has_dns_config()) {
-    WriteFileAtomically(dir + "/resolv.conf", ResolvConf(sandbox.config.dns_config())).IgnoreError();
+    if (absl::Status written = WriteFileAtomically(dir + "/resolv.conf", ResolvConf(sandbox.config.dns_config()));
+        !written.ok()) {
+      return written;
+    }
   } else {
     fs::copy_file("/etc/resolv.conf", dir + "/resolv.conf", fs::copy_options::overwrite_existing, error);
+    if (error) return absl::InternalError(crisp::StrCat("copying the host's /etc/resolv.conf: ", error.message()));
   }
   std::string shm;
   if (namespaces.ipc() != v1::NODE) {
@@ -317,6 +323,7 @@ absl::Status SandboxManager::Remove(const std::string& id) {
   if (container_hook_) container_hook_(sandbox.id, PodTeardown::kRemove);
   if (absl::Status stopped = StopInfra(sandbox); !stopped.ok()) {
     // Keep the record, so that a retry can reclaim the network.
+    // The teardown's error is the one to report; the record in memory is right either way.
     if (fs::exists(Dir(sandbox.id))) Save(sandbox).IgnoreError();
     absl::MutexLock lock(&entry->mu);
     entry->record = std::move(sandbox);

@@ -8,7 +8,7 @@
 
 namespace crisp::crispd {
 
-grpc::Status Serve(std::string_view method, const std::function<absl::Status()>& body) {
+grpc::Status AnswerRpc(std::string_view method, const std::function<absl::Status()>& body) {
   absl::Time start = absl::Now();
   absl::Status status;
   try {

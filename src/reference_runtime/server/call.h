@@ -14,6 +14,6 @@ namespace crisp::crispd {
 
 // Runs `body` for RPC `method`; an absl::Status keeps its code (gRPC and
 // absl number them alike); an exception becomes INTERNAL.
-grpc::Status Serve(std::string_view method, const std::function<absl::Status()>& body);
+grpc::Status AnswerRpc(std::string_view method, const std::function<absl::Status()>& body);
 
 }  // namespace crisp::crispd

@@ -29,7 +29,7 @@ void FillImage(const ImageRecord& record, v1::Image* image) {
 
 grpc::Status RuntimeServiceImpl::Version(grpc::ServerContext*, const v1::VersionRequest*,
                                          v1::VersionResponse* response) {
-  return Serve("Version", [&] {
+  return AnswerRpc("Version", [&] {
     response->set_version("0.1.0");
     response->set_runtime_name("crispd");
     response->set_runtime_version(kCrispVersion);
@@ -40,7 +40,7 @@ grpc::Status RuntimeServiceImpl::Version(grpc::ServerContext*, const v1::Version
 
 grpc::Status RuntimeServiceImpl::Status(grpc::ServerContext*, const v1::StatusRequest*,
                                         v1::StatusResponse* response) {
-  return Serve("Status", [&] {
+  return AnswerRpc("Status", [&] {
     auto* runtime = response->mutable_status()->add_conditions();
     runtime->set_type("RuntimeReady");
     runtime->set_status(true);
@@ -62,7 +62,7 @@ grpc::Status RuntimeServiceImpl::Status(grpc::ServerContext*, const v1::StatusRe
 
 grpc::Status RuntimeServiceImpl::RuntimeConfig(grpc::ServerContext*, const v1::RuntimeConfigRequest*,
                                                v1::RuntimeConfigResponse* response) {
-  return Serve("RuntimeConfig", [&] {
+  return AnswerRpc("RuntimeConfig", [&] {
     // This host has no systemd as PID 1: cgroupfs is the only driver.
     response->mutable_linux()->set_cgroup_driver(v1::CGROUPFS);
     return absl::OkStatus();
@@ -71,7 +71,7 @@ grpc::Status RuntimeServiceImpl::RuntimeConfig(grpc::ServerContext*, const v1::R
 
 grpc::Status RuntimeServiceImpl::RunPodSandbox(grpc::ServerContext*, const v1::RunPodSandboxRequest* request,
                                                v1::RunPodSandboxResponse* response) {
-  return Serve("RunPodSandbox", [&] {
+  return AnswerRpc("RunPodSandbox", [&] {
     // "Runtimes must ensure the sandbox is in the ready state on success."
     absl::StatusOr<std::string> id = sandboxes_.Run(request->config(), request->runtime_handler());
     if (!id.ok()) return id.status();
@@ -82,17 +82,17 @@ grpc::Status RuntimeServiceImpl::RunPodSandbox(grpc::ServerContext*, const v1::R
 
 grpc::Status RuntimeServiceImpl::StopPodSandbox(grpc::ServerContext*, const v1::StopPodSandboxRequest* request,
                                                 v1::StopPodSandboxResponse*) {
-  return Serve("StopPodSandbox", [&] { return sandboxes_.Stop(request->pod_sandbox_id()); });
+  return AnswerRpc("StopPodSandbox", [&] { return sandboxes_.Stop(request->pod_sandbox_id()); });
 }
 
 grpc::Status RuntimeServiceImpl::RemovePodSandbox(grpc::ServerContext*, const v1::RemovePodSandboxRequest* request,
                                                   v1::RemovePodSandboxResponse*) {
-  return Serve("RemovePodSandbox", [&] { return sandboxes_.Remove(request->pod_sandbox_id()); });
+  return AnswerRpc("RemovePodSandbox", [&] { return sandboxes_.Remove(request->pod_sandbox_id()); });
 }
 
 grpc::Status RuntimeServiceImpl::PodSandboxStatus(grpc::ServerContext*, const v1::PodSandboxStatusRequest* request,
                                                   v1::PodSandboxStatusResponse* response) {
-  return Serve("PodSandboxStatus", [&] {
+  return AnswerRpc("PodSandboxStatus", [&] {
     // "If the PodSandbox is not present, returns an error."
     absl::StatusOr<v1::PodSandboxStatusResponse> status = sandboxes_.Status(request->pod_sandbox_id(), request->verbose());
     if (!status.ok()) return status.status();
@@ -103,7 +103,7 @@ grpc::Status RuntimeServiceImpl::PodSandboxStatus(grpc::ServerContext*, const v1
 
 grpc::Status RuntimeServiceImpl::ListPodSandbox(grpc::ServerContext*, const v1::ListPodSandboxRequest* request,
                                                 v1::ListPodSandboxResponse* response) {
-  return Serve("ListPodSandbox", [&] {
+  return AnswerRpc("ListPodSandbox", [&] {
     for (v1::PodSandbox& item : sandboxes_.List(request->filter())) *response->add_items() = std::move(item);
     return absl::OkStatus();
   });
@@ -111,7 +111,7 @@ grpc::Status RuntimeServiceImpl::ListPodSandbox(grpc::ServerContext*, const v1::
 
 grpc::Status RuntimeServiceImpl::CreateContainer(grpc::ServerContext*, const v1::CreateContainerRequest* request,
                                                  v1::CreateContainerResponse* response) {
-  return Serve("CreateContainer", [&] {
+  return AnswerRpc("CreateContainer", [&] {
     absl::StatusOr<std::string> id = containers_.Create(request->pod_sandbox_id(), request->config());
     if (!id.ok()) return id.status();
     response->set_container_id(*id);
@@ -121,22 +121,22 @@ grpc::Status RuntimeServiceImpl::CreateContainer(grpc::ServerContext*, const v1:
 
 grpc::Status RuntimeServiceImpl::StartContainer(grpc::ServerContext*, const v1::StartContainerRequest* request,
                                                 v1::StartContainerResponse*) {
-  return Serve("StartContainer", [&] { return containers_.Start(request->container_id()); });
+  return AnswerRpc("StartContainer", [&] { return containers_.Start(request->container_id()); });
 }
 
 grpc::Status RuntimeServiceImpl::StopContainer(grpc::ServerContext*, const v1::StopContainerRequest* request,
                                                v1::StopContainerResponse*) {
-  return Serve("StopContainer", [&] { return containers_.Stop(request->container_id(), request->timeout()); });
+  return AnswerRpc("StopContainer", [&] { return containers_.Stop(request->container_id(), request->timeout()); });
 }
 
 grpc::Status RuntimeServiceImpl::RemoveContainer(grpc::ServerContext*, const v1::RemoveContainerRequest* request,
                                                  v1::RemoveContainerResponse*) {
-  return Serve("RemoveContainer", [&] { return containers_.Remove(request->container_id()); });
+  return AnswerRpc("RemoveContainer", [&] { return containers_.Remove(request->container_id()); });
 }
 
 grpc::Status RuntimeServiceImpl::ListContainers(grpc::ServerContext*, const v1::ListContainersRequest* request,
                                                 v1::ListContainersResponse* response) {
-  return Serve("ListContainers", [&] {
+  return AnswerRpc("ListContainers", [&] {
     for (v1::Container& item : containers_.List(request->filter())) *response->add_containers() = std::move(item);
     return absl::OkStatus();
   });
@@ -144,7 +144,7 @@ grpc::Status RuntimeServiceImpl::ListContainers(grpc::ServerContext*, const v1::
 
 grpc::Status RuntimeServiceImpl::ContainerStatus(grpc::ServerContext*, const v1::ContainerStatusRequest* request,
                                                  v1::ContainerStatusResponse* response) {
-  return Serve("ContainerStatus", [&] {
+  return AnswerRpc("ContainerStatus", [&] {
     absl::StatusOr<v1::ContainerStatusResponse> status = containers_.Status(request->container_id(), request->verbose());
     if (!status.ok()) return status.status();
     *response = *std::move(status);
@@ -154,7 +154,7 @@ grpc::Status RuntimeServiceImpl::ContainerStatus(grpc::ServerContext*, const v1:
 
 grpc::Status RuntimeServiceImpl::ExecSync(grpc::ServerContext*, const v1::ExecSyncRequest* request,
                                           v1::ExecSyncResponse* response) {
-  return Serve("ExecSync", [&] {
+  return AnswerRpc("ExecSync", [&] {
     absl::StatusOr<v1::ExecSyncResponse> result = containers_.ExecSync(
         request->container_id(), std::vector<std::string>(request->cmd().begin(), request->cmd().end()), request->timeout());
     if (!result.ok()) return result.status();
@@ -165,12 +165,12 @@ grpc::Status RuntimeServiceImpl::ExecSync(grpc::ServerContext*, const v1::ExecSy
 
 grpc::Status RuntimeServiceImpl::ReopenContainerLog(grpc::ServerContext*, const v1::ReopenContainerLogRequest* request,
                                                     v1::ReopenContainerLogResponse*) {
-  return Serve("ReopenContainerLog", [&] { return containers_.ReopenLog(request->container_id()); });
+  return AnswerRpc("ReopenContainerLog", [&] { return containers_.ReopenLog(request->container_id()); });
 }
 
 grpc::Status RuntimeServiceImpl::Exec(grpc::ServerContext*, const v1::ExecRequest* request,
                                       v1::ExecResponse* response) {
-  return Serve("Exec", [&]() -> absl::Status {
+  return AnswerRpc("Exec", [&]() -> absl::Status {
     if (!request->stdin() && !request->stdout() && !request->stderr()) {
       return absl::InvalidArgumentError("one of stdin, stdout and stderr must be true");
     }
@@ -187,7 +187,7 @@ grpc::Status RuntimeServiceImpl::Exec(grpc::ServerContext*, const v1::ExecReques
 
 grpc::Status RuntimeServiceImpl::PortForward(grpc::ServerContext*, const v1::PortForwardRequest* request,
                                              v1::PortForwardResponse* response) {
-  return Serve("PortForward", [&]() -> absl::Status {
+  return AnswerRpc("PortForward", [&]() -> absl::Status {
     if (request->port_size() != 1) {
       return absl::InvalidArgumentError(
           crisp::StrCat("crispd forwards one port per request, not ", request->port_size()));
@@ -209,7 +209,7 @@ grpc::Status RuntimeServiceImpl::PortForward(grpc::ServerContext*, const v1::Por
 
 grpc::Status ImageServiceImpl::ListImages(grpc::ServerContext*, const v1::ListImagesRequest* request,
                                           v1::ListImagesResponse* response) {
-  return Serve("ListImages", [&] {
+  return AnswerRpc("ListImages", [&] {
     std::string filter = request->filter().image().image();
     if (!filter.empty()) {
       if (auto image = store_.Find(filter)) FillImage(*image, response->add_images());
@@ -222,7 +222,7 @@ grpc::Status ImageServiceImpl::ListImages(grpc::ServerContext*, const v1::ListIm
 
 grpc::Status ImageServiceImpl::ImageStatus(grpc::ServerContext*, const v1::ImageStatusRequest* request,
                                            v1::ImageStatusResponse* response) {
-  return Serve("ImageStatus", [&] {
+  return AnswerRpc("ImageStatus", [&] {
     // "If the image is not present, returns a response with Image set to nil."
     auto image = store_.Find(request->image().image());
     if (!image) return absl::OkStatus();
@@ -236,7 +236,7 @@ grpc::Status ImageServiceImpl::ImageStatus(grpc::ServerContext*, const v1::Image
 
 grpc::Status ImageServiceImpl::PullImage(grpc::ServerContext* context, const v1::PullImageRequest* request,
                                          v1::PullImageResponse* response) {
-  return Serve("PullImage", [&] {
+  return AnswerRpc("PullImage", [&] {
     const v1::AuthConfig& auth = request->auth();
     Credentials credentials{auth.username(), auth.password(), auth.auth(), auth.identity_token(),
                             auth.registry_token()};
@@ -254,12 +254,12 @@ grpc::Status ImageServiceImpl::RemoveImage(grpc::ServerContext*, const v1::Remov
                                            v1::RemoveImageResponse*) {
   // "This call is idempotent, and must not return an error if the image has
   // already been removed."
-  return Serve("RemoveImage", [&] { return store_.Remove(request->image().image()); });
+  return AnswerRpc("RemoveImage", [&] { return store_.Remove(request->image().image()); });
 }
 
 grpc::Status ImageServiceImpl::ImageFsInfo(grpc::ServerContext*, const v1::ImageFsInfoRequest*,
                                            v1::ImageFsInfoResponse* response) {
-  return Serve("ImageFsInfo", [&] {
+  return AnswerRpc("ImageFsInfo", [&] {
     ImageStore::Usage usage = store_.FilesystemUsage();
     auto* fs = response->add_image_filesystems();
     fs->set_timestamp(absl::ToUnixNanos(absl::Now()));

@@ -445,7 +445,7 @@ void StreamingServer::AcceptLoop() {
     }
     try {
       std::thread([tokens = tokens_, sessions = sessions_, fd] {
-        Serve(fd, *tokens, *sessions);
+        ServeConnection(fd, *tokens, *sessions);
         sessions->Leave();
       }).detach();
     } catch (const std::system_error& error) {
@@ -456,7 +456,7 @@ void StreamingServer::AcceptLoop() {
   }
 }
 
-void StreamingServer::Serve(int fd, Tokens& tokens, Sessions& sessions) {
+void StreamingServer::ServeConnection(int fd, Tokens& tokens, Sessions& sessions) {
   asio::io_context io;
   Sessions::Registration registration(sessions, io);
   tcp::socket socket(io);

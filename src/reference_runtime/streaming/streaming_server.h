@@ -96,7 +96,7 @@ class StreamingServer {
   StreamingServer() = default;
   std::string NewUrl(const char* kind, Target target);
   void AcceptLoop();
-  static void Serve(int fd, Tokens& tokens, Sessions& sessions);
+  static void ServeConnection(int fd, Tokens& tokens, Sessions& sessions);
 
   int listen_fd_ = -1;
   std::string base_;  // "http://127.0.0.1:PORT"
