@@ -12,6 +12,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <iostream>
 #include <random>
 #include <thread>
 
@@ -23,6 +24,7 @@
 #include "google/protobuf/util/json_util.h"
 #include "reference_runtime/container/spec.h"
 #include "reference_runtime/state/atomic_file.h"
+#include "reference_runtime/state/records.h"
 #include "reference_runtime/state/ids.h"
 #include "reference_runtime/host/process.h"
 
@@ -77,39 +79,49 @@ std::string ContainerManager::Dir(const std::string& id) const {
 }
 
 absl::Status ContainerManager::Save(const Container& c) const {
-  std::string config;
-  (void)google::protobuf::util::MessageToJsonString(c.config, &config);
-  json record = {{"id", c.id}, {"sandbox_id", c.sandbox_id}, {"handler", c.handler}, {"config", json::parse(config)},
-                 {"image_id", c.image_id}, {"image_ref", c.image_ref}, {"state", static_cast<int>(c.state)},
-                 {"created_at", c.created_at}, {"started_at", c.started_at}, {"finished_at", c.finished_at},
-                 {"exit_code", c.exit_code}, {"reason", c.reason}, {"message", c.message},
-                 {"log_path", c.log_path}, {"conmon_pid", c.conmon_pid}};
-  return WriteFileAtomically(Dir(c.id) + "/container.json", record.dump(1));
+  ::crispd::state::v1::ContainerRecord record;
+  record.set_id(c.id);
+  record.set_sandbox_id(c.sandbox_id);
+  record.set_handler(c.handler);
+  *record.mutable_config() = c.config;
+  record.set_image_id(c.image_id);
+  record.set_image_ref(c.image_ref);
+  record.set_state(c.state);
+  record.set_created_at(c.created_at);
+  record.set_started_at(c.started_at);
+  record.set_finished_at(c.finished_at);
+  record.set_exit_code(c.exit_code);
+  record.set_reason(c.reason);
+  record.set_message(c.message);
+  record.set_log_path(c.log_path);
+  record.set_conmon_pid(c.conmon_pid);
+  return WriteRecord(Dir(c.id) + "/container.json", record);
 }
 
 void ContainerManager::Load() {
   std::error_code error;
   for (const auto& entry : fs::directory_iterator(fs::path(options_.state_dir) / "containers", error)) {
-    absl::StatusOr<std::string> text = ReadFile(entry.path().string() + "/container.json");
-    if (!text.ok()) continue;
-    json r = json::parse(*text, nullptr, false);
-    if (!r.is_object()) continue;
+    ::crispd::state::v1::ContainerRecord record;
+    absl::Status read =
+        LoadRecordOrSetAside(options_.state_dir, "container", entry.path().string(), "container.json", &record);
+    // Not found: it died in CreateContainer before its record; crispd reset removes it.
+    if (!read.ok()) continue;  // otherwise said and set aside
     Container c;
-    c.id = r.value("id", "");
-    c.sandbox_id = r.value("sandbox_id", "");
-    c.handler = r.value("handler", "");
-    (void)google::protobuf::util::JsonStringToMessage(r["config"].dump(), &c.config);
-    c.image_id = r.value("image_id", "");
-    c.image_ref = r.value("image_ref", "");
-    c.state = static_cast<v1::ContainerState>(r.value("state", 0));
-    c.created_at = r.value("created_at", int64_t{0});
-    c.started_at = r.value("started_at", int64_t{0});
-    c.finished_at = r.value("finished_at", int64_t{0});
-    c.exit_code = r.value("exit_code", 0);
-    c.reason = r.value("reason", "");
-    c.message = r.value("message", "");
-    c.log_path = r.value("log_path", "");
-    c.conmon_pid = r.value("conmon_pid", 0);
+    c.id = record.id();
+    c.sandbox_id = record.sandbox_id();
+    c.handler = record.handler();
+    c.config = record.config();
+    c.image_id = record.image_id();
+    c.image_ref = record.image_ref();
+    c.state = record.state();
+    c.created_at = record.created_at();
+    c.started_at = record.started_at();
+    c.finished_at = record.finished_at();
+    c.exit_code = record.exit_code();
+    c.reason = record.reason();
+    c.message = record.message();
+    c.log_path = record.log_path();
+    c.conmon_pid = record.conmon_pid();
     images_.Pin(c.image_id);
     std::string id = c.id, key = NameKey(c.sandbox_id, c.config.metadata());
     containers_.Reserve(id, key, std::move(c), "container").IgnoreError();  // IDs and names were unique when saved

@@ -15,6 +15,7 @@
 #include "common/subprocess.h"
 #include "nlohmann/json.hpp"
 #include "reference_runtime/host/real_host.h"
+#include "reference_runtime/state/records.h"
 #include "reference_runtime/host/process.h"
 
 namespace crisp::crispd {
@@ -86,14 +87,17 @@ void TearDownNetworks(const ResetOptions& options, ResetReport& report) {
   CniPodNetwork network(options.cni);
   std::error_code error;
   for (const auto& dir : fs::directory_iterator(fs::path(options.state) / "sandboxes", error)) {
-    json record = json::parse(ReadText(dir.path() / "sandbox.json"), nullptr, false);
-    if (!record.is_object()) continue;  // died before its record: it had no network yet
-    std::string id = record.value("id", "");
-    std::string netns = record.value("netns", "");
+    ::crispd::state::v1::SandboxRecord record;
+    if (absl::Status read = ReadRecord((dir.path() / "sandbox.json").string(), &record); !read.ok()) {
+      // Without a record it had no network yet; a corrupt one names none we could trust.
+      if (!absl::IsNotFound(read)) report.errors.push_back(std::string(read.message()));
+      continue;
+    }
+    const std::string& id = record.id();
+    const std::string& netns = record.netns();
     if (netns.empty()) continue;
     bool existed = fs::exists(netns);
-    if (absl::Status released = network.Teardown(id, netns, record.value("port_mappings", json::array()));
-        !released.ok()) {
+    if (absl::Status released = network.Teardown(id, netns, CniPortMappings(record)); !released.ok()) {
       report.errors.push_back(crisp::StrCat("the network of sandbox ", id, ": ", released.message()));
       continue;
     }
@@ -126,7 +130,7 @@ void Unmount(const std::vector<std::string>& dirs, ResetReport& report) {
 }
 
 void RemoveRecords(const std::string& state, ResetReport& report) {
-  for (const char* sub : {"containers", "sandboxes", "oci", "ipam", "attach"}) {
+  for (const char* sub : {"containers", "sandboxes", "oci", "ipam", "attach", "quarantine"}) {
     fs::path path = fs::path(state) / sub;
     std::error_code error;
     if (!fs::exists(path, error)) continue;

@@ -9,6 +9,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <iostream>
 #include <random>
 #include <thread>
 
@@ -19,6 +20,7 @@
 #include "google/protobuf/util/json_util.h"
 #include "reference_runtime/sandbox/infra_spec.h"
 #include "reference_runtime/state/atomic_file.h"
+#include "reference_runtime/state/records.h"
 #include "reference_runtime/state/ids.h"
 #include "reference_runtime/host/process.h"
 
@@ -35,12 +37,6 @@ int InfraOomScoreAdj() {
   int own = 0;
   std::ifstream("/proc/self/oom_score_adj") >> own;
   return std::max(-998, own);
-}
-
-std::string ProtoJson(const google::protobuf::Message& message) {
-  std::string text;
-  (void)google::protobuf::util::MessageToJsonString(message, &text);
-  return text;
 }
 
 // The name the CRI reserves for a sandbox: its whole metadata.
@@ -85,38 +81,45 @@ std::string SandboxManager::Dir(const std::string& id) const {
 }
 
 absl::Status SandboxManager::Save(const Sandbox& sandbox) const {
-  json record = {{"id", sandbox.id},
-                 {"config", json::parse(ProtoJson(sandbox.config))},
-                 {"handler", sandbox.handler},
-                 {"state", static_cast<int>(sandbox.state)},
-                 {"created_at", sandbox.created_at},
-                 {"ip", sandbox.ip},
-                 {"netns", sandbox.netns},
-                 {"port_mappings", sandbox.port_mappings}};
-  return WriteFileAtomically(Dir(sandbox.id) + "/sandbox.json", record.dump(1));
+  ::crispd::state::v1::SandboxRecord record;
+  record.set_id(sandbox.id);
+  *record.mutable_config() = sandbox.config;
+  record.set_handler(sandbox.handler);
+  record.set_state(sandbox.state);
+  record.set_created_at(sandbox.created_at);
+  record.set_ip(sandbox.ip);
+  record.set_netns(sandbox.netns);
+  for (const json& mapping : sandbox.port_mappings) {
+    auto* port = record.add_port_mappings();
+    port->set_host_port(mapping.value("hostPort", 0));
+    port->set_container_port(mapping.value("containerPort", 0));
+    port->set_protocol(mapping.value("protocol", "tcp"));
+    port->set_host_ip(mapping.value("hostIP", ""));
+  }
+  return WriteRecord(Dir(sandbox.id) + "/sandbox.json", record);
 }
 
 absl::Status SandboxManager::Load() {
   std::error_code error;
   for (const auto& entry : fs::directory_iterator(fs::path(options_.state_dir) / "sandboxes", error)) {
-    absl::StatusOr<std::string> text = ReadFile(entry.path().string() + "/sandbox.json");
-    if (!text.ok()) {
+    ::crispd::state::v1::SandboxRecord record;
+    absl::Status read = LoadRecordOrSetAside(options_.state_dir, "sandbox", entry.path().string(), "sandbox.json", &record);
+    if (absl::IsNotFound(read)) {
       // A sandbox that died half-made, before its record: nothing can name it.
       host_.mounter->Unmount((entry.path() / "shm").string());
       fs::remove_all(entry.path(), error);
       continue;
     }
-    json record = json::parse(*text, nullptr, false);
-    if (!record.is_object()) continue;
+    if (!read.ok()) continue;  // said and set aside
     Sandbox sandbox;
-    sandbox.id = record.value("id", "");
-    (void)google::protobuf::util::JsonStringToMessage(record["config"].dump(), &sandbox.config);
-    sandbox.handler = record.value("handler", "");
-    sandbox.state = static_cast<v1::PodSandboxState>(record.value("state", 1));
-    sandbox.created_at = record.value("created_at", int64_t{0});
-    sandbox.ip = record.value("ip", "");
-    sandbox.netns = record.value("netns", "");
-    sandbox.port_mappings = record.value("port_mappings", json::array());
+    sandbox.id = record.id();
+    sandbox.config = record.config();
+    sandbox.handler = record.handler();
+    sandbox.state = record.state();
+    sandbox.created_at = record.created_at();
+    sandbox.ip = record.ip();
+    sandbox.netns = record.netns();
+    sandbox.port_mappings = CniPortMappings(record);
     std::string id = sandbox.id, key = NameKey(sandbox.config.metadata());
     sandboxes_.Reserve(id, key, std::move(sandbox), "sandbox").IgnoreError();  // IDs and names were unique when saved
   }

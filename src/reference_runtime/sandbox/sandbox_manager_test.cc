@@ -247,6 +247,19 @@ TEST_F(SandboxManagerTest, ARestartRecoversSandboxesFromTheirRecords) {
   EXPECT_THAT(fake_.network.attached(), IsEmpty());
 }
 
+TEST_F(SandboxManagerTest, ACorruptRecordIsQuarantinedNotLoadedEmpty) {
+  absl::StatusOr<std::string> good = manager_->Run(Config("web"), "");
+  absl::StatusOr<std::string> bad = manager_->Run(Config("db"), "");
+  ASSERT_TRUE(good.ok() && bad.ok());
+  std::ofstream(dir_ + "/state/sandboxes/" + *bad + "/sandbox.json") << "{\"id\": ";  // cut short
+  Reopen();
+  std::vector<v1::PodSandbox> listed = manager_->List({});
+  ASSERT_EQ(listed.size(), 1u);
+  EXPECT_EQ(listed[0].id(), *good);
+  EXPECT_TRUE(fs::exists(dir_ + "/state/quarantine/sandbox-" + *bad + "/sandbox.json"));
+  EXPECT_FALSE(fs::exists(dir_ + "/state/sandboxes/" + *bad));
+}
+
 TEST_F(SandboxManagerTest, ACreateInAPodWhoseInfraDiedSaysSo) {
   absl::StatusOr<std::string> id = manager_->Run(Config("web"), "");
   ASSERT_TRUE(id.ok()) << id.status();
