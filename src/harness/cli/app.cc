@@ -86,8 +86,8 @@ struct InfoOptions {
 
 int RunInfo(const GlobalOptions& global, const InfoOptions& options,
             std::ostream& out, std::ostream& err) {
-  std::optional<Connection> connection = Connect(global, options.endpoint, err);
-  if (!connection) return kExitUsage;
+  absl::StatusOr<Connection> connection = Connect(global, options.endpoint);
+  if (!connection.ok()) return ExitWithError(err, connection.status());
   RuntimeInfo info = GatherRuntimeInfo(*connection->client, connection->endpoint,
                                        connection->version, connection->timeout, options.verbose);
   if (options.output == "json") {
@@ -123,8 +123,8 @@ int RunClean(const GlobalOptions& global, const CleanOptions& options,
     }
     labels[label.substr(0, eq)] = label.substr(eq + 1);
   }
-  std::optional<Connection> connection = Connect(global, options.endpoint, err);
-  if (!connection) return kExitUsage;
+  absl::StatusOr<Connection> connection = Connect(global, options.endpoint);
+  if (!connection.ok()) return ExitWithError(err, connection.status());
   runner::CleanResult result =
       runner::CleanSandboxes(*connection->client, labels,
                              std::max(connection->timeout, kMinCleanTimeout), out);
@@ -183,8 +183,8 @@ int RunCall(const GlobalOptions& global, const CallOptions& options,
       return kExitUsage;
     }
   }
-  std::optional<Connection> connection = Connect(global, options.endpoint, err);
-  if (!connection) return kExitUsage;
+  absl::StatusOr<Connection> connection = Connect(global, options.endpoint);
+  if (!connection.ok()) return ExitWithError(err, connection.status());
   client::CallRecord record = connection->client->Call(**method, *request);
   if (!record.ok()) {
     err << "crisp: " << record.method << ": " << client::GrpcCodeName(record.code) << ": "

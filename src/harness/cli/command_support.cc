@@ -1,6 +1,7 @@
 #include "harness/cli/command_support.h"
 
 #include "common/strings.h"
+#include "harness/cli/app.h"
 #include "harness/client/connect.h"
 
 namespace crisp::cli {
@@ -17,33 +18,24 @@ absl::StatusOr<absl::Duration> ParseTimeout(const std::string& text) {
 
 // Parses an endpoint for a command that talks to a runtime; reports the
 // problem on `err` when it cannot be used.
-absl::StatusOr<client::Endpoint> ResolveEndpoint(const std::string& text,
-                                                 std::ostream& err) {
-  absl::StatusOr<client::Endpoint> endpoint = client::ParseEndpoint(text);
-  if (!endpoint.ok()) {
-    err << "crisp: error: " << endpoint.status().message() << '\n';
-    return endpoint;
-  }
-  return endpoint;
+int ExitWithError(std::ostream& err, const absl::Status& status) {
+  err << "crisp: error: " << status.message() << '\n';
+  return kExitUsage;
 }
 
-std::optional<Connection> Connect(const GlobalOptions& global, const std::string& endpoint_text,
-                                  std::ostream& err, client::CallRecorder* recorder) {
+absl::StatusOr<Connection> Connect(const GlobalOptions& global, const std::string& endpoint_text,
+                                   client::CallRecorder* recorder) {
   absl::StatusOr<absl::Duration> timeout = ParseTimeout(global.timeout);
-  if (!timeout.ok()) {
-    err << "crisp: error: " << timeout.status().message() << '\n';
-    return std::nullopt;
-  }
-  absl::StatusOr<client::Endpoint> endpoint = ResolveEndpoint(endpoint_text, err);
-  if (!endpoint.ok()) return std::nullopt;
+  if (!timeout.ok()) return timeout.status();
+  absl::StatusOr<client::Endpoint> endpoint = client::ParseEndpoint(endpoint_text);
+  if (!endpoint.ok()) return endpoint.status();
   std::unique_ptr<PrivateCrispd> reference;
   if (endpoint->kind == client::Endpoint::Kind::kReference) {
     std::vector<std::string> args;
     for (const std::string& mirror : global.registry_mirrors) args.push_back("--registry-mirror=" + mirror);
     absl::StatusOr<std::unique_ptr<PrivateCrispd>> started = PrivateCrispd::Start(args);
     if (!started.ok()) {
-      err << "crisp: error: endpoint reference: " << started.status().message() << '\n';
-      return std::nullopt;
+      return absl::Status(started.status().code(), crisp::StrCat("endpoint reference: ", started.status().message()));
     }
     reference = *std::move(started);
     std::string name = endpoint->name;
@@ -56,10 +48,7 @@ std::optional<Connection> Connect(const GlobalOptions& global, const std::string
                         {}};
   absl::StatusOr<runtime::v1::VersionResponse> version =
       client::Handshake(*connection.client, *endpoint, *timeout);
-  if (!version.ok()) {
-    err << "crisp: error: " << version.status().message() << '\n';
-    return std::nullopt;
-  }
+  if (!version.ok()) return version.status();
   connection.version = *std::move(version);
   return connection;
 }

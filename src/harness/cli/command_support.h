@@ -26,9 +26,10 @@ struct GlobalOptions {
 // Parses --timeout into a positive duration.
 absl::StatusOr<absl::Duration> ParseTimeout(const std::string& text);
 
-// Parses an endpoint for a command that talks to a runtime; reports the
-// problem on `err` when it cannot be used.
-absl::StatusOr<client::Endpoint> ResolveEndpoint(const std::string& text, std::ostream& err);
+// The one place a command's error becomes words and an exit code: prints
+// "crisp: error: <message>" on `err` and returns kExitUsage (a problem
+// before or around the run, never a scenario's verdict).
+int ExitWithError(std::ostream& err, const absl::Status& status);
 
 struct Connection {
   // The private crispd behind `reference`; stopped when the connection goes.
@@ -39,10 +40,9 @@ struct Connection {
   runtime::v1::VersionResponse version;
 };
 
-// Parses the flags, connects and calls Version. On failure the reason is on
-// `err` (one line) and the result is empty: the command exits kExitUsage.
+// Parses the flags, connects and calls Version; the error says what failed.
 // `recorder` (may be null) receives every call, the handshake included.
-std::optional<Connection> Connect(const GlobalOptions& global, const std::string& endpoint,
-                                  std::ostream& err, client::CallRecorder* recorder = nullptr);
+absl::StatusOr<Connection> Connect(const GlobalOptions& global, const std::string& endpoint,
+                                   client::CallRecorder* recorder = nullptr);
 
 }  // namespace crisp::cli

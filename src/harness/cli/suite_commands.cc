@@ -52,19 +52,18 @@ void AddSelectionFlags(CLI::App* command, Selection& selection) {
                       "set; keys in docs/critest-v1.26.1.yaml)");
 }
 
-// Loads the suites and applies the filters. On a problem, prints every
-// diagnostic and returns nullopt (exit 2).
+// Loads the suites and applies the filters. The error holds every
+// diagnostic, one per line.
 struct Selected {
   scenario::LoadResult loaded;
   std::vector<const Scenario*> scenarios;
 };
 
-std::optional<Selected> Select(const Selection& selection, std::ostream& err) {
+absl::StatusOr<Selected> Select(const Selection& selection) {
   std::vector<std::string> paths = selection.suites;
   if (paths.empty()) {
     if (!std::filesystem::is_directory("suites")) {
-      err << "crisp: error: no --suite given and no suites/ directory here\n";
-      return std::nullopt;
+      return absl::InvalidArgumentError("no --suite given and no suites/ directory here");
     }
     paths.push_back("suites");
   }
@@ -73,15 +72,14 @@ std::optional<Selected> Select(const Selection& selection, std::ostream& err) {
     if (!selection.focus.empty()) focus.emplace(selection.focus);
     if (!selection.skip.empty()) skip.emplace(selection.skip);
   } catch (const std::regex_error& error) {
-    err << "crisp: error: --focus/--skip: bad regular expression: " << error.what() << '\n';
-    return std::nullopt;
+    return absl::InvalidArgumentError(crisp::StrCat("--focus/--skip: bad regular expression: ", error.what()));
   }
   Selected selected{scenario::LoadSuites(paths), {}};
   if (!selected.loaded.ok()) {
-    for (const auto& diagnostic : selected.loaded.diagnostics) err << diagnostic.ToString() << '\n';
-    err << "crisp: error: " << selected.loaded.diagnostics.size()
-        << " problem(s) in the suites; nothing was run (crisp validate checks them)\n";
-    return std::nullopt;
+    std::string message = crisp::StrCat(selected.loaded.diagnostics.size(),
+                                        " problem(s) in the suites; nothing was run (crisp validate checks them):");
+    for (const auto& diagnostic : selected.loaded.diagnostics) crisp::StrAppend(&message, "\n", diagnostic.ToString());
+    return absl::InvalidArgumentError(message);
   }
   for (const scenario::Suite& suite : selected.loaded.suites) {
     for (const Scenario& scenario : suite.scenarios) {
@@ -194,45 +192,37 @@ bool Failed(const runner::RunResult& run) {
   return run.Count(Verdict::kFail) + run.Count(Verdict::kError) > 0 || !run.sweep_failures.empty();
 }
 
-// Reads --baseline, when given; on a problem prints it and returns false.
-bool ReadBaseline(const std::string& path, std::optional<runner::Baseline>& baseline, std::ostream& err) {
-  if (path.empty()) return true;
+// Reads --baseline, when given.
+absl::StatusOr<std::optional<runner::Baseline>> ReadBaseline(const std::string& path) {
+  if (path.empty()) return std::optional<runner::Baseline>();
   absl::StatusOr<runner::Baseline> loaded = runner::LoadBaseline(path);
-  if (!loaded.ok()) {
-    err << "crisp: error: " << loaded.status().message() << '\n';
-    return false;
-  }
-  baseline = *std::move(loaded);
-  return true;
+  if (!loaded.ok()) return loaded.status();
+  return std::optional<runner::Baseline>(*std::move(loaded));
 }
 
 // What run and matrix check before touching a runtime: the suites load and
-// select something, -j is sane, the baseline reads. Prints the problem and
-// returns false otherwise.
-bool PrepareRun(const Selection& selection, int jobs, const std::string& baseline_path,
-                std::optional<Selected>& selected, std::optional<runner::Baseline>& baseline, std::ostream& err) {
-  selected = Select(selection, err);
-  if (!selected) return false;
-  if (selected->scenarios.empty()) {
-    err << "crisp: error: no scenario matches the filters\n";
-    return false;
-  }
-  if (jobs < 1) {
-    err << "crisp: error: -j must be at least 1\n";
-    return false;
-  }
-  return ReadBaseline(baseline_path, baseline, err);
+// select something, -j is sane, the baseline reads.
+struct Prepared {
+  Selected selected;
+  std::optional<runner::Baseline> baseline;
+};
+
+absl::StatusOr<Prepared> PrepareRun(const Selection& selection, int jobs, const std::string& baseline_path) {
+  absl::StatusOr<Selected> selected = Select(selection);
+  if (!selected.ok()) return selected.status();
+  if (selected->scenarios.empty()) return absl::InvalidArgumentError("no scenario matches the filters");
+  if (jobs < 1) return absl::InvalidArgumentError("-j must be at least 1");
+  absl::StatusOr<std::optional<runner::Baseline>> baseline = ReadBaseline(baseline_path);
+  if (!baseline.ok()) return baseline.status();
+  return Prepared{*std::move(selected), *std::move(baseline)};
 }
 
 // Reads every --normalise file, in order; their rules go before the built-in ones.
-std::optional<diff::Normaliser> ReadRules(const std::vector<std::string>& paths, std::ostream& err) {
+absl::StatusOr<diff::Normaliser> ReadRules(const std::vector<std::string>& paths) {
   std::vector<diff::Rule> rules;
   for (const std::string& path : paths) {
     absl::StatusOr<std::vector<diff::Rule>> loaded = diff::LoadRules(path);
-    if (!loaded.ok()) {
-      err << "crisp: error: " << loaded.status().message() << '\n';
-      return std::nullopt;
-    }
+    if (!loaded.ok()) return loaded.status();
     rules.insert(rules.end(), loaded->begin(), loaded->end());
   }
   return diff::Normaliser(std::move(rules));
@@ -311,11 +301,12 @@ struct RunFlags {
 };
 
 int RunSuites(const GlobalOptions& global, const RunFlags& flags, std::ostream& out, std::ostream& err) {
-  std::optional<Selected> selected;
-  std::optional<runner::Baseline> baseline;
-  if (!PrepareRun(flags.selection, flags.jobs, flags.baseline, selected, baseline, err)) return kExitUsage;
-  std::optional<Connection> connection = Connect(global, flags.endpoint, err);
-  if (!connection) return kExitUsage;
+  absl::StatusOr<Prepared> prepared = PrepareRun(flags.selection, flags.jobs, flags.baseline);
+  if (!prepared.ok()) return ExitWithError(err, prepared.status());
+  const Selected* selected = &prepared->selected;
+  std::optional<runner::Baseline>& baseline = prepared->baseline;
+  absl::StatusOr<Connection> connection = Connect(global, flags.endpoint);
+  if (!connection.ok()) return ExitWithError(err, connection.status());
 
   g_cancel = false;
   auto previous_int = std::signal(SIGINT, OnStopSignal);
@@ -364,11 +355,12 @@ struct MatrixFlags {
 // Parallel runs are safe: each run names and labels what it creates with
 // its own run ID and suffixes, and its sweep removes only its own.
 int RunMatrix(const GlobalOptions& global, const MatrixFlags& flags, std::ostream& out, std::ostream& err) {
-  std::optional<Selected> selected;
-  std::optional<runner::Baseline> baseline;
-  if (!PrepareRun(flags.selection, flags.jobs, flags.baseline, selected, baseline, err)) return kExitUsage;
-  std::optional<diff::Normaliser> normaliser = ReadRules(flags.rules, err);
-  if (!normaliser) return kExitUsage;
+  absl::StatusOr<Prepared> prepared = PrepareRun(flags.selection, flags.jobs, flags.baseline);
+  if (!prepared.ok()) return ExitWithError(err, prepared.status());
+  const Selected* selected = &prepared->selected;
+  std::optional<runner::Baseline>& baseline = prepared->baseline;
+  absl::StatusOr<diff::Normaliser> normaliser = ReadRules(flags.rules);
+  if (!normaliser.ok()) return ExitWithError(err, normaliser.status());
   std::vector<std::string> endpoints = flags.endpoints;
   if (endpoints.empty()) endpoints.push_back(std::string(client::kReferenceEndpoint));
   std::set<std::string> names;
@@ -386,8 +378,8 @@ int RunMatrix(const GlobalOptions& global, const MatrixFlags& flags, std::ostrea
   // Every endpoint must answer before anything runs.
   std::vector<Connection> connections;
   for (const std::string& text : endpoints) {
-    std::optional<Connection> connection = Connect(global, text, err);
-    if (!connection) return kExitUsage;
+    absl::StatusOr<Connection> connection = Connect(global, text);
+    if (!connection.ok()) return ExitWithError(err, connection.status());
     out << "crisp: " << connection->endpoint.name << " (" << connection->version.runtime_name() << " "
         << connection->version.runtime_version() << "): " << selected->scenarios.size() << " scenario(s)\n";
     connections.push_back(*std::move(connection));
@@ -454,8 +446,8 @@ struct CoverageFlags {
 // docs/coverage.md from the suites. --check compares instead of writing
 // (for tests): exit 1 when the file is stale.
 int WriteCoverage(const CoverageFlags& flags, std::ostream& out, std::ostream& err) {
-  std::optional<Selected> selected = Select(flags.selection, err);
-  if (!selected) return kExitUsage;
+  absl::StatusOr<Selected> selected = Select(flags.selection);
+  if (!selected.ok()) return ExitWithError(err, selected.status());
   absl::StatusOr<report::CritestList> critest = report::LoadCritestList(flags.critest);
   if (!critest.ok()) {
     err << "crisp: error: " << critest.status().message() << '\n';
@@ -494,8 +486,8 @@ int WriteCoverage(const CoverageFlags& flags, std::ostream& out, std::ostream& e
 
 int ListScenarios(const Selection& selection, const std::string& output, std::ostream& out,
                   std::ostream& err) {
-  std::optional<Selected> selected = Select(selection, err);
-  if (!selected) return kExitUsage;
+  absl::StatusOr<Selected> selected = Select(selection);
+  if (!selected.ok()) return ExitWithError(err, selected.status());
   if (output == "json") {
     nlohmann::json list = nlohmann::json::array();
     for (const Scenario* scenario : selected->scenarios) {
@@ -571,8 +563,8 @@ int DiffRuns(const DiffFlags& flags, std::ostream& out, std::ostream& err) {
   std::optional<nlohmann::json> old_run = ReadResults(flags.old_path, err);
   std::optional<nlohmann::json> new_run = ReadResults(flags.new_path, err);
   if (!old_run || !new_run) return kExitUsage;
-  std::optional<diff::Normaliser> normaliser = ReadRules(flags.rules, err);
-  if (!normaliser) return kExitUsage;
+  absl::StatusOr<diff::Normaliser> normaliser = ReadRules(flags.rules);
+  if (!normaliser.ok()) return ExitWithError(err, normaliser.status());
   absl::StatusOr<diff::RunDiff> result;
   try {
     result = diff::CompareRuns(*old_run, *new_run, {.latency_ratio = flags.latency_ratio, .normaliser = &*normaliser});
