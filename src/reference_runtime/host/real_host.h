@@ -32,7 +32,11 @@ class AdoptedHandle : public ProcessHandle {
 // <state>/oci/<name>: they do not share a state format.
 class RuncRuntime : public OciRuntime {
  public:
+  // runc and crun from /usr/bin, those that are installed.
   explicit RuncRuntime(std::string state_dir);
+  // These binaries, by handler name (tests give fakes).
+  RuncRuntime(std::string state_dir, std::map<std::string, std::string> binaries)
+      : state_dir_(std::move(state_dir)), binaries_(std::move(binaries)) {}
   absl::Status Check(const std::string& handler) const override;
   std::vector<std::string> Handlers() const override;
   std::string Binary(const std::string& handler) const override;

@@ -1,6 +1,7 @@
-// crispd's gRPC services. Phase 1 so far: runtime info, pod sandboxes,
-// containers, the image service, and Exec and PortForward (without a tty);
-// every other RPC answers UNIMPLEMENTED (gRPC's default).
+// crispd's gRPC services: runtime info, pod sandboxes, containers, the
+// image service, and Exec (without a tty) and PortForward; every other RPC
+// (stats, UpdateContainerResources, Attach, ...) answers UNIMPLEMENTED,
+// gRPC's default, until crispd phase 2. Each method is one AnswerRpc call.
 #pragma once
 
 #include <memory>

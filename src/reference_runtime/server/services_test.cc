@@ -1,0 +1,212 @@
+// RuntimeService on fakes of every seam, called as gRPC would (without a
+// socket): each RPC's answer and status code, the validation the services
+// do themselves, and AnswerRpc's mapping of errors and escaped exceptions.
+#include "reference_runtime/server/services.h"
+
+#include <fstream>
+
+#include "common/temp_dir.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "reference_runtime/host/fake_host.h"
+#include "reference_runtime/server/call.h"
+
+namespace crisp::crispd {
+namespace {
+
+namespace v1 = runtime::v1;
+using ::testing::HasSubstr;
+using ::testing::StartsWith;
+
+class RuntimeServiceTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    absl::StatusOr<TempDir> temp = TempDir::Make("crispd-services-test");
+    ASSERT_TRUE(temp.ok()) << temp.status();
+    temp_ = std::move(*temp);
+    std::ofstream(temp_.path() + "/pause") << "not a real pause";
+    images_.Add("busybox:latest", {{"Cmd", {"sh"}}});
+    auto sandboxes = SandboxManager::Open({temp_.path() + "/state", temp_.path() + "/pause"}, fake_.host());
+    ASSERT_TRUE(sandboxes.ok()) << sandboxes.status();
+    sandboxes_ = std::move(*sandboxes);
+    auto containers = ContainerManager::Open({temp_.path() + "/state"}, images_, *sandboxes_, fake_.host());
+    ASSERT_TRUE(containers.ok()) << containers.status();
+    containers_ = std::move(*containers);
+    auto streaming = StreamingServer::Start("127.0.0.1");
+    ASSERT_TRUE(streaming.ok()) << streaming.status();
+    streaming_ = std::move(*streaming);
+    service_ = std::make_unique<RuntimeServiceImpl>(*sandboxes_, *containers_, *streaming_);
+  }
+
+  std::string RunPod() {
+    v1::RunPodSandboxRequest request;
+    auto* metadata = request.mutable_config()->mutable_metadata();
+    metadata->set_name("pod");
+    metadata->set_namespace_("default");
+    metadata->set_uid("uid");
+    request.mutable_config()->set_log_directory(temp_.path() + "/logs");
+    v1::RunPodSandboxResponse response;
+    grpc::Status status = service_->RunPodSandbox(nullptr, &request, &response);
+    EXPECT_TRUE(status.ok()) << status.error_message();
+    return response.pod_sandbox_id();
+  }
+  std::string RunContainer(const std::string& pod) {
+    v1::CreateContainerRequest create;
+    create.set_pod_sandbox_id(pod);
+    create.mutable_config()->mutable_metadata()->set_name("app");
+    create.mutable_config()->mutable_image()->set_image("busybox:latest");
+    create.mutable_config()->set_log_path("app/0.log");
+    v1::CreateContainerResponse created;
+    grpc::Status status = service_->CreateContainer(nullptr, &create, &created);
+    EXPECT_TRUE(status.ok()) << status.error_message();
+    v1::StartContainerRequest start;
+    start.set_container_id(created.container_id());
+    v1::StartContainerResponse started;
+    EXPECT_TRUE(service_->StartContainer(nullptr, &start, &started).ok());
+    return created.container_id();
+  }
+
+  TempDir temp_;
+  FakeHost fake_;
+  FakeImages images_;
+  std::unique_ptr<SandboxManager> sandboxes_;
+  std::unique_ptr<ContainerManager> containers_;
+  std::unique_ptr<StreamingServer> streaming_;
+  std::unique_ptr<RuntimeServiceImpl> service_;
+};
+
+TEST_F(RuntimeServiceTest, VersionStatusAndRuntimeConfig) {
+  v1::VersionResponse version;
+  ASSERT_TRUE(service_->Version(nullptr, nullptr, &version).ok());
+  EXPECT_EQ(version.runtime_name(), "crispd");
+  EXPECT_EQ(version.runtime_api_version(), "v1");
+  v1::StatusResponse status;
+  ASSERT_TRUE(service_->Status(nullptr, nullptr, &status).ok());
+  ASSERT_EQ(status.status().conditions_size(), 2);
+  EXPECT_TRUE(status.status().conditions(0).status());
+  EXPECT_TRUE(status.status().conditions(1).status());
+  EXPECT_EQ(status.runtime_handlers_size(), 3);  // crun, runc and the default ""
+  v1::RuntimeConfigResponse config;
+  ASSERT_TRUE(service_->RuntimeConfig(nullptr, nullptr, &config).ok());
+  EXPECT_EQ(config.linux().cgroup_driver(), v1::CGROUPFS);
+}
+
+TEST_F(RuntimeServiceTest, APodAndAContainerThroughTheirWholeLives) {
+  std::string pod = RunPod();
+  v1::PodSandboxStatusRequest pod_status_request;
+  pod_status_request.set_pod_sandbox_id(pod);
+  v1::PodSandboxStatusResponse pod_status;
+  ASSERT_TRUE(service_->PodSandboxStatus(nullptr, &pod_status_request, &pod_status).ok());
+  EXPECT_EQ(pod_status.status().state(), v1::SANDBOX_READY);
+  v1::ListPodSandboxRequest list_pods;
+  v1::ListPodSandboxResponse pods;
+  ASSERT_TRUE(service_->ListPodSandbox(nullptr, &list_pods, &pods).ok());
+  EXPECT_EQ(pods.items_size(), 1);
+
+  std::string ctr = RunContainer(pod);
+  v1::ContainerStatusRequest status_request;
+  status_request.set_container_id(ctr);
+  v1::ContainerStatusResponse status;
+  ASSERT_TRUE(service_->ContainerStatus(nullptr, &status_request, &status).ok());
+  EXPECT_EQ(status.status().state(), v1::CONTAINER_RUNNING);
+  v1::ListContainersResponse listed;
+  v1::ListContainersRequest list_request;
+  ASSERT_TRUE(service_->ListContainers(nullptr, &list_request, &listed).ok());
+  EXPECT_EQ(listed.containers_size(), 1);
+
+  RunResult result;
+  result.status = ExitStatus{0, 0};
+  result.stdout_text = "hi\n";
+  fake_.oci.SetExecResult(result);
+  v1::ExecSyncRequest exec_sync;
+  exec_sync.set_container_id(ctr);
+  exec_sync.add_cmd("echo");
+  v1::ExecSyncResponse exec_result;
+  ASSERT_TRUE(service_->ExecSync(nullptr, &exec_sync, &exec_result).ok());
+  EXPECT_EQ(exec_result.stdout(), "hi\n");
+
+  v1::ReopenContainerLogRequest reopen;
+  reopen.set_container_id(ctr);
+  v1::ReopenContainerLogResponse reopened;
+  EXPECT_TRUE(service_->ReopenContainerLog(nullptr, &reopen, &reopened).ok());
+
+  v1::StopContainerRequest stop;
+  stop.set_container_id(ctr);
+  v1::StopContainerResponse stopped;
+  ASSERT_TRUE(service_->StopContainer(nullptr, &stop, &stopped).ok());
+  v1::RemoveContainerRequest remove;
+  remove.set_container_id(ctr);
+  v1::RemoveContainerResponse removed;
+  ASSERT_TRUE(service_->RemoveContainer(nullptr, &remove, &removed).ok());
+  grpc::Status gone = service_->ContainerStatus(nullptr, &status_request, &status);
+  EXPECT_EQ(gone.error_code(), grpc::StatusCode::NOT_FOUND);
+
+  v1::StopPodSandboxRequest stop_pod;
+  stop_pod.set_pod_sandbox_id(pod);
+  v1::StopPodSandboxResponse pod_stopped;
+  ASSERT_TRUE(service_->StopPodSandbox(nullptr, &stop_pod, &pod_stopped).ok());
+  v1::RemovePodSandboxRequest remove_pod;
+  remove_pod.set_pod_sandbox_id(pod);
+  v1::RemovePodSandboxResponse pod_removed;
+  ASSERT_TRUE(service_->RemovePodSandbox(nullptr, &remove_pod, &pod_removed).ok());
+  EXPECT_EQ(service_->PodSandboxStatus(nullptr, &pod_status_request, &pod_status).error_code(),
+            grpc::StatusCode::NOT_FOUND);
+}
+
+TEST_F(RuntimeServiceTest, ExecValidatesItsStreamsAndAnswersAUrl) {
+  std::string ctr = RunContainer(RunPod());
+  v1::ExecRequest request;
+  request.set_container_id(ctr);
+  request.add_cmd("sh");
+  v1::ExecResponse response;
+  EXPECT_EQ(service_->Exec(nullptr, &request, &response).error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  request.set_stdout(true);
+  request.set_stderr(true);
+  request.set_tty(true);
+  EXPECT_EQ(service_->Exec(nullptr, &request, &response).error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  request.set_stderr(false);
+  EXPECT_EQ(service_->Exec(nullptr, &request, &response).error_code(), grpc::StatusCode::UNIMPLEMENTED);
+  request.set_tty(false);
+  ASSERT_TRUE(service_->Exec(nullptr, &request, &response).ok());
+  EXPECT_THAT(response.url(), StartsWith("http://127.0.0.1:"));
+  request.set_container_id("unknown");
+  EXPECT_EQ(service_->Exec(nullptr, &request, &response).error_code(), grpc::StatusCode::NOT_FOUND);
+}
+
+TEST_F(RuntimeServiceTest, PortForwardTakesOneValidPortOfAReadyPod) {
+  std::string pod = RunPod();
+  v1::PortForwardRequest request;
+  request.set_pod_sandbox_id(pod);
+  v1::PortForwardResponse response;
+  EXPECT_EQ(service_->PortForward(nullptr, &request, &response).error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  request.add_port(70000);
+  EXPECT_EQ(service_->PortForward(nullptr, &request, &response).error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  request.set_port(0, 6379);
+  ASSERT_TRUE(service_->PortForward(nullptr, &request, &response).ok());
+  EXPECT_THAT(response.url(), StartsWith("http://127.0.0.1:"));
+  request.set_pod_sandbox_id("unknown");
+  EXPECT_EQ(service_->PortForward(nullptr, &request, &response).error_code(), grpc::StatusCode::NOT_FOUND);
+}
+
+TEST_F(RuntimeServiceTest, ErrorsKeepTheirCodes) {
+  v1::RunPodSandboxRequest nameless;
+  v1::RunPodSandboxResponse response;
+  grpc::Status status = service_->RunPodSandbox(nullptr, &nameless, &response);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(status.error_message(), HasSubstr("metadata"));
+  v1::StartContainerRequest start;
+  start.set_container_id("unknown");
+  v1::StartContainerResponse started;
+  EXPECT_EQ(service_->StartContainer(nullptr, &start, &started).error_code(), grpc::StatusCode::NOT_FOUND);
+}
+
+TEST(AnswerRpcTest, AnEscapedExceptionIsInternalAndNamedABug) {
+  grpc::Status status = AnswerRpc("Test", []() -> absl::Status { throw std::runtime_error("boom"); });
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::INTERNAL);
+  EXPECT_THAT(status.error_message(), HasSubstr("crispd bug: boom"));
+  EXPECT_EQ(AnswerRpc("Test", [] { return absl::AlreadyExistsError("x"); }).error_code(),
+            grpc::StatusCode::ALREADY_EXISTS);
+}
+
+}  // namespace
+}  // namespace crisp::crispd
