@@ -106,6 +106,10 @@ absl::StatusOr<std::unique_ptr<ImageStore>> ImageStore::Open(const std::string& 
   return store;
 }
 
+ImageStore::~ImageStore() {
+  if (lock_fd_ >= 0) close(lock_fd_);
+}
+
 absl::Status ImageStore::Load() {
   std::string path = root_ + "/images.json";
   if (!fs::exists(path)) return absl::OkStatus();

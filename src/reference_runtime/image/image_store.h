@@ -52,6 +52,7 @@ class ImageStore : public ImageCatalog {
   // `unpack-layer` (crispd itself).
   static absl::StatusOr<std::unique_ptr<ImageStore>> Open(const std::string& root, RegistryConfig registry,
                                                           std::string helper);
+  ~ImageStore() override;  // gives the store up (its lock)
 
   // Pulls `image` (any reference form) and returns its record. Errors name
   // the blob or entry at fault; a malicious layer leaves nothing behind.
