@@ -10,7 +10,7 @@
 #include "common/temp_dir.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "reference_runtime/image/sha256.h"
+#include "reference_runtime/image/test_layout.h"
 
 namespace crisp::crispd {
 namespace {
@@ -34,42 +34,11 @@ class ImageStoreTest : public ::testing::Test {
     ASSERT_TRUE(store.ok()) << store.status();
     store_ = std::move(*store);
   }
-  // Writes `data` as a blob of the layout in `dir`; returns its digest.
-  static std::string Blob(const std::string& dir, const std::string& data) {
-    std::string digest = Sha256Digest(data);
-    fs::create_directories(dir + "/blobs/sha256");
-    std::ofstream(dir + "/blobs/sha256/" + digest.substr(7), std::ios::binary) << data;
-    return digest;
-  }
   // A layout of one image without layers, named `ref_name`; returns its dir.
   std::string Layout(const std::string& name, const std::string& ref_name, const std::string& user = "app",
                      bool as_index = false) {
     std::string dir = temp_.path() + "/" + name;
-    std::string config = json{{"architecture", "amd64"}, {"os", "linux"},
-                              {"config", {{"User", user}, {"Cmd", {"sh"}}, {"Env", {"NAME=" + name}}}},
-                              {"rootfs", {{"type", "layers"}, {"diff_ids", json::array()}}}}.dump();
-    std::string config_digest = Blob(dir, config);
-    std::string manifest = json{{"schemaVersion", 2},
-                                {"mediaType", "application/vnd.oci.image.manifest.v1+json"},
-                                {"config", {{"mediaType", "application/vnd.oci.image.config.v1+json"},
-                                            {"digest", config_digest}, {"size", config.size()}}},
-                                {"layers", json::array()}}.dump();
-    std::string top_digest = Blob(dir, manifest);
-    std::string top_type = "application/vnd.oci.image.manifest.v1+json";
-    size_t top_size = manifest.size();
-    if (as_index) {
-      std::string index = json{{"schemaVersion", 2},
-                               {"mediaType", "application/vnd.oci.image.index.v1+json"},
-                               {"manifests", {{{"mediaType", top_type}, {"digest", top_digest}, {"size", top_size},
-                                               {"platform", {{"os", "linux"}, {"architecture", "amd64"}}}}}}}.dump();
-      top_digest = Blob(dir, index);
-      top_type = "application/vnd.oci.image.index.v1+json";
-      top_size = index.size();
-    }
-    json entry = {{"mediaType", top_type}, {"digest", top_digest}, {"size", top_size}};
-    if (!ref_name.empty()) entry["annotations"] = {{"org.opencontainers.image.ref.name", ref_name}};
-    std::ofstream(dir + "/index.json") << json{{"schemaVersion", 2}, {"manifests", {entry}}}.dump();
-    std::ofstream(dir + "/oci-layout") << R"({"imageLayoutVersion": "1.0.0"})";
+    testing::WriteEmptyImageLayout(dir, ref_name, user, as_index);
     return dir;
   }
   ImageRecord Import(const std::string& dir, const std::string& name = "") {

@@ -9,6 +9,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "reference_runtime/host/fake_host.h"
+#include "reference_runtime/image/test_layout.h"
 #include "reference_runtime/server/call.h"
 
 namespace crisp::crispd {
@@ -198,6 +199,58 @@ TEST_F(RuntimeServiceTest, ErrorsKeepTheirCodes) {
   start.set_container_id("unknown");
   v1::StartContainerResponse started;
   EXPECT_EQ(service_->StartContainer(nullptr, &start, &started).error_code(), grpc::StatusCode::NOT_FOUND);
+}
+
+TEST(ImageServiceTest, ListStatusRemoveAndFsInfoOnTheStore) {
+  absl::StatusOr<TempDir> temp = TempDir::Make("crispd-image-service-test");
+  ASSERT_TRUE(temp.ok()) << temp.status();
+  auto store = ImageStore::Open(temp->path() + "/root", {}, "/nonexistent/helper");
+  ASSERT_TRUE(store.ok()) << store.status();
+  testing::WriteEmptyImageLayout(temp->path() + "/layout", "docker.io/library/app:1", "1000:1000");
+  ASSERT_TRUE((*store)->ImportLayout(temp->path() + "/layout", "").ok());
+  ImageServiceImpl service(**store);
+
+  v1::ListImagesRequest list;
+  v1::ListImagesResponse listed;
+  ASSERT_TRUE(service.ListImages(nullptr, &list, &listed).ok());
+  ASSERT_EQ(listed.images_size(), 1);
+  EXPECT_EQ(listed.images(0).repo_tags(0), "docker.io/library/app:1");
+  EXPECT_EQ(listed.images(0).uid().value(), 1000) << "uid from the image's USER";
+  list.mutable_filter()->mutable_image()->set_image("app:2");
+  listed.Clear();
+  ASSERT_TRUE(service.ListImages(nullptr, &list, &listed).ok());
+  EXPECT_EQ(listed.images_size(), 0);
+
+  v1::ImageStatusRequest status_request;
+  status_request.mutable_image()->set_image("app:1");
+  v1::ImageStatusResponse status;
+  ASSERT_TRUE(service.ImageStatus(nullptr, &status_request, &status).ok());
+  EXPECT_TRUE(status.has_image());
+  status_request.mutable_image()->set_image("app:2");
+  status.Clear();
+  ASSERT_TRUE(service.ImageStatus(nullptr, &status_request, &status).ok());
+  EXPECT_FALSE(status.has_image()) << "an absent image is a nil image, not an error";
+
+  v1::ImageFsInfoRequest fs_request;
+  v1::ImageFsInfoResponse fs_info;
+  ASSERT_TRUE(service.ImageFsInfo(nullptr, &fs_request, &fs_info).ok());
+  ASSERT_EQ(fs_info.image_filesystems_size(), 1);
+  EXPECT_GT(fs_info.image_filesystems(0).used_bytes().value(), 0u);
+
+  v1::PullImageRequest pull;
+  pull.mutable_image()->set_image("Not A Reference!");
+  v1::PullImageResponse pulled;
+  EXPECT_EQ(service.PullImage(nullptr, &pull, &pulled).error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+
+  v1::RemoveImageRequest remove;
+  remove.mutable_image()->set_image("app:1");
+  v1::RemoveImageResponse removed;
+  ASSERT_TRUE(service.RemoveImage(nullptr, &remove, &removed).ok());
+  EXPECT_TRUE(service.RemoveImage(nullptr, &remove, &removed).ok()) << "idempotent";
+  list.Clear();
+  listed.Clear();
+  ASSERT_TRUE(service.ListImages(nullptr, &list, &listed).ok());
+  EXPECT_EQ(listed.images_size(), 0);
 }
 
 TEST(AnswerRpcTest, AnEscapedExceptionIsInternalAndNamedABug) {
