@@ -7,6 +7,7 @@
 
 #include "absl/status/status.h"
 #include "common/strings.h"
+#include "reference_runtime/sandbox/oci_defaults.h"
 
 namespace crisp::crispd {
 namespace {
@@ -243,20 +244,19 @@ absl::StatusOr<json> BuildContainerSpec(const SpecInputs& in) {
 
   const bool readonly_root = security.readonly_rootfs();
   const std::string file_mode = readonly_root ? "ro" : "rw";
-  json mounts = json::array({
-      {{"destination", "/proc"}, {"type", "proc"}, {"source", "proc"}, {"options", {"nosuid", "noexec", "nodev"}}},
-      {{"destination", "/dev"}, {"type", "tmpfs"}, {"source", "tmpfs"}, {"options", {"nosuid", "strictatime", "mode=755", "size=65536k"}}},
+  json mounts = BaseMounts(/*writable_sys=*/security.privileged());
+  for (json mount : json::array({
       {{"destination", "/dev/pts"}, {"type", "devpts"}, {"source", "devpts"},
        {"options", {"nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620", "gid=5"}}},
       {{"destination", "/dev/mqueue"}, {"type", "mqueue"}, {"source", "mqueue"}, {"options", {"nosuid", "noexec", "nodev"}}},
-      {{"destination", "/sys"}, {"type", "sysfs"}, {"source", "sysfs"},
-       {"options", {"nosuid", "noexec", "nodev", security.privileged() ? "rw" : "ro"}}},
       {{"destination", "/sys/fs/cgroup"}, {"type", "cgroup"}, {"source", "cgroup"},
        {"options", {"nosuid", "noexec", "nodev", "relatime", security.privileged() ? "rw" : "ro"}}},
       {{"destination", "/etc/hostname"}, {"type", "bind"}, {"source", in.sandbox_dir + "/hostname"}, {"options", {"rbind", "rprivate", file_mode}}},
       {{"destination", "/etc/hosts"}, {"type", "bind"}, {"source", in.sandbox_dir + "/hosts"}, {"options", {"rbind", "rprivate", file_mode}}},
       {{"destination", "/etc/resolv.conf"}, {"type", "bind"}, {"source", in.sandbox_dir + "/resolv.conf"}, {"options", {"rbind", "rprivate", file_mode}}},
-  });
+  })) {
+    mounts.push_back(std::move(mount));
+  }
   const auto& sandbox_ns = in.sandbox_config->linux().security_context().namespace_options();
   if (sandbox_ns.ipc() != v1::NODE) {
     mounts.push_back({{"destination", "/dev/shm"}, {"type", "bind"}, {"source", in.sandbox_dir + "/shm"}, {"options", {"rbind", "rprivate", "rw"}}});

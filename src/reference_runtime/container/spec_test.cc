@@ -258,7 +258,7 @@ TEST_F(BuildContainerSpecTest, MountsInOrderWithCriMountsReplacingDefaults) {
   json mounts = Build()["mounts"];
   std::vector<std::string> destinations;
   for (const json& m : mounts) destinations.push_back(m["destination"]);
-  EXPECT_THAT(destinations, ElementsAreArray({"/proc", "/dev", "/dev/pts", "/dev/mqueue", "/sys", "/sys/fs/cgroup",
+  EXPECT_THAT(destinations, ElementsAreArray({"/proc", "/dev", "/sys", "/dev/pts", "/dev/mqueue", "/sys/fs/cgroup",
                                               "/etc/hostname", "/etc/resolv.conf", "/dev/shm", "/etc/hosts", "/data",
                                               "/cache"}));
   EXPECT_EQ(mounts[9]["source"], "/my/hosts");

@@ -1,6 +1,7 @@
 #include "reference_runtime/sandbox/infra_spec.h"
 
 #include "common/strings.h"
+#include "reference_runtime/sandbox/oci_defaults.h"
 
 namespace crisp::crispd {
 
@@ -14,12 +15,7 @@ json InfraSpec(const v1::PodSandboxConfig& config, const std::string& netns, con
   if (namespaces.ipc() != v1::NODE) linux_namespaces.push_back({{"type", "ipc"}});
   if (namespaces.pid() != v1::NODE) linux_namespaces.push_back({{"type", "pid"}});
   if (!netns.empty()) linux_namespaces.push_back({{"type", "network"}, {"path", netns}});
-  json mounts = json::array({
-      {{"destination", "/proc"}, {"type", "proc"}, {"source", "proc"}, {"options", {"nosuid", "noexec", "nodev"}}},
-      {{"destination", "/dev"}, {"type", "tmpfs"}, {"source", "tmpfs"},
-       {"options", {"nosuid", "strictatime", "mode=755", "size=65536k"}}},
-      {{"destination", "/sys"}, {"type", "sysfs"}, {"source", "sysfs"}, {"options", {"nosuid", "noexec", "nodev", "ro"}}},
-  });
+  json mounts = BaseMounts(/*writable_sys=*/false);
   if (!shm.empty()) {
     mounts.push_back({{"destination", "/dev/shm"}, {"type", "bind"}, {"source", shm}, {"options", {"rbind", "rw"}}});
   }
