@@ -23,6 +23,7 @@
 #include "common/subprocess.h"
 #include "google/protobuf/util/json_util.h"
 #include "reference_runtime/container/spec.h"
+#include "reference_runtime/container/stats.h"
 #include "reference_runtime/state/atomic_file.h"
 #include "reference_runtime/state/records.h"
 #include "reference_runtime/state/ids.h"
@@ -95,6 +96,7 @@ absl::Status ContainerManager::Save(const Container& c) const {
   record.set_message(c.message);
   record.set_log_path(c.log_path);
   record.set_conmon_pid(c.conmon_pid);
+  record.set_cgroups_path(c.cgroups_path);
   return WriteRecord(Dir(c.id) + "/container.json", record);
 }
 
@@ -122,6 +124,8 @@ void ContainerManager::Load() {
     c.message = record.message();
     c.log_path = record.log_path();
     c.conmon_pid = record.conmon_pid();
+    // Records from before the field: crispd's default parent (a pod's own parent is not known here).
+    c.cgroups_path = record.cgroups_path().empty() ? "/crispd/" + c.id : record.cgroups_path();
     images_.Pin(c.image_id);
     std::string id = c.id, key = NameKey(c.sandbox_id, c.config.metadata());
     containers_.Reserve(id, key, std::move(c), "container").IgnoreError();  // IDs and names were unique when saved
@@ -214,6 +218,7 @@ absl::StatusOr<std::string> ContainerManager::CreateIn(const SandboxInfo& sandbo
   absl::StatusOr<json> spec = BuildContainerSpec(inputs);
   if (!spec.ok()) return fail(spec.status());
   if (absl::Status written = WriteFileAtomically(dir + "/config.json", spec->dump(1)); !written.ok()) return fail(written);
+  container.cgroups_path = (*spec)["linux"].value("cgroupsPath", "");
 
   // The log: the sandbox's log directory joined with the container's log path.
   if (!sandbox.config.log_directory().empty() && !config.log_path().empty()) {
@@ -434,6 +439,84 @@ std::vector<v1::Container> ContainerManager::List(const v1::ContainerFilter& fil
     *item.mutable_labels() = container.config.labels();
     *item.mutable_annotations() = container.config.annotations();
     items.push_back(std::move(item));
+  }
+  return items;
+}
+
+v1::ContainerStats ContainerManager::StatsOf(const Container& c) {
+  v1::ContainerStats stats;
+  v1::ContainerAttributes* attributes = stats.mutable_attributes();
+  attributes->set_id(c.id);
+  *attributes->mutable_metadata() = c.config.metadata();
+  *attributes->mutable_labels() = c.config.labels();
+  *attributes->mutable_annotations() = c.config.annotations();
+  const int64_t now = absl::ToUnixNanos(absl::Now());
+  if (absl::StatusOr<CgroupUsage> usage = ReadCgroupUsage(options_.cgroup_root, c.cgroups_path); usage.ok()) {
+    if (usage->cpu_usage_ns) {
+      v1::CpuUsage* cpu = stats.mutable_cpu();
+      cpu->set_timestamp(now);
+      cpu->mutable_usage_core_nano_seconds()->set_value(*usage->cpu_usage_ns);
+      const int64_t monotonic = std::chrono::duration_cast<std::chrono::nanoseconds>(
+                                    std::chrono::steady_clock::now().time_since_epoch()).count();
+      absl::MutexLock lock(&samples_mu_);
+      auto previous = samples_.find(c.id);
+      if (previous != samples_.end()) {
+        if (std::optional<uint64_t> cores = NanoCores(previous->second.usage_ns, previous->second.at_ns,
+                                                      *usage->cpu_usage_ns, monotonic)) {
+          cpu->mutable_usage_nano_cores()->set_value(*cores);
+        }
+      }
+      samples_[c.id] = {*usage->cpu_usage_ns, monotonic};
+    }
+    if (usage->memory_usage) {
+      v1::MemoryUsage* memory = stats.mutable_memory();
+      memory->set_timestamp(now);
+      memory->mutable_usage_bytes()->set_value(*usage->memory_usage);
+      if (usage->working_set) memory->mutable_working_set_bytes()->set_value(*usage->working_set);
+      if (usage->memory_limit && usage->working_set) {
+        memory->mutable_available_bytes()->set_value(
+            *usage->memory_limit > *usage->working_set ? *usage->memory_limit - *usage->working_set : 0);
+      }
+      if (usage->rss) memory->mutable_rss_bytes()->set_value(*usage->rss);
+      if (usage->page_faults) memory->mutable_page_faults()->set_value(*usage->page_faults);
+      if (usage->major_page_faults) memory->mutable_major_page_faults()->set_value(*usage->major_page_faults);
+    }
+  }
+  // The writable layer: the overlay's upper directory.
+  DiskUsage layer = DirectoryUsage(Dir(c.id) + "/upper");
+  v1::FilesystemUsage* writable = stats.mutable_writable_layer();
+  writable->set_timestamp(now);
+  writable->mutable_fs_id()->set_mountpoint(Dir(c.id) + "/upper");
+  writable->mutable_used_bytes()->set_value(layer.bytes);
+  writable->mutable_inodes_used()->set_value(layer.inodes);
+  return stats;
+}
+
+absl::StatusOr<v1::ContainerStats> ContainerManager::Stats(const std::string& id) {
+  EntryPtr entry = containers_.Find(id);
+  // "If the container does not exist, the call returns an error."
+  if (!entry) return absl::NotFoundError(crisp::StrCat("no container \"", id, "\""));
+  std::optional<Container> container = entry->SnapshotUnlessRemoved();
+  if (!container) return absl::NotFoundError(crisp::StrCat("no container \"", id, "\""));
+  return StatsOf(*container);
+}
+
+std::vector<v1::ContainerStats> ContainerManager::ListStats(const v1::ContainerStatsFilter& filter) {
+  std::vector<v1::ContainerStats> items;
+  for (const EntryPtr& entry : containers_.All()) {
+    Container container;
+    {
+      absl::MutexLock lock(&entry->mu);
+      if (entry->removed) continue;
+      Refresh(entry->record);
+      container = entry->record;
+    }
+    // "ListContainerStats returns stats of all running containers."
+    if (container.state != v1::CONTAINER_RUNNING) continue;
+    if (!filter.id().empty() && !container.id.starts_with(filter.id())) continue;
+    if (!filter.pod_sandbox_id().empty() && !container.sandbox_id.starts_with(filter.pod_sandbox_id())) continue;
+    if (!LabelsMatch(filter.label_selector(), container.config.labels())) continue;
+    items.push_back(StatsOf(container));
   }
   return items;
 }

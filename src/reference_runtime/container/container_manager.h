@@ -6,6 +6,7 @@
 //        RemoveContainer removes from any state (a running container is killed first)
 #pragma once
 
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -21,6 +22,7 @@ namespace crisp::crispd {
 
 struct ContainerOptions {
   std::string state_dir;  // containers/<id>/, attach/
+  std::string cgroup_root = "/sys/fs/cgroup";  // where stats are read
 };
 
 class ContainerManager {
@@ -41,6 +43,11 @@ class ContainerManager {
   absl::StatusOr<std::vector<std::string>> ExecArgv(const std::string& id, const std::vector<std::string>& cmd);
   absl::StatusOr<runtime::v1::ExecSyncResponse> ExecSync(const std::string& id, const std::vector<std::string>& cmd,
                                                          int64_t timeout_seconds);
+
+  // Stats of one container (any state; CPU and memory only while its cgroup
+  // exists), and of every running container the filter selects.
+  absl::StatusOr<runtime::v1::ContainerStats> Stats(const std::string& id);
+  std::vector<runtime::v1::ContainerStats> ListStats(const runtime::v1::ContainerStatsFilter& filter);
 
   // Asks conmon to reopen the log file (after a rotation). Not running: an
   // error, and no new file is made.
@@ -63,6 +70,7 @@ class ContainerManager {
     std::string reason, message;
     std::string log_path;
     int conmon_pid = 0;
+    std::string cgroups_path;
     // conmon, held by pidfd while this crispd is its parent (not after a
     // restart); reaped once the container has exited.
     std::shared_ptr<ProcessHandle> conmon;
@@ -91,7 +99,16 @@ class ContainerManager {
   // Found, refreshed and RUNNING, else NotFound or FailedPrecondition.
   absl::StatusOr<EntryPtr> FindRunning(const std::string& id);
 
+  runtime::v1::ContainerStats StatsOf(const Container& container);
+
   ContainerOptions options_;
+  // The last CPU sample of each container, for usage_nano_cores.
+  struct CpuSample {
+    uint64_t usage_ns = 0;
+    int64_t at_ns = 0;  // monotonic
+  };
+  absl::Mutex samples_mu_;
+  std::map<std::string, CpuSample> samples_ ABSL_GUARDED_BY(samples_mu_);
   ImageCatalog& images_;
   SandboxManager& sandboxes_;
   Host host_;

@@ -55,7 +55,7 @@ class ContainerManagerTest : public ::testing::Test {
     auto sandboxes = SandboxManager::Open({dir_ + "/state", dir_ + "/pause"}, fake_.host());
     ASSERT_TRUE(sandboxes.ok()) << sandboxes.status();
     sandboxes_ = std::move(*sandboxes);
-    auto containers = ContainerManager::Open({dir_ + "/state"}, images_, *sandboxes_, fake_.host());
+    auto containers = ContainerManager::Open({dir_ + "/state", dir_ + "/cgroup"}, images_, *sandboxes_, fake_.host());
     ASSERT_TRUE(containers.ok()) << containers.status();
     containers_ = std::move(*containers);
   }
@@ -302,6 +302,40 @@ TEST_F(ContainerManagerTest, ListFiltersByStatePodAndLabels) {
   filter.Clear();
   filter.set_pod_sandbox_id("other");
   EXPECT_THAT(containers_->List(filter), IsEmpty());
+}
+
+TEST_F(ContainerManagerTest, StatsFromTheContainersCgroupAndWritableLayer) {
+  std::string running = CreateAndStart("running");
+  std::string created = containers_->Create(pod_, Config("created")).value();
+  // The cgroup as runc would have made it, under the test's cgroup root.
+  const std::string cgroup = dir_ + "/cgroup/cpuacct/crispd/" + running;
+  fs::create_directories(cgroup);
+  std::ofstream(cgroup + "/cpuacct.usage") << 1000000000;
+  fs::create_directories(dir_ + "/cgroup/memory/crispd/" + running);
+  std::ofstream(dir_ + "/cgroup/memory/crispd/" + running + "/memory.usage_in_bytes") << 4096;
+  std::ofstream(dir_ + "/state/containers/" + running + "/upper/new-file") << "written";
+
+  absl::StatusOr<v1::ContainerStats> stats = containers_->Stats(running);
+  ASSERT_TRUE(stats.ok()) << stats.status();
+  EXPECT_EQ(stats->attributes().id(), running);
+  EXPECT_EQ(stats->attributes().labels().at("role"), "running");
+  EXPECT_EQ(stats->cpu().usage_core_nano_seconds().value(), 1000000000u);
+  EXPECT_FALSE(stats->cpu().has_usage_nano_cores()) << "one sample gives no rate";
+  EXPECT_EQ(stats->memory().working_set_bytes().value(), 4096u);
+  EXPECT_GE(stats->writable_layer().inodes_used().value(), 2u);
+  std::ofstream(cgroup + "/cpuacct.usage") << 1100000000;
+  stats = containers_->Stats(running);
+  ASSERT_TRUE(stats.ok());
+  EXPECT_TRUE(stats->cpu().has_usage_nano_cores()) << "a second sample gives a rate";
+
+  v1::ContainerStatsFilter filter;
+  std::vector<v1::ContainerStats> listed = containers_->ListStats(filter);
+  ASSERT_EQ(listed.size(), 1u) << "only running containers are listed";
+  EXPECT_EQ(listed[0].attributes().id(), running);
+  (*filter.mutable_label_selector())["role"] = "other";
+  EXPECT_THAT(containers_->ListStats(filter), IsEmpty());
+  EXPECT_TRUE(containers_->Stats(created).ok()) << "a created container has stats too (no CPU yet)";
+  EXPECT_TRUE(absl::IsNotFound(containers_->Stats("unknown").status()));
 }
 
 TEST_F(ContainerManagerTest, StatusAndListAnswerWhileAStopWaitsOutItsGrace) {

@@ -134,6 +134,24 @@ grpc::Status RuntimeServiceImpl::RemoveContainer(grpc::ServerContext*, const v1:
   return AnswerRpc("RemoveContainer", [&] { return containers_.Remove(request->container_id()); });
 }
 
+grpc::Status RuntimeServiceImpl::ContainerStats(grpc::ServerContext*, const v1::ContainerStatsRequest* request,
+                                                v1::ContainerStatsResponse* response) {
+  return AnswerRpc("ContainerStats", [&] {
+    absl::StatusOr<v1::ContainerStats> stats = containers_.Stats(request->container_id());
+    if (!stats.ok()) return stats.status();
+    *response->mutable_stats() = *std::move(stats);
+    return absl::OkStatus();
+  });
+}
+
+grpc::Status RuntimeServiceImpl::ListContainerStats(grpc::ServerContext*, const v1::ListContainerStatsRequest* request,
+                                                    v1::ListContainerStatsResponse* response) {
+  return AnswerRpc("ListContainerStats", [&] {
+    for (v1::ContainerStats& item : containers_.ListStats(request->filter())) *response->add_stats() = std::move(item);
+    return absl::OkStatus();
+  });
+}
+
 grpc::Status RuntimeServiceImpl::ListContainers(grpc::ServerContext*, const v1::ListContainersRequest* request,
                                                 v1::ListContainersResponse* response) {
   return AnswerRpc("ListContainers", [&] {

@@ -1,6 +1,6 @@
 // crispd's gRPC services: runtime info, pod sandboxes, containers, the
-// image service, and Exec (without a tty) and PortForward; every other RPC
-// (stats, UpdateContainerResources, Attach, ...) answers UNIMPLEMENTED,
+// image service, container stats, and Exec (without a tty) and PortForward;
+// every other RPC (pod stats, UpdateContainerResources, Attach, ...) answers UNIMPLEMENTED,
 // gRPC's default, until crispd phase 2. Each method is one AnswerRpc call.
 #pragma once
 
@@ -45,6 +45,10 @@ class RuntimeServiceImpl final : public runtime::v1::RuntimeService::Service {
                              runtime::v1::StopContainerResponse* response) override;
   grpc::Status RemoveContainer(grpc::ServerContext* context, const runtime::v1::RemoveContainerRequest* request,
                                runtime::v1::RemoveContainerResponse* response) override;
+  grpc::Status ContainerStats(grpc::ServerContext* context, const runtime::v1::ContainerStatsRequest* request,
+                              runtime::v1::ContainerStatsResponse* response) override;
+  grpc::Status ListContainerStats(grpc::ServerContext* context, const runtime::v1::ListContainerStatsRequest* request,
+                                  runtime::v1::ListContainerStatsResponse* response) override;
   grpc::Status ListContainers(grpc::ServerContext* context, const runtime::v1::ListContainersRequest* request,
                               runtime::v1::ListContainersResponse* response) override;
   grpc::Status ContainerStatus(grpc::ServerContext* context, const runtime::v1::ContainerStatusRequest* request,

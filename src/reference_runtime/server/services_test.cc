@@ -30,7 +30,8 @@ class RuntimeServiceTest : public ::testing::Test {
     auto sandboxes = SandboxManager::Open({temp_.path() + "/state", temp_.path() + "/pause"}, fake_.host());
     ASSERT_TRUE(sandboxes.ok()) << sandboxes.status();
     sandboxes_ = std::move(*sandboxes);
-    auto containers = ContainerManager::Open({temp_.path() + "/state"}, images_, *sandboxes_, fake_.host());
+    auto containers =
+        ContainerManager::Open({temp_.path() + "/state", temp_.path() + "/cgroup"}, images_, *sandboxes_, fake_.host());
     ASSERT_TRUE(containers.ok()) << containers.status();
     containers_ = std::move(*containers);
     auto streaming = StreamingServer::Start("127.0.0.1");
@@ -114,6 +115,16 @@ TEST_F(RuntimeServiceTest, APodAndAContainerThroughTheirWholeLives) {
   v1::ListContainersRequest list_request;
   ASSERT_TRUE(service_->ListContainers(nullptr, &list_request, &listed).ok());
   EXPECT_EQ(listed.containers_size(), 1);
+
+  v1::ContainerStatsRequest stats_request;
+  stats_request.set_container_id(ctr);
+  v1::ContainerStatsResponse stats;
+  ASSERT_TRUE(service_->ContainerStats(nullptr, &stats_request, &stats).ok());
+  EXPECT_EQ(stats.stats().attributes().id(), ctr);
+  v1::ListContainerStatsRequest list_stats;
+  v1::ListContainerStatsResponse all_stats;
+  ASSERT_TRUE(service_->ListContainerStats(nullptr, &list_stats, &all_stats).ok());
+  EXPECT_EQ(all_stats.stats_size(), 1);
 
   RunResult result;
   result.status = ExitStatus{0, 0};
