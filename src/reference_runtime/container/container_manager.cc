@@ -452,35 +452,9 @@ v1::ContainerStats ContainerManager::StatsOf(const Container& c) {
   *attributes->mutable_annotations() = c.config.annotations();
   const int64_t now = absl::ToUnixNanos(absl::Now());
   if (absl::StatusOr<CgroupUsage> usage = ReadCgroupUsage(options_.cgroup_root, c.cgroups_path); usage.ok()) {
-    if (usage->cpu_usage_ns) {
-      v1::CpuUsage* cpu = stats.mutable_cpu();
-      cpu->set_timestamp(now);
-      cpu->mutable_usage_core_nano_seconds()->set_value(*usage->cpu_usage_ns);
-      const int64_t monotonic = std::chrono::duration_cast<std::chrono::nanoseconds>(
-                                    std::chrono::steady_clock::now().time_since_epoch()).count();
-      absl::MutexLock lock(&samples_mu_);
-      auto previous = samples_.find(c.id);
-      if (previous != samples_.end()) {
-        if (std::optional<uint64_t> cores = NanoCores(previous->second.usage_ns, previous->second.at_ns,
-                                                      *usage->cpu_usage_ns, monotonic)) {
-          cpu->mutable_usage_nano_cores()->set_value(*cores);
-        }
-      }
-      samples_[c.id] = {*usage->cpu_usage_ns, monotonic};
-    }
-    if (usage->memory_usage) {
-      v1::MemoryUsage* memory = stats.mutable_memory();
-      memory->set_timestamp(now);
-      memory->mutable_usage_bytes()->set_value(*usage->memory_usage);
-      if (usage->working_set) memory->mutable_working_set_bytes()->set_value(*usage->working_set);
-      if (usage->memory_limit && usage->working_set) {
-        memory->mutable_available_bytes()->set_value(
-            *usage->memory_limit > *usage->working_set ? *usage->memory_limit - *usage->working_set : 0);
-      }
-      if (usage->rss) memory->mutable_rss_bytes()->set_value(*usage->rss);
-      if (usage->page_faults) memory->mutable_page_faults()->set_value(*usage->page_faults);
-      if (usage->major_page_faults) memory->mutable_major_page_faults()->set_value(*usage->major_page_faults);
-    }
+    FillUsage(c.id, *usage, now, stats.mutable_cpu(), stats.mutable_memory());
+    if (stats.cpu().timestamp() == 0) stats.clear_cpu();
+    if (stats.memory().timestamp() == 0) stats.clear_memory();
   }
   // The writable layer: the overlay's upper directory.
   DiskUsage layer = DirectoryUsage(Dir(c.id) + "/upper");
@@ -490,6 +464,114 @@ v1::ContainerStats ContainerManager::StatsOf(const Container& c) {
   writable->mutable_used_bytes()->set_value(layer.bytes);
   writable->mutable_inodes_used()->set_value(layer.inodes);
   return stats;
+}
+
+void ContainerManager::FillUsage(const std::string& key, const CgroupUsage& usage, int64_t now, v1::CpuUsage* cpu,
+                                 v1::MemoryUsage* memory) {
+  if (usage.cpu_usage_ns) {
+    cpu->set_timestamp(now);
+    cpu->mutable_usage_core_nano_seconds()->set_value(*usage.cpu_usage_ns);
+    const int64_t monotonic = std::chrono::duration_cast<std::chrono::nanoseconds>(
+                                  std::chrono::steady_clock::now().time_since_epoch()).count();
+    absl::MutexLock lock(&samples_mu_);
+    auto previous = samples_.find(key);
+    if (previous != samples_.end()) {
+      if (std::optional<uint64_t> cores =
+              NanoCores(previous->second.usage_ns, previous->second.at_ns, *usage.cpu_usage_ns, monotonic)) {
+        cpu->mutable_usage_nano_cores()->set_value(*cores);
+      }
+    }
+    samples_[key] = {*usage.cpu_usage_ns, monotonic};
+  }
+  if (usage.memory_usage) {
+    memory->set_timestamp(now);
+    memory->mutable_usage_bytes()->set_value(*usage.memory_usage);
+    if (usage.working_set) memory->mutable_working_set_bytes()->set_value(*usage.working_set);
+    if (usage.memory_limit && usage.working_set) {
+      memory->mutable_available_bytes()->set_value(
+          *usage.memory_limit > *usage.working_set ? *usage.memory_limit - *usage.working_set : 0);
+    }
+    if (usage.rss) memory->mutable_rss_bytes()->set_value(*usage.rss);
+    if (usage.page_faults) memory->mutable_page_faults()->set_value(*usage.page_faults);
+    if (usage.major_page_faults) memory->mutable_major_page_faults()->set_value(*usage.major_page_faults);
+  }
+}
+
+absl::StatusOr<v1::PodSandboxStats> ContainerManager::PodStats(const std::string& sandbox_id) {
+  // "If the pod sandbox does not exist, the call returns an error."
+  absl::StatusOr<SandboxInfo> sandbox = sandboxes_.Info(sandbox_id);
+  if (!sandbox.ok()) return sandbox.status();
+  v1::PodSandboxStats stats;
+  v1::PodSandboxAttributes* attributes = stats.mutable_attributes();
+  attributes->set_id(sandbox->id);
+  *attributes->mutable_metadata() = sandbox->config.metadata();
+  *attributes->mutable_labels() = sandbox->config.labels();
+  *attributes->mutable_annotations() = sandbox->config.annotations();
+  const int64_t now = absl::ToUnixNanos(absl::Now());
+  v1::LinuxPodSandboxStats* linux_stats = stats.mutable_linux();
+  // The pod's usage: its infra's cgroup and each container's, summed (a
+  // pod without a cgroup parent of its own shares crispd's default one).
+  const std::string parent =
+      sandbox->config.linux().cgroup_parent().empty() ? "/crispd" : sandbox->config.linux().cgroup_parent();
+  std::vector<CgroupUsage> parts;
+  if (absl::StatusOr<CgroupUsage> infra = ReadCgroupUsage(options_.cgroup_root, parent + "/" + sandbox->id);
+      infra.ok()) {
+    parts.push_back(*infra);
+  }
+  for (const EntryPtr& entry : containers_.All()) {
+    Container container;
+    {
+      absl::MutexLock lock(&entry->mu);
+      if (entry->removed || entry->record.sandbox_id != sandbox->id) continue;
+      Refresh(entry->record);
+      container = entry->record;
+    }
+    if (container.state != v1::CONTAINER_RUNNING) continue;
+    if (absl::StatusOr<CgroupUsage> usage = ReadCgroupUsage(options_.cgroup_root, container.cgroups_path); usage.ok()) {
+      parts.push_back(*usage);
+    }
+    *linux_stats->add_containers() = StatsOf(container);
+  }
+  CgroupUsage total = Sum(parts);
+  FillUsage("pod/" + sandbox->id, total, now, linux_stats->mutable_cpu(), linux_stats->mutable_memory());
+  if (linux_stats->cpu().timestamp() == 0) linux_stats->clear_cpu();
+  if (linux_stats->memory().timestamp() == 0) linux_stats->clear_memory();
+  if (total.process_count) {
+    linux_stats->mutable_process()->set_timestamp(now);
+    linux_stats->mutable_process()->mutable_process_count()->set_value(*total.process_count);
+  }
+  // The network: the counters of the pod's own namespace, as its infra sees them.
+  if (!sandbox->netns.empty() && sandbox->infra_pid > 0) {
+    std::vector<InterfaceUsage> interfaces =
+        ReadNetDev(crisp::StrCat(options_.proc_root, "/", sandbox->infra_pid, "/net/dev"));
+    if (!interfaces.empty()) {
+      v1::NetworkUsage* network = linux_stats->mutable_network();
+      network->set_timestamp(now);
+      for (const InterfaceUsage& usage : interfaces) {
+        v1::NetworkInterfaceUsage* item = network->add_interfaces();
+        item->set_name(usage.name);
+        item->mutable_rx_bytes()->set_value(usage.rx_bytes);
+        item->mutable_rx_errors()->set_value(usage.rx_errors);
+        item->mutable_tx_bytes()->set_value(usage.tx_bytes);
+        item->mutable_tx_errors()->set_value(usage.tx_errors);
+        if (usage.name == "eth0") *network->mutable_default_interface() = *item;
+      }
+    }
+  }
+  return stats;
+}
+
+std::vector<v1::PodSandboxStats> ContainerManager::ListPodStats(const v1::PodSandboxStatsFilter& filter) {
+  v1::PodSandboxFilter sandboxes;
+  sandboxes.set_id(filter.id());
+  *sandboxes.mutable_label_selector() = filter.label_selector();
+  sandboxes.mutable_state()->set_state(v1::SANDBOX_READY);
+  std::vector<v1::PodSandboxStats> items;
+  for (const v1::PodSandbox& sandbox : sandboxes_.List(sandboxes)) {
+    absl::StatusOr<v1::PodSandboxStats> stats = PodStats(sandbox.id());
+    if (stats.ok()) items.push_back(*std::move(stats));  // one stopped meanwhile is no longer listed
+  }
+  return items;
 }
 
 absl::StatusOr<v1::ContainerStats> ContainerManager::Stats(const std::string& id) {

@@ -13,6 +13,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "reference_runtime/container/stats.h"
 #include "reference_runtime/image/image_store.h"
 #include "reference_runtime/sandbox/sandbox_manager.h"
 #include "reference_runtime/state/object_table.h"
@@ -23,6 +24,7 @@ namespace crisp::crispd {
 struct ContainerOptions {
   std::string state_dir;  // containers/<id>/, attach/
   std::string cgroup_root = "/sys/fs/cgroup";  // where stats are read
+  std::string proc_root = "/proc";             // where a pod's network counters are read
 };
 
 class ContainerManager {
@@ -48,6 +50,10 @@ class ContainerManager {
   // exists), and of every running container the filter selects.
   absl::StatusOr<runtime::v1::ContainerStats> Stats(const std::string& id);
   std::vector<runtime::v1::ContainerStats> ListStats(const runtime::v1::ContainerStatsFilter& filter);
+  // A pod's stats: its infra's and containers' cgroups summed, its network
+  // (from the infra's netns), its containers' stats. NotFound when unknown.
+  absl::StatusOr<runtime::v1::PodSandboxStats> PodStats(const std::string& sandbox_id);
+  std::vector<runtime::v1::PodSandboxStats> ListPodStats(const runtime::v1::PodSandboxStatsFilter& filter);
 
   // Asks conmon to reopen the log file (after a rotation). Not running: an
   // error, and no new file is made.
@@ -100,6 +106,9 @@ class ContainerManager {
   absl::StatusOr<EntryPtr> FindRunning(const std::string& id);
 
   runtime::v1::ContainerStats StatsOf(const Container& container);
+  // Fills `cpu` (the rate from the last sample under `key`) and `memory`.
+  void FillUsage(const std::string& key, const CgroupUsage& usage, int64_t now, runtime::v1::CpuUsage* cpu,
+                 runtime::v1::MemoryUsage* memory);
 
   ContainerOptions options_;
   // The last CPU sample of each container, for usage_nano_cores.

@@ -338,6 +338,34 @@ TEST_F(ContainerManagerTest, StatsFromTheContainersCgroupAndWritableLayer) {
   EXPECT_TRUE(absl::IsNotFound(containers_->Stats("unknown").status()));
 }
 
+TEST_F(ContainerManagerTest, PodStatsSumTheInfraAndRunningContainersAndListTheirStats) {
+  std::string a = CreateAndStart("a");
+  std::string created = containers_->Create(pod_, Config("created")).value();
+  auto cpu = [&](const std::string& id, int ns) {
+    fs::create_directories(dir_ + "/cgroup/cpuacct/crispd/" + id);
+    std::ofstream(dir_ + "/cgroup/cpuacct/crispd/" + id + "/cpuacct.usage") << ns;
+  };
+  cpu(pod_, 100);  // the infra process's cgroup
+  cpu(a, 1000);
+  cpu(created, 7);  // not running: not the pod's usage
+  absl::StatusOr<v1::PodSandboxStats> stats = containers_->PodStats(pod_);
+  ASSERT_TRUE(stats.ok()) << stats.status();
+  EXPECT_EQ(stats->attributes().id(), pod_);
+  EXPECT_EQ(stats->attributes().metadata().name(), "pod");
+  EXPECT_EQ(stats->linux().cpu().usage_core_nano_seconds().value(), 1100u);
+  ASSERT_EQ(stats->linux().containers_size(), 1);
+  EXPECT_EQ(stats->linux().containers(0).attributes().id(), a);
+  EXPECT_FALSE(stats->linux().has_network()) << "the fake infra has no /proc entry";
+
+  v1::PodSandboxStatsFilter filter;
+  EXPECT_EQ(containers_->ListPodStats(filter).size(), 1u);
+  filter.set_id("other");
+  EXPECT_THAT(containers_->ListPodStats(filter), IsEmpty());
+  ASSERT_TRUE(sandboxes_->Stop(pod_).ok());
+  EXPECT_THAT(containers_->ListPodStats({}), IsEmpty()) << "a stopped pod is not listed";
+  EXPECT_TRUE(absl::IsNotFound(containers_->PodStats("unknown").status()));
+}
+
 TEST_F(ContainerManagerTest, StatusAndListAnswerWhileAStopWaitsOutItsGrace) {
   std::string id = CreateAndStart("stubborn");
   std::string other = CreateAndStart("other");

@@ -69,6 +69,7 @@ absl::StatusOr<CgroupUsage> ReadCgroupUsage(const std::string& cgroup_root, cons
     usage.rss = Get(stat, "total_rss");
     usage.page_faults = Get(stat, "total_pgfault");
     usage.major_page_faults = Get(stat, "total_pgmajfault");
+    usage.process_count = ReadNumber(root / "pids" / relative / "pids.current");
     return usage;
   }
   // cgroup v2: one unified hierarchy, at the root or (hybrid) at unified/.
@@ -83,9 +84,51 @@ absl::StatusOr<CgroupUsage> ReadCgroupUsage(const std::string& cgroup_root, cons
     usage.rss = Get(stat, "anon");
     usage.page_faults = Get(stat, "pgfault");
     usage.major_page_faults = Get(stat, "pgmajfault");
+    usage.process_count = ReadNumber(base / "pids.current");
     return usage;
   }
   return absl::NotFoundError(crisp::StrCat("no cgroup ", cgroups_path, " under ", cgroup_root));
+}
+
+CgroupUsage Sum(const std::vector<CgroupUsage>& parts) {
+  CgroupUsage total;
+  auto add = [](std::optional<uint64_t>& into, const std::optional<uint64_t>& part) {
+    if (part) into = into.value_or(0) + *part;
+  };
+  for (const CgroupUsage& part : parts) {
+    add(total.cpu_usage_ns, part.cpu_usage_ns);
+    add(total.memory_usage, part.memory_usage);
+    add(total.working_set, part.working_set);
+    add(total.rss, part.rss);
+    add(total.page_faults, part.page_faults);
+    add(total.major_page_faults, part.major_page_faults);
+    add(total.process_count, part.process_count);
+  }
+  return total;  // no limit: a pod's parts each have their own
+}
+
+std::vector<InterfaceUsage> ReadNetDev(const std::string& path) {
+  std::vector<InterfaceUsage> interfaces;
+  std::ifstream in(path);
+  std::string line;
+  while (std::getline(in, line)) {
+    size_t colon = line.find(':');
+    if (colon == std::string::npos) continue;  // the two header lines
+    InterfaceUsage usage;
+    std::istringstream name(line.substr(0, colon));
+    name >> usage.name;
+    if (usage.name.empty() || usage.name == "lo") continue;
+    // rx: bytes packets errs drop fifo frame compressed multicast; tx: bytes packets errs ...
+    std::istringstream fields(line.substr(colon + 1));
+    uint64_t values[16] = {};
+    for (uint64_t& value : values) fields >> value;
+    usage.rx_bytes = values[0];
+    usage.rx_errors = values[2];
+    usage.tx_bytes = values[8];
+    usage.tx_errors = values[10];
+    interfaces.push_back(usage);
+  }
+  return interfaces;
 }
 
 DiskUsage DirectoryUsage(const std::string& dir) {

@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "absl/status/statusor.h"
 
@@ -19,7 +20,20 @@ struct CgroupUsage {
   std::optional<uint64_t> rss;
   std::optional<uint64_t> page_faults;
   std::optional<uint64_t> major_page_faults;
+  std::optional<uint64_t> process_count;      // from the pids controller
 };
+
+// Field by field sum (a pod: its infra's cgroup and its containers');
+// a figure is there when any part has it.
+CgroupUsage Sum(const std::vector<CgroupUsage>& parts);
+
+struct InterfaceUsage {
+  std::string name;
+  uint64_t rx_bytes = 0, rx_errors = 0, tx_bytes = 0, tx_errors = 0;
+};
+
+// A /proc/<pid>/net/dev: every interface but lo, in file order.
+std::vector<InterfaceUsage> ReadNetDev(const std::string& path);
 
 // `cgroup_root` is where the hierarchies are mounted (/sys/fs/cgroup);
 // `cgroups_path` is the container's (as in its OCI spec). NotFound when no

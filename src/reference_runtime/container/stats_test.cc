@@ -87,6 +87,35 @@ TEST_F(StatsTest, DirectoryUsageCountsEachInodeOnceAndAllocatedBytes) {
   EXPECT_EQ(DirectoryUsage(temp_.path() + "/none").inodes, 0u);
 }
 
+TEST_F(StatsTest, NetDevListsEveryInterfaceButLoopback) {
+  Write("net/dev",
+        "Inter-|   Receive                                                |  Transmit\n"
+        " face |bytes    packets errs drop fifo frame compressed multicast|bytes    packets errs drop fifo colls carrier compressed\n"
+        "    lo:     100       1    0    0    0     0          0         0      100       1    0    0    0     0       0          0\n"
+        "  eth0:    7000      50    3    0    0     0          0         0     2920      30    1    0    0     0       0          0\n");
+  std::vector<InterfaceUsage> interfaces = ReadNetDev(temp_.path() + "/net/dev");
+  ASSERT_EQ(interfaces.size(), 1u);
+  EXPECT_EQ(interfaces[0].name, "eth0");
+  EXPECT_EQ(interfaces[0].rx_bytes, 7000u);
+  EXPECT_EQ(interfaces[0].rx_errors, 3u);
+  EXPECT_EQ(interfaces[0].tx_bytes, 2920u);
+  EXPECT_EQ(interfaces[0].tx_errors, 1u);
+  EXPECT_TRUE(ReadNetDev(temp_.path() + "/none").empty());
+}
+
+TEST(SumTest, AFigureIsThereWhenAnyPartHasIt) {
+  CgroupUsage a, b;
+  a.cpu_usage_ns = 10;
+  b.cpu_usage_ns = 5;
+  b.memory_usage = 7;
+  a.memory_limit = 100;
+  CgroupUsage total = Sum({a, b});
+  EXPECT_EQ(total.cpu_usage_ns, 15u);
+  EXPECT_EQ(total.memory_usage, 7u);
+  EXPECT_FALSE(total.memory_limit.has_value()) << "a pod's parts each have their own limit";
+  EXPECT_FALSE(total.rss.has_value());
+}
+
 TEST(NanoCoresTest, RateBetweenTwoSamples) {
   EXPECT_EQ(NanoCores(1'000'000'000, 0, 1'500'000'000, 1'000'000'000), 500'000'000u);  // half a core
   EXPECT_FALSE(NanoCores(10, 5, 20, 5).has_value()) << "no time passed";

@@ -152,6 +152,24 @@ grpc::Status RuntimeServiceImpl::ListContainerStats(grpc::ServerContext*, const 
   });
 }
 
+grpc::Status RuntimeServiceImpl::PodSandboxStats(grpc::ServerContext*, const v1::PodSandboxStatsRequest* request,
+                                                 v1::PodSandboxStatsResponse* response) {
+  return AnswerRpc("PodSandboxStats", [&] {
+    absl::StatusOr<v1::PodSandboxStats> stats = containers_.PodStats(request->pod_sandbox_id());
+    if (!stats.ok()) return stats.status();
+    *response->mutable_stats() = *std::move(stats);
+    return absl::OkStatus();
+  });
+}
+
+grpc::Status RuntimeServiceImpl::ListPodSandboxStats(grpc::ServerContext*, const v1::ListPodSandboxStatsRequest* request,
+                                                     v1::ListPodSandboxStatsResponse* response) {
+  return AnswerRpc("ListPodSandboxStats", [&] {
+    for (v1::PodSandboxStats& item : containers_.ListPodStats(request->filter())) *response->add_stats() = std::move(item);
+    return absl::OkStatus();
+  });
+}
+
 grpc::Status RuntimeServiceImpl::ListContainers(grpc::ServerContext*, const v1::ListContainersRequest* request,
                                                 v1::ListContainersResponse* response) {
   return AnswerRpc("ListContainers", [&] {

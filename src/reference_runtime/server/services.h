@@ -1,6 +1,6 @@
 // crispd's gRPC services: runtime info, pod sandboxes, containers, the
-// image service, container stats, and Exec (without a tty) and PortForward;
-// every other RPC (pod stats, UpdateContainerResources, Attach, ...) answers UNIMPLEMENTED,
+// image service, container and pod stats, and Exec (without a tty) and
+// PortForward; every other RPC (UpdateContainerResources, Attach, ...) answers UNIMPLEMENTED,
 // gRPC's default, until crispd phase 2. Each method is one AnswerRpc call.
 #pragma once
 
@@ -49,6 +49,10 @@ class RuntimeServiceImpl final : public runtime::v1::RuntimeService::Service {
                               runtime::v1::ContainerStatsResponse* response) override;
   grpc::Status ListContainerStats(grpc::ServerContext* context, const runtime::v1::ListContainerStatsRequest* request,
                                   runtime::v1::ListContainerStatsResponse* response) override;
+  grpc::Status PodSandboxStats(grpc::ServerContext* context, const runtime::v1::PodSandboxStatsRequest* request,
+                               runtime::v1::PodSandboxStatsResponse* response) override;
+  grpc::Status ListPodSandboxStats(grpc::ServerContext* context, const runtime::v1::ListPodSandboxStatsRequest* request,
+                                   runtime::v1::ListPodSandboxStatsResponse* response) override;
   grpc::Status ListContainers(grpc::ServerContext* context, const runtime::v1::ListContainersRequest* request,
                               runtime::v1::ListContainersResponse* response) override;
   grpc::Status ContainerStatus(grpc::ServerContext* context, const runtime::v1::ContainerStatusRequest* request,

@@ -125,6 +125,15 @@ TEST_F(RuntimeServiceTest, APodAndAContainerThroughTheirWholeLives) {
   v1::ListContainerStatsResponse all_stats;
   ASSERT_TRUE(service_->ListContainerStats(nullptr, &list_stats, &all_stats).ok());
   EXPECT_EQ(all_stats.stats_size(), 1);
+  v1::PodSandboxStatsRequest pod_stats_request;
+  pod_stats_request.set_pod_sandbox_id(pod);
+  v1::PodSandboxStatsResponse pod_stats;
+  ASSERT_TRUE(service_->PodSandboxStats(nullptr, &pod_stats_request, &pod_stats).ok());
+  EXPECT_EQ(pod_stats.stats().linux().containers_size(), 1);
+  v1::ListPodSandboxStatsRequest list_pod_stats;
+  v1::ListPodSandboxStatsResponse all_pod_stats;
+  ASSERT_TRUE(service_->ListPodSandboxStats(nullptr, &list_pod_stats, &all_pod_stats).ok());
+  EXPECT_EQ(all_pod_stats.stats_size(), 1);
 
   RunResult result;
   result.status = ExitStatus{0, 0};
