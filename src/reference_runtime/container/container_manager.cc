@@ -367,7 +367,16 @@ absl::Status ContainerManager::ReopenLog(const std::string& id) {
   // error, new container log file MUST NOT be created."
   absl::StatusOr<EntryPtr> entry = FindRunning(id);
   if (!entry.ok()) return entry.status();
-  return host_.monitor->ReopenLog(Dir((*entry)->Snapshot().id));
+  const Container container = (*entry)->Snapshot();
+  if (absl::Status asked = host_.monitor->ReopenLog(Dir(container.id)); !asked.ok()) return asked;
+  // The monitor reopens asynchronously; answer once the new file is there,
+  // as containerd and CRI-O do, so that a caller that rotated the log finds
+  // it. Not there within 2 s: still OK (it was asked, and may yet come; an
+  // error now would break the MUST NOT above).
+  for (int i = 0; i < 200 && !fs::exists(container.log_path); ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  return absl::OkStatus();
 }
 
 void ContainerManager::ForSandbox(const std::string& sandbox_id, PodTeardown teardown) {

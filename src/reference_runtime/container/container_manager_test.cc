@@ -280,8 +280,11 @@ TEST_F(ContainerManagerTest, ExecArgvAndReopenLogGoThroughTheSeams) {
   absl::StatusOr<std::vector<std::string>> argv = containers_->ExecArgv(id, {"ls", "/"});
   ASSERT_TRUE(argv.ok()) << argv.status();
   EXPECT_THAT(*argv, ElementsAre("/fake/exec", id, "ls", "/"));
+  const std::string log = dir_ + "/logs/app/0.log";
+  fs::rename(log, log + ".1");  // rotated, as the kubelet does before it asks
   ASSERT_TRUE(containers_->ReopenLog(id).ok());
   EXPECT_THAT(fake_.monitor.calls(), Contains("reopen " + id));
+  EXPECT_TRUE(fs::exists(log)) << "ReopenContainerLog answered before the monitor had made the new file";
   ASSERT_TRUE(containers_->Stop(id, 0).ok());
   // "Once it returns error, new container log file MUST NOT be created."
   EXPECT_TRUE(absl::IsFailedPrecondition(containers_->ReopenLog(id)));

@@ -4,6 +4,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <thread>
 
 #include "absl/status/status.h"
 #include "common/strings.h"
@@ -187,6 +188,7 @@ absl::StatusOr<Monitor::Started> FakeMonitor::Start(const Request& request) {
   auto monitor = std::make_shared<FakeProcess>(next_pid_++);
   std::lock_guard lock(mutex_);
   dirs_[request.id] = request.dir;
+  logs_[request.id] = request.log_path;
   monitors_[request.id] = monitor;
   return Started{(*init)->pid(), monitor};
 }
@@ -194,6 +196,14 @@ absl::StatusOr<Monitor::Started> FakeMonitor::Start(const Request& request) {
 absl::Status FakeMonitor::ReopenLog(const std::string& dir) {
   std::lock_guard lock(mutex_);
   calls_.push_back("reopen " + fs::path(dir).filename().string());
+  std::string id = fs::path(dir).filename().string();
+  if (auto log = logs_.find(id); log != logs_.end()) {
+    // As conmon does, a moment later, on its own thread.
+    std::thread([path = log->second] {
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+      std::ofstream(path, std::ios::app).flush();
+    }).detach();
+  }
   return absl::OkStatus();
 }
 

@@ -105,6 +105,7 @@ class FakeMonitor : public Monitor {
   mutable std::mutex mutex_;
   absl::Status failure_;
   std::map<std::string, std::string> dirs_;  // id → bundle
+  std::map<std::string, std::string> logs_;  // id → CRI log path
   std::map<std::string, std::shared_ptr<FakeProcess>> monitors_;
   std::vector<std::string> calls_;
   int next_pid_ = 200000;
