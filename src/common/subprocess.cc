@@ -140,6 +140,13 @@ absl::StatusOr<Child> Child::Spawn(const SpawnOptions& options) {
   for (size_t i = 0; i < extra_sources.size(); ++i) {
     posix_spawn_file_actions_adddup2(&actions, extra_sources[i], options.extra_fds[i].second);
   }
+  // Nothing else crosses into the child: a descriptor another thread opened
+  // without O_CLOEXEC (libstdc++'s copy_file does) would otherwise live as
+  // long as the child; held open for writing, it makes the copied program
+  // "text file busy" to exec (how a pod's pause failed to start, exit 1).
+  int first_unused = STDERR_FILENO + 1;
+  for (const auto& [source, target] : options.extra_fds) first_unused = std::max(first_unused, target + 1);
+  posix_spawn_file_actions_addclosefrom_np(&actions, first_unused);
   if (!options.working_dir.empty()) posix_spawn_file_actions_addchdir_np(&actions, options.working_dir.c_str());
 
   // The child starts with no signal blocked and SIGPIPE at its default,

@@ -191,6 +191,20 @@ TEST(ChildTest, PassesExtraDescriptorsEvenOntoTheirOwnNumber) {
   close(ends[0]);
 }
 
+TEST(ChildTest, NoOtherDescriptorCrossesIntoTheChild) {
+  int opened = open("/dev/null", O_RDONLY);  // no O_CLOEXEC, as libstdc++'s copy_file opens
+  ASSERT_GE(opened, 0);
+  const int leaked = 77;  // a number ls will not take for itself
+  ASSERT_EQ(dup2(opened, leaked), leaked);
+  close(opened);
+  RunOptions options = Shell("ls /proc/self/fd");
+  absl::StatusOr<RunResult> result = RunProgram(options);
+  close(leaked);
+  ASSERT_TRUE(result.ok()) << result.status();
+  // 0, 1, 2 and the descriptor ls opened to read the directory; never `leaked`.
+  EXPECT_EQ(result->stdout_text.find(std::to_string(leaked) + "\n"), std::string::npos) << result->stdout_text;
+}
+
 TEST(ChildTest, NeverSignalsAfterTheReap) {
   SpawnOptions options;
   options.argv = {"/bin/true"};
