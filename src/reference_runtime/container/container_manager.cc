@@ -319,10 +319,9 @@ absl::Status ContainerManager::Destroy(Container& container) {
   host_.mounter->Unmount(dir + "/rootfs");
   if (container.conmon) {
     // It exits right after writing the exit file; a hung one is ended.
-    for (int i = 0; i < 50 && !container.conmon->TryReap(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(20));
-    if (!container.conmon->TryReap()) {
+    if (!AwaitReap(*container.conmon, absl::Seconds(1))) {
       container.conmon->Signal(SIGKILL);
-      for (int i = 0; i < 50 && !container.conmon->TryReap(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+      AwaitReap(*container.conmon, absl::Seconds(1));  // still there: not our child (crispd restarted)
     }
     container.conmon.reset();
   }
@@ -358,6 +357,10 @@ absl::Status ContainerManager::KillAndDestroy(ContainerEntry& entry) {
   Container container = entry.Snapshot();
   absl::Status destroyed = Destroy(container);
   containers_.Erase(container.id);
+  {
+    absl::MutexLock lock(&samples_mu_);
+    samples_.erase(container.id);
+  }
   return destroyed;
 }
 
@@ -380,6 +383,10 @@ absl::Status ContainerManager::ReopenLog(const std::string& id) {
 }
 
 void ContainerManager::ForSandbox(const std::string& sandbox_id, PodTeardown teardown) {
+  if (teardown == PodTeardown::kRemove) {
+    absl::MutexLock lock(&samples_mu_);
+    samples_.erase("pod/" + sandbox_id);
+  }
   for (const EntryPtr& entry : containers_.All()) {
     if (entry->Snapshot().sandbox_id != sandbox_id) continue;
     absl::MutexLock lifecycle(&entry->lifecycle);
@@ -506,6 +513,17 @@ void ContainerManager::FillUsage(const std::string& key, const CgroupUsage& usag
   }
 }
 
+std::vector<ContainerManager::Container> ContainerManager::RunningContainers() {
+  std::vector<Container> running;
+  for (const EntryPtr& entry : containers_.All()) {
+    absl::MutexLock lock(&entry->mu);
+    if (entry->removed) continue;
+    Refresh(entry->record);
+    if (entry->record.state == v1::CONTAINER_RUNNING) running.push_back(entry->record);
+  }
+  return running;
+}
+
 absl::StatusOr<v1::PodSandboxStats> ContainerManager::PodStats(const std::string& sandbox_id) {
   // "If the pod sandbox does not exist, the call returns an error."
   absl::StatusOr<SandboxInfo> sandbox = sandboxes_.Info(sandbox_id);
@@ -527,15 +545,8 @@ absl::StatusOr<v1::PodSandboxStats> ContainerManager::PodStats(const std::string
       infra.ok()) {
     parts.push_back(*infra);
   }
-  for (const EntryPtr& entry : containers_.All()) {
-    Container container;
-    {
-      absl::MutexLock lock(&entry->mu);
-      if (entry->removed || entry->record.sandbox_id != sandbox->id) continue;
-      Refresh(entry->record);
-      container = entry->record;
-    }
-    if (container.state != v1::CONTAINER_RUNNING) continue;
+  for (const Container& container : RunningContainers()) {
+    if (container.sandbox_id != sandbox->id) continue;
     if (absl::StatusOr<CgroupUsage> usage = ReadCgroupUsage(options_.cgroup_root, container.cgroups_path); usage.ok()) {
       parts.push_back(*usage);
     }
@@ -594,16 +605,8 @@ absl::StatusOr<v1::ContainerStats> ContainerManager::Stats(const std::string& id
 
 std::vector<v1::ContainerStats> ContainerManager::ListStats(const v1::ContainerStatsFilter& filter) {
   std::vector<v1::ContainerStats> items;
-  for (const EntryPtr& entry : containers_.All()) {
-    Container container;
-    {
-      absl::MutexLock lock(&entry->mu);
-      if (entry->removed) continue;
-      Refresh(entry->record);
-      container = entry->record;
-    }
-    // "ListContainerStats returns stats of all running containers."
-    if (container.state != v1::CONTAINER_RUNNING) continue;
+  // "ListContainerStats returns stats of all running containers."
+  for (const Container& container : RunningContainers()) {
     if (!filter.id().empty() && !container.id.starts_with(filter.id())) continue;
     if (!filter.pod_sandbox_id().empty() && !container.sandbox_id.starts_with(filter.pod_sandbox_id())) continue;
     if (!LabelsMatch(filter.label_selector(), container.config.labels())) continue;

@@ -106,6 +106,8 @@ class ContainerManager {
   absl::StatusOr<EntryPtr> FindRunning(const std::string& id);
 
   runtime::v1::ContainerStats StatsOf(const Container& container);
+  // Refreshed copies of every RUNNING container's record.
+  std::vector<Container> RunningContainers();
   // Fills `cpu` (the rate from the last sample under `key`) and `memory`.
   void FillUsage(const std::string& key, const CgroupUsage& usage, int64_t now, runtime::v1::CpuUsage* cpu,
                  runtime::v1::MemoryUsage* memory);

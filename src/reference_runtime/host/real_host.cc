@@ -11,9 +11,11 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <thread>
 #include <sstream>
 
 #include "absl/status/status.h"
+#include "absl/time/clock.h"
 #include "common/strings.h"
 #include "reference_runtime/state/atomic_file.h"
 #include "reference_runtime/host/process.h"
@@ -31,6 +33,15 @@ absl::Status Checked(const std::vector<std::string>& argv) {
 }
 
 }  // namespace
+
+bool AwaitReap(ProcessHandle& process, absl::Duration within) {
+  const absl::Time until = absl::Now() + within;
+  while (!process.TryReap()) {
+    if (absl::Now() >= until) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  return true;
+}
 
 std::shared_ptr<ProcessHandle> AdoptedHandle::Open(int pid) {
   absl::StatusOr<AdoptedProcess> process = AdoptedProcess::Open(pid);

@@ -30,6 +30,9 @@ class ProcessHandle {
   virtual bool Signal(int signal) = 0;
 };
 
+// Reaps `process` once it has exited, giving it `within`; true once it is gone.
+bool AwaitReap(ProcessHandle& process, absl::Duration within);
+
 // What an OCI runtime (runc, crun) does for crispd, by CRI runtime handler
 // ("" is the default). Errors carry the runtime's own message.
 class OciRuntime {

@@ -15,6 +15,7 @@
 #include "common/subprocess.h"
 #include "nlohmann/json.hpp"
 #include "reference_runtime/host/real_host.h"
+#include "reference_runtime/state/atomic_file.h"
 #include "reference_runtime/state/records.h"
 #include "reference_runtime/host/process.h"
 
@@ -23,13 +24,6 @@ namespace {
 
 namespace fs = std::filesystem;
 using nlohmann::json;
-
-std::string ReadText(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::ostringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
 
 bool Under(const std::string& path, const std::string& dir) {
   return !dir.empty() && (path == dir || path.starts_with(dir + "/"));
@@ -46,7 +40,7 @@ void KillMonitors(const std::vector<std::string>& dirs, ResetReport& report) {
     if (pid == getpid()) continue;
     absl::StatusOr<AdoptedProcess> process = AdoptedProcess::Open(pid);
     if (!process.ok()) continue;
-    std::string cmdline = ReadText(entry.path() / "cmdline");
+    std::string cmdline = ReadFile((entry.path() / "cmdline").string()).value_or("");
     std::replace(cmdline.begin(), cmdline.end(), '\0', ' ');
     bool ours = std::any_of(dirs.begin(), dirs.end(), [&](const std::string& dir) {
       return cmdline.find(" " + dir + "/") != std::string::npos;

@@ -239,7 +239,7 @@ absl::Status SandboxManager::StopInfra(Sandbox& sandbox) {
   // crispd is the child subreaper of its infra processes: reap this one, so
   // no zombie outlives the sandbox.
   if (sandbox.infra) {
-    for (int i = 0; i < 100 && !sandbox.infra->TryReap(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    AwaitReap(*sandbox.infra, absl::Seconds(2));  // still there: it is not our child (crispd restarted)
     sandbox.infra.reset();
   }
   if (!sandbox.netns.empty()) {
