@@ -7,6 +7,7 @@
 
 #include "absl/status/status.h"
 #include "common/strings.h"
+#include "reference_runtime/container/seccomp.h"
 #include "reference_runtime/sandbox/oci_defaults.h"
 
 namespace crisp::crispd {
@@ -237,8 +238,15 @@ absl::StatusOr<json> BuildContainerSpec(const SpecInputs& in) {
   const v1::LinuxContainerSecurityContext& security = config.linux().security_context();
   absl::StatusOr<std::vector<std::string>> args = ContainerArgs(config, in.image_config);
   if (!args.ok()) return args.status();
+  if (security.privileged() && !in.sandbox_config->linux().security_context().privileged()) {
+    return absl::InvalidArgumentError("a privileged container needs a privileged sandbox (its pod's security_context.privileged)");
+  }
   absl::StatusOr<json> user = ResolveUser(security, in.image_config, in.rootfs);
   if (!user.ok()) return user.status();
+  const json capabilities = Capabilities(security, in.bounding_capabilities);
+  absl::StatusOr<std::optional<json>> seccomp =
+      SeccompFor(security, capabilities["bounding"].get<std::vector<std::string>>());
+  if (!seccomp.ok()) return seccomp.status();
   std::string cwd = !config.working_dir().empty() ? config.working_dir() : in.image_config.value("WorkingDir", "");
   if (cwd.empty()) cwd = "/";
 
@@ -308,7 +316,7 @@ absl::StatusOr<json> BuildContainerSpec(const SpecInputs& in) {
         {"args", *args},
         {"env", ContainerEnv(config, in.image_config, in.hostname)},
         {"cwd", cwd},
-        {"capabilities", Capabilities(security, in.bounding_capabilities)},
+        {"capabilities", capabilities},
         {"noNewPrivileges", security.no_new_privs()},
         {"oomScoreAdj", std::max<int64_t>(resources.oom_score_adj(), in.min_oom_score_adj)}}},
       {"root", {{"path", in.rootfs}, {"readonly", readonly_root}}},
@@ -321,6 +329,7 @@ absl::StatusOr<json> BuildContainerSpec(const SpecInputs& in) {
         {"resources", linux_resources},
         {"maskedPaths", json(std::vector<std::string>(security.masked_paths().begin(), security.masked_paths().end()))},
         {"readonlyPaths", json(std::vector<std::string>(security.readonly_paths().begin(), security.readonly_paths().end()))}}}};
+  if (*seccomp) spec["linux"]["seccomp"] = std::move(**seccomp);
   for (const auto& [key, value] : config.annotations()) spec["annotations"][key] = value;
   return spec;
 }

@@ -1,7 +1,8 @@
 // The OCI runtime spec (config.json) of a container, from its CRI config,
 // its image config and its sandbox, by containerd's rules wherever the CRI
 // leaves room (the research notes list them). Pure: no I/O but reading the
-// container's own /etc/passwd and /etc/group through the given root.
+// container's own /etc/passwd and /etc/group through the given root, and a
+// Localhost seccomp profile from the node.
 #pragma once
 
 #include <string>

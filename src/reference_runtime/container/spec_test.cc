@@ -13,6 +13,9 @@
 #include "common/temp_dir.h"
 #include "reference_runtime/sandbox/infra_spec.h"
 
+// SeccompGoesIntoTheSpecOnlyWhenAsked sets the deprecated seccomp_profile_path.
+#pragma GCC diagnostic ignored "-Wdeprecated-declarations"
+
 namespace crisp::crispd {
 namespace {
 
@@ -201,12 +204,29 @@ TEST_F(BuildContainerSpecTest, Capabilities) {
     for (const auto& cap : c.add) security()->mutable_capabilities()->add_add_capabilities(cap);
     for (const auto& cap : c.drop) security()->mutable_capabilities()->add_drop_capabilities(cap);
     security()->set_privileged(c.privileged);
+    sandbox_.mutable_linux()->mutable_security_context()->set_privileged(c.privileged);
     json caps = Build()["process"]["capabilities"];
     std::vector<std::string> effective = Strings(caps["effective"]);
     EXPECT_EQ(Strings(caps["bounding"]), effective) << c.name;
     for (const auto& cap : c.present) EXPECT_THAT(effective, ::testing::Contains(cap)) << c.name;
     for (const auto& cap : c.absent) EXPECT_THAT(effective, ::testing::Not(::testing::Contains(cap))) << c.name;
   }
+}
+
+TEST_F(BuildContainerSpecTest, APrivilegedContainerNeedsAPrivilegedSandbox) {
+  security()->set_privileged(true);
+  EXPECT_THAT(BuildContainerSpec(inputs_).status().message(), HasSubstr("needs a privileged sandbox"));
+  sandbox_.mutable_linux()->mutable_security_context()->set_privileged(true);
+  EXPECT_TRUE(BuildContainerSpec(inputs_).ok());
+}
+
+TEST_F(BuildContainerSpecTest, SeccompGoesIntoTheSpecOnlyWhenAsked) {
+  EXPECT_FALSE(Build()["linux"].contains("seccomp"));
+  security()->mutable_seccomp()->set_profile_type(v1::SecurityProfile::RuntimeDefault);
+  EXPECT_EQ(Build()["linux"]["seccomp"].value("defaultAction", ""), "SCMP_ACT_ERRNO");
+  security()->set_seccomp_profile_path("not-a-form");
+  security()->clear_seccomp();
+  EXPECT_TRUE(absl::IsInvalidArgument(BuildContainerSpec(inputs_).status()));
 }
 
 TEST_F(BuildContainerSpecTest, Namespaces) {
