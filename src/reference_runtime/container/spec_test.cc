@@ -354,5 +354,50 @@ TEST(InfraSpecTest, NamespacesShmAndCgroupFollowThePodConfig) {
   EXPECT_EQ(spec["linux"]["cgroupsPath"], "/kubepods/p/sid");
 }
 
+TEST(PodSysctlsTest, NamespacedSysctlsAreTakenAndGoIntoTheInfraSpec) {
+  v1::PodSandboxConfig config;
+  auto& sysctls = *config.mutable_linux()->mutable_sysctls();
+  sysctls["kernel.shm_rmid_forced"] = "1";
+  sysctls["fs.mqueue.msg_max"] = "100";
+  sysctls["net/ipv4/conf/eth0.100/forwarding"] = "1";
+  sysctls["kernel.sem"] = "250 32000 32 128";
+  absl::StatusOr<std::map<std::string, std::string>> got = PodSysctls(config);
+  ASSERT_TRUE(got.ok()) << got.status();
+  EXPECT_EQ(*got, (std::map<std::string, std::string>{{"fs.mqueue.msg_max", "100"},
+                                                      {"kernel.sem", "250 32000 32 128"},
+                                                      {"kernel.shm_rmid_forced", "1"},
+                                                      {"net.ipv4.conf.eth0/100.forwarding", "1"}}));
+  json spec = InfraSpec(config, "/var/run/netns/x", "/shm", "sid", 0, *got);
+  EXPECT_EQ(spec["linux"]["sysctl"]["kernel.shm_rmid_forced"], "1");
+}
+
+TEST(PodSysctlsTest, WhatWouldChangeTheNodeOrIsMalformedIsRefused) {
+  struct Case {
+    std::string key, value;
+    v1::NamespaceMode ipc, network;
+    std::string message;
+  };
+  const std::vector<Case> cases = {
+      {"vm.swappiness", "10", v1::POD, v1::POD, "not namespaced"},
+      {"kernel.pid_max", "4096", v1::POD, v1::POD, "not namespaced"},
+      {"kernel.shmmax", "1", v1::NODE, v1::POD, "IPC namespace"},
+      {"net.ipv4.ip_forward", "1", v1::POD, v1::NODE, "network namespace"},
+      {"net.ipv4.ip_forward; reboot", "1", v1::POD, v1::POD, "not a sysctl name"},
+      {"../../etc/passwd", "1", v1::POD, v1::POD, "not a sysctl name"},
+      {"", "1", v1::POD, v1::POD, "not a sysctl name"},
+      {"kernel.shmmax", "1\nkernel.pid_max=1", v1::POD, v1::POD, "newline"},
+  };
+  for (const Case& c : cases) {
+    v1::PodSandboxConfig config;
+    (*config.mutable_linux()->mutable_sysctls())[c.key] = c.value;
+    auto* ns = config.mutable_linux()->mutable_security_context()->mutable_namespace_options();
+    ns->set_ipc(c.ipc);
+    ns->set_network(c.network);
+    absl::Status status = PodSysctls(config).status();
+    EXPECT_TRUE(absl::IsInvalidArgument(status)) << c.key;
+    EXPECT_THAT(status.message(), HasSubstr(c.message)) << c.key;
+  }
+}
+
 }  // namespace
 }  // namespace crisp::crispd

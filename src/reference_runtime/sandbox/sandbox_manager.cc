@@ -132,6 +132,9 @@ absl::StatusOr<std::string> SandboxManager::Run(const v1::PodSandboxConfig& conf
     return absl::InvalidArgumentError("sandbox metadata needs name, uid and namespace");
   }
   if (absl::Status known = host_.oci->Check(handler); !known.ok()) return known;
+  if (absl::StatusOr<std::map<std::string, std::string>> sysctls = PodSysctls(config); !sysctls.ok()) {
+    return sysctls.status();
+  }
   Sandbox sandbox;
   sandbox.id = NewId();
   sandbox.config = config;
@@ -218,7 +221,9 @@ absl::Status SandboxManager::StartInfra(Sandbox& sandbox) {
     }
   }
 
-  json spec = InfraSpec(sandbox.config, sandbox.netns, shm, sandbox.id, InfraOomScoreAdj());
+  absl::StatusOr<std::map<std::string, std::string>> sysctls = PodSysctls(sandbox.config);
+  if (!sysctls.ok()) return sysctls.status();
+  json spec = InfraSpec(sandbox.config, sandbox.netns, shm, sandbox.id, InfraOomScoreAdj(), *sysctls);
   if (absl::Status written = WriteFileAtomically(dir + "/config.json", spec.dump(1)); !written.ok()) return written;
   absl::StatusOr<std::shared_ptr<ProcessHandle>> infra = host_.oci->Create(sandbox.handler, sandbox.id, dir);
   if (!infra.ok()) return infra.status();
