@@ -189,7 +189,19 @@ int RunDaemon(const Flags& flags) {
     std::cerr << "crispd: error: " << streaming.status().message() << '\n';
     return 1;
   }
-  crisp::crispd::RuntimeServiceImpl runtime_service(**sandboxes, **containers, **streaming);
+  const nlohmann::json config = {{"root", root},
+                                 {"state", flags.state},
+                                 {"listen", "unix://" + socket_path},
+                                 {"streamingAddress", flags.streaming_address},
+                                 {"cni", {{"confDir", CniFromFlags(flags).conf_dir},
+                                          {"binDir", flags.cni_bin_dir},
+                                          {"bridge", flags.bridge},
+                                          {"podCIDR", flags.pod_cidr}}},
+                                 {"runtimeHandlers", oci.Handlers()},
+                                 {"cgroupDriver", "cgroupfs"},
+                                 {"registryMirrors", mirrors},
+                                 {"insecureRegistries", insecure}};
+  crisp::crispd::RuntimeServiceImpl runtime_service(**sandboxes, **containers, **streaming, config);
   crisp::crispd::ImageServiceImpl image_service(**store);
   grpc::ServerBuilder builder;
   builder.AddListeningPort("unix://" + socket_path, grpc::InsecureServerCredentials());

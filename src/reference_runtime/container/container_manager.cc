@@ -398,6 +398,34 @@ void ContainerManager::ForSandbox(const std::string& sandbox_id, PodTeardown tea
   }
 }
 
+absl::Status ContainerManager::UpdateResources(const std::string& id, const v1::LinuxContainerResources& resources) {
+  EntryPtr entry = containers_.Find(id);
+  if (!entry) return absl::NotFoundError(crisp::StrCat("no container \"", id, "\""));
+  absl::MutexLock lifecycle(&entry->lifecycle);  // not while it starts, stops or goes
+  Container container;
+  {
+    absl::MutexLock lock(&entry->mu);
+    if (entry->removed) return absl::NotFoundError(crisp::StrCat("no container \"", id, "\""));
+    Refresh(entry->record);
+    container = entry->record;
+  }
+  if (container.state != v1::CONTAINER_CREATED && container.state != v1::CONTAINER_RUNNING) {
+    return absl::FailedPreconditionError(
+        crisp::StrCat("container ", container.id, " has exited: its resources can no longer be updated"));
+  }
+  if (absl::Status updated = host_.oci->Update(container.handler, container.id, OciResources(resources));
+      !updated.ok()) {
+    return updated;
+  }
+  v1::LinuxContainerResources kept = resources;
+  kept.set_oom_score_adj(container.config.linux().resources().oom_score_adj());
+  *container.config.mutable_linux()->mutable_resources() = kept;
+  absl::Status saved = Save(container);
+  absl::MutexLock lock(&entry->mu);
+  *entry->record.config.mutable_linux()->mutable_resources() = kept;
+  return saved;
+}
+
 absl::StatusOr<v1::ContainerStatusResponse> ContainerManager::Status(const std::string& id, bool verbose) {
   EntryPtr entry = containers_.Find(id);
   // "If the container is not present, returns an error."
@@ -424,6 +452,7 @@ absl::StatusOr<v1::ContainerStatusResponse> ContainerManager::Status(const std::
   *status->mutable_annotations() = container->config.annotations();
   for (const v1::Mount& mount : container->config.mounts()) *status->add_mounts() = mount;
   status->set_log_path(container->log_path);
+  *status->mutable_resources()->mutable_linux() = container->config.linux().resources();
   if (verbose) {
     (*response.mutable_info())["info"] =
         json{{"bundle", Dir(container->id)}, {"sandbox_id", container->sandbox_id}, {"conmon_pid", container->conmon_pid}}.dump();

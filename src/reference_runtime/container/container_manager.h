@@ -37,6 +37,10 @@ class ContainerManager {
   absl::Status Start(const std::string& id);
   absl::Status Stop(const std::string& id, int64_t timeout_seconds);
   absl::Status Remove(const std::string& id);
+  // Sets a created or running container's limits through the OCI runtime and
+  // keeps them as its config's (ContainerStatus.resources); FailedPrecondition
+  // once it has exited. oom_score_adj is not changed.
+  absl::Status UpdateResources(const std::string& id, const runtime::v1::LinuxContainerResources& resources);
   absl::StatusOr<runtime::v1::ContainerStatusResponse> Status(const std::string& id, bool verbose);
   std::vector<runtime::v1::Container> List(const runtime::v1::ContainerFilter& filter);
   // The command line that runs `cmd` in a running container, for a

@@ -93,6 +93,40 @@ class ContainerManagerTest : public ::testing::Test {
   std::string pod_;
 };
 
+TEST_F(ContainerManagerTest, UpdateResourcesReachesTheRuntimeAndStatusUntilTheContainerExits) {
+  v1::ContainerConfig config = Config("app");
+  config.mutable_linux()->mutable_resources()->set_cpu_shares(256);
+  config.mutable_linux()->mutable_resources()->set_oom_score_adj(30);
+  absl::StatusOr<std::string> id = containers_->Create(pod_, config);
+  ASSERT_TRUE(id.ok()) << id.status();
+  EXPECT_EQ(StatusOf(*id).resources().linux().cpu_shares(), 256);
+
+  v1::LinuxContainerResources update;
+  update.set_cpu_shares(512);
+  update.set_memory_limit_in_bytes(209715200);
+  (*update.mutable_unified())["memory.high"] = "max";
+  ASSERT_TRUE(containers_->UpdateResources(*id, update).ok());  // CREATED
+  EXPECT_THAT(fake_.oci.calls(),
+              Contains("update " + *id + R"( {"cpu":{"shares":512},"memory":{"limit":209715200},"unified":{"memory.high":"max"}})"));
+  v1::ContainerStatus status = StatusOf(*id);
+  EXPECT_EQ(status.resources().linux().cpu_shares(), 512);
+  EXPECT_EQ(status.resources().linux().memory_limit_in_bytes(), 209715200);
+  EXPECT_EQ(status.resources().linux().oom_score_adj(), 30);  // runc cannot change it
+
+  ASSERT_TRUE(containers_->Start(*id).ok());
+  fake_.oci.FailNext("update", absl::InternalError("runc update: invalid argument"));
+  update.set_cpu_shares(1024);
+  EXPECT_THAT(containers_->UpdateResources(*id, update).message(), HasSubstr("invalid argument"));
+  EXPECT_EQ(StatusOf(*id).resources().linux().cpu_shares(), 512);  // a failed update changes nothing
+
+  Reopen();  // kept in the record
+  EXPECT_EQ(StatusOf(*id).resources().linux().cpu_shares(), 512);
+
+  ASSERT_TRUE(containers_->Stop(*id, 0).ok());
+  EXPECT_TRUE(absl::IsFailedPrecondition(containers_->UpdateResources(*id, update)));
+  EXPECT_TRUE(absl::IsNotFound(containers_->UpdateResources("no-such-id", update)));
+}
+
 TEST_F(ContainerManagerTest, CreateStartStopRemove) {
   absl::StatusOr<std::string> id = containers_->Create(pod_, Config("app"));
   ASSERT_TRUE(id.ok()) << id.status();

@@ -233,6 +233,22 @@ std::vector<std::string> ContainerEnv(const v1::ContainerConfig& config, const j
   return out;
 }
 
+json OciResources(const v1::LinuxContainerResources& resources) {
+  json out = json::object();
+  if (resources.cpu_shares() > 0) out["cpu"]["shares"] = resources.cpu_shares();
+  if (resources.cpu_quota() > 0) out["cpu"]["quota"] = resources.cpu_quota();
+  if (resources.cpu_period() > 0) out["cpu"]["period"] = resources.cpu_period();
+  if (!resources.cpuset_cpus().empty()) out["cpu"]["cpus"] = resources.cpuset_cpus();
+  if (!resources.cpuset_mems().empty()) out["cpu"]["mems"] = resources.cpuset_mems();
+  if (resources.memory_limit_in_bytes() > 0) out["memory"]["limit"] = resources.memory_limit_in_bytes();
+  if (resources.memory_swap_limit_in_bytes() > 0) out["memory"]["swap"] = resources.memory_swap_limit_in_bytes();
+  for (const v1::HugepageLimit& hugepage : resources.hugepage_limits()) {
+    out["hugepageLimits"].push_back({{"pageSize", hugepage.page_size()}, {"limit", hugepage.limit()}});
+  }
+  for (const auto& [key, value] : resources.unified()) out["unified"][key] = value;
+  return out;
+}
+
 absl::StatusOr<json> BuildContainerSpec(const SpecInputs& in) {
   const v1::ContainerConfig& config = *in.config;
   const v1::LinuxContainerSecurityContext& security = config.linux().security_context();
@@ -298,14 +314,8 @@ absl::StatusOr<json> BuildContainerSpec(const SpecInputs& in) {
   }
 
   const v1::LinuxContainerResources& resources = config.linux().resources();
-  json linux_resources = {{"devices", {{{"allow", false}, {"access", "rwm"}}}}};
-  if (resources.cpu_shares() > 0) linux_resources["cpu"]["shares"] = resources.cpu_shares();
-  if (resources.cpu_quota() > 0) linux_resources["cpu"]["quota"] = resources.cpu_quota();
-  if (resources.cpu_period() > 0) linux_resources["cpu"]["period"] = resources.cpu_period();
-  if (!resources.cpuset_cpus().empty()) linux_resources["cpu"]["cpus"] = resources.cpuset_cpus();
-  if (!resources.cpuset_mems().empty()) linux_resources["cpu"]["mems"] = resources.cpuset_mems();
-  if (resources.memory_limit_in_bytes() > 0) linux_resources["memory"]["limit"] = resources.memory_limit_in_bytes();
-  if (security.privileged()) linux_resources["devices"] = {{{"allow", true}, {"access", "rwm"}}};
+  json linux_resources = OciResources(resources);
+  linux_resources["devices"] = {{{"allow", security.privileged()}, {"access", "rwm"}}};
 
   std::string cgroup_parent = in.sandbox_config->linux().cgroup_parent().empty() ? "/crispd" : in.sandbox_config->linux().cgroup_parent();
   json spec = {

@@ -40,6 +40,11 @@ std::vector<std::string> ContainerEnv(const runtime::v1::ContainerConfig& config
 
 absl::StatusOr<nlohmann::json> BuildContainerSpec(const SpecInputs& inputs);
 
+// The OCI linux.resources limits (cpu, memory, hugepageLimits, unified) the
+// CRI resources ask for; what is zero or empty is left out. Devices are the
+// caller's.
+nlohmann::json OciResources(const runtime::v1::LinuxContainerResources& resources);
+
 // Capability names in crispd's bounding set, as "CAP_CHOWN", ...
 std::vector<std::string> OwnBoundingCapabilities();
 

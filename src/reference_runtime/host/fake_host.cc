@@ -118,6 +118,14 @@ absl::Status FakeOciRuntime::Delete(const std::string&, const std::string& id) {
   return absl::OkStatus();
 }
 
+absl::Status FakeOciRuntime::Update(const std::string&, const std::string& id, const nlohmann::json& resources) {
+  std::lock_guard lock(mutex_);
+  calls_.push_back(crisp::StrCat("update ", id, " ", resources.dump()));
+  if (absl::Status failure = TakeFailure("update"); !failure.ok()) return failure;
+  if (!containers_.count(id)) return absl::NotFoundError("container " + id + " does not exist");
+  return absl::OkStatus();
+}
+
 absl::StatusOr<std::string> FakeOciRuntime::State(const std::string&, const std::string& id) {
   std::lock_guard lock(mutex_);
   auto found = containers_.find(id);

@@ -54,6 +54,7 @@ class FakeOciRuntime : public OciRuntime {
   absl::Status Start(const std::string& handler, const std::string& id) override;
   absl::Status Kill(const std::string& handler, const std::string& id, int signal, bool all) override;
   absl::Status Delete(const std::string& handler, const std::string& id) override;
+  absl::Status Update(const std::string& handler, const std::string& id, const nlohmann::json& resources) override;
   absl::StatusOr<std::string> State(const std::string& handler, const std::string& id) override;
   std::vector<std::string> ExecCommand(const std::string& handler, const std::string& id,
                                        const std::vector<std::string>& cmd) const override;
@@ -62,7 +63,7 @@ class FakeOciRuntime : public OciRuntime {
                                      size_t max_output) override;
 
   // Test controls.
-  void FailNext(const std::string& method, absl::Status status);  // "create", "start", "delete"
+  void FailNext(const std::string& method, absl::Status status);  // "create", "start", "delete", "update"
   void IgnoreTerm(const std::string& id);                        // its init ignores SIGTERM, as a PID 1 sleep does
   void SetExecResult(RunResult result) { exec_result_ = std::move(result); }
   void SetMonitor(FakeMonitor* monitor) { monitor_ = monitor; }

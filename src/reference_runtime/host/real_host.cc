@@ -122,6 +122,20 @@ absl::Status RuncRuntime::Delete(const std::string& handler, const std::string& 
   return absl::OkStatus();
 }
 
+absl::Status RuncRuntime::Update(const std::string& handler, const std::string& id, const json& resources) {
+  RunOptions options;
+  options.spawn.argv = Command(handler, {"update", "--resources", "-", id});
+  options.input = resources.dump();
+  options.timeout = absl::Seconds(30);
+  absl::StatusOr<RunResult> result = RunProgram(options);
+  if (!result.ok()) return result.status();
+  if (!result->status.success()) {
+    return absl::InternalError(crisp::StrCat(Binary(handler), " update ", id, " (", result->status.Describe(),
+                                             "): ", result->stderr_text));
+  }
+  return absl::OkStatus();
+}
+
 absl::StatusOr<std::string> RuncRuntime::State(const std::string& handler, const std::string& id) {
   absl::StatusOr<ProcessResult> result = RunProcess(Command(handler, {"state", id}));
   if (!result.ok()) return result.status();

@@ -46,6 +46,7 @@ class RuncRuntime : public OciRuntime {
   absl::Status Start(const std::string& handler, const std::string& id) override;
   absl::Status Kill(const std::string& handler, const std::string& id, int signal, bool all) override;
   absl::Status Delete(const std::string& handler, const std::string& id) override;
+  absl::Status Update(const std::string& handler, const std::string& id, const nlohmann::json& resources) override;
   absl::StatusOr<std::string> State(const std::string& handler, const std::string& id) override;
   std::vector<std::string> ExecCommand(const std::string& handler, const std::string& id,
                                        const std::vector<std::string>& cmd) const override;

@@ -53,6 +53,9 @@ class OciRuntime {
   virtual absl::Status Kill(const std::string& handler, const std::string& id, int signal, bool all) = 0;
   // delete --force: ends what still runs; an unknown ID is not an error.
   virtual absl::Status Delete(const std::string& handler, const std::string& id) = 0;
+  // Sets the container's cgroup limits to `resources` (an OCI
+  // linux.resources object; what it leaves out is left as it is).
+  virtual absl::Status Update(const std::string& handler, const std::string& id, const nlohmann::json& resources) = 0;
   // "created", "running", "stopped"...; NotFound once deleted.
   virtual absl::StatusOr<std::string> State(const std::string& handler, const std::string& id) = 0;
   // The command line that runs `cmd` in the container (for streaming exec).

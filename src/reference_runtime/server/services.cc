@@ -1,5 +1,10 @@
 #include "reference_runtime/server/services.h"
 
+#include <arpa/inet.h>
+
+#include <algorithm>
+
+#include "absl/strings/str_split.h"
 #include "common/build_info.h"
 #include "common/strings.h"
 #include "reference_runtime/server/call.h"
@@ -25,6 +30,21 @@ void FillImage(const ImageRecord& record, v1::Image* image) {
   }
 }
 
+// "10.88.0.0/16", "fd00::/64": an address and a prefix length that fits it.
+bool IsCidr(const std::string& text) {
+  size_t slash = text.find('/');
+  if (slash == std::string::npos || slash + 1 >= text.size()) return false;
+  std::string address = text.substr(0, slash);
+  const std::string bits = text.substr(slash + 1);
+  if (bits.size() > 3 || !std::all_of(bits.begin(), bits.end(), [](char c) { return c >= '0' && c <= '9'; })) {
+    return false;
+  }
+  unsigned char buffer[16];
+  if (inet_pton(AF_INET, address.c_str(), buffer) == 1) return std::stoi(bits) <= 32;
+  if (inet_pton(AF_INET6, address.c_str(), buffer) == 1) return std::stoi(bits) <= 128;
+  return false;
+}
+
 }  // namespace
 
 grpc::Status RuntimeServiceImpl::Version(grpc::ServerContext*, const v1::VersionRequest*,
@@ -38,9 +58,17 @@ grpc::Status RuntimeServiceImpl::Version(grpc::ServerContext*, const v1::Version
   });
 }
 
-grpc::Status RuntimeServiceImpl::Status(grpc::ServerContext*, const v1::StatusRequest*,
+grpc::Status RuntimeServiceImpl::Status(grpc::ServerContext*, const v1::StatusRequest* request,
                                         v1::StatusResponse* response) {
   return AnswerRpc("Status", [&] {
+    if (request->verbose()) {
+      // "Info can contain anything": crispd's settings, as JSON, under "config".
+      nlohmann::json config = config_;
+      absl::MutexLock lock(&mu_);
+      config["podCIDRFromKubelet"] = pod_cidr_;
+      (*response->mutable_info())["config"] = config.dump();
+      (*response->mutable_info())["version"] = kCrispVersion;
+    }
     auto* runtime = response->mutable_status()->add_conditions();
     runtime->set_type("RuntimeReady");
     runtime->set_status(true);
@@ -65,6 +93,25 @@ grpc::Status RuntimeServiceImpl::RuntimeConfig(grpc::ServerContext*, const v1::R
   return AnswerRpc("RuntimeConfig", [&] {
     // This host has no systemd as PID 1: cgroupfs is the only driver.
     response->mutable_linux()->set_cgroup_driver(v1::CGROUPFS);
+    return absl::OkStatus();
+  });
+}
+
+grpc::Status RuntimeServiceImpl::UpdateRuntimeConfig(grpc::ServerContext*, const v1::UpdateRuntimeConfigRequest* request,
+                                                     v1::UpdateRuntimeConfigResponse*) {
+  return AnswerRpc("UpdateRuntimeConfig", [&] {
+    // "If the CIDR is empty, runtimes should omit it." A CIDR is checked and
+    // kept (Status verbose shows it); crispd's network keeps the subnet it
+    // was started with (--pod-cidr), as containerd does without a CNI
+    // config template: the bridge and the pods already on it stay valid.
+    const std::string& cidr = request->runtime_config().network_config().pod_cidr();
+    if (cidr.empty()) return absl::OkStatus();
+    for (absl::string_view piece : absl::StrSplit(cidr, ',')) {
+      std::string one(piece);
+      if (!IsCidr(one)) return absl::InvalidArgumentError(crisp::StrCat("pod_cidr \"", one, "\" is not a CIDR"));
+    }
+    absl::MutexLock lock(&mu_);
+    pod_cidr_ = cidr;
     return absl::OkStatus();
   });
 }
@@ -132,6 +179,14 @@ grpc::Status RuntimeServiceImpl::StopContainer(grpc::ServerContext*, const v1::S
 grpc::Status RuntimeServiceImpl::RemoveContainer(grpc::ServerContext*, const v1::RemoveContainerRequest* request,
                                                  v1::RemoveContainerResponse*) {
   return AnswerRpc("RemoveContainer", [&] { return containers_.Remove(request->container_id()); });
+}
+
+grpc::Status RuntimeServiceImpl::UpdateContainerResources(grpc::ServerContext*,
+                                                          const v1::UpdateContainerResourcesRequest* request,
+                                                          v1::UpdateContainerResourcesResponse*) {
+  return AnswerRpc("UpdateContainerResources", [&] {
+    return containers_.UpdateResources(request->container_id(), request->linux());
+  });
 }
 
 grpc::Status RuntimeServiceImpl::ContainerStats(grpc::ServerContext*, const v1::ContainerStatsRequest* request,

@@ -1,11 +1,15 @@
-// crispd's gRPC services: runtime info, pod sandboxes, containers, the
-// image service, container and pod stats, and Exec (without a tty) and
-// PortForward; every other RPC (UpdateContainerResources, Attach, ...) answers UNIMPLEMENTED,
-// gRPC's default, until crispd phase 2. Each method is one AnswerRpc call.
+// crispd's gRPC services: runtime info and config, pod sandboxes,
+// containers and their resources, the image service, container and pod
+// stats, and Exec (without a tty) and PortForward; every other RPC (Attach,
+// ...) answers UNIMPLEMENTED, gRPC's default. Each method is one AnswerRpc
+// call.
 #pragma once
 
 #include <memory>
+#include <string>
 
+#include "absl/synchronization/mutex.h"
+#include "nlohmann/json.hpp"
 #include "reference_runtime/container/container_manager.h"
 #include "reference_runtime/image/image_store.h"
 #include "reference_runtime/sandbox/sandbox_manager.h"
@@ -16,8 +20,10 @@ namespace crisp::crispd {
 
 class RuntimeServiceImpl final : public runtime::v1::RuntimeService::Service {
  public:
-  RuntimeServiceImpl(SandboxManager& sandboxes, ContainerManager& containers, StreamingServer& streaming)
-      : sandboxes_(sandboxes), containers_(containers), streaming_(streaming) {}
+  // `config`: crispd's settings, as Status answers them when asked verbose.
+  RuntimeServiceImpl(SandboxManager& sandboxes, ContainerManager& containers, StreamingServer& streaming,
+                     nlohmann::json config = nlohmann::json::object())
+      : sandboxes_(sandboxes), containers_(containers), streaming_(streaming), config_(std::move(config)) {}
 
   grpc::Status Version(grpc::ServerContext* context, const runtime::v1::VersionRequest* request,
                        runtime::v1::VersionResponse* response) override;
@@ -25,6 +31,8 @@ class RuntimeServiceImpl final : public runtime::v1::RuntimeService::Service {
                       runtime::v1::StatusResponse* response) override;
   grpc::Status RuntimeConfig(grpc::ServerContext* context, const runtime::v1::RuntimeConfigRequest* request,
                              runtime::v1::RuntimeConfigResponse* response) override;
+  grpc::Status UpdateRuntimeConfig(grpc::ServerContext* context, const runtime::v1::UpdateRuntimeConfigRequest* request,
+                                   runtime::v1::UpdateRuntimeConfigResponse* response) override;
 
   grpc::Status RunPodSandbox(grpc::ServerContext* context, const runtime::v1::RunPodSandboxRequest* request,
                              runtime::v1::RunPodSandboxResponse* response) override;
@@ -45,6 +53,9 @@ class RuntimeServiceImpl final : public runtime::v1::RuntimeService::Service {
                              runtime::v1::StopContainerResponse* response) override;
   grpc::Status RemoveContainer(grpc::ServerContext* context, const runtime::v1::RemoveContainerRequest* request,
                                runtime::v1::RemoveContainerResponse* response) override;
+  grpc::Status UpdateContainerResources(grpc::ServerContext* context,
+                                        const runtime::v1::UpdateContainerResourcesRequest* request,
+                                        runtime::v1::UpdateContainerResourcesResponse* response) override;
   grpc::Status ContainerStats(grpc::ServerContext* context, const runtime::v1::ContainerStatsRequest* request,
                               runtime::v1::ContainerStatsResponse* response) override;
   grpc::Status ListContainerStats(grpc::ServerContext* context, const runtime::v1::ListContainerStatsRequest* request,
@@ -70,6 +81,9 @@ class RuntimeServiceImpl final : public runtime::v1::RuntimeService::Service {
   SandboxManager& sandboxes_;
   ContainerManager& containers_;
   StreamingServer& streaming_;
+  const nlohmann::json config_;
+  absl::Mutex mu_;
+  std::string pod_cidr_ ABSL_GUARDED_BY(mu_);  // the last UpdateRuntimeConfig's
 };
 
 class ImageServiceImpl final : public runtime::v1::ImageService::Service {

@@ -82,8 +82,9 @@ TEST_F(RuntimeServiceTest, VersionStatusAndRuntimeConfig) {
   ASSERT_TRUE(service_->Version(nullptr, nullptr, &version).ok());
   EXPECT_EQ(version.runtime_name(), "crispd");
   EXPECT_EQ(version.runtime_api_version(), "v1");
+  v1::StatusRequest status_request;
   v1::StatusResponse status;
-  ASSERT_TRUE(service_->Status(nullptr, nullptr, &status).ok());
+  ASSERT_TRUE(service_->Status(nullptr, &status_request, &status).ok());
   ASSERT_EQ(status.status().conditions_size(), 2);
   EXPECT_TRUE(status.status().conditions(0).status());
   EXPECT_TRUE(status.status().conditions(1).status());
@@ -91,6 +92,44 @@ TEST_F(RuntimeServiceTest, VersionStatusAndRuntimeConfig) {
   v1::RuntimeConfigResponse config;
   ASSERT_TRUE(service_->RuntimeConfig(nullptr, nullptr, &config).ok());
   EXPECT_EQ(config.linux().cgroup_driver(), v1::CGROUPFS);
+}
+
+TEST_F(RuntimeServiceTest, UpdateRuntimeConfigTakesACidrOrNothingAndStatusVerboseShowsIt) {
+  v1::UpdateRuntimeConfigRequest update;
+  v1::UpdateRuntimeConfigResponse updated;
+  EXPECT_TRUE(service_->UpdateRuntimeConfig(nullptr, &update, &updated).ok());  // empty: nothing to do
+  for (const char* bad : {"10.0.0.0", "10.0.0.0/33", "nonsense/8", "10.0.0.0/", "fd00::/129"}) {
+    update.mutable_runtime_config()->mutable_network_config()->set_pod_cidr(bad);
+    grpc::Status status = service_->UpdateRuntimeConfig(nullptr, &update, &updated);
+    EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << bad;
+  }
+  update.mutable_runtime_config()->mutable_network_config()->set_pod_cidr("10.244.1.0/24,fd00:1::/64");
+  EXPECT_TRUE(service_->UpdateRuntimeConfig(nullptr, &update, &updated).ok());
+
+  v1::StatusRequest request;
+  v1::StatusResponse response;
+  ASSERT_TRUE(service_->Status(nullptr, &request, &response).ok());
+  EXPECT_TRUE(response.info().empty());  // only when asked verbose
+  request.set_verbose(true);
+  ASSERT_TRUE(service_->Status(nullptr, &request, &response).ok());
+  nlohmann::json config = nlohmann::json::parse(response.info().at("config"));
+  EXPECT_EQ(config["podCIDRFromKubelet"], "10.244.1.0/24,fd00:1::/64");
+}
+
+TEST_F(RuntimeServiceTest, UpdateContainerResourcesOfARunningContainer) {
+  std::string id = RunContainer(RunPod());
+  v1::UpdateContainerResourcesRequest request;
+  request.set_container_id(id);
+  request.mutable_linux()->set_memory_limit_in_bytes(104857600);
+  v1::UpdateContainerResourcesResponse response;
+  ASSERT_TRUE(service_->UpdateContainerResources(nullptr, &request, &response).ok());
+  v1::ContainerStatusRequest status_request;
+  status_request.set_container_id(id);
+  v1::ContainerStatusResponse status;
+  ASSERT_TRUE(service_->ContainerStatus(nullptr, &status_request, &status).ok());
+  EXPECT_EQ(status.status().resources().linux().memory_limit_in_bytes(), 104857600);
+  request.set_container_id("no-such-container");
+  EXPECT_EQ(service_->UpdateContainerResources(nullptr, &request, &response).error_code(), grpc::StatusCode::NOT_FOUND);
 }
 
 TEST_F(RuntimeServiceTest, APodAndAContainerThroughTheirWholeLives) {
