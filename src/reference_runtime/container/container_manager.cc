@@ -22,6 +22,7 @@
 #include "common/strings.h"
 #include "common/subprocess.h"
 #include "google/protobuf/util/json_util.h"
+#include "reference_runtime/container/mount_source.h"
 #include "reference_runtime/container/spec.h"
 #include "reference_runtime/container/stats.h"
 #include "reference_runtime/state/atomic_file.h"
@@ -200,6 +201,18 @@ absl::StatusOr<std::string> ContainerManager::CreateIn(const SandboxInfo& sandbo
   const json volumes = image.config.value("Volumes", json::object());
   for (const auto& [path, ignored] : volumes.items()) {
     fs::create_directories(dir + "/rootfs" + path, error);
+  }
+
+  // A mount that is to propagate needs a source whose mount propagates.
+  std::string mountinfo;
+  for (const v1::Mount& mount : config.mounts()) {
+    if (mount.propagation() == v1::PROPAGATION_PRIVATE) continue;
+    if (mountinfo.empty()) mountinfo = ReadFile("/proc/self/mountinfo").value_or("");
+    fs::path source = fs::weakly_canonical(mount.host_path(), error);
+    if (absl::Status checked = CheckMountSource(error ? mount.host_path() : source.string(), mount.propagation(), mountinfo);
+        !checked.ok()) {
+      return fail(checked);
+    }
   }
 
   SpecInputs inputs;

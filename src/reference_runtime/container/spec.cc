@@ -285,6 +285,16 @@ absl::StatusOr<json> BuildContainerSpec(const SpecInputs& in) {
   if (sandbox_ns.ipc() != v1::NODE) {
     mounts.push_back({{"destination", "/dev/shm"}, {"type", "bind"}, {"source", in.sandbox_dir + "/shm"}, {"options", {"rbind", "rprivate", "rw"}}});
   }
+  // A mount can only propagate as far as the container's root lets it: a
+  // bidirectional mount needs a shared root, a host-to-container one a slave.
+  std::string rootfs_propagation;
+  for (const v1::Mount& mount : config.mounts()) {
+    if (mount.propagation() == v1::PROPAGATION_BIDIRECTIONAL) {
+      rootfs_propagation = "rshared";
+    } else if (mount.propagation() == v1::PROPAGATION_HOST_TO_CONTAINER && rootfs_propagation.empty()) {
+      rootfs_propagation = "rslave";
+    }
+  }
   for (const v1::Mount& mount : config.mounts()) {
     std::string propagation = mount.propagation() == v1::PROPAGATION_BIDIRECTIONAL ? "rshared"
                               : mount.propagation() == v1::PROPAGATION_HOST_TO_CONTAINER ? "rslave"
@@ -340,6 +350,7 @@ absl::StatusOr<json> BuildContainerSpec(const SpecInputs& in) {
         {"maskedPaths", json(std::vector<std::string>(security.masked_paths().begin(), security.masked_paths().end()))},
         {"readonlyPaths", json(std::vector<std::string>(security.readonly_paths().begin(), security.readonly_paths().end()))}}}};
   if (*seccomp) spec["linux"]["seccomp"] = std::move(**seccomp);
+  if (!rootfs_propagation.empty()) spec["linux"]["rootfsPropagation"] = rootfs_propagation;
   for (const auto& [key, value] : config.annotations()) spec["annotations"][key] = value;
   return spec;
 }

@@ -285,6 +285,12 @@ TEST_F(BuildContainerSpecTest, MountsInOrderWithCriMountsReplacingDefaults) {
   EXPECT_THAT(Strings(mounts[9]["options"]), ElementsAre("rbind", "rprivate", "ro"));
   EXPECT_THAT(Strings(mounts[10]["options"]), ElementsAre("rbind", "rshared", "rw"));
   EXPECT_THAT(Strings(mounts[11]["options"]), ElementsAre("rbind", "rslave", "rw"));
+  // The root must let the bidirectional mount's events out.
+  EXPECT_EQ(Build()["linux"]["rootfsPropagation"], "rshared");
+  config_.mutable_mounts()->DeleteSubrange(1, 1);
+  EXPECT_EQ(Build()["linux"]["rootfsPropagation"], "rslave");
+  config_.mutable_mounts()->DeleteSubrange(1, 1);
+  EXPECT_FALSE(Build()["linux"].contains("rootfsPropagation"));
 }
 
 TEST_F(BuildContainerSpecTest, ReadonlyRootfsMakesThePodFilesReadOnlyToo) {
