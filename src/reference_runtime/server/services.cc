@@ -7,6 +7,7 @@
 #include "absl/strings/str_split.h"
 #include "common/build_info.h"
 #include "common/strings.h"
+#include "reference_runtime/container/metrics.h"
 #include "reference_runtime/server/call.h"
 
 namespace crisp::crispd {
@@ -186,6 +187,24 @@ grpc::Status RuntimeServiceImpl::UpdateContainerResources(grpc::ServerContext*,
                                                           v1::UpdateContainerResourcesResponse*) {
   return AnswerRpc("UpdateContainerResources", [&] {
     return containers_.UpdateResources(request->container_id(), request->linux());
+  });
+}
+
+grpc::Status RuntimeServiceImpl::ListMetricDescriptors(grpc::ServerContext*, const v1::ListMetricDescriptorsRequest*,
+                                                       v1::ListMetricDescriptorsResponse* response) {
+  return AnswerRpc("ListMetricDescriptors", [&] {
+    for (v1::MetricDescriptor& descriptor : MetricDescriptors()) *response->add_descriptors() = std::move(descriptor);
+    return absl::OkStatus();
+  });
+}
+
+grpc::Status RuntimeServiceImpl::ListPodSandboxMetrics(grpc::ServerContext*, const v1::ListPodSandboxMetricsRequest*,
+                                                       v1::ListPodSandboxMetricsResponse* response) {
+  return AnswerRpc("ListPodSandboxMetrics", [&] {
+    for (const v1::PodSandboxStats& stats : containers_.ListPodStats(v1::PodSandboxStatsFilter())) {
+      *response->add_pod_metrics() = PodMetrics(stats);
+    }
+    return absl::OkStatus();
   });
 }
 

@@ -64,6 +64,12 @@ class RuntimeServiceImpl final : public runtime::v1::RuntimeService::Service {
                                runtime::v1::PodSandboxStatsResponse* response) override;
   grpc::Status ListPodSandboxStats(grpc::ServerContext* context, const runtime::v1::ListPodSandboxStatsRequest* request,
                                    runtime::v1::ListPodSandboxStatsResponse* response) override;
+  grpc::Status ListMetricDescriptors(grpc::ServerContext* context,
+                                     const runtime::v1::ListMetricDescriptorsRequest* request,
+                                     runtime::v1::ListMetricDescriptorsResponse* response) override;
+  grpc::Status ListPodSandboxMetrics(grpc::ServerContext* context,
+                                     const runtime::v1::ListPodSandboxMetricsRequest* request,
+                                     runtime::v1::ListPodSandboxMetricsResponse* response) override;
   grpc::Status ListContainers(grpc::ServerContext* context, const runtime::v1::ListContainersRequest* request,
                               runtime::v1::ListContainersResponse* response) override;
   grpc::Status ContainerStatus(grpc::ServerContext* context, const runtime::v1::ContainerStatusRequest* request,
