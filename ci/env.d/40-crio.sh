@@ -67,6 +67,9 @@ cdi_spec_dirs = ["$CRIO_DIR/cdi"]
 decryption_keys_path = "$CRIO_DIR/keys"
 irqbalance_config_file = "$CRIO_DIR/irqbalance"
 log_level = "info"
+# GetContainerEvents sends nothing without it; a kubelet with the
+# EventedPLEG feature runs CRI-O so.
+enable_pod_events = true
 
 [crio.runtime.runtimes.crisp-runc]
 runtime_path = "$CRIO_DIR/bin/crio-runc-clamp"

@@ -164,8 +164,10 @@ int RunDaemon(const Flags& flags) {
   crisp::crispd::SystemMounter mounter;
   crisp::crispd::Host host{&oci, network->get(), &monitor, &mounter};
 
+  crisp::crispd::EventBus events;
   crisp::crispd::SandboxOptions sandbox_options;
   sandbox_options.state_dir = flags.state;
+  sandbox_options.events = &events;
   sandbox_options.pause_binary =
       flags.pause.empty() ? (fs::path(helper).parent_path() / "crisp-pause").string() : flags.pause;
   auto sandboxes = crisp::crispd::SandboxManager::Open(sandbox_options, host);
@@ -175,6 +177,7 @@ int RunDaemon(const Flags& flags) {
   }
   crisp::crispd::ContainerOptions container_options;
   container_options.state_dir = flags.state;
+  container_options.events = &events;
   auto containers = crisp::crispd::ContainerManager::Open(container_options, **store, **sandboxes, host);
   if (!containers.ok()) {
     std::cerr << "crispd: error: " << containers.status().message() << '\n';
@@ -201,7 +204,7 @@ int RunDaemon(const Flags& flags) {
                                  {"cgroupDriver", "cgroupfs"},
                                  {"registryMirrors", mirrors},
                                  {"insecureRegistries", insecure}};
-  crisp::crispd::RuntimeServiceImpl runtime_service(**sandboxes, **containers, **streaming, config);
+  crisp::crispd::RuntimeServiceImpl runtime_service(**sandboxes, **containers, **streaming, &events, config);
   crisp::crispd::ImageServiceImpl image_service(**store);
   grpc::ServerBuilder builder;
   builder.AddListeningPort("unix://" + socket_path, grpc::InsecureServerCredentials());

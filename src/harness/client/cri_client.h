@@ -4,6 +4,7 @@
 #include <atomic>
 #include <memory>
 #include <string_view>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
@@ -28,9 +29,34 @@ struct CallOptions {
   const std::atomic<bool>* cancel = nullptr;
 };
 
+// A server-streaming call in flight: the runtime's messages are collected
+// as they come, until the runtime ends the call or Close() does.
+class CriStream {
+ public:
+  virtual ~CriStream() = default;
+  // Waits up to `within` until the runtime has answered with its headers (a
+  // server that has taken the call) or ended the call; false if neither.
+  virtual bool AwaitStarted(absl::Duration within) = 0;
+  // The messages so far, in order of arrival.
+  virtual std::vector<std::shared_ptr<const google::protobuf::Message>> Messages() const = 0;
+  // Whether the runtime (or the deadline) has ended the call.
+  virtual bool Ended() const = 0;
+  // Ends the call, cancelling it if it still runs, and returns its record:
+  // the runtime's code when it ended the call, else OK (crisp stopped
+  // listening), and no `response` (the messages are Messages()).
+  virtual CallRecord Close() = 0;
+};
+
 class CriClient {
  public:
   virtual ~CriClient() = default;
+
+  // Opens a server-streaming RPC (GetContainerEvents) with one request. The
+  // deadline (`options.timeout`, else the client's default) bounds the whole
+  // stream. The record goes to the recorder at Close().
+  virtual std::unique_ptr<CriStream> OpenStream(const MethodDescriptor& method,
+                                                const google::protobuf::Message& request,
+                                                const CallOptions& options = {}) = 0;
 
   // Calls one unary RPC. Never fails in C++ terms: whatever the runtime (or
   // the transport) answered is in the record, which is also handed to the

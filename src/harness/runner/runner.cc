@@ -152,15 +152,25 @@ class Execution {
     StepResult result;
     result.index = index;
     result.name = step.name;
-    result.kind = step.kind == Step::Kind::kCall ? "call" : step.kind == Step::Kind::kHost ? "host" : "log";
+    result.kind = step.kind == Step::Kind::kCall    ? "call"
+                  : step.kind == Step::Kind::kHost  ? "host"
+                  : step.kind == Step::Kind::kAwait ? "await"
+                                                    : "log";
     result.method = step.method;
     absl::Time start = absl::Now();
     absl::Time wait_until = step.wait ? start + step.wait->timeout : start;
     while (true) {
       ++result.attempts;
-      Attempt attempt = step.kind == Step::Kind::kCall   ? Call(step)
-                        : step.kind == Step::Kind::kHost ? HostStep(step)
-                                                         : ReadLog(step);
+      Attempt attempt = step.kind == Step::Kind::kCall && step.opens_stream ? OpenStream(step)
+                        : step.kind == Step::Kind::kCall                 ? Call(step)
+                        : step.kind == Step::Kind::kHost                 ? HostStep(step)
+                        : step.kind == Step::Kind::kAwait                ? Await(step, /*last=*/false)
+                                                                         : ReadLog(step);
+      if (step.kind == Step::Kind::kAwait &&
+          (attempt.verdict != Verdict::kFail || attempt.final || !step.wait || absl::Now() >= wait_until ||
+           absl::Now() >= deadline_ || Cancelled())) {
+        attempt = Await(step, /*last=*/true);  // the stream is closed and judged once more, as it ended
+      }
       result.observations.push_back(std::move(attempt.observation));
       result.verdict = attempt.verdict;
       result.message = attempt.message;
@@ -256,6 +266,57 @@ class Execution {
         }
       }
     }
+  }
+
+  // Opens a server-streaming call, which collects messages while the next
+  // steps run. The step waits up to 2 s for the runtime to take the call
+  // (its headers), so that what those steps do is not missed; a runtime
+  // that sends no headers before its first message is not waited for longer.
+  Attempt OpenStream(const Step& step) {
+    absl::StatusOr<nlohmann::json> request_json = variables_.Resolve(step.request);
+    if (!request_json.ok()) return HarnessError(std::string(crisp::View(request_json.status().message())));
+    const client::MethodDescriptor* method = *client::FindCriMethod(step.method);
+    std::unique_ptr<google::protobuf::Message> request = client::NewRequest(*method);
+    if (absl::Status parsed = client::ParseJsonInto(request_json->dump(), request.get()); !parsed.ok()) {
+      return HarnessError(std::string(crisp::View(parsed.message())), {{"request", *request_json}});
+    }
+    // The stream may stay open until the scenario's end.
+    absl::Duration timeout = step.timeout.value_or(std::max(absl::ZeroDuration(), deadline_ - absl::Now()));
+    std::unique_ptr<client::CriStream> stream = client_.OpenStream(*method, *request, {.timeout = timeout});
+    bool started = stream->AwaitStarted(absl::Seconds(2));
+    streams_[step.save] = {step.method, *request_json, std::move(stream)};
+    return {Verdict::kPass, "", {{"request", *request_json}, {"stream", "opened"}, {"headers", started}}};
+  }
+
+  // Checks what an open stream has collected: {"messages": [...]}, and its
+  // code once it has ended. `last`: close it first (cancel if it runs on),
+  // so the verdict is on everything it will ever say.
+  Attempt Await(const Step& step, bool last) {
+    auto found = streams_.find(step.await_of);
+    if (found == streams_.end() || !found->second.stream) {
+      return HarnessError(crisp::StrCat("no stream \"", step.await_of, "\" is open (it was awaited before)"));
+    }
+    OpenedStream& opened = found->second;
+    client::CallRecord record;
+    bool ended = last || opened.stream->Ended();
+    if (ended) record = opened.stream->Close();
+    nlohmann::json messages = nlohmann::json::array();
+    for (const auto& message : opened.stream->Messages()) messages.push_back(client::ProtoToJson(*message));
+    if (last) opened.stream.reset();
+    nlohmann::json observation = {{"method", step.method},
+                                  {"request", opened.request},
+                                  {"code_name", ended ? std::string(client::GrpcCodeName(record.code)) : "OK"},
+                                  {"response", {{"messages", messages}}}};
+    if (ended && !record.ok()) record.method = step.method;
+    if (ended) {
+      if (std::optional<Attempt> judged = JudgeCode(step, step.expect, record)) {
+        judged->observation = std::move(observation);
+        return *std::move(judged);
+      }
+    }
+    Attempt attempt = Check(step.expect, {{"messages", messages}}, nlohmann::json());
+    attempt.observation = std::move(observation);
+    return attempt;
   }
 
   Attempt Call(const Step& step) {
@@ -504,6 +565,10 @@ class Execution {
   }
 
   void CleanUp(ScenarioResult& result) {
+    for (auto& [name, opened] : streams_) {
+      if (opened.stream) opened.stream->Close();  // a stream no step awaited
+    }
+    streams_.clear();
     CleanUpRuntime(result);
     // Host-side things last: the runtime's containers may have used them.
     for (const std::string& problem : host_.Undo()) {
@@ -609,6 +674,12 @@ class Execution {
   scenario::Variables variables_;
   std::map<std::string, nlohmann::json> sandbox_configs_;  // by sandbox ID
   std::vector<Created> created_;
+  struct OpenedStream {
+    std::string method;
+    nlohmann::json request;
+    std::unique_ptr<client::CriStream> stream;  // null once awaited
+  };
+  std::map<std::string, OpenedStream> streams_;  // by the opening step's save
 };
 
 }  // namespace

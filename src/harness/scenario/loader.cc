@@ -405,6 +405,7 @@ std::optional<Expectation> ParseExpectation(const YAML::Node& node, Checker& che
 struct ScenarioContext {
   std::set<std::string> saved;                     // names saved by earlier steps
   std::map<std::string, std::string> saved_method;  // name -> RPC
+  std::map<std::string, std::string> streams;       // save name of an opened stream -> RPC
 };
 
 void CheckReferences(const nlohmann::json& request, const SourceLocation& where,
@@ -472,12 +473,18 @@ std::optional<Step> ParseStep(const YAML::Node& node, const std::string& fixture
     checker.Error(node, "a step must be a map (call: RPC, request: ..., expect: ...)");
     return std::nullopt;
   }
-  CheckKeys(node, {"name", "call", "log", "host", "request", "concurrent", "save", "cleanup", "timeout", "wait", "expect"},
+  CheckKeys(node,
+            {"name", "call", "log", "host", "await", "request", "concurrent", "save", "cleanup", "timeout", "wait",
+             "expect"},
             "a step", checker);
   Step step;
   step.where = checker.At(node);
-  if (int(node["call"].IsDefined()) + int(node["log"].IsDefined()) + int(node["host"].IsDefined()) != 1) {
-    checker.Error(node, "a step needs exactly one of call: (an RPC), log: (a saved container) or host: (an action on the host)");
+  if (int(node["call"].IsDefined()) + int(node["log"].IsDefined()) + int(node["host"].IsDefined()) +
+          int(node["await"].IsDefined()) !=
+      1) {
+    checker.Error(node,
+                  "a step needs exactly one of call: (an RPC), log: (a saved container), host: (an action on the "
+                  "host) or await: (a streaming call opened before)");
     return std::nullopt;
   }
   if (node["name"]) step.name = String(node["name"], "name", checker).value_or("");
@@ -492,7 +499,22 @@ std::optional<Step> ParseStep(const YAML::Node& node, const std::string& fixture
       return std::nullopt;
     }
     if (!client::IsUnary(**descriptor)) {
-      checker.Error(node["call"], crisp::StrCat((*descriptor)->name(), " is a streaming RPC; steps call unary RPCs"));
+      if ((*descriptor)->client_streaming()) {
+        checker.Error(node["call"],
+                      crisp::StrCat((*descriptor)->name(), " streams requests; steps call unary and server-streaming RPCs"));
+      }
+      step.opens_stream = true;
+      if (!node["save"]) {
+        checker.Error(node, crisp::StrCat((*descriptor)->name(),
+                                          " is a streaming RPC: its step opens the stream and needs a save: name, "
+                                          "which a later await: step checks"));
+      }
+      for (const char* key : {"expect", "wait", "concurrent"}) {
+        if (node[key]) {
+          checker.Error(node[key], crisp::StrCat(key, ": does not apply to opening a stream; put expect: and wait: on "
+                                                 "the await: step"));
+        }
+      }
     }
     step.method = (*descriptor)->name();
     if (step.name.empty()) step.name = step.method;
@@ -509,6 +531,19 @@ std::optional<Step> ParseStep(const YAML::Node& node, const std::string& fixture
     }
     ValidateMessage(step.request, (*descriptor)->input_type(), "", "", locations, checker);
     CheckReferences(step.request, checker.At(node["request"] ? node["request"] : node), context, checker);
+  } else if (node["await"]) {
+    step.kind = Step::Kind::kAwait;
+    step.await_of = String(node["await"], "await", checker).value_or("");
+    if (step.name.empty()) step.name = "await " + step.await_of;
+    auto opened = context.streams.find(step.await_of);
+    if (opened == context.streams.end()) {
+      checker.Error(node["await"], crisp::StrCat("await: \"", step.await_of,
+                                                 "\" must name an earlier streaming call's save: (GetContainerEvents)"));
+    } else {
+      step.method = opened->second;
+    }
+    if (node["request"]) checker.Error(node["request"], "an await step takes no request");
+    if (node["save"]) checker.Error(node["save"], "an await step saves nothing");
   } else if (node["host"]) {
     step.kind = Step::Kind::kHost;
     ParseHostStep(node["host"], fixture_dir, step, checker);
@@ -551,6 +586,7 @@ std::optional<Step> ParseStep(const YAML::Node& node, const std::string& fixture
       step.save = *save;
       context.saved.insert(*save);
       context.saved_method[*save] = step.method;  // empty for host and log steps
+      if (step.opens_stream) context.streams[*save] = step.method;
     }
   }
   if (node["cleanup"]) {
@@ -594,7 +630,7 @@ std::optional<Step> ParseStep(const YAML::Node& node, const std::string& fixture
       checker.Error(node["expect"], "any_of: and concurrent: do not go together");
     }
   }
-  if (step.kind != Step::Kind::kCall && node["expect"] && node["expect"]["code"]) {
+  if (step.kind != Step::Kind::kCall && step.kind != Step::Kind::kAwait && node["expect"] && node["expect"]["code"]) {
     checker.Error(node["expect"]["code"], "only call steps have a gRPC code to expect");
   }
   return step;

@@ -205,6 +205,51 @@ TEST(LoaderTest, HostStepsConcurrencyRequirementsAndCritestKeys) {
   }));
 }
 
+TEST(LoaderTest, AStreamingCallOpensAStreamThatAnAwaitStepChecks) {
+  LoadResult good = Load(R"(scenarios:
+  - id: runtime.events
+    title: t
+    steps:
+      - call: GetContainerEvents
+        save: events
+      - call: Version
+      - await: events
+        wait: 5s
+        expect: {that: {"": {contains: {messages: [{container_event_type: CONTAINER_CREATED_EVENT}]}}}}
+)");
+  ASSERT_TRUE(good.ok()) << ::testing::PrintToString(Messages(good));
+  const Scenario& scenario = good.suites[0].scenarios[0];
+  EXPECT_EQ(scenario.steps[0].kind, Step::Kind::kCall);
+  EXPECT_TRUE(scenario.steps[0].opens_stream);
+  EXPECT_FALSE(scenario.steps[1].opens_stream);
+  EXPECT_EQ(scenario.steps[2].kind, Step::Kind::kAwait);
+  EXPECT_EQ(scenario.steps[2].await_of, "events");
+  EXPECT_EQ(scenario.steps[2].method, "GetContainerEvents");
+  EXPECT_EQ(scenario.steps[2].name, "await events");
+
+  LoadResult bad = Load(R"(scenarios:
+  - id: a.b
+    title: t
+    steps:
+      - call: GetContainerEvents
+      - call: GetContainerEvents
+        save: events
+        expect: {code: OK}
+      - call: Version
+        save: version
+      - await: version
+      - await: nothing
+        request: {}
+)");
+  EXPECT_THAT(Messages(bad), ::testing::IsSupersetOf({
+      HasSubstr("s.yaml:5:9: GetContainerEvents is a streaming RPC: its step opens the stream and needs a save: name"),
+      HasSubstr("s.yaml:8:17: expect: does not apply to opening a stream"),
+      HasSubstr("s.yaml:11:16: await: \"version\" must name an earlier streaming call's save:"),
+      HasSubstr("await: \"nothing\" must name"),
+      HasSubstr("an await step takes no request"),
+  }));
+}
+
 TEST(LoaderTest, ARepeatedKeyIsAnErrorNotASilentOverride) {
   LoadResult result = Load(R"(scenarios:
   - id: a.b

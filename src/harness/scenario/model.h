@@ -64,11 +64,17 @@ struct Step {
     kCall,  // one CRI RPC
     kLog,   // read a container's CRI log file on the host
     kHost,  // act on the host: host_action with `request` as its arguments
+    kAwait,  // check (and end) a streaming call an earlier step opened
   };
   Kind kind = Kind::kCall;
   std::string name;      // for traces; defaults to the RPC name
   std::string method;    // kCall: RPC name as FindCriMethod takes it
   std::string log_of;    // kLog: the saved CreateContainer step whose log to read
+  // kCall of a server-streaming RPC: the call is opened and runs on while
+  // the next steps do; a later kAwait step (await_of = its save) checks the
+  // messages it has collected: {"messages": [...]}.
+  bool opens_stream = false;
+  std::string await_of;  // kAwait: the save name of the streaming call
   std::string host_action;  // kHost: "temp_dir", "mount", ... (host_actions.h)
   int concurrent = 1;    // kCall: issue the call this many times at once
   // kCall: the request; kHost: the action's arguments. {"$fixture": FILE}

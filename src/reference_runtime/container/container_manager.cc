@@ -258,6 +258,7 @@ absl::StatusOr<std::string> ContainerManager::CreateIn(const SandboxInfo& sandbo
   if (absl::Status saved = Save(container); !saved.ok()) return fail(saved);
   absl::MutexLock lock(&(*entry)->mu);
   (*entry)->record = container;
+  Publish(container, v1::CONTAINER_CREATED_EVENT);
   return container.id;
 }
 
@@ -275,7 +276,16 @@ absl::Status ContainerManager::Start(const std::string& id) {
   absl::MutexLock lock(&entry->mu);
   entry->record.state = v1::CONTAINER_RUNNING;
   entry->record.started_at = absl::ToUnixNanos(absl::Now());
+  Publish(entry->record, v1::CONTAINER_STARTED_EVENT);
   return Save(entry->record);
+}
+
+void ContainerManager::Publish(const Container& container, v1::ContainerEventType type) {
+  if (options_.events != nullptr) options_.events->Publish(container.id, container.sandbox_id, type);
+}
+
+void ContainerManager::NoticeExits() {
+  for (const EntryPtr& entry : containers_.All()) Running(*entry);
 }
 
 void ContainerManager::Refresh(Container& container) {
@@ -292,6 +302,7 @@ void ContainerManager::Refresh(Container& container) {
                                 : std::chrono::duration_cast<std::chrono::nanoseconds>(
                                       std::chrono::file_clock::to_sys(written).time_since_epoch()).count();
   container.reason = fs::exists(Dir(container.id) + "/oom") ? "OOMKilled" : code == 0 ? "Completed" : "Error";
+  Publish(container, v1::CONTAINER_STOPPED_EVENT);
   if (container.conmon && container.conmon->TryReap()) container.conmon.reset();  // crispd is its subreaper
   Save(container).IgnoreError();  // the exit file stays the truth; the record catches up at the next change
 }
@@ -370,6 +381,7 @@ absl::Status ContainerManager::KillAndDestroy(ContainerEntry& entry) {
   Container container = entry.Snapshot();
   absl::Status destroyed = Destroy(container);
   containers_.Erase(container.id);
+  Publish(container, v1::CONTAINER_DELETED_EVENT);
   {
     absl::MutexLock lock(&samples_mu_);
     samples_.erase(container.id);

@@ -25,6 +25,7 @@ struct ContainerOptions {
   std::string state_dir;  // containers/<id>/, attach/
   std::string cgroup_root = "/sys/fs/cgroup";  // where stats are read
   std::string proc_root = "/proc";             // where a pod's network counters are read
+  EventBus* events = nullptr;  // where lifecycle events go (may be null); must outlive the manager
 };
 
 class ContainerManager {
@@ -49,6 +50,10 @@ class ContainerManager {
   absl::StatusOr<std::vector<std::string>> ExecArgv(const std::string& id, const std::vector<std::string>& cmd);
   absl::StatusOr<runtime::v1::ExecSyncResponse> ExecSync(const std::string& id, const std::vector<std::string>& cmd,
                                                          int64_t timeout_seconds);
+
+  // Refreshes every running container's record, so that an exit is noticed
+  // (and published as an event) without anyone asking for the container.
+  void NoticeExits();
 
   // Stats of one container (any state; CPU and memory only while its cgroup
   // exists), and of every running container the filter selects.
@@ -98,6 +103,7 @@ class ContainerManager {
                                        const ImageRecord& image);
   // Reads the exit file into a RUNNING record (and reaps conmon).
   void Refresh(Container& container);
+  void Publish(const Container& container, runtime::v1::ContainerEventType type);
   bool Running(ContainerEntry& entry) ABSL_LOCKS_EXCLUDED(entry.mu);
   // SIGTERM, `grace`, then SIGKILL to every process; returns once it has exited.
   absl::Status Kill(ContainerEntry& entry, absl::Duration grace) ABSL_EXCLUSIVE_LOCKS_REQUIRED(entry.lifecycle)

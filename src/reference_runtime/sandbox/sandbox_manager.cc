@@ -158,6 +158,9 @@ absl::StatusOr<std::string> SandboxManager::Run(const v1::PodSandboxConfig& conf
   sandbox.state = v1::SANDBOX_READY;
   sandbox.creating = false;
   absl::Status saved = Save(sandbox);
+  // As containerd and CRI-O do: a sandbox's events carry its own ID.
+  Publish(sandbox.id, v1::CONTAINER_CREATED_EVENT);
+  Publish(sandbox.id, v1::CONTAINER_STARTED_EVENT);
   absl::MutexLock lock(&(*entry)->mu);
   (*entry)->record = std::move(sandbox);
   if (!saved.ok()) return saved;
@@ -313,7 +316,9 @@ absl::Status SandboxManager::Stop(const std::string& id) {
   // "If there are any running containers in the sandbox, they must be forcibly terminated."
   if (container_hook_) container_hook_(sandbox.id, PodTeardown::kStop);
   if (sandbox.state == v1::SANDBOX_NOTREADY && sandbox.netns.empty()) return absl::OkStatus();
+  const bool was_ready = sandbox.state == v1::SANDBOX_READY;
   absl::Status stopped = StopInfra(sandbox);
+  if (was_ready && sandbox.state == v1::SANDBOX_NOTREADY) Publish(sandbox.id, v1::CONTAINER_STOPPED_EVENT);
   if (fs::exists(Dir(sandbox.id))) Save(sandbox).IgnoreError();  // the record is rewritten by the next change anyway
   absl::MutexLock lock(&entry->mu);
   entry->record = std::move(sandbox);
@@ -329,7 +334,10 @@ absl::Status SandboxManager::Remove(const std::string& id) {
   Sandbox& sandbox = *current;
   // "If there are any running containers in the sandbox, they must be forcibly terminated and removed."
   if (container_hook_) container_hook_(sandbox.id, PodTeardown::kRemove);
-  if (absl::Status stopped = StopInfra(sandbox); !stopped.ok()) {
+  const bool was_ready = sandbox.state == v1::SANDBOX_READY;
+  absl::Status stopped = StopInfra(sandbox);
+  if (was_ready && sandbox.state == v1::SANDBOX_NOTREADY) Publish(sandbox.id, v1::CONTAINER_STOPPED_EVENT);
+  if (!stopped.ok()) {
     // Keep the record, so that a retry can reclaim the network.
     // The teardown's error is the one to report; the record in memory is right either way.
     if (fs::exists(Dir(sandbox.id))) Save(sandbox).IgnoreError();
@@ -342,7 +350,12 @@ absl::Status SandboxManager::Remove(const std::string& id) {
   fs::remove_all(Dir(sandbox.id), error);
   if (error) return absl::InternalError(crisp::StrCat("removing ", Dir(sandbox.id), ": ", error.message()));
   sandboxes_.Erase(sandbox.id);
+  Publish(sandbox.id, v1::CONTAINER_DELETED_EVENT);
   return absl::OkStatus();
+}
+
+void SandboxManager::Publish(const std::string& id, v1::ContainerEventType type) {
+  if (options_.events != nullptr) options_.events->Publish(id, id, type);
 }
 
 absl::StatusOr<v1::PodSandboxStatusResponse> SandboxManager::Status(const std::string& id, bool verbose) {

@@ -20,6 +20,7 @@
 #include "nlohmann/json.hpp"
 #include "reference_runtime/host/seams.h"
 #include "reference_runtime/state/object_table.h"
+#include "reference_runtime/events/event_bus.h"
 #include "runtime/v1/api.pb.h"
 
 namespace crisp::crispd {
@@ -27,6 +28,7 @@ namespace crisp::crispd {
 struct SandboxOptions {
   std::string state_dir;       // sandboxes/<id>/ (bundle, files)
   std::string pause_binary;    // our static pause program
+  EventBus* events = nullptr;  // where lifecycle events go (may be null); must outlive the manager
 };
 
 // What a sandbox's Stop or Remove asks of its containers.
@@ -98,6 +100,7 @@ class SandboxManager {
   absl::Status StartInfra(Sandbox& sandbox);
   // Ends the infra process and reclaims the network. Idempotent.
   absl::Status StopInfra(Sandbox& sandbox);
+  void Publish(const std::string& id, runtime::v1::ContainerEventType type);
   absl::StatusOr<SandboxInfo> InfoOf(const SandboxEntry& entry) const ABSL_SHARED_LOCKS_REQUIRED(entry.mu);
 
   SandboxOptions options_;

@@ -208,6 +208,39 @@ grpc::Status RuntimeServiceImpl::ListPodSandboxMetrics(grpc::ServerContext*, con
   });
 }
 
+grpc::Status RuntimeServiceImpl::GetContainerEvents(grpc::ServerContext* context, const v1::GetEventsRequest*,
+                                                    grpc::ServerWriter<v1::ContainerEventResponse>* writer) {
+  return AnswerRpc("GetContainerEvents", [&]() -> absl::Status {
+    if (events_ == nullptr) return absl::UnimplementedError("this crispd publishes no events");
+    std::shared_ptr<EventBus::Subscription> subscription = events_->Subscribe();
+    // Headers now: the client knows it is subscribed before anything happens.
+    writer->SendInitialMetadata();
+    while (!context->IsCancelled()) {
+      std::optional<LifecycleEvent> event = subscription->Next(absl::Seconds(1));
+      if (!event) {
+        containers_.NoticeExits();  // an exit nobody asked about is an event too
+        continue;
+      }
+      v1::ContainerEventResponse response;
+      response.set_container_id(event->id);
+      response.set_container_event_type(event->type);
+      response.set_created_at(event->at);
+      if (absl::StatusOr<v1::PodSandboxStatusResponse> pod = sandboxes_.Status(event->sandbox_id, false); pod.ok()) {
+        *response.mutable_pod_sandbox_status() = pod->status();
+      }
+      v1::ContainerFilter in_pod;
+      in_pod.set_pod_sandbox_id(event->sandbox_id);
+      for (const v1::Container& container : containers_.List(in_pod)) {
+        if (absl::StatusOr<v1::ContainerStatusResponse> status = containers_.Status(container.id(), false); status.ok()) {
+          *response.add_containers_statuses() = status->status();
+        }
+      }
+      if (!writer->Write(response)) break;  // the client is gone
+    }
+    return absl::OkStatus();
+  });
+}
+
 grpc::Status RuntimeServiceImpl::ContainerStats(grpc::ServerContext*, const v1::ContainerStatsRequest* request,
                                                 v1::ContainerStatsResponse* response) {
   return AnswerRpc("ContainerStats", [&] {

@@ -20,10 +20,13 @@ namespace crisp::crispd {
 
 class RuntimeServiceImpl final : public runtime::v1::RuntimeService::Service {
  public:
-  // `config`: crispd's settings, as Status answers them when asked verbose.
+  // `events`: what the managers publish (null: GetContainerEvents answers
+  // UNIMPLEMENTED); `config`: crispd's settings, as Status answers them
+  // when asked verbose.
   RuntimeServiceImpl(SandboxManager& sandboxes, ContainerManager& containers, StreamingServer& streaming,
-                     nlohmann::json config = nlohmann::json::object())
-      : sandboxes_(sandboxes), containers_(containers), streaming_(streaming), config_(std::move(config)) {}
+                     EventBus* events = nullptr, nlohmann::json config = nlohmann::json::object())
+      : sandboxes_(sandboxes), containers_(containers), streaming_(streaming), events_(events),
+        config_(std::move(config)) {}
 
   grpc::Status Version(grpc::ServerContext* context, const runtime::v1::VersionRequest* request,
                        runtime::v1::VersionResponse* response) override;
@@ -56,6 +59,11 @@ class RuntimeServiceImpl final : public runtime::v1::RuntimeService::Service {
   grpc::Status UpdateContainerResources(grpc::ServerContext* context,
                                         const runtime::v1::UpdateContainerResourcesRequest* request,
                                         runtime::v1::UpdateContainerResourcesResponse* response) override;
+  // Streams lifecycle events of containers and sandboxes until the client
+  // hangs up: each with the pod's status and its containers' statuses, as
+  // the kubelet's evented PLEG reads them.
+  grpc::Status GetContainerEvents(grpc::ServerContext* context, const runtime::v1::GetEventsRequest* request,
+                                  grpc::ServerWriter<runtime::v1::ContainerEventResponse>* writer) override;
   grpc::Status ContainerStats(grpc::ServerContext* context, const runtime::v1::ContainerStatsRequest* request,
                               runtime::v1::ContainerStatsResponse* response) override;
   grpc::Status ListContainerStats(grpc::ServerContext* context, const runtime::v1::ListContainerStatsRequest* request,
@@ -87,6 +95,7 @@ class RuntimeServiceImpl final : public runtime::v1::RuntimeService::Service {
   SandboxManager& sandboxes_;
   ContainerManager& containers_;
   StreamingServer& streaming_;
+  EventBus* events_;
   const nlohmann::json config_;
   absl::Mutex mu_;
   std::string pod_cidr_ ABSL_GUARDED_BY(mu_);  // the last UpdateRuntimeConfig's
