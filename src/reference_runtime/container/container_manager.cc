@@ -247,7 +247,10 @@ absl::StatusOr<std::string> ContainerManager::CreateIn(const SandboxInfo& sandbo
                            host_.oci->Binary(container.handler),
                            host_.oci->Root(container.handler),
                            container.log_path,
-                           options_.state_dir + "/attach"};
+                           options_.state_dir + "/attach",
+                           config.stdin(),
+                           config.stdin_once(),
+                           config.tty()};
   absl::StatusOr<Monitor::Started> started = host_.monitor->Start(request);
   if (!started.ok()) {
     fs::remove(container.log_path, error);  // "a failed create must not leave a log file behind"
@@ -670,12 +673,24 @@ std::vector<v1::ContainerStats> ContainerManager::ListStats(const v1::ContainerS
 }
 
 absl::StatusOr<std::vector<std::string>> ContainerManager::ExecArgv(const std::string& id,
-                                                                    const std::vector<std::string>& cmd) {
+                                                                    const std::vector<std::string>& cmd,
+                                                                    const std::string& console_socket) {
   absl::StatusOr<EntryPtr> entry = FindRunning(id);
   if (!entry.ok()) return entry.status();
   const Container container = (*entry)->Snapshot();
   if (cmd.empty()) return absl::InvalidArgumentError("no command to execute");
-  return host_.oci->ExecCommand(container.handler, container.id, cmd);
+  return host_.oci->ExecCommand(container.handler, container.id, cmd, console_socket);
+}
+
+absl::StatusOr<ContainerManager::AttachPoint> ContainerManager::Attach(const std::string& id, bool stdin) {
+  absl::StatusOr<EntryPtr> entry = FindRunning(id);
+  if (!entry.ok()) return entry.status();
+  const Container container = (*entry)->Snapshot();
+  if (stdin && !container.config.stdin()) {
+    return absl::FailedPreconditionError(
+        crisp::StrCat("container ", container.id, " has no stdin to attach to (it was created without stdin: true)"));
+  }
+  return AttachPoint{Dir(container.id), container.config.tty()};
 }
 
 absl::StatusOr<v1::ExecSyncResponse> ContainerManager::ExecSync(const std::string& id, const std::vector<std::string>& cmd,

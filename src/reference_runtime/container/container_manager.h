@@ -45,9 +45,18 @@ class ContainerManager {
   absl::StatusOr<runtime::v1::ContainerStatusResponse> Status(const std::string& id, bool verbose);
   std::vector<runtime::v1::Container> List(const runtime::v1::ContainerFilter& filter);
   // The command line that runs `cmd` in a running container, for a
-  // streaming exec; NotFound or FailedPrecondition otherwise, and
-  // InvalidArgument for no command.
-  absl::StatusOr<std::vector<std::string>> ExecArgv(const std::string& id, const std::vector<std::string>& cmd);
+  // streaming exec (in a terminal, with a `console_socket`); NotFound or
+  // FailedPrecondition otherwise, and InvalidArgument for no command.
+  absl::StatusOr<std::vector<std::string>> ExecArgv(const std::string& id, const std::vector<std::string>& cmd,
+                                                    const std::string& console_socket = "");
+  // Where a running container's stdio is served (its monitor's `attach`
+  // socket and `ctl` FIFO are in `dir`), and whether it has a terminal.
+  // FailedPrecondition for stdin the container was not created with.
+  struct AttachPoint {
+    std::string dir;
+    bool tty = false;
+  };
+  absl::StatusOr<AttachPoint> Attach(const std::string& id, bool stdin);
   absl::StatusOr<runtime::v1::ExecSyncResponse> ExecSync(const std::string& id, const std::vector<std::string>& cmd,
                                                          int64_t timeout_seconds);
 

@@ -134,8 +134,10 @@ absl::StatusOr<std::string> FakeOciRuntime::State(const std::string&, const std:
 }
 
 std::vector<std::string> FakeOciRuntime::ExecCommand(const std::string&, const std::string& id,
-                                                     const std::vector<std::string>& cmd) const {
+                                                     const std::vector<std::string>& cmd,
+                                                     const std::string& console_socket) const {
   std::vector<std::string> argv = {"/fake/exec", id};
+  if (!console_socket.empty()) argv.insert(argv.begin() + 1, "--console-socket=" + console_socket);
   argv.insert(argv.end(), cmd.begin(), cmd.end());
   return argv;
 }

@@ -57,7 +57,8 @@ class FakeOciRuntime : public OciRuntime {
   absl::Status Update(const std::string& handler, const std::string& id, const nlohmann::json& resources) override;
   absl::StatusOr<std::string> State(const std::string& handler, const std::string& id) override;
   std::vector<std::string> ExecCommand(const std::string& handler, const std::string& id,
-                                       const std::vector<std::string>& cmd) const override;
+                                       const std::vector<std::string>& cmd,
+                                       const std::string& console_socket) const override;
   absl::StatusOr<RunResult> ExecSync(const std::string& handler, const std::string& id,
                                      const std::vector<std::string>& cmd, absl::Duration timeout,
                                      size_t max_output) override;

@@ -146,8 +146,12 @@ absl::StatusOr<std::string> RuncRuntime::State(const std::string& handler, const
 }
 
 std::vector<std::string> RuncRuntime::ExecCommand(const std::string& handler, const std::string& id,
-                                                  const std::vector<std::string>& cmd) const {
-  std::vector<std::string> argv = Command(handler, {"exec", id});
+                                                  const std::vector<std::string>& cmd,
+                                                  const std::string& console_socket) const {
+  std::vector<std::string> argv = console_socket.empty()
+                                      ? Command(handler, {"exec", id})
+                                      : Command(handler, {"exec", "--tty", "--detach", "--console-socket", console_socket,
+                                                          "--pid-file", console_socket + ".pid", id});
   argv.insert(argv.end(), cmd.begin(), cmd.end());
   return argv;
 }
@@ -156,7 +160,7 @@ absl::StatusOr<RunResult> RuncRuntime::ExecSync(const std::string& handler, cons
                                                 const std::vector<std::string>& cmd, absl::Duration timeout,
                                                 size_t max_output) {
   RunOptions options;
-  options.spawn.argv = ExecCommand(handler, id, cmd);
+  options.spawn.argv = ExecCommand(handler, id, cmd, "");
   if (timeout > absl::ZeroDuration()) options.timeout = timeout;  // runc passes SIGTERM on to the command
   options.max_output = max_output;
   return RunProgram(options);
@@ -259,12 +263,18 @@ absl::StatusOr<int> RunConmon(const std::vector<std::string>& argv, const std::s
 
 absl::StatusOr<Monitor::Started> ConmonMonitor::Start(const Request& request) {
   const std::string& dir = request.dir;
-  absl::StatusOr<int> pid = RunConmon(
-      {conmon_, "--api-version", "1", "-b", dir, "-c", request.id, "-u", request.id, "-n", request.name, "-r",
-       request.runtime_binary, "--runtime-arg", "--root=" + request.runtime_root, "-p", dir + "/pidfile", "-P",
-       dir + "/conmon.pid", "-l", request.log_path, "--exit-dir", dir + "/exits", "--persist-dir", dir,
-       "--socket-dir-path", request.attach_dir, "--log-level", "error"},
-      dir, dir + "/conmon.log");
+  std::vector<std::string> argv = {
+      conmon_, "--api-version", "1", "-b", dir, "-c", request.id, "-u", request.id, "-n", request.name, "-r",
+      request.runtime_binary, "--runtime-arg", "--root=" + request.runtime_root, "-p", dir + "/pidfile", "-P",
+      dir + "/conmon.pid", "-l", request.log_path, "--exit-dir", dir + "/exits", "--persist-dir", dir,
+      "--socket-dir-path", request.attach_dir, "--log-level", "error"};
+  // Its attach socket serves the container's stdio to Attach; stdin is a
+  // pipe only when the container asked for one, and outlives an attach
+  // session unless stdin_once.
+  if (request.stdin) argv.push_back("--stdin");
+  if (request.stdin && !request.stdin_once) argv.push_back("--leave-stdin-open");
+  if (request.tty) argv.push_back("--terminal");
+  absl::StatusOr<int> pid = RunConmon(argv, dir, dir + "/conmon.log");
   if (!pid.ok()) return pid.status();
   Started started;
   started.container_pid = *pid;

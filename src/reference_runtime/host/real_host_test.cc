@@ -106,8 +106,12 @@ TEST_F(RuncRuntimeTest, StateAndList) {
 }
 
 TEST_F(RuncRuntimeTest, ExecSyncCapturesAndTimesOut) {
-  EXPECT_THAT(runtime_->ExecCommand("", "c1", {"ls", "-l"}),
+  EXPECT_THAT(runtime_->ExecCommand("", "c1", {"ls", "-l"}, ""),
               ElementsAre(temp_.path() + "/runc", "--root", temp_.path() + "/state/oci/runc", "exec", "c1", "ls", "-l"));
+  EXPECT_THAT(runtime_->ExecCommand("", "c1", {"sh"}, "/tmp/c/1.sock"),
+              ElementsAre(temp_.path() + "/runc", "--root", temp_.path() + "/state/oci/runc", "exec", "--tty",
+                          "--detach", "--console-socket", "/tmp/c/1.sock", "--pid-file", "/tmp/c/1.sock.pid", "c1",
+                          "sh"));
   absl::StatusOr<RunResult> ran = runtime_->ExecSync("", "c1", {"echo", "hi"}, absl::ZeroDuration(), 1024);
   ASSERT_TRUE(ran.ok()) << ran.status();
   EXPECT_EQ(ran->stdout_text, "ran: echo hi\n");

@@ -58,9 +58,14 @@ class OciRuntime {
   virtual absl::Status Update(const std::string& handler, const std::string& id, const nlohmann::json& resources) = 0;
   // "created", "running", "stopped"...; NotFound once deleted.
   virtual absl::StatusOr<std::string> State(const std::string& handler, const std::string& id) = 0;
-  // The command line that runs `cmd` in the container (for streaming exec).
+  // The command line that runs `cmd` in the container (for streaming exec);
+  // with a `console_socket`, in a new terminal whose master the runtime
+  // sends there, detached: the runtime exits once the command runs, and the
+  // command's PID is in `<console_socket>.pid` (crispd, the child
+  // subreaper, becomes its parent).
   virtual std::vector<std::string> ExecCommand(const std::string& handler, const std::string& id,
-                                               const std::vector<std::string>& cmd) const = 0;
+                                               const std::vector<std::string>& cmd,
+                                               const std::string& console_socket) const = 0;
   // Runs `cmd` in the container to its end; past `timeout` (when not zero)
   // it is ended and the result says timed_out.
   virtual absl::StatusOr<RunResult> ExecSync(const std::string& handler, const std::string& id,
@@ -96,6 +101,9 @@ class Monitor {
     std::string runtime_root;
     std::string log_path;  // the CRI log
     std::string attach_dir;
+    bool stdin = false;       // keep a pipe to the container's stdin (ContainerConfig.stdin)
+    bool stdin_once = false;  // close it when the first attach session ends
+    bool tty = false;         // the container runs in a terminal
   };
   struct Started {
     int container_pid = 0;

@@ -46,6 +46,17 @@ bool IsCidr(const std::string& text) {
   return false;
 }
 
+// ExecRequest and AttachRequest: "One of `stdin`, `stdout`, and `stderr`
+// MUST be true. If `tty` is true, `stderr` MUST be false."
+template <typename Request>
+absl::Status CheckStreams(const Request& request) {
+  if (!request.stdin() && !request.stdout() && !request.stderr()) {
+    return absl::InvalidArgumentError("one of stdin, stdout and stderr must be true");
+  }
+  if (request.tty() && request.stderr()) return absl::InvalidArgumentError("tty and stderr cannot both be true");
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 grpc::Status RuntimeServiceImpl::Version(grpc::ServerContext*, const v1::VersionRequest*,
@@ -314,16 +325,25 @@ grpc::Status RuntimeServiceImpl::ReopenContainerLog(grpc::ServerContext*, const 
 grpc::Status RuntimeServiceImpl::Exec(grpc::ServerContext*, const v1::ExecRequest* request,
                                       v1::ExecResponse* response) {
   return AnswerRpc("Exec", [&]() -> absl::Status {
-    if (!request->stdin() && !request->stdout() && !request->stderr()) {
-      return absl::InvalidArgumentError("one of stdin, stdout and stderr must be true");
-    }
-    if (request->tty() && request->stderr()) return absl::InvalidArgumentError("tty and stderr cannot both be true");
-    if (request->tty()) return absl::UnimplementedError("crispd does not run exec with a tty yet");
+    if (absl::Status valid = CheckStreams(*request); !valid.ok()) return valid;
+    const std::string console = request->tty() ? streaming_.ConsoleSocket() : "";
     absl::StatusOr<std::vector<std::string>> argv = containers_.ExecArgv(
-        request->container_id(), std::vector<std::string>(request->cmd().begin(), request->cmd().end()));
+        request->container_id(), std::vector<std::string>(request->cmd().begin(), request->cmd().end()), console);
     if (!argv.ok()) return argv.status();
+    response->set_url(streaming_.ExecUrl(
+        {*std::move(argv), request->stdin(), request->stdout(), request->stderr(), request->tty(), console}));
+    return absl::OkStatus();
+  });
+}
+
+grpc::Status RuntimeServiceImpl::Attach(grpc::ServerContext*, const v1::AttachRequest* request,
+                                        v1::AttachResponse* response) {
+  return AnswerRpc("Attach", [&]() -> absl::Status {
+    if (absl::Status valid = CheckStreams(*request); !valid.ok()) return valid;
+    absl::StatusOr<ContainerManager::AttachPoint> point = containers_.Attach(request->container_id(), request->stdin());
+    if (!point.ok()) return point.status();
     response->set_url(
-        streaming_.ExecUrl({*std::move(argv), request->stdin(), request->stdout(), request->stderr()}));
+        streaming_.AttachUrl({point->dir, request->stdin(), request->stdout(), request->stderr(), point->tty}));
     return absl::OkStatus();
   });
 }

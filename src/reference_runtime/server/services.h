@@ -1,8 +1,8 @@
 // crispd's gRPC services: runtime info and config, pod sandboxes,
 // containers and their resources, the image service, container and pod
-// stats, and Exec (without a tty) and PortForward; every other RPC (Attach,
-// ...) answers UNIMPLEMENTED, gRPC's default. Each method is one AnswerRpc
-// call.
+// stats, events, and Exec, Attach and PortForward; every other RPC
+// (CheckpointContainer, ...) answers UNIMPLEMENTED, gRPC's default. Each
+// method is one AnswerRpc call.
 #pragma once
 
 #include <memory>
@@ -88,6 +88,8 @@ class RuntimeServiceImpl final : public runtime::v1::RuntimeService::Service {
                                   runtime::v1::ReopenContainerLogResponse* response) override;
   grpc::Status Exec(grpc::ServerContext* context, const runtime::v1::ExecRequest* request,
                     runtime::v1::ExecResponse* response) override;
+  grpc::Status Attach(grpc::ServerContext* context, const runtime::v1::AttachRequest* request,
+                      runtime::v1::AttachResponse* response) override;
   grpc::Status PortForward(grpc::ServerContext* context, const runtime::v1::PortForwardRequest* request,
                            runtime::v1::PortForwardResponse* response) override;
 

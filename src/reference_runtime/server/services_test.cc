@@ -225,12 +225,33 @@ TEST_F(RuntimeServiceTest, ExecValidatesItsStreamsAndAnswersAUrl) {
   request.set_tty(true);
   EXPECT_EQ(service_->Exec(nullptr, &request, &response).error_code(), grpc::StatusCode::INVALID_ARGUMENT);
   request.set_stderr(false);
-  EXPECT_EQ(service_->Exec(nullptr, &request, &response).error_code(), grpc::StatusCode::UNIMPLEMENTED);
+  EXPECT_TRUE(service_->Exec(nullptr, &request, &response).ok());  // in a terminal
   request.set_tty(false);
   ASSERT_TRUE(service_->Exec(nullptr, &request, &response).ok());
   EXPECT_THAT(response.url(), StartsWith("http://127.0.0.1:"));
   request.set_container_id("unknown");
   EXPECT_EQ(service_->Exec(nullptr, &request, &response).error_code(), grpc::StatusCode::NOT_FOUND);
+}
+
+TEST_F(RuntimeServiceTest, AttachValidatesItsStreamsAndTheContainersStdin) {
+  std::string ctr = RunContainer(RunPod());  // created without stdin
+  v1::AttachRequest request;
+  request.set_container_id(ctr);
+  v1::AttachResponse response;
+  EXPECT_EQ(service_->Attach(nullptr, &request, &response).error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  request.set_tty(true);
+  request.set_stderr(true);
+  EXPECT_EQ(service_->Attach(nullptr, &request, &response).error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  request.set_tty(false);
+  ASSERT_TRUE(service_->Attach(nullptr, &request, &response).ok());
+  EXPECT_THAT(response.url(), StartsWith("http://127.0.0.1:"));
+  EXPECT_THAT(response.url(), ::testing::HasSubstr("/attach/"));
+  request.set_stdin(true);
+  grpc::Status no_stdin = service_->Attach(nullptr, &request, &response);
+  EXPECT_EQ(no_stdin.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
+  EXPECT_THAT(no_stdin.error_message(), HasSubstr("created without stdin"));
+  request.set_container_id("unknown");
+  EXPECT_EQ(service_->Attach(nullptr, &request, &response).error_code(), grpc::StatusCode::NOT_FOUND);
 }
 
 TEST_F(RuntimeServiceTest, PortForwardTakesOneValidPortOfAReadyPod) {

@@ -6,7 +6,11 @@
 #include <sched.h>
 #include <signal.h>
 #include <sys/random.h>
+#include <poll.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
+#include <sys/un.h>
+#include <termios.h>
 #include <unistd.h>
 
 #include <boost/asio/io_context.hpp>
@@ -113,12 +117,14 @@ class Channels {
 // The client's side of a session: what it sends on channel 0, written in
 // order to `sink` (the command's stdin, the pod's connection). Reading
 // pauses while kMaxQueued messages wait, so a sink that does not read stops
-// the client, not crispd's memory. `on_end` runs when the client is gone.
+// the client, not crispd's memory. `on_end` runs when the client is gone;
+// `on_resize` gets each channel-4 message (a terminal size), if set.
 template <typename Sink>
 class Inbound {
  public:
-  Inbound(websocket::stream<tcp::socket>& ws, Sink& sink, std::function<void()> on_end)
-      : ws_(ws), sink_(sink), on_end_(std::move(on_end)) {}
+  Inbound(websocket::stream<tcp::socket>& ws, Sink& sink, std::function<void()> on_end,
+          std::function<void(const std::string&)> on_resize = nullptr)
+      : ws_(ws), sink_(sink), on_end_(std::move(on_end)), on_resize_(std::move(on_resize)) {}
 
   void Start() { Read(); }
 
@@ -131,6 +137,8 @@ class Inbound {
       if (message.size() > 1 && message[0] == 0 && sink_.is_open()) {
         queue_.push_back(message.substr(1));
         if (queue_.size() == 1) Write();
+      } else if (message.size() > 1 && message[0] == 4 && on_resize_) {
+        on_resize_(message.substr(1));
       }
       if (queue_.size() < kMaxQueued) return Read();
       paused_ = true;
@@ -152,6 +160,7 @@ class Inbound {
   websocket::stream<tcp::socket>& ws_;
   Sink& sink_;
   std::function<void()> on_end_;
+  std::function<void(const std::string&)> on_resize_;
   beast::flat_buffer incoming_;
   std::deque<std::string> queue_;
   bool paused_ = false;
@@ -171,13 +180,88 @@ std::string StatusDocument(const ExitStatus& exit) {
   return status.dump();
 }
 
-// Exec: the command's pipes on one side, the channels on the other.
+// {"Width": 80, "Height": 24} (a v4 TerminalSize); nullopt if it is not one.
+std::optional<winsize> TerminalSize(const std::string& text) {
+  nlohmann::json size = nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);
+  if (!size.is_object() || !size.value("Width", nlohmann::json()).is_number_unsigned() ||
+      !size.value("Height", nlohmann::json()).is_number_unsigned()) {
+    return std::nullopt;
+  }
+  winsize out{};
+  out.ws_col = static_cast<unsigned short>(std::min<uint64_t>(size["Width"].get<uint64_t>(), 0xffff));
+  out.ws_row = static_cast<unsigned short>(std::min<uint64_t>(size["Height"].get<uint64_t>(), 0xffff));
+  return out;
+}
+
+// Waits (up to `within`, and while `child` runs) for the OCI runtime to
+// connect to the console socket and send the terminal's master; -1 and
+// `error` otherwise.
+int ReceiveConsole(int listener, Child& child, absl::Duration within, std::string* error) {
+  const absl::Time until = absl::Now() + within;
+  while (true) {
+    pollfd fds[2] = {{listener, POLLIN, 0}, {child.pidfd(), POLLIN, 0}};
+    int ready = poll(fds, 2, 100);
+    if (ready > 0 && (fds[0].revents & POLLIN)) break;
+    if (ready > 0 && (fds[1].revents & POLLIN)) {
+      *error = "the runtime ended before it sent the terminal";
+      return -1;
+    }
+    if (absl::Now() >= until) {
+      *error = "the runtime sent no terminal in time";
+      return -1;
+    }
+  }
+  int connection = accept4(listener, nullptr, nullptr, SOCK_CLOEXEC);
+  if (connection < 0) {
+    *error = crisp::StrCat("console socket: ", std::strerror(errno));
+    return -1;
+  }
+  char name[256];
+  char control[CMSG_SPACE(sizeof(int))] = {};
+  iovec io{name, sizeof name};
+  msghdr message{};
+  message.msg_iov = &io;
+  message.msg_iovlen = 1;
+  message.msg_control = control;
+  message.msg_controllen = sizeof control;
+  ssize_t got = recvmsg(connection, &message, MSG_CMSG_CLOEXEC);
+  close(connection);
+  cmsghdr* header = got >= 0 ? CMSG_FIRSTHDR(&message) : nullptr;
+  if (header == nullptr || header->cmsg_level != SOL_SOCKET || header->cmsg_type != SCM_RIGHTS) {
+    *error = "the runtime sent no terminal over the console socket";
+    return -1;
+  }
+  int master = -1;
+  std::memcpy(&master, CMSG_DATA(header), sizeof master);
+  return master;
+}
+
+int ListenUnix(const std::string& path, int type, std::string* error) {
+  sockaddr_un address{};
+  address.sun_family = AF_UNIX;
+  if (path.size() >= sizeof address.sun_path) {
+    *error = crisp::StrCat(path, " is too long for a socket path");
+    return -1;
+  }
+  std::memcpy(address.sun_path, path.c_str(), path.size() + 1);
+  int fd = socket(AF_UNIX, type | SOCK_CLOEXEC, 0);
+  if (fd < 0 || bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) != 0 || listen(fd, 1) != 0) {
+    *error = crisp::StrCat("listening on ", path, ": ", std::strerror(errno));
+    if (fd >= 0) close(fd);
+    return -1;
+  }
+  return fd;
+}
+
+// Exec: the command's pipes (or its terminal) on one side, the channels on
+// the other.
 class ExecSession {
  public:
   ExecSession(asio::io_context& io, websocket::stream<tcp::socket>& ws, const ExecTarget& target)
       : io_(io), ws_(ws), target_(target), channels_(ws), in_(io), out_(io), err_(io) {}
 
   void Run() {
+    if (target_.tty) return RunWithTerminal();
     SpawnOptions options;
     options.argv = target_.argv;
     options.in = target_.stdin ? Stdio::Pipe() : Stdio::Null();
@@ -207,9 +291,81 @@ class ExecSession {
   // process group. Killing runc alone would orphan the command to crispd.
   void KillCommand() {
     if (child_) child_->Signal(SIGKILL);
+    if (command_.valid() && !command_.HasExited()) command_.Signal(SIGKILL);
   }
 
  private:
+  // The runtime makes the terminal, sends its master to the console
+  // socket and detaches; the command is then ours (crispd is the child
+  // subreaper) and held by pidfd. The master is both stdin and stdout, and
+  // channel 4 resizes it.
+  void RunWithTerminal() {
+    std::string error;
+    int listener = ListenUnix(target_.console_socket, SOCK_STREAM, &error);
+    if (listener < 0) return Fail(error);
+    SpawnOptions options;
+    options.argv = target_.argv;
+    options.in = Stdio::Null();
+    options.out = Stdio::Null();
+    options.err = Stdio::Pipe();
+    absl::StatusOr<Child> runtime = Child::Spawn(options);
+    if (!runtime.ok()) {
+      close(listener);
+      unlink(target_.console_socket.c_str());
+      return Fail(std::string(runtime.status().message()));
+    }
+    int master = ReceiveConsole(listener, *runtime, absl::Seconds(10), &error);
+    close(listener);
+    unlink(target_.console_socket.c_str());
+    if (master < 0) runtime->Signal(SIGKILL);
+    ExitStatus runtime_exit = runtime->Wait();
+    // What the runtime said on its way out says why, when it failed.
+    int stderr_fd = runtime->TakeStderr();
+    std::string said(4096, '\0');
+    ssize_t n = stderr_fd >= 0 ? read(stderr_fd, said.data(), said.size()) : -1;
+    if (stderr_fd >= 0) close(stderr_fd);
+    said.resize(n > 0 ? static_cast<size_t>(n) : 0);
+    std::string pid_file = target_.console_socket + ".pid";
+    int pid = 0;
+    std::ifstream(pid_file) >> pid;
+    unlink(pid_file.c_str());
+    if (master >= 0 && runtime_exit.success() && pid > 0) {
+      absl::StatusOr<AdoptedProcess> command = AdoptedProcess::Open(pid);
+      if (command.ok()) command_ = std::move(*command);
+    }
+    if (!command_.valid()) {
+      if (master >= 0) close(master);
+      if (error.empty()) error = crisp::StrCat("the runtime did not start the command (", runtime_exit.Describe(), ")");
+      return Fail(said.empty() ? error : crisp::StrCat(error, ": ", said));
+    }
+    int reader = dup(master);
+    in_.assign(master);
+    out_.assign(reader);
+    resize_ = [this](const std::string& text) {
+      if (std::optional<winsize> size = TerminalSize(text); size && in_.is_open()) {
+        ioctl(in_.native_handle(), TIOCSWINSZ, &*size);
+      }
+    };
+    channels_.Send(1, "");
+    ++ended_;  // no stderr to wait for: the terminal is the only output
+    Pump(out_, 1, target_.stdout, out_buffer_);
+    client_.Start();
+    io_.run();
+    if (!reported_) {  // the client went away first
+      KillCommand();
+      AwaitCommand();
+    }
+  }
+
+  // The terminal's command, once its terminal has closed: it has exited, or
+  // is about to.
+  ExitStatus AwaitCommand() {
+    for (int i = 0; i < 500 && !command_.HasExited(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    std::optional<ExitStatus> status = command_.PeekExit();
+    command_.TryReap();
+    return status.value_or(ExitStatus{});
+  }
+
   void Fail(const std::string& message) {
     channels_.Send(3, nlohmann::json{{"metadata", nlohmann::json::object()},
                                      {"status", "Failure"},
@@ -234,6 +390,10 @@ class ExecSession {
   // stdout and stderr have ended: the command is done (or detached them).
   void Exited() {
     if (child_ && !child_->reaped()) channels_.Send(3, StatusDocument(child_->Wait()));
+    if (command_.valid() && !reported_) {
+      reported_ = true;
+      channels_.Send(3, StatusDocument(AwaitCommand()));
+    }
     channels_.CloseWhenDrained();
     beast::error_code ignored;
     if (in_.is_open()) in_.close(ignored);
@@ -255,9 +415,113 @@ class ExecSession {
   Channels channels_;
   asio::posix::stream_descriptor in_, out_, err_;
   std::array<char, 32 * 1024> out_buffer_{}, err_buffer_{};
-  Inbound<asio::posix::stream_descriptor> client_{ws_, in_, [this] { ClientGone(); }};
+  std::function<void(const std::string&)> resize_;
+  Inbound<asio::posix::stream_descriptor> client_{ws_, in_, [this] { ClientGone(); },
+                                                  [this](const std::string& size) {
+                                                    if (resize_) resize_(size);
+                                                  }};
   std::optional<Child> child_;
+  AdoptedProcess command_;  // with a terminal: the command, detached from the runtime
+  bool reported_ = false;   // its exit status has been sent
   int ended_ = 0;
+};
+
+// What the client types, to conmon's attach socket: one packet per write,
+// none larger than conmon reads at once, so nothing is cut off.
+class PacketSink {
+ public:
+  static constexpr size_t kMaxPacket = 8192;
+  explicit PacketSink(asio::io_context& io) : socket_(io) {}
+  using executor_type = asio::posix::stream_descriptor::executor_type;
+  executor_type get_executor() { return socket_.get_executor(); }
+  // Input goes through only when the client asked for stdin.
+  bool is_open() const { return accepts_input_ && socket_.is_open(); }
+  void set_accepts_input(bool accepts) { accepts_input_ = accepts; }
+  template <typename Buffers, typename Handler>
+  auto async_write_some(const Buffers& buffers, Handler&& handler) {
+    asio::const_buffer first = *asio::buffer_sequence_begin(buffers);
+    return socket_.async_write_some(asio::buffer(first.data(), std::min(first.size(), kMaxPacket)),
+                                    std::forward<Handler>(handler));
+  }
+  asio::posix::stream_descriptor& socket() { return socket_; }
+
+ private:
+  asio::posix::stream_descriptor socket_;
+  bool accepts_input_ = false;
+};
+
+// Attach: conmon's attach socket on one side, the channels on the other.
+// The container runs on when the client goes.
+class AttachSession {
+ public:
+  AttachSession(asio::io_context& io, websocket::stream<tcp::socket>& ws, const AttachTarget& target)
+      : io_(io), target_(target), channels_(ws), conmon_(io), client_(ws, conmon_, [this] { ClientGone(); },
+                                                                       [this](const std::string& size) { Resize(size); }) {}
+
+  void Run() {
+    // By the directory's descriptor: its path may be longer than sun_path.
+    int dir = open(target_.dir.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC);
+    std::string path = crisp::StrCat("/proc/self/fd/", dir, "/attach");
+    sockaddr_un address{};
+    address.sun_family = AF_UNIX;
+    std::memcpy(address.sun_path, path.c_str(), std::min(path.size() + 1, sizeof address.sun_path - 1));
+    int fd = dir < 0 ? -1 : socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+    if (fd < 0 || connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) != 0) {
+      std::string error = crisp::StrCat("cannot reach the container's attach socket: ", std::strerror(errno));
+      if (fd >= 0) close(fd);
+      if (dir >= 0) close(dir);
+      channels_.Send(3, nlohmann::json{{"metadata", nlohmann::json::object()},
+                                       {"status", "Failure"},
+                                       {"reason", "InternalError"},
+                                       {"message", error}}
+                            .dump());
+      channels_.CloseWhenDrained();
+      io_.run();
+      return;
+    }
+    close(dir);
+    conmon_.socket().assign(fd);
+    channels_.Send(target_.stdout ? 1 : target_.stderr ? 2 : 3, "");
+    Read();
+    conmon_.set_accepts_input(target_.stdin);
+    client_.Start();  // with or without stdin: the client's close and resizes come this way
+    io_.run();
+  }
+
+ private:
+  void Read() {
+    conmon_.socket().async_read_some(asio::buffer(buffer_), [this](beast::error_code ec, size_t n) {
+      if (ec || n == 0) return channels_.CloseWhenDrained();  // the container's stdio has ended
+      // conmon numbers its pipes 1 stdin, 2 stdout, 3 stderr.
+      const int pipe = buffer_[0];
+      std::string_view data(buffer_.data() + 1, n - 1);
+      if (pipe == 2 && target_.stdout) channels_.Send(1, data);
+      if (pipe == 3 && target_.stderr) channels_.Send(2, data);
+      channels_.WhenWritable([this] { Read(); });
+    });
+  }
+
+  void Resize(const std::string& text) {
+    std::optional<winsize> size = TerminalSize(text);
+    if (!size || !target_.tty) return;
+    int ctl = open((target_.dir + "/ctl").c_str(), O_WRONLY | O_NONBLOCK | O_CLOEXEC);
+    if (ctl < 0) return;
+    std::string line = crisp::StrCat("1 ", size->ws_row, " ", size->ws_col, "\n");
+    [[maybe_unused]] ssize_t ignored = write(ctl, line.data(), line.size());
+    close(ctl);
+  }
+
+  void ClientGone() {
+    beast::error_code ignored;
+    conmon_.socket().close(ignored);
+  }
+
+  asio::io_context& io_;
+  AttachTarget target_;
+  Channels channels_;
+  PacketSink conmon_;
+  Inbound<PacketSink> client_;
+  std::array<char, 64 * 1024> buffer_{};
 };
 
 // A TCP connection to 127.0.0.1:port made from inside `netns`; the calling
@@ -387,6 +651,11 @@ absl::StatusOr<std::unique_ptr<StreamingServer>> StreamingServer::Start(const st
     return absl::InternalError(crisp::StrCat("streaming server on ", address, ": ", std::strerror(errno)));
   }
   server->base_ = crisp::StrCat("http://", address, ":", ntohs(bind_to.sin_port));
+  char console_dir[] = "/tmp/crispd-console-XXXXXX";  // 0700, ours
+  if (mkdtemp(console_dir) == nullptr) {
+    return absl::InternalError(crisp::StrCat("a directory for console sockets: ", std::strerror(errno)));
+  }
+  server->console_dir_ = console_dir;
   server->acceptor_ = std::thread([raw = server.get()] { raw->AcceptLoop(); });
   return server;
 }
@@ -401,11 +670,17 @@ StreamingServer::~StreamingServer() {
   sessions_->stopping = true;
   for (asio::io_context* io : sessions_->running) io->stop();
   sessions_->ended.wait_for(lock, std::chrono::seconds(5), [&] { return sessions_->count == 0; });
+  std::error_code ignored;
+  if (!console_dir_.empty()) std::filesystem::remove_all(console_dir_, ignored);
 }
 
 std::string StreamingServer::ExecUrl(ExecTarget target) { return NewUrl("exec", std::move(target)); }
 
+std::string StreamingServer::AttachUrl(AttachTarget target) { return NewUrl("attach", std::move(target)); }
+
 std::string StreamingServer::PortForwardUrl(ForwardTarget target) { return NewUrl("portforward", std::move(target)); }
+
+std::string StreamingServer::ConsoleSocket() { return crisp::StrCat(console_dir_, "/", ++consoles_, ".sock"); }
 
 std::string StreamingServer::NewUrl(const char* kind, Target target) {
   std::string path = crisp::StrCat("/", kind, "/", Token());
@@ -504,6 +779,8 @@ void StreamingServer::ServeConnection(int fd, Tokens& tokens, Sessions& sessions
   ws.binary(true);
   if (auto* exec = std::get_if<ExecTarget>(&*target)) {
     ExecSession(io, ws, *exec).Run();
+  } else if (auto* attach = std::get_if<AttachTarget>(&*target)) {
+    AttachSession(io, ws, *attach).Run();
   } else {
     ForwardSession(io, ws, std::get<ForwardTarget>(*target)).Run();
   }

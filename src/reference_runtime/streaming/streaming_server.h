@@ -1,8 +1,9 @@
-// crispd's streaming server: where the URLs of Exec and PortForward lead.
-// It speaks the Kubernetes channel protocol over WebSocket, subprotocol
-// v4.channel.k8s.io (exec: 0 stdin, 1 stdout, 2 stderr, 3 a v4 Status with
-// the exit code; port forward: 0 data, 1 errors, each opened with the port
-// as a little-endian uint16). SPDY is not served. A URL is good for one
+// crispd's streaming server: where the URLs of Exec, Attach and PortForward
+// lead. It speaks the Kubernetes channel protocol over WebSocket,
+// subprotocol v4.channel.k8s.io (exec and attach: 0 stdin, 1 stdout,
+// 2 stderr, 3 a v4 Status with the exit code, 4 terminal resizes as
+// {"Width","Height"}; port forward: 0 data, 1 errors, each opened with the
+// port as a little-endian uint16). SPDY is not served. A URL is good for one
 // connection within a minute of the RPC that made it.
 //
 // Each connection is served on its own thread and io_context, so a slow
@@ -31,11 +32,28 @@ class io_context;
 namespace crisp::crispd {
 
 // `runc exec` of a running container, with the streams the request asked for.
+// With a tty, argv passes `console_socket` to the runtime (ConsoleSocket()),
+// which sends the terminal's master there and detaches, leaving the
+// command's PID in `<console_socket>.pid`; stdout carries the terminal.
 struct ExecTarget {
   std::vector<std::string> argv;
   bool stdin = false;
   bool stdout = false;
   bool stderr = false;
+  bool tty = false;
+  std::string console_socket = {};
+};
+
+// A running container's own stdio, through its monitor (conmon): the
+// SOCK_SEQPACKET socket `attach` in `dir` (output packets start with 2 for
+// stdout, 3 for stderr; what is written goes to the container's stdin), and
+// the control FIFO `ctl` for resizes.
+struct AttachTarget {
+  std::string dir;
+  bool stdin = false;
+  bool stdout = false;
+  bool stderr = false;
+  bool tty = false;
 };
 
 // A TCP port inside the network namespace that `netns` (a /proc/PID/ns/net
@@ -54,10 +72,14 @@ class StreamingServer {
   StreamingServer& operator=(const StreamingServer&) = delete;
 
   std::string ExecUrl(ExecTarget target);
+  std::string AttachUrl(AttachTarget target);
   std::string PortForwardUrl(ForwardTarget target);
+  // A fresh path for an exec's console socket, short enough for sun_path,
+  // in a directory only crispd can enter.
+  std::string ConsoleSocket();
 
  private:
-  using Target = std::variant<ExecTarget, ForwardTarget>;
+  using Target = std::variant<ExecTarget, AttachTarget, ForwardTarget>;
   struct Pending {
     Target target;
     std::chrono::steady_clock::time_point expires;
@@ -100,6 +122,8 @@ class StreamingServer {
 
   int listen_fd_ = -1;
   std::string base_;  // "http://127.0.0.1:PORT"
+  std::string console_dir_;  // console sockets, removed with the server
+  std::atomic<uint64_t> consoles_ = 0;
   std::atomic<bool> stopping_ = false;
   std::thread acceptor_;
   std::shared_ptr<Tokens> tokens_ = std::make_shared<Tokens>();

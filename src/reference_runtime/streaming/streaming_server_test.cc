@@ -1,6 +1,9 @@
 #include "reference_runtime/streaming/streaming_server.h"
 
 #include <fcntl.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
 
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/beast/core.hpp>
@@ -12,6 +15,7 @@
 #include <map>
 #include <thread>
 
+#include "common/temp_dir.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
@@ -87,7 +91,7 @@ std::string Get(const std::string& url, bool upgrade) {
 TEST(StreamingServerTest, ExecStreamsOutputAndTheExitCodeAndAUrlServesOnce) {
   auto server = StreamingServer::Start("127.0.0.1");
   ASSERT_TRUE(server.ok()) << server.status();
-  std::string url = (*server)->ExecUrl({{"/bin/sh", "-c", "echo out; echo err >&2; exit 3"}, false, true, true});
+  std::string url = (*server)->ExecUrl({.argv = {"/bin/sh", "-c", "echo out; echo err >&2; exit 3"}, .stdin = false, .stdout = true, .stderr = true});
   EXPECT_THAT(url, ::testing::MatchesRegex("http://127\\.0\\.0\\.1:[0-9]+/exec/[0-9a-f]+"));
   std::map<int, std::string> channels = Follow(url);
   EXPECT_EQ(channels[1], "out\n");
@@ -102,7 +106,7 @@ TEST(StreamingServerTest, StdinReachesTheCommandAndSuccessIsAStatus) {
   auto server = StreamingServer::Start("127.0.0.1");
   ASSERT_TRUE(server.ok()) << server.status();
   std::map<int, std::string> channels =
-      Follow((*server)->ExecUrl({{"/bin/sh", "-c", "read line; echo got:$line"}, true, true, false}), "hello\n");
+      Follow((*server)->ExecUrl({.argv = {"/bin/sh", "-c", "read line; echo got:$line"}, .stdin = true, .stdout = true, .stderr = false}), "hello\n");
   EXPECT_EQ(channels[1], "got:hello\n");
   EXPECT_EQ(channels.count(2), 0u);
   EXPECT_THAT(channels[3], HasSubstr(R"("status":"Success")"));
@@ -122,7 +126,7 @@ bool Running(const std::string& cmdline) {
 TEST(StreamingServerTest, AClientThatLeavesHasItsCommandKilled) {
   auto server = StreamingServer::Start("127.0.0.1");
   ASSERT_TRUE(server.ok()) << server.status();
-  Url parts = Split((*server)->ExecUrl({{"/bin/sh", "-c", "echo started; exec sleep 31.5"}, false, true, false}) +
+  Url parts = Split((*server)->ExecUrl({.argv = {"/bin/sh", "-c", "echo started; exec sleep 31.5"}, .stdin = false, .stdout = true, .stderr = false}) +
                     "?ignored=query");
   {
     asio::io_context io;
@@ -154,9 +158,9 @@ TEST(StreamingServerTest, AClientThatLeavesHasItsCommandKilled) {
 TEST(StreamingServerTest, OnlyAWebSocketWithTheSubprotocolIsServed) {
   auto server = StreamingServer::Start("127.0.0.1");
   ASSERT_TRUE(server.ok()) << server.status();
-  EXPECT_THAT(Get((*server)->ExecUrl({{"/bin/true"}, false, true, false}), false), HasSubstr("400 crispd streams over WebSocket"));
-  EXPECT_THAT(Get((*server)->ExecUrl({{"/bin/true"}, false, true, false}), true), HasSubstr("v4.channel.k8s.io"));
-  EXPECT_THAT(Get((*server)->ExecUrl({{"/bin/true"}, false, true, false}) + "x", true), HasSubstr("404"));
+  EXPECT_THAT(Get((*server)->ExecUrl({.argv = {"/bin/true"}, .stdin = false, .stdout = true, .stderr = false}), false), HasSubstr("400 crispd streams over WebSocket"));
+  EXPECT_THAT(Get((*server)->ExecUrl({.argv = {"/bin/true"}, .stdin = false, .stdout = true, .stderr = false}), true), HasSubstr("v4.channel.k8s.io"));
+  EXPECT_THAT(Get((*server)->ExecUrl({.argv = {"/bin/true"}, .stdin = false, .stdout = true, .stderr = false}) + "x", true), HasSubstr("404"));
 }
 
 TEST(StreamingServerTest, PortForwardReachesAPortInTheNamespace) {
@@ -198,6 +202,78 @@ TEST(StreamingServerTest, APortNothingListensOnIsReportedOnTheErrorChannel) {
 TEST(StreamingServerTest, ABadAddressIsAnError) {
   EXPECT_FALSE(StreamingServer::Start("localhost").ok());
   EXPECT_FALSE(StreamingServer::Start("::1").ok());
+}
+
+// conmon's side of an attach socket: a SOCK_SEQPACKET listener at
+// <dir>/attach that sends `output` packets, then echoes one stdin packet
+// back as stdout, then hangs up.
+class FakeAttachSocket {
+ public:
+  explicit FakeAttachSocket(const std::string& dir) {
+    listener_ = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+    sockaddr_un address{};
+    address.sun_family = AF_UNIX;
+    std::string path = dir + "/attach";
+    std::memcpy(address.sun_path, path.c_str(), path.size() + 1);
+    EXPECT_EQ(bind(listener_, reinterpret_cast<sockaddr*>(&address), sizeof address), 0);
+    EXPECT_EQ(listen(listener_, 1), 0);
+    thread_ = std::thread([this] {
+      int fd = accept(listener_, nullptr, nullptr);
+      if (fd < 0) return;
+      for (const std::string& packet : {std::string("\x02out\n"), std::string("\x03" "err\n")}) {
+        send(fd, packet.data(), packet.size(), 0);
+      }
+      char buffer[8193];
+      ssize_t n = recv(fd, buffer, sizeof buffer, 0);
+      if (n > 0) {
+        stdin_ = std::string(buffer, static_cast<size_t>(n));
+        std::string echo = "\x02got:" + stdin_;
+        send(fd, echo.data(), echo.size(), 0);
+      }
+      close(fd);
+    });
+  }
+  ~FakeAttachSocket() {
+    thread_.join();
+    close(listener_);
+  }
+  const std::string& stdin_seen() const { return stdin_; }
+
+ private:
+  int listener_ = -1;
+  std::thread thread_;
+  std::string stdin_;
+};
+
+TEST(StreamingServerTest, AttachCarriesTheContainersStreamsBothWays) {
+  auto server = StreamingServer::Start("127.0.0.1");
+  ASSERT_TRUE(server.ok()) << server.status();
+  absl::StatusOr<TempDir> dir = TempDir::Make("attach");
+  ASSERT_TRUE(dir.ok());
+  std::map<int, std::string> channels;
+  {
+    FakeAttachSocket conmon(dir->path());
+    channels = Follow((*server)->AttachUrl({.dir = dir->path(), .stdin = true, .stdout = true, .stderr = true}),
+                      "hello\n");
+  }
+  EXPECT_EQ(channels[1], "out\ngot:hello\n");
+  EXPECT_EQ(channels[2], "err\n");
+}
+
+TEST(StreamingServerTest, AttachWithoutAMonitorSaysSo) {
+  auto server = StreamingServer::Start("127.0.0.1");
+  ASSERT_TRUE(server.ok()) << server.status();
+  std::map<int, std::string> channels = Follow((*server)->AttachUrl({.dir = "/nonexistent", .stdout = true}));
+  EXPECT_THAT(channels[3], HasSubstr("cannot reach the container's attach socket"));
+}
+
+TEST(StreamingServerTest, ConsoleSocketsAreShortFreshPaths) {
+  auto server = StreamingServer::Start("127.0.0.1");
+  ASSERT_TRUE(server.ok()) << server.status();
+  std::string first = (*server)->ConsoleSocket();
+  EXPECT_NE(first, (*server)->ConsoleSocket());
+  EXPECT_LT(first.size(), sizeof(sockaddr_un::sun_path));
+  EXPECT_TRUE(std::filesystem::is_directory(std::filesystem::path(first).parent_path()));
 }
 
 }  // namespace
