@@ -4,8 +4,10 @@
 
 #include <algorithm>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_split.h"
 #include "common/build_info.h"
+#include "common/subprocess.h"
 #include "common/strings.h"
 #include "reference_runtime/container/metrics.h"
 #include "reference_runtime/server/call.h"
@@ -55,6 +57,23 @@ absl::Status CheckStreams(const Request& request) {
   }
   if (request.tty() && request.stderr()) return absl::InvalidArgumentError("tty and stderr cannot both be true");
   return absl::OkStatus();
+}
+
+// Why CRIU cannot checkpoint on this host, in a line; empty if `criu check` passes.
+std::string CriuProblem() {
+  RunOptions options;
+  options.spawn.argv = {"criu", "check"};
+  options.timeout = absl::Seconds(30);
+  absl::StatusOr<RunResult> result = RunProgram(options);
+  if (!result.ok()) return crisp::StrCat("criu: ", result.status().message());
+  if (result->status.success()) return "";
+  std::string said = result->stderr_text.empty() ? result->stdout_text : result->stderr_text;
+  // CRIU's last "Error" line says what stopped it.
+  std::string last;
+  for (absl::string_view line : absl::StrSplit(said, '\n')) {
+    if (absl::StrContains(line, "Error")) last = std::string(line);
+  }
+  return crisp::StrCat("`criu check` ", result->status.Describe(), last.empty() ? "" : ": " + last);
 }
 
 }  // namespace
@@ -249,6 +268,19 @@ grpc::Status RuntimeServiceImpl::GetContainerEvents(grpc::ServerContext* context
       if (!writer->Write(response)) break;  // the client is gone
     }
     return absl::OkStatus();
+  });
+}
+
+grpc::Status RuntimeServiceImpl::CheckpointContainer(grpc::ServerContext*, const v1::CheckpointContainerRequest* request,
+                                                     v1::CheckpointContainerResponse*) {
+  return AnswerRpc("CheckpointContainer", [&]() -> absl::Status {
+    // The container first: an unknown one is NotFound whatever the host has.
+    absl::StatusOr<v1::ContainerStatusResponse> status = containers_.Status(request->container_id(), false);
+    if (!status.ok()) return status.status();
+    static const std::string criu = CriuProblem();  // once: the host does not change under crispd
+    return absl::UnimplementedError(crisp::StrCat(
+        "crispd cannot checkpoint containers: ",
+        criu.empty() ? "its runc checkpoint path is not built yet" : crisp::StrCat("CRIU cannot run here (", criu, ")")));
   });
 }
 
