@@ -253,6 +253,10 @@ absl::StatusOr<nlohmann::json> HostSide::RunAction(std::string_view action, cons
     const char* input = exec ? "stdin" : "send";
     if (args.contains(input)) request.input = StringArg(args, input);
     if (exec) request.quiet_ms = SecondsArg(args, "quiet", 0);
+    if (exec && args.contains("resize")) {
+      const nlohmann::json& size = args["resize"];
+      request.resize = std::make_pair(size.value("width", 0), size.value("height", 0));
+    }
     request.until = StringArg(args, "until");
     request.until_channel = exec ? 1 : 0;  // stdout, or the port's data
     // The CRI asks for a fully qualified URL; a runtime may leave out the

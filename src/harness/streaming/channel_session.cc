@@ -12,6 +12,7 @@
 #include "absl/strings/numbers.h"
 #include "common/http_url.h"
 #include "common/strings.h"
+#include "nlohmann/json.hpp"
 #include "harness/client/proto_json.h"
 
 namespace crisp::streaming {
@@ -98,7 +99,18 @@ class ChannelSession {
       stream_.binary(true);
       stream_.read_message_max(request_.max_capture);
       Read();
-      ScheduleInput();
+      if (!request_.resize) return ScheduleInput();
+      // One write at a time: the resize, then the input.
+      resize_message_ = std::string(1, '\4') + nlohmann::json{{"Width", request_.resize->first},
+                                                                {"Height", request_.resize->second}}
+                                                       .dump();
+      stream_.async_write(asio::buffer(resize_message_), [this](beast::error_code write_ec, size_t) {
+        if (write_ec) {
+          if (!stopping_ && result_.closed_by != "server") write_error_ = write_ec.message();
+          return;
+        }
+        if (!stopping_ && !finished_) ScheduleInput();
+      });
     });
   }
 
@@ -212,6 +224,7 @@ class ChannelSession {
   websocket::response_type response_;
   beast::flat_buffer buffer_;
   std::string outgoing_;
+  std::string resize_message_;
   std::string write_error_;  // reported unless the server closed the stream properly
   bool input_written_ = false;
   bool stopping_ = false;  // crisp is closing; errors from here on are its own doing

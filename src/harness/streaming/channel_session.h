@@ -5,7 +5,7 @@
 // 3 status (a JSON Status in v4), 4 resize; a port forward uses 0 data and
 // 1 error, each of which first carries the port as a little-endian uint16.
 //
-// A session writes at most one piece of input and ends when the server
+// A session writes at most one resize and one piece of input, and ends when the server
 // closes it, when what it waits for has arrived, or at its deadline. It
 // reports what each channel carried; transport failures go in `error`, since
 // a URL that cannot be dialled or upgraded is the runtime's answer, not
@@ -29,6 +29,9 @@ struct ChannelSessionRequest {
   int channels = 5;                  // the protocol's channels: 5 for exec and attach, 2 for one forwarded port
   std::optional<std::string> input;  // written on channel 0 (stdin, or the port's data) once the stream is open
   int quiet_ms = 0;                  // wait this long before writing the input
+  // A terminal size {width, height} written on channel 4 (resize) as soon
+  // as the stream is open, before the input, as a kubelet's client sends it.
+  std::optional<std::pair<int, int>> resize;
   std::string until;                 // end once `until_channel` has carried this text
   int until_channel = 1;
   int timeout_ms = 10000;            // the whole session, from dialling to the end of the close handshake

@@ -125,6 +125,26 @@ TEST(ChannelSessionTest, InputIsWrittenAfterTheQuietTimeAndUntilEndsTheSession) 
   EXPECT_EQ(received, std::string("\0echo hello\n", 12));
 }
 
+TEST(ChannelSessionTest, AResizeGoesOnChannelFourBeforeTheInput) {
+  std::string first, second;
+  {
+    FakeStreamServer server([&](Socket& ws) {
+      first = Receive(ws);
+      second = Receive(ws);
+      Send(ws, 1, "45 123\r\n");
+      DrainUntilClosed(ws);
+    });
+    ChannelSessionRequest request = Request(server.Url("/exec/token"));
+    request.resize = std::make_pair(123, 45);
+    request.input = "x";
+    request.until = "45 123";
+    json result = RemoteCommandResult(RunChannelSession(request));
+    EXPECT_EQ(result["error"], "");
+  }
+  EXPECT_EQ(first, std::string("\4") + R"({"Height":45,"Width":123})");
+  EXPECT_EQ(second, std::string("\0x", 2));
+}
+
 TEST(ChannelSessionTest, OutputBeforeTheInputIsKeptApart) {
   FakeStreamServer server([](Socket& ws) {
     Send(ws, 1, "prompt$ ");
