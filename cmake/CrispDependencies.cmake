@@ -7,6 +7,7 @@ find_package(fmt CONFIG REQUIRED)
 find_package(CLI11 CONFIG REQUIRED)
 find_package(nlohmann_json CONFIG REQUIRED)
 find_package(yaml-cpp CONFIG REQUIRED)
+find_package(ZLIB REQUIRED)
 # Boost.Beast (header-only) for the WebSocket client of the streaming RPCs.
 find_package(Boost 1.74 CONFIG REQUIRED COMPONENTS headers)
 
