@@ -258,7 +258,8 @@ int ListenUnix(const std::string& path, int type, std::string* error) {
 class ExecSession {
  public:
   ExecSession(asio::io_context& io, websocket::stream<tcp::socket>& ws, const ExecTarget& target)
-      : io_(io), ws_(ws), target_(target), channels_(ws), in_(io), out_(io), err_(io) {}
+      : io_(io), ws_(ws), target_(target), channels_(ws), in_(io), out_(io), err_(io), exit_watch_(io),
+        linger_(io) {}
 
   void Run() {
     if (target_.tty) return RunWithTerminal();
@@ -279,6 +280,7 @@ class ExecSession {
     channels_.Send(target_.stdout ? 1 : target_.stderr ? 2 : 3, "");
     Pump(out_, 1, target_.stdout, out_buffer_);
     Pump(err_, 2, target_.stderr, err_buffer_);
+    WatchExit();
     client_.Start();
     io_.run();
     if (child_ && !child_->reaped()) {  // the client went away first
@@ -379,7 +381,12 @@ class ExecSession {
   void Pump(asio::posix::stream_descriptor& pipe, int channel, bool wanted, std::array<char, 32 * 1024>& buffer) {
     pipe.async_read_some(asio::buffer(buffer), [this, &pipe, channel, wanted, &buffer](beast::error_code ec, size_t n) {
       if (ec) {
-        if (++ended_ == 2) Exited();
+        if (++ended_ == 2) {
+          beast::error_code ignored;
+          exit_watch_.close(ignored);  // nothing left to wait for
+          linger_.cancel();
+          Exited();
+        }
         return;
       }
       if (wanted) channels_.Send(channel, std::string_view(buffer.data(), n));
@@ -387,7 +394,29 @@ class ExecSession {
     });
   }
 
-  // stdout and stderr have ended: the command is done (or detached them).
+  // The command's end is its exit, not the end of its pipes: a child it
+  // left in the background may hold them open for ever. Once runc exec (and
+  // so the command) has exited, what is already in the pipes is read for a
+  // moment, then the status goes out and the session ends.
+  void WatchExit() {
+    int pidfd = dup(child_->pidfd());
+    if (pidfd < 0) return;  // then the pipes' end is the only sign, as before
+    exit_watch_.assign(pidfd);
+    exit_watch_.async_wait(asio::posix::stream_descriptor::wait_read, [this](beast::error_code ec) {
+      if (ec) return;
+      linger_.expires_after(std::chrono::milliseconds(200));
+      linger_.async_wait([this](beast::error_code wait_ec) {
+        if (wait_ec || ended_ >= 2) return;
+        ended_ = 2;
+        Exited();
+        beast::error_code ignored;
+        out_.close(ignored);
+        err_.close(ignored);
+      });
+    });
+  }
+
+  // stdout and stderr have ended, or the command has exited: it is done.
   void Exited() {
     if (child_ && !child_->reaped()) channels_.Send(3, StatusDocument(child_->Wait()));
     if (command_.valid() && !reported_) {
@@ -421,6 +450,8 @@ class ExecSession {
                                                     if (resize_) resize_(size);
                                                   }};
   std::optional<Child> child_;
+  asio::posix::stream_descriptor exit_watch_;  // runc exec's pidfd: readable once it has exited
+  asio::steady_timer linger_;
   AdoptedProcess command_;  // with a terminal: the command, detached from the runtime
   bool reported_ = false;   // its exit status has been sent
   int ended_ = 0;

@@ -155,6 +155,17 @@ TEST(StreamingServerTest, AClientThatLeavesHasItsCommandKilled) {
   EXPECT_TRUE(gone);
 }
 
+TEST(StreamingServerTest, TheStatusComesWhenTheCommandExitsNotWhenABackgroundChildLetsGoOfStdout) {
+  auto server = StreamingServer::Start("127.0.0.1");
+  ASSERT_TRUE(server.ok()) << server.status();
+  const auto start = std::chrono::steady_clock::now();
+  std::map<int, std::string> channels = Follow(
+      (*server)->ExecUrl({.argv = {"/bin/sh", "-c", "sleep 20 & echo hi; exit 4"}, .stdout = true, .stderr = true}));
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(10));
+  EXPECT_EQ(channels[1], "hi\n");
+  EXPECT_THAT(channels[3], HasSubstr("non-zero exit code: 4"));
+}
+
 TEST(StreamingServerTest, OnlyAWebSocketWithTheSubprotocolIsServed) {
   auto server = StreamingServer::Start("127.0.0.1");
   ASSERT_TRUE(server.ok()) << server.status();
