@@ -253,6 +253,22 @@ absl::StatusOr<nlohmann::json> HostSide::RunAction(std::string_view action, cons
     const char* input = exec ? "stdin" : "send";
     if (args.contains(input)) request.input = StringArg(args, input);
     if (exec) request.quiet_ms = SecondsArg(args, "quiet", 0);
+    const std::string transport = StringArg(args, "transport", "websocket");
+    if (transport == "spdy") {
+      // The streams a SPDY client opens must be those the Exec or Attach
+      // request asked for: the server waits for exactly that set.
+      if (!exec || !args.contains("request") || !args["request"].is_object()) {
+        return absl::InvalidArgumentError(
+            "a SPDY stream needs the Exec or Attach request, to open the streams it asked for "
+            "(request: \"${exec.request}\")");
+      }
+      const nlohmann::json& cri = args["request"];
+      request.transport = streaming::Transport::kSpdy;
+      request.streams = {cri.value("stdin", false), cri.value("stdout", false), cri.value("stderr", false),
+                         cri.value("tty", false)};
+    } else if (transport != "websocket") {
+      return absl::InvalidArgumentError(crisp::StrCat("transport \"", transport, "\": websocket or spdy"));
+    }
     if (exec && args.contains("resize")) {
       const nlohmann::json& size = args["resize"];
       request.resize = std::make_pair(size.value("width", 0), size.value("height", 0));

@@ -18,7 +18,7 @@ const std::vector<HostAction>& Table() {
       {"stat", {"path"}, {}, "{exists, type, size, content}: type file|dir|symlink|other; content of small files", true},
       {"run", {"argv"}, {"timeout", "undo"},
        "{exit_code, stdout, stderr}: a host command, not through a shell; undo: a command run when the scenario ends", true},
-      {"stream", {"url"}, {"stdin", "quiet", "until", "timeout", "resize"},
+      {"stream", {"url"}, {"stdin", "quiet", "until", "timeout", "resize", "transport", "request"},
        "{connected, protocol, stdout, stderr, exit_code, status, before_stdin, closed_by, error}: an Exec or Attach "
        "URL followed over WebSocket; stdin is written after `quiet` seconds, the session ends when the server closes "
        "it or stdout has carried `until`", false},

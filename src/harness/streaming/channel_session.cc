@@ -246,6 +246,7 @@ nlohmann::json Common(const ChannelSessionResult& session) {
 }  // namespace
 
 ChannelSessionResult RunChannelSession(const ChannelSessionRequest& request) {
+  if (request.transport == Transport::kSpdy) return RunSpdyChannelSession(request);
   ChannelSession session(request);
   return session.Run();
 }

@@ -24,8 +24,24 @@ namespace crisp::streaming {
 // The one subprotocol crisp asks for and accepts.
 inline constexpr char kChannelSubprotocol[] = "v4.channel.k8s.io";
 
+// How a session reaches the streaming server: WebSocket (one connection,
+// one byte of channel per message) or SPDY/3.1 (a stream per channel, named
+// by its streamtype header), as the kubelet's clients speak it.
+enum class Transport { kWebSocket, kSpdy };
+
+// Which streams an exec or attach has: over SPDY the client opens exactly
+// these (the server waits for the set its request asked for).
+struct RemoteCommandStreams {
+  bool stdin = false;
+  bool stdout = false;
+  bool stderr = false;
+  bool tty = false;
+};
+
 struct ChannelSessionRequest {
   std::string url;                   // http:// or ws://; https:// and wss:// are reported as unsupported
+  Transport transport = Transport::kWebSocket;
+  RemoteCommandStreams streams;      // SPDY only: exec and attach
   int channels = 5;                  // the protocol's channels: 5 for exec and attach, 2 for one forwarded port
   std::optional<std::string> input;  // written on channel 0 (stdin, or the port's data) once the stream is open
   int quiet_ms = 0;                  // wait this long before writing the input
@@ -48,10 +64,17 @@ struct ChannelSessionResult {
   std::string error;                 // "" when the session ended cleanly
 };
 
-// Dials the URL, upgrades to WebSocket with kChannelSubprotocol, writes the
-// input and collects every channel until the session ends. Never throws;
-// every problem of the server's making is in the result's `error`.
+// Dials the URL, upgrades to WebSocket with kChannelSubprotocol (or to
+// SPDY/3.1, offering it as X-Stream-Protocol-Version), writes the input and
+// collects every channel until the session ends. Never throws; every
+// problem of the server's making is in the result's `error`. Over SPDY,
+// only exec and attach (channels == 5) so far.
 ChannelSessionResult RunChannelSession(const ChannelSessionRequest& request);
+
+// The SPDY/3.1 form of RunChannelSession (spdy_session.cc): the streams are
+// mapped onto the same channel numbers (0 stdin, 1 stdout, 2 stderr,
+// 3 error, 4 resize).
+ChannelSessionResult RunSpdyChannelSession(const ChannelSessionRequest& request);
 
 // Exec or attach: {connected, protocol, stdout, stderr, exit_code, status,
 // before_stdin, closed_by, error}. exit_code comes from the v4 Status on
