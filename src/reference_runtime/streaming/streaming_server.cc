@@ -35,6 +35,7 @@
 #include "common/strings.h"
 #include "common/subprocess.h"
 #include "nlohmann/json.hpp"
+#include "reference_runtime/streaming/spdy_link.h"
 
 namespace crisp::crispd {
 namespace {
@@ -166,6 +167,33 @@ class Inbound {
   bool paused_ = false;
 };
 
+// The client's side of an exec or attach session over WebSocket: Channels
+// out, Inbound in. SpdyLink (spdy_link.h) is the same over SPDY/3.1.
+template <typename Sink>
+class WebSocketLink {
+ public:
+  using Connection = websocket::stream<tcp::socket>;
+  WebSocketLink(Connection& ws, Sink& sink, std::function<void()> on_end,
+                std::function<void(const std::string&)> on_resize = nullptr)
+      : ws_(ws), channels_(ws), inbound_(ws, sink, std::move(on_end), std::move(on_resize)) {}
+
+  void Send(int channel, std::string_view data) { channels_.Send(channel, data); }
+  void WhenWritable(std::function<void()> resume) { channels_.WhenWritable(std::move(resume)); }
+  void CloseWhenDrained() { channels_.CloseWhenDrained(); }
+  bool closed() const { return channels_.closed(); }
+  void Start() { inbound_.Start(); }
+  // The client is gone: drop the connection without a closing handshake.
+  void Abort() {
+    beast::error_code ignored;
+    if (!channels_.closed()) ws_.next_layer().close(ignored);
+  }
+
+ private:
+  Connection& ws_;
+  Channels channels_;
+  Inbound<Sink> inbound_;
+};
+
 std::string StatusDocument(const ExitStatus& exit) {
   nlohmann::json status = {{"metadata", nlohmann::json::object()}};
   int code = exit.ShellCode();
@@ -253,13 +281,18 @@ int ListenUnix(const std::string& path, int type, std::string* error) {
   return fd;
 }
 
-// Exec: the command's pipes (or its terminal) on one side, the channels on
-// the other.
+// Exec: the command's pipes (or its terminal) on one side, the client's
+// link (WebSocket or SPDY) on the other.
+template <template <typename> class Link>
 class ExecSession {
  public:
-  ExecSession(asio::io_context& io, websocket::stream<tcp::socket>& ws, const ExecTarget& target)
-      : io_(io), ws_(ws), target_(target), channels_(ws), in_(io), out_(io), err_(io), exit_watch_(io),
-        linger_(io) {}
+  using Connection = typename Link<asio::posix::stream_descriptor>::Connection;
+  ExecSession(asio::io_context& io, Connection& connection, const ExecTarget& target)
+      : io_(io), target_(target), in_(io), out_(io), err_(io), exit_watch_(io), linger_(io),
+        link_(connection, in_, [this] { ClientGone(); },
+              [this](const std::string& size) {
+                if (resize_) resize_(size);
+              }) {}
 
   void Run() {
     if (target_.tty) return RunWithTerminal();
@@ -277,11 +310,11 @@ class ExecSession {
     out_.assign(child_->TakeStdout());
     err_.assign(child_->TakeStderr());
     // The first message tells the client the stream is open.
-    channels_.Send(target_.stdout ? 1 : target_.stderr ? 2 : 3, "");
+    link_.Send(target_.stdout ? 1 : target_.stderr ? 2 : 3, "");
     Pump(out_, 1, target_.stdout, out_buffer_);
     Pump(err_, 2, target_.stderr, err_buffer_);
     WatchExit();
-    client_.Start();
+    link_.Start();
     io_.run();
     if (child_ && !child_->reaped()) {  // the client went away first
       KillCommand();
@@ -348,10 +381,10 @@ class ExecSession {
         ioctl(in_.native_handle(), TIOCSWINSZ, &*size);
       }
     };
-    channels_.Send(1, "");
+    link_.Send(1, "");
     ++ended_;  // no stderr to wait for: the terminal is the only output
     Pump(out_, 1, target_.stdout, out_buffer_);
-    client_.Start();
+    link_.Start();
     io_.run();
     if (!reported_) {  // the client went away first
       KillCommand();
@@ -369,12 +402,12 @@ class ExecSession {
   }
 
   void Fail(const std::string& message) {
-    channels_.Send(3, nlohmann::json{{"metadata", nlohmann::json::object()},
+    link_.Send(3, nlohmann::json{{"metadata", nlohmann::json::object()},
                                      {"status", "Failure"},
                                      {"reason", "InternalError"},
                                      {"message", message}}
                           .dump());
-    channels_.CloseWhenDrained();
+    link_.CloseWhenDrained();
     io_.run();
   }
 
@@ -389,8 +422,8 @@ class ExecSession {
         }
         return;
       }
-      if (wanted) channels_.Send(channel, std::string_view(buffer.data(), n));
-      channels_.WhenWritable([this, &pipe, channel, wanted, &buffer] { Pump(pipe, channel, wanted, buffer); });
+      if (wanted) link_.Send(channel, std::string_view(buffer.data(), n));
+      link_.WhenWritable([this, &pipe, channel, wanted, &buffer] { Pump(pipe, channel, wanted, buffer); });
     });
   }
 
@@ -418,12 +451,12 @@ class ExecSession {
 
   // stdout and stderr have ended, or the command has exited: it is done.
   void Exited() {
-    if (child_ && !child_->reaped()) channels_.Send(3, StatusDocument(child_->Wait()));
+    if (child_ && !child_->reaped()) link_.Send(3, StatusDocument(child_->Wait()));
     if (command_.valid() && !reported_) {
       reported_ = true;
-      channels_.Send(3, StatusDocument(AwaitCommand()));
+      link_.Send(3, StatusDocument(AwaitCommand()));
     }
-    channels_.CloseWhenDrained();
+    link_.CloseWhenDrained();
     beast::error_code ignored;
     if (in_.is_open()) in_.close(ignored);
   }
@@ -435,26 +468,21 @@ class ExecSession {
     out_.close(ignored);
     err_.close(ignored);
     if (in_.is_open()) in_.close(ignored);
-    if (!channels_.closed()) ws_.next_layer().close(ignored);
+    link_.Abort();
   }
 
   asio::io_context& io_;
-  websocket::stream<tcp::socket>& ws_;
   ExecTarget target_;
-  Channels channels_;
   asio::posix::stream_descriptor in_, out_, err_;
   std::array<char, 32 * 1024> out_buffer_{}, err_buffer_{};
   std::function<void(const std::string&)> resize_;
-  Inbound<asio::posix::stream_descriptor> client_{ws_, in_, [this] { ClientGone(); },
-                                                  [this](const std::string& size) {
-                                                    if (resize_) resize_(size);
-                                                  }};
   std::optional<Child> child_;
   asio::posix::stream_descriptor exit_watch_;  // runc exec's pidfd: readable once it has exited
   asio::steady_timer linger_;
   AdoptedProcess command_;  // with a terminal: the command, detached from the runtime
   bool reported_ = false;   // its exit status has been sent
   int ended_ = 0;
+  Link<asio::posix::stream_descriptor> link_;  // last: it is made with in_
 };
 
 // What the client types, to conmon's attach socket: one packet per write,
@@ -467,6 +495,13 @@ class PacketSink {
   executor_type get_executor() { return socket_.get_executor(); }
   // Input goes through only when the client asked for stdin.
   bool is_open() const { return accepts_input_ && socket_.is_open(); }
+  // The client's stdin has ended: conmon sees the end of input (and closes
+  // the container's stdin if it is stdin_once); output still comes.
+  void close(boost::system::error_code& ec) {
+    accepts_input_ = false;
+    socket_.native_non_blocking(false, ec);
+    if (::shutdown(socket_.native_handle(), SHUT_WR) != 0) ec.assign(errno, boost::system::system_category());
+  }
   void set_accepts_input(bool accepts) { accepts_input_ = accepts; }
   template <typename Buffers, typename Handler>
   auto async_write_some(const Buffers& buffers, Handler&& handler) {
@@ -483,11 +518,13 @@ class PacketSink {
 
 // Attach: conmon's attach socket on one side, the channels on the other.
 // The container runs on when the client goes.
+template <template <typename> class Link>
 class AttachSession {
  public:
-  AttachSession(asio::io_context& io, websocket::stream<tcp::socket>& ws, const AttachTarget& target)
-      : io_(io), target_(target), channels_(ws), conmon_(io), client_(ws, conmon_, [this] { ClientGone(); },
-                                                                       [this](const std::string& size) { Resize(size); }) {}
+  using Connection = typename Link<PacketSink>::Connection;
+  AttachSession(asio::io_context& io, Connection& connection, const AttachTarget& target)
+      : io_(io), target_(target), conmon_(io),
+        link_(connection, conmon_, [this] { ClientGone(); }, [this](const std::string& size) { Resize(size); }) {}
 
   void Run() {
     // By the directory's descriptor: its path may be longer than sun_path.
@@ -501,34 +538,34 @@ class AttachSession {
       std::string error = crisp::StrCat("cannot reach the container's attach socket: ", std::strerror(errno));
       if (fd >= 0) close(fd);
       if (dir >= 0) close(dir);
-      channels_.Send(3, nlohmann::json{{"metadata", nlohmann::json::object()},
+      link_.Send(3, nlohmann::json{{"metadata", nlohmann::json::object()},
                                        {"status", "Failure"},
                                        {"reason", "InternalError"},
                                        {"message", error}}
                             .dump());
-      channels_.CloseWhenDrained();
+      link_.CloseWhenDrained();
       io_.run();
       return;
     }
     close(dir);
     conmon_.socket().assign(fd);
-    channels_.Send(target_.stdout ? 1 : target_.stderr ? 2 : 3, "");
+    link_.Send(target_.stdout ? 1 : target_.stderr ? 2 : 3, "");
     Read();
     conmon_.set_accepts_input(target_.stdin);
-    client_.Start();  // with or without stdin: the client's close and resizes come this way
+    link_.Start();  // with or without stdin: the client's close and resizes come this way
     io_.run();
   }
 
  private:
   void Read() {
     conmon_.socket().async_read_some(asio::buffer(buffer_), [this](beast::error_code ec, size_t n) {
-      if (ec || n == 0) return channels_.CloseWhenDrained();  // the container's stdio has ended
+      if (ec || n == 0) return link_.CloseWhenDrained();  // the container's stdio has ended
       // conmon numbers its pipes 1 stdin, 2 stdout, 3 stderr.
       const int pipe = buffer_[0];
       std::string_view data(buffer_.data() + 1, n - 1);
-      if (pipe == 2 && target_.stdout) channels_.Send(1, data);
-      if (pipe == 3 && target_.stderr) channels_.Send(2, data);
-      channels_.WhenWritable([this] { Read(); });
+      if (pipe == 2 && target_.stdout) link_.Send(1, data);
+      if (pipe == 3 && target_.stderr) link_.Send(2, data);
+      link_.WhenWritable([this] { Read(); });
     });
   }
 
@@ -549,9 +586,8 @@ class AttachSession {
 
   asio::io_context& io_;
   AttachTarget target_;
-  Channels channels_;
   PacketSink conmon_;
-  Inbound<PacketSink> client_;
+  Link<PacketSink> link_;
   std::array<char, 64 * 1024> buffer_{};
 };
 
@@ -663,6 +699,69 @@ bool OffersSubprotocol(const http::request<http::empty_body>& request) {
     if (absl::StripAsciiWhitespace(item) == kSubprotocol) return true;
   }
   return false;
+}
+
+// SPDY/3.1, as the kubelet's server answers it: X-Stream-Protocol-Version
+// negotiated (the client's first choice the server has; none: 403 naming
+// ours), 101, then the client's streams, then the session.
+void ServeSpdy(asio::io_context& io, tcp::socket& socket, const http::request<http::empty_body>& request,
+               beast::flat_buffer& early, const std::variant<ExecTarget, AttachTarget, ForwardTarget>& target) {
+  const bool forward = std::holds_alternative<ForwardTarget>(target);
+  if (forward) {
+    return Answer(socket, http::status::bad_request,
+                  "crispd forwards ports over WebSocket (portforward over SPDY is not served yet)");
+  }
+  std::vector<std::string> offered;
+  for (auto field = request.equal_range("X-Stream-Protocol-Version"); field.first != field.second; ++field.first) {
+    for (absl::string_view item : absl::StrSplit(std::string(field.first->value()), ',')) {
+      if (!absl::StripAsciiWhitespace(item).empty()) offered.emplace_back(absl::StripAsciiWhitespace(item));
+    }
+  }
+  if (offered.empty()) return Answer(socket, http::status::bad_request, "X-Stream-Protocol-Version is missing");
+  // Over SPDY, v5 is v4 (its addition, closing stdin, is SPDY's FIN anyway).
+  std::string chosen;
+  for (const std::string& version : offered) {
+    if (version == kSubprotocol || version == "v5.channel.k8s.io") {
+      chosen = version;
+      break;
+    }
+  }
+  if (chosen.empty()) {
+    std::cerr << "crispd: streaming: 403 no common stream protocol" << std::endl;
+    http::response<http::string_body> answer(http::status::forbidden, 11);
+    answer.insert("X-Accepted-Stream-Protocol-Versions", kSubprotocol);
+    answer.insert("X-Accepted-Stream-Protocol-Versions", "v5.channel.k8s.io");
+    answer.body() = crisp::StrCat("none of the stream protocols offered is served; crispd serves ", kSubprotocol, "\n");
+    answer.prepare_payload();
+    beast::error_code ignored;
+    http::write(socket, answer, ignored);
+    return;
+  }
+  std::string upgrade = crisp::StrCat(
+      "HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: SPDY/3.1\r\nX-Stream-Protocol-Version: ",
+      chosen, "\r\n\r\n");
+  beast::error_code ec;
+  asio::write(socket, asio::buffer(upgrade), ec);
+  if (ec) return;
+  // Frames the client sent right behind its request are in `early` already.
+  SpdyConnection connection(socket, std::string_view(static_cast<const char*>(early.data().data()), early.size()));
+  auto run = [&](const auto& streams_of, auto&& session) {
+    std::set<int> channels = {3};  // error
+    if (streams_of.stdin) channels.insert(0);
+    if (streams_of.stdout) channels.insert(1);
+    if (streams_of.stderr && !streams_of.tty) channels.insert(2);
+    if (streams_of.tty) channels.insert(4);
+    if (absl::Status established = connection.Establish(channels, std::chrono::seconds(30)); !established.ok()) {
+      std::cerr << "crispd: streaming: SPDY: " << established.message() << std::endl;
+      return;
+    }
+    session(connection);
+  };
+  if (const auto* exec = std::get_if<ExecTarget>(&target)) {
+    run(*exec, [&](SpdyConnection& c) { ExecSession<SpdyLink>(io, c, *exec).Run(); });
+  } else if (const auto* attach = std::get_if<AttachTarget>(&target)) {
+    run(*attach, [&](SpdyConnection& c) { AttachSession<SpdyLink>(io, c, *attach).Run(); });
+  }
 }
 
 }  // namespace
@@ -792,10 +891,13 @@ void StreamingServer::ServeConnection(int fd, Tokens& tokens, Sessions& sessions
   std::string path(request.target().substr(0, request.target().find('?')));
   std::optional<Target> target = tokens.Take(path);
   if (!target) return Answer(socket, http::status::not_found, "unknown or expired streaming URL " + path);
+  if (absl::AsciiStrToLower(std::string(request[http::field::upgrade])).find("spdy/3.1") != std::string::npos) {
+    return ServeSpdy(io, socket, request, buffer, *target);
+  }
   if (!websocket::is_upgrade(request) || !OffersSubprotocol(request)) {
     return Answer(socket, http::status::bad_request,
                   crisp::StrCat("crispd streams over WebSocket with subprotocol ", kSubprotocol,
-                                " (SPDY is not supported)"));
+                                " or over SPDY/3.1 (Upgrade: SPDY/3.1)"));
   }
   websocket::stream<tcp::socket> ws(std::move(socket));
   // Handshakes (also the closing one) time out; an idle client is pinged
@@ -809,9 +911,9 @@ void StreamingServer::ServeConnection(int fd, Tokens& tokens, Sessions& sessions
   if (ec) return;
   ws.binary(true);
   if (auto* exec = std::get_if<ExecTarget>(&*target)) {
-    ExecSession(io, ws, *exec).Run();
+    ExecSession<WebSocketLink>(io, ws, *exec).Run();
   } else if (auto* attach = std::get_if<AttachTarget>(&*target)) {
-    AttachSession(io, ws, *attach).Run();
+    AttachSession<WebSocketLink>(io, ws, *attach).Run();
   } else {
     ForwardSession(io, ws, std::get<ForwardTarget>(*target)).Run();
   }

@@ -16,6 +16,8 @@
 #include <thread>
 
 #include "common/temp_dir.h"
+#include "streaming_protocol/spdy_frame.h"
+#include "streaming_protocol/spdy_headers.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
@@ -285,6 +287,104 @@ TEST(StreamingServerTest, ConsoleSocketsAreShortFreshPaths) {
   EXPECT_NE(first, (*server)->ConsoleSocket());
   EXPECT_LT(first.size(), sizeof(sockaddr_un::sun_path));
   EXPECT_TRUE(std::filesystem::is_directory(std::filesystem::path(first).parent_path()));
+}
+
+// A minimal SPDY/3.1 client, as client-go opens an exec: the upgrade, then
+// a stream per channel, stdin written and half-closed, everything read to
+// the server's close. Returns channel -> bytes (3: the status), and "101"
+// under -1 when the upgrade was accepted.
+std::map<int, std::string> FollowSpdy(const std::string& url, const std::vector<std::string>& types,
+                                      const std::string& input = "") {
+  Url parts = Split(url);
+  asio::io_context io;
+  tcp::resolver resolver(io);
+  tcp::socket socket(io);
+  asio::connect(socket, resolver.resolve("127.0.0.1", parts.port));
+  std::string upgrade = "POST " + parts.path + " HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: Upgrade\r\n"
+                        "Upgrade: SPDY/3.1\r\nX-Stream-Protocol-Version: v4.channel.k8s.io\r\n\r\n";
+  spdy::HeaderCompressor compressor;
+  std::map<uint32_t, int> channel_of;
+  uint32_t id = 1;
+  std::string frames;
+  for (const std::string& type : types) {
+    int channel = type == "stdin" ? 0 : type == "stdout" ? 1 : type == "stderr" ? 2 : type == "error" ? 3 : 4;
+    channel_of[id] = channel;
+    frames += spdy::EncodeSynStream(id, *compressor.Compress({{"streamtype", type}}), false);
+    if (type == "stdin") frames += spdy::EncodeData(id, input, /*fin=*/true);
+    id += 2;
+  }
+  asio::write(socket, asio::buffer(upgrade + frames));  // frames right behind the request, as clients may send them
+  std::map<int, std::string> channels;
+  std::string response;
+  beast::error_code ec;
+  char buffer[4096];
+  size_t header_end;
+  while ((header_end = response.find("\r\n\r\n")) == std::string::npos) {
+    size_t n = socket.read_some(asio::buffer(buffer), ec);
+    if (ec) return channels;
+    response.append(buffer, n);
+  }
+  if (response.starts_with("HTTP/1.1 101")) channels[-1] = "101";
+  spdy::FrameDecoder decoder;
+  spdy::HeaderDecompressor decompressor;
+  EXPECT_TRUE(decoder.Feed(response.substr(header_end + 4)).ok());
+  while (true) {
+    while (std::optional<spdy::Frame> frame = decoder.Next()) {
+      if (frame->control && frame->type == spdy::ControlType::kSynReply) {
+        EXPECT_TRUE(decompressor.Decompress(frame->data).ok());
+      } else if (!frame->control) {
+        channels[channel_of[frame->stream_id]] += frame->data;
+      }
+    }
+    size_t n = socket.read_some(asio::buffer(buffer), ec);
+    if (ec) break;
+    EXPECT_TRUE(decoder.Feed(std::string_view(buffer, n)).ok());
+  }
+  return channels;
+}
+
+TEST(StreamingServerTest, ExecOverSpdyCarriesEachStreamAndTheStatus) {
+  auto server = StreamingServer::Start("127.0.0.1");
+  ASSERT_TRUE(server.ok()) << server.status();
+  std::map<int, std::string> channels = FollowSpdy(
+      (*server)->ExecUrl({.argv = {"/bin/sh", "-c", "echo out; echo err >&2; exit 3"}, .stdout = true, .stderr = true}),
+      {"error", "stdout", "stderr"});
+  EXPECT_EQ(channels[-1], "101");
+  EXPECT_EQ(channels[1], "out\n");
+  EXPECT_EQ(channels[2], "err\n");
+  EXPECT_THAT(channels[3], HasSubstr("non-zero exit code: 3"));
+}
+
+TEST(StreamingServerTest, StdinHalfClosedOverSpdyEndsTheCommandsInput) {
+  auto server = StreamingServer::Start("127.0.0.1");
+  ASSERT_TRUE(server.ok()) << server.status();
+  // cat ends only when its stdin does: the FIN must reach it.
+  std::map<int, std::string> channels = FollowSpdy(
+      (*server)->ExecUrl({.argv = {"/bin/cat"}, .stdin = true, .stdout = true}), {"error", "stdin", "stdout"},
+      "one\ntwo\n");
+  EXPECT_EQ(channels[1], "one\ntwo\n");
+  EXPECT_THAT(channels[3], HasSubstr("Success"));
+}
+
+TEST(StreamingServerTest, SpdyWithoutACommonStreamProtocolIsRefused) {
+  auto server = StreamingServer::Start("127.0.0.1");
+  ASSERT_TRUE(server.ok()) << server.status();
+  Url parts = Split((*server)->ExecUrl({.argv = {"/bin/true"}, .stdout = true}));
+  asio::io_context io;
+  tcp::resolver resolver(io);
+  tcp::socket socket(io);
+  asio::connect(socket, resolver.resolve("127.0.0.1", parts.port));
+  http::request<http::empty_body> request(http::verb::post, parts.path, 11);
+  request.set(http::field::host, "127.0.0.1");
+  request.set(http::field::connection, "Upgrade");
+  request.set(http::field::upgrade, "SPDY/3.1");
+  request.set("X-Stream-Protocol-Version", "channel.k8s.io");
+  http::write(socket, request);
+  beast::flat_buffer buffer;
+  http::response<http::string_body> answer;
+  http::read(socket, buffer, answer);
+  EXPECT_EQ(answer.result_int(), 403);
+  EXPECT_EQ(answer["X-Accepted-Stream-Protocol-Versions"], "v4.channel.k8s.io");
 }
 
 }  // namespace
