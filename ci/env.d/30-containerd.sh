@@ -60,6 +60,7 @@ state = "$CD_DIR/state"
 TOML
 
   write_bridge_conflist "$CD_DIR/net.d/10-$CD_NET.conflist" "$CD_NET" "$CD_BRIDGE" "$CD_POD_CIDR" "$CD_DIR/ipam"
+  pin_bridge "$CD_BRIDGE"
 
   # Registry mirrors: every registry test images name resolves to the local
   # registry over plain HTTP.

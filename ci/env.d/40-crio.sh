@@ -112,6 +112,7 @@ TOML
   echo '{"default":[{"type":"insecureAcceptAnything"}]}' > "$CRIO_DIR/policy.json"
 
   write_bridge_conflist "$CRIO_DIR/net.d/10-$CRIO_NET.conflist" "$CRIO_NET" "$CRIO_BRIDGE" "$CRIO_POD_CIDR" "$CRIO_DIR/ipam"
+  pin_bridge "$CRIO_BRIDGE"
 }
 
 crio_answers() {

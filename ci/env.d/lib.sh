@@ -105,6 +105,21 @@ unmount_under() {
     done
 }
 
+# pin_bridge BRIDGE: makes the bridge a CNI network will use, with a MAC
+# of its own. A bridge without one takes the lowest MAC of its ports, so it
+# changes as pods come and go, and a runtime that CHECKs its pods' networks
+# (CRI-O 1.26, with the bridge plugin 1.1) then fails RunPodSandbox with
+# "Bridge interface ... Mac doesn't match" when another pod's veth joined
+# in between. A MAC set by hand stays.
+pin_bridge() {
+  local bridge=$1 mac
+  ip link show "$bridge" >/dev/null 2>&1 || ip link add "$bridge" type bridge
+  # Locally administered, unicast, from the name: the same bridge gets the same MAC.
+  mac=$(printf '%s' "$bridge" | md5sum | sed 's/^\(..\)\(..\)\(..\)\(..\)\(..\).*/02:\1:\2:\3:\4:\5/')
+  ip link set "$bridge" address "$mac"
+  ip link set "$bridge" up
+}
+
 # write_bridge_conflist FILE NETWORK BRIDGE CIDR IPAM_DIR: a CNI bridge
 # network of our own (gateway, no masquerade, hairpin) with host-local IPAM
 # in IPAM_DIR, and portmap for host ports.

@@ -2,7 +2,7 @@
 // server speaks it to kubectl, crictl and the kubelet's proxy
 // (../shared/research/spdy.md §1, §5): after the 101, the client opens one
 // stream per channel (streamtype error, stdin, stdout, stderr, resize),
-// each answered at once with an empty SYN_REPLY; the session starts when
+// each answered at once with a SYN_REPLY; the session starts when
 // the set its request asked for is there. Output goes out as DATA on the
 // channel's stream, the v4 status on the error stream; at the end each of
 // crispd's streams gets FIN, then GOAWAY, then the connection closes. Pings
@@ -14,6 +14,7 @@
 #include <poll.h>
 
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/beast/core.hpp>
 #include <array>
@@ -66,9 +67,12 @@ class SpdyConnection {
     }
   }
 
-  // An empty SYN_REPLY for a stream the client opened.
+  // The SYN_REPLY for a stream the client opened. The kubelet's server
+  // sends no headers; the SPDY/3 draft's HTTP layer (§3.2.2) asks a reply
+  // for :status and :version, which Go clients ignore and HTTP-minded SPDY
+  // clients (npm spdy-transport) require, so crispd sends them.
   absl::StatusOr<std::string> Reply(uint32_t id) {
-    absl::StatusOr<std::string> block = compressor_.Compress({});
+    absl::StatusOr<std::string> block = compressor_.Compress({{":status", "200"}, {":version", "HTTP/1.1"}});
     if (!block.ok()) return block.status();
     return spdy::EncodeSynReply(id, *block, false);
   }
@@ -148,7 +152,8 @@ class SpdyLink {
 
   SpdyLink(Connection& connection, Sink& sink, std::function<void()> on_end,
            std::function<void(const std::string&)> on_resize = nullptr)
-      : connection_(connection), sink_(sink), on_end_(std::move(on_end)), on_resize_(std::move(on_resize)) {}
+      : connection_(connection), sink_(sink), on_end_(std::move(on_end)), on_resize_(std::move(on_resize)),
+        linger_(connection.socket().get_executor()) {}
 
   void Send(int channel, std::string_view data) {
     if (closing_ || data.empty()) return;  // an empty message (WebSocket's "stream open") means nothing here
@@ -175,7 +180,7 @@ class SpdyLink {
     Queue(spdy::EncodeGoAway(connection_.last_client_id(), spdy::GoAwayStatus::kOk), /*counts=*/false);
     closing_ = true;
     close_after_writes_ = true;
-    if (out_.empty()) CloseSocket();
+    if (out_.empty()) FinishSending();
   }
 
   bool closed() const { return closing_; }
@@ -211,7 +216,7 @@ class SpdyLink {
                                if (closing_ || counted_ < kMaxQueued) Resume();
                                if (ec) return;
                                if (!out_.empty()) return WriteFront();
-                               if (close_after_writes_) CloseSocket();
+                               if (close_after_writes_) FinishSending();
                              });
   }
 
@@ -221,7 +226,22 @@ class SpdyLink {
     for (auto& resume : waiting) resume();
   }
 
+  // Everything is written: half-close, and let the client hang up. Closing
+  // with its late frames (WINDOW_UPDATE, RST) unread would make the kernel
+  // answer with a reset, and a client may then drop the end of the output
+  // it has not read yet. Read on (Read() ends at the client's close) for
+  // up to 5 s.
+  void FinishSending() {
+    boost::system::error_code ignored;
+    connection_.socket().shutdown(boost::asio::ip::tcp::socket::shutdown_send, ignored);
+    linger_.expires_after(std::chrono::seconds(5));
+    linger_.async_wait([this](boost::system::error_code ec) {
+      if (!ec) CloseSocket();
+    });
+  }
+
   void CloseSocket() {
+    linger_.cancel();
     boost::system::error_code ignored;
     connection_.socket().shutdown(boost::asio::ip::tcp::socket::shutdown_send, ignored);
     connection_.socket().close(ignored);
@@ -343,6 +363,7 @@ class SpdyLink {
   std::deque<std::string> stdin_;
   bool stdin_ended_ = false;
   std::string resize_buffer_;
+  boost::asio::steady_timer linger_;
 };
 
 }  // namespace crisp::crispd
