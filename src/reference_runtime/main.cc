@@ -46,6 +46,8 @@ int UnpackLayerMain(const std::string& blob, const std::string& layer_dir) {
 struct Flags {
   std::string listen = "unix:///run/crispd/crispd.sock";
   std::string streaming_address = "127.0.0.1";
+  int streaming_url_lifetime = 60;
+  int streaming_max_sessions = 256;
   std::string root = "/var/lib/crispd";
   std::string state = "/run/crispd";
   std::vector<std::string> mirrors;
@@ -187,7 +189,10 @@ int RunDaemon(const Flags& flags) {
     std::cerr << "crispd: warning: the streaming server on " << flags.streaming_address
               << " serves exec to anyone who learns a URL, over plain HTTP" << std::endl;
   }
-  auto streaming = crisp::crispd::StreamingServer::Start(flags.streaming_address);
+  auto streaming = crisp::crispd::StreamingServer::Start(
+      {.address = flags.streaming_address,
+       .url_lifetime = std::chrono::seconds(flags.streaming_url_lifetime),
+       .max_sessions = flags.streaming_max_sessions});
   if (!streaming.ok()) {
     std::cerr << "crispd: error: " << streaming.status().message() << '\n';
     return 1;
@@ -196,6 +201,8 @@ int RunDaemon(const Flags& flags) {
                                  {"state", flags.state},
                                  {"listen", "unix://" + socket_path},
                                  {"streamingAddress", flags.streaming_address},
+                                 {"streamingURLLifetimeSeconds", flags.streaming_url_lifetime},
+                                 {"streamingMaxSessions", flags.streaming_max_sessions},
                                  {"cni", {{"confDir", CniFromFlags(flags).conf_dir},
                                           {"binDir", flags.cni_bin_dir},
                                           {"bridge", flags.bridge},
@@ -250,8 +257,16 @@ int main(int argc, char** argv) {
   app.add_option("--pod-cidr", flags.pod_cidr, "Subnet of the default network")->capture_default_str();
   app.add_option("--bridge", flags.bridge, "Bridge of the default network")->capture_default_str();
   app.add_option("--streaming-address", flags.streaming_address,
-                 "IPv4 address of the server behind Exec and PortForward URLs (the port is picked)")
+                 "IPv4 address of the server behind Exec, Attach and PortForward URLs (the port is picked)")
       ->capture_default_str();
+  app.add_option("--streaming-url-lifetime", flags.streaming_url_lifetime,
+                 "Seconds a streaming URL stays good for its one use")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 3600));
+  app.add_option("--streaming-max-sessions", flags.streaming_max_sessions,
+                 "Streaming connections served at once; more are refused")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 100000));
   app.add_flag_function("--version", [](int64_t) {
     std::cout << "crispd " << crisp::kCrispVersion << " (CRI runtime.v1, cri-api " << crisp::kCriApiVersion << ")\n";
     throw CLI::Success();

@@ -47,7 +47,6 @@ namespace websocket = beast::websocket;
 using tcp = asio::ip::tcp;
 
 constexpr char kSubprotocol[] = "v4.channel.k8s.io";
-constexpr auto kUrlLifetime = std::chrono::minutes(1);
 constexpr int kRequestTimeoutSeconds = 10;  // to send the upgrade request
 constexpr size_t kMaxMessage = 1 << 20;       // from the client
 constexpr size_t kMaxQueued = 4;              // messages waiting, each way
@@ -766,8 +765,14 @@ void ServeSpdy(asio::io_context& io, tcp::socket& socket, const http::request<ht
 
 }  // namespace
 
-absl::StatusOr<std::unique_ptr<StreamingServer>> StreamingServer::Start(const std::string& address) {
+absl::StatusOr<std::unique_ptr<StreamingServer>> StreamingServer::Start(const StreamingOptions& options) {
+  const std::string& address = options.address;
+  if (options.url_lifetime.count() < 1 || options.max_sessions < 1) {
+    return absl::InvalidArgumentError("a streaming URL lives at least a second, and at least one session is served");
+  }
   std::unique_ptr<StreamingServer> server(new StreamingServer());
+  server->url_lifetime_ = options.url_lifetime;
+  server->sessions_->max_sessions = options.max_sessions;
   sockaddr_in bind_to{};
   bind_to.sin_family = AF_INET;
   if (inet_pton(AF_INET, address.c_str(), &bind_to.sin_addr) != 1) {
@@ -817,7 +822,7 @@ std::string StreamingServer::NewUrl(const char* kind, Target target) {
   std::lock_guard lock(tokens_->mutex);
   auto now = std::chrono::steady_clock::now();
   std::erase_if(tokens_->pending, [&](const auto& entry) { return entry.second.expires < now; });
-  tokens_->pending[path] = Pending{std::move(target), now + kUrlLifetime};
+  tokens_->pending[path] = Pending{std::move(target), now + url_lifetime_};
   return base_ + path;
 }
 
@@ -921,7 +926,7 @@ void StreamingServer::ServeConnection(int fd, Tokens& tokens, Sessions& sessions
 
 bool StreamingServer::Sessions::Enter() {
   std::lock_guard lock(mutex);
-  if (stopping || count >= kMaxSessions) return false;
+  if (stopping || count >= max_sessions) return false;
   ++count;
   return true;
 }

@@ -66,10 +66,19 @@ struct ForwardTarget {
   int port = 0;
 };
 
+struct StreamingOptions {
+  std::string address = "127.0.0.1";                   // an IP address; the port is the kernel's pick
+  std::chrono::seconds url_lifetime{60};                // a URL unused this long is gone (the kubelet's: 1 min)
+  int max_sessions = 256;                               // connections served at once; more are refused
+};
+
 class StreamingServer {
  public:
+  static absl::StatusOr<std::unique_ptr<StreamingServer>> Start(const StreamingOptions& options);
   // Listens on `address` (an IP address), on a port the kernel picks.
-  static absl::StatusOr<std::unique_ptr<StreamingServer>> Start(const std::string& address);
+  static absl::StatusOr<std::unique_ptr<StreamingServer>> Start(const std::string& address) {
+    return Start(StreamingOptions{.address = address});
+  }
   ~StreamingServer();
   StreamingServer(const StreamingServer&) = delete;
   StreamingServer& operator=(const StreamingServer&) = delete;
@@ -97,7 +106,7 @@ class StreamingServer {
 
   // The sessions running, so that the server's end ends them too.
   struct Sessions {
-    static constexpr int kMaxSessions = 256;
+    int max_sessions = 256;
     bool Enter();  // false: too many, or stopping
     void Leave();
     bool Stopping();
@@ -127,6 +136,7 @@ class StreamingServer {
   std::string base_;  // "http://127.0.0.1:PORT"
   std::string console_dir_;  // console sockets, removed with the server
   std::atomic<uint64_t> consoles_ = 0;
+  std::chrono::seconds url_lifetime_{60};
   std::atomic<bool> stopping_ = false;
   std::thread acceptor_;
   std::shared_ptr<Tokens> tokens_ = std::make_shared<Tokens>();

@@ -387,5 +387,33 @@ TEST(StreamingServerTest, SpdyWithoutACommonStreamProtocolIsRefused) {
   EXPECT_EQ(answer["X-Accepted-Stream-Protocol-Versions"], "v4.channel.k8s.io");
 }
 
+TEST(StreamingServerTest, AUrlOutlivesItsLifetimeNot) {
+  auto server = StreamingServer::Start(StreamingOptions{.address = "127.0.0.1", .url_lifetime = std::chrono::seconds(1)});
+  ASSERT_TRUE(server.ok()) << server.status();
+  std::string url = (*server)->ExecUrl({.argv = {"/bin/true"}, .stdout = true});
+  std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+  EXPECT_THAT(Get(url, true), HasSubstr("404"));
+  EXPECT_FALSE(StreamingServer::Start(StreamingOptions{.address = "127.0.0.1", .url_lifetime = std::chrono::seconds(0)}).ok());
+}
+
+TEST(StreamingServerTest, ConnectionsPastTheSessionLimitAreRefused) {
+  auto server = StreamingServer::Start(StreamingOptions{.address = "127.0.0.1", .max_sessions = 1});
+  ASSERT_TRUE(server.ok()) << server.status();
+  // The first connection holds the one session (it sends no request yet).
+  Url parts = Split((*server)->ExecUrl({.argv = {"/bin/true"}, .stdout = true}));
+  asio::io_context io;
+  tcp::resolver resolver(io);
+  tcp::socket holder(io);
+  asio::connect(holder, resolver.resolve("127.0.0.1", parts.port));
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  // The second is closed without an answer.
+  tcp::socket refused(io);
+  asio::connect(refused, resolver.resolve("127.0.0.1", parts.port));
+  char byte;
+  beast::error_code ec;
+  refused.read_some(asio::buffer(&byte, 1), ec);
+  EXPECT_EQ(ec, asio::error::eof);
+}
+
 }  // namespace
 }  // namespace crisp::crispd
