@@ -257,15 +257,22 @@ absl::StatusOr<nlohmann::json> HostSide::RunAction(std::string_view action, cons
     if (transport == "spdy") {
       // The streams a SPDY client opens must be those the Exec or Attach
       // request asked for: the server waits for exactly that set.
-      if (!exec || !args.contains("request") || !args["request"].is_object()) {
+      if (!args.contains("request") || !args["request"].is_object()) {
         return absl::InvalidArgumentError(
-            "a SPDY stream needs the Exec or Attach request, to open the streams it asked for "
+            "a SPDY stream needs its Exec, Attach or PortForward request, to open the streams it asked for "
             "(request: \"${exec.request}\")");
       }
       const nlohmann::json& cri = args["request"];
       request.transport = streaming::Transport::kSpdy;
       request.streams = {cri.value("stdin", false), cri.value("stdout", false), cri.value("stderr", false),
                          cri.value("tty", false)};
+      if (!exec) {
+        const nlohmann::json ports = cri.value("port", nlohmann::json::array());
+        if (!ports.is_array() || ports.empty() || !ports[0].is_number_integer()) {
+          return absl::InvalidArgumentError("a SPDY port forward names the pod's port: the PortForward request's port[0]");
+        }
+        request.forward_port = ports[0].get<int>();
+      }
     } else if (transport != "websocket") {
       return absl::InvalidArgumentError(crisp::StrCat("transport \"", transport, "\": websocket or spdy"));
     }

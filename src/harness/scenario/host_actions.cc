@@ -22,7 +22,7 @@ const std::vector<HostAction>& Table() {
        "{connected, protocol, stdout, stderr, exit_code, status, before_stdin, closed_by, error}: an Exec or Attach "
        "URL followed over WebSocket; stdin is written after `quiet` seconds, the session ends when the server closes "
        "it or stdout has carried `until`", false},
-      {"port_forward", {"url"}, {"send", "until", "timeout"},
+      {"port_forward", {"url"}, {"send", "until", "timeout", "transport", "request"},
        "{connected, protocol, port, error_port, data, errors, closed_by, error}: a PortForward URL followed over WebSocket; "
        "`send` goes to the forwarded port, data is its answer", false},
   };

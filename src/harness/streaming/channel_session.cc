@@ -294,8 +294,8 @@ nlohmann::json PortForwardResult(const ChannelSessionResult& session) {
     channel.erase(0, 2);
     return port;
   };
-  result["port"] = take_port(data);
-  result["error_port"] = take_port(errors);
+  result["port"] = session.port_prefixed ? take_port(data) : nlohmann::json(nullptr);
+  result["error_port"] = session.port_prefixed ? take_port(errors) : nlohmann::json(nullptr);
   result["data"] = client::BytesToJson(data);
   result["errors"] = client::BytesToJson(errors);
   return result;

@@ -42,6 +42,7 @@ struct ChannelSessionRequest {
   std::string url;                   // http:// or ws://; https:// and wss:// are reported as unsupported
   Transport transport = Transport::kWebSocket;
   RemoteCommandStreams streams;      // SPDY only: exec and attach
+  int forward_port = 0;              // SPDY only: the pod's port a port forward names in its streams' headers
   int channels = 5;                  // the protocol's channels: 5 for exec and attach, 2 for one forwarded port
   std::optional<std::string> input;  // written on channel 0 (stdin, or the port's data) once the stream is open
   int quiet_ms = 0;                  // wait this long before writing the input
@@ -62,18 +63,18 @@ struct ChannelSessionResult {
   std::string closed_by;             // "server", "crisp" (until met, deadline, a broken stream) or "" (never opened)
   bool timed_out = false;
   std::string error;                 // "" when the session ended cleanly
+  bool port_prefixed = true;         // port forward: each channel opens with its port (WebSocket; not SPDY)
 };
 
 // Dials the URL, upgrades to WebSocket with kChannelSubprotocol (or to
 // SPDY/3.1, offering it as X-Stream-Protocol-Version), writes the input and
 // collects every channel until the session ends. Never throws; every
-// problem of the server's making is in the result's `error`. Over SPDY,
-// only exec and attach (channels == 5) so far.
+// problem of the server's making is in the result's `error`.
 ChannelSessionResult RunChannelSession(const ChannelSessionRequest& request);
 
 // The SPDY/3.1 form of RunChannelSession (spdy_session.cc): the streams are
 // mapped onto the same channel numbers (0 stdin, 1 stdout, 2 stderr,
-// 3 error, 4 resize).
+// 3 error, 4 resize; port forward: 0 data, 1 error, with no port prefix).
 ChannelSessionResult RunSpdyChannelSession(const ChannelSessionRequest& request);
 
 // Exec or attach: {connected, protocol, stdout, stderr, exit_code, status,

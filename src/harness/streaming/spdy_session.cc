@@ -62,10 +62,8 @@ class SpdyClientSession {
   }
 
   ChannelSessionResult Run() {
-    if (request_.channels != 5) {
-      result_.error = "crisp speaks SPDY for exec and attach so far, not port forwarding";
-      return result_;
-    }
+    forward_ = request_.channels == 2;
+    result_.port_prefixed = !forward_;
     std::optional<HttpUrl> url = ParseHttpUrl(request_.url, {"http"}, &result_.error);
     if (!url) return result_;
     fd_ = ConnectTo(*url, &result_.error);
@@ -119,7 +117,8 @@ class SpdyClientSession {
     std::string upgrade = crisp::StrCat("POST ", url.target, " HTTP/1.1\r\nHost: ", host, ":", url.port,
                                         "\r\nUser-Agent: crisp\r\nConnection: Upgrade\r\nUpgrade: SPDY/3.1\r\n"
                                         "X-Stream-Protocol-Version: ",
-                                        kChannelSubprotocol, "\r\nContent-Length: 0\r\n\r\n");
+                                        forward_ ? "portforward.k8s.io" : kChannelSubprotocol,
+                                        "\r\nContent-Length: 0\r\n\r\n");
     if (!SendAll(upgrade)) return false;
     std::string response;
     size_t end = std::string::npos;
@@ -161,8 +160,24 @@ class SpdyClientSession {
     return true;
   }
 
-  // error, then stdin, stdout, stderr (no tty), resize (tty): client-go's order.
+  // error, then stdin, stdout, stderr (no tty), resize (tty): client-go's
+  // order. A port forward: error (half-closed at once: the client never
+  // writes there), then data, both naming the port and request 0.
   void OpenStreams() {
+    if (forward_) {
+      const std::string port = std::to_string(request_.forward_port);
+      for (const char* type : {"error", "data"}) {
+        absl::StatusOr<std::string> block =
+            compressor_.Compress({{"streamtype", type}, {"port", port}, {"requestid", "0"}});
+        if (!block.ok() || !SendAll(spdy::EncodeSynStream(next_id_, *block, false))) return;
+        const int channel = std::string_view(type) == "error" ? 1 : 0;
+        if (channel == 1 && !SendAll(spdy::EncodeData(next_id_, "", true))) return;
+        channel_of_[next_id_] = channel;
+        id_of_[channel] = next_id_;
+        next_id_ += 2;
+      }
+      return;
+    }
     const RemoteCommandStreams& wanted = request_.streams;
     for (const auto& [type, channel] : kStreamTypes) {
       bool open = channel == 3 || (channel == 0 && wanted.stdin) || (channel == 1 && wanted.stdout) ||
@@ -286,6 +301,7 @@ class SpdyClientSession {
   std::map<int, uint32_t> id_of_;       // channel -> stream id
   size_t replied_ = 0;
   bool input_written_ = false;
+  bool forward_ = false;
 };
 
 }  // namespace

@@ -77,9 +77,13 @@ class SpdyConnection {
     return spdy::EncodeSynReply(id, *block, false);
   }
 
+  // The headers of a SYN_STREAM (or SYN_REPLY, HEADERS): every block goes
+  // through here, to keep the client's zlib stream in step.
+  absl::StatusOr<spdy::Headers> HeadersOf(const spdy::Frame& frame) { return decompressor_.Decompress(frame.data); }
+
   // The channel a SYN_STREAM asks for (-1 if its streamtype is unknown).
   absl::StatusOr<int> ChannelOf(const spdy::Frame& syn) {
-    absl::StatusOr<spdy::Headers> headers = decompressor_.Decompress(syn.data);
+    absl::StatusOr<spdy::Headers> headers = HeadersOf(syn);
     if (!headers.ok()) return headers.status();
     std::string_view type = spdy::HeaderValue(*headers, "streamtype");
     for (int channel = 0; channel < 5; ++channel) {
@@ -88,6 +92,8 @@ class SpdyConnection {
     return -1;
   }
 
+  // Whether the bytes that came behind the upgrade request made frames.
+  absl::Status early_status() const { return pending_; }
   boost::asio::ip::tcp::socket& socket() { return socket_; }
   spdy::FrameDecoder& decoder() { return decoder_; }
   std::map<int, uint32_t>& id_of() { return id_of_; }

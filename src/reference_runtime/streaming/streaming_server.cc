@@ -31,6 +31,7 @@
 #include <iostream>
 
 #include "absl/strings/ascii.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_split.h"
 #include "common/strings.h"
 #include "common/subprocess.h"
@@ -700,16 +701,206 @@ bool OffersSubprotocol(const http::request<http::empty_body>& request) {
   return false;
 }
 
+// Port forwarding over SPDY (portforward.k8s.io), as the kubelet serves it
+// to crictl and kubectl: per local connection the client opens an error
+// stream and a data stream, paired by their requestid header, both naming
+// the pod's port in theirs. Once a pair is there, crispd connects to that
+// port inside the pod's network namespace and carries bytes both ways on
+// the data stream; a failure is written on the error stream. Pairs come
+// and go for as long as the client keeps the connection.
+class SpdyForwardSession {
+ public:
+  SpdyForwardSession(asio::io_context& io, SpdyConnection& connection, const ForwardTarget& target)
+      : io_(io), connection_(connection), target_(target) {}
+
+  void Run() {
+    // Frames that came right behind the upgrade request are decoded already.
+    bool going = connection_.early_status().ok();
+    while (going) {
+      std::optional<spdy::Frame> frame = connection_.decoder().Next();
+      if (!frame) break;
+      going = Handle(*frame);
+    }
+    if (going) {
+      Read();
+    } else {
+      End();
+    }
+    io_.run();
+  }
+
+ private:
+  struct Pair {
+    uint32_t error_id = 0, data_id = 0;
+    int port = 0;
+    std::unique_ptr<tcp::socket> pod;
+    std::deque<std::string> to_pod;
+    bool client_done = false;  // the data stream's FIN: the pod's side is half-closed after what waits
+    std::array<char, 32 * 1024> buffer{};
+  };
+
+  void Queue(std::string frame) {
+    out_.push_back(std::move(frame));
+    if (out_.size() == 1) WriteFront();
+  }
+  void WriteFront() {
+    asio::async_write(connection_.socket(), asio::buffer(out_.front()), [this](beast::error_code ec, size_t) {
+      out_.pop_front();
+      if (ec) return End();
+      if (!out_.empty()) WriteFront();
+    });
+  }
+
+  void Read() {
+    connection_.socket().async_read_some(asio::buffer(buffer_), [this](beast::error_code ec, size_t n) {
+      if (ec || n == 0) return End();
+      if (!connection_.decoder().Feed(std::string_view(buffer_.data(), n)).ok()) return End();
+      while (std::optional<spdy::Frame> frame = connection_.decoder().Next()) {
+        if (!Handle(*frame)) return End();
+      }
+      Read();
+    });
+  }
+
+  bool Handle(const spdy::Frame& frame) {
+    if (!frame.control) {
+      auto found = pair_of_.find(frame.stream_id);
+      if (found == pair_of_.end()) return true;
+      Pair& pair = pairs_[found->second];
+      if (frame.stream_id != pair.data_id) return true;  // the error stream carries nothing from the client
+      if (!frame.data.empty()) {
+        pair.to_pod.push_back(frame.data);
+        if (pair.pod && pair.to_pod.size() == 1) WritePod(found->second);
+      }
+      if (frame.fin()) {
+        pair.client_done = true;
+        if (pair.pod && pair.to_pod.empty()) HalfClosePod(pair);
+      }
+      return true;
+    }
+    switch (frame.type) {
+      case spdy::ControlType::kSynStream:
+        return Open(frame);
+      case spdy::ControlType::kPing:
+        if (frame.ping_id % 2 == 1) Queue(spdy::EncodePing(frame.ping_id));
+        return true;
+      case spdy::ControlType::kRstStream: {
+        auto found = pair_of_.find(frame.stream_id);
+        if (found != pair_of_.end() && pairs_[found->second].pod) {
+          beast::error_code ignored;
+          pairs_[found->second].pod->close(ignored);
+        }
+        return true;
+      }
+      case spdy::ControlType::kGoAway:
+        return false;
+      default:
+        return true;
+    }
+  }
+
+  // A stream of a pair: answered, checked (the kubelet resets a bad one
+  // with CANCEL), and once its pair is whole, connected.
+  bool Open(const spdy::Frame& frame) {
+    connection_.set_last_client_id(frame.stream_id);
+    absl::StatusOr<spdy::Headers> headers = connection_.HeadersOf(frame);
+    if (!headers.ok()) return false;
+    absl::StatusOr<std::string> reply = connection_.Reply(frame.stream_id);
+    if (!reply.ok()) return false;
+    Queue(*reply);
+    const std::string type(spdy::HeaderValue(*headers, "streamtype"));
+    int port = 0;
+    if ((type != "error" && type != "data") || !absl::SimpleAtoi(std::string(spdy::HeaderValue(*headers, "port")), &port) ||
+        port <= 0 || port > 65535) {
+      Queue(spdy::EncodeRstStream(frame.stream_id, spdy::RstStatus::kCancel));
+      return true;
+    }
+    // No requestid: the kubelet's pairing by stream id (error n, data n+2).
+    std::string request(spdy::HeaderValue(*headers, "requestid"));
+    if (request.empty()) request = crisp::StrCat("id-", type == "error" ? frame.stream_id : frame.stream_id - 2);
+    Pair& pair = pairs_[request];
+    uint32_t& slot = type == "error" ? pair.error_id : pair.data_id;
+    if (slot != 0) {
+      Queue(spdy::EncodeRstStream(frame.stream_id, spdy::RstStatus::kCancel));  // a second stream of one kind
+      return true;
+    }
+    slot = frame.stream_id;
+    pair.port = port;
+    pair_of_[frame.stream_id] = request;
+    if (pair.error_id != 0 && pair.data_id != 0) Connect(request);
+    return true;
+  }
+
+  void Connect(const std::string& request) {
+    Pair& pair = pairs_[request];
+    std::string error;
+    int fd = ConnectInNamespace(target_.netns, pair.port, &error);
+    if (fd < 0) {
+      Queue(spdy::EncodeData(pair.error_id, error, true));
+      Queue(spdy::EncodeData(pair.data_id, "", true));
+      return;
+    }
+    pair.pod = std::make_unique<tcp::socket>(io_);
+    pair.pod->assign(tcp::v4(), fd);
+    if (!pair.to_pod.empty()) WritePod(request);
+    else if (pair.client_done) HalfClosePod(pair);
+    ReadPod(request);
+  }
+
+  void WritePod(const std::string& request) {
+    Pair& pair = pairs_[request];
+    asio::async_write(*pair.pod, asio::buffer(pair.to_pod.front()), [this, request](beast::error_code ec, size_t) {
+      Pair& p = pairs_[request];
+      p.to_pod.pop_front();
+      if (ec) p.to_pod.clear();
+      if (!p.to_pod.empty()) return WritePod(request);
+      if (p.client_done) HalfClosePod(p);
+    });
+  }
+
+  static void HalfClosePod(Pair& pair) {
+    beast::error_code ignored;
+    pair.pod->shutdown(tcp::socket::shutdown_send, ignored);
+  }
+
+  void ReadPod(const std::string& request) {
+    Pair& pair = pairs_[request];
+    pair.pod->async_read_some(asio::buffer(pair.buffer), [this, request](beast::error_code ec, size_t n) {
+      Pair& p = pairs_[request];
+      if (ec || n == 0) {
+        // The pod's side is done: both streams end, the pair with them.
+        Queue(spdy::EncodeData(p.data_id, "", true));
+        Queue(spdy::EncodeData(p.error_id, "", true));
+        return;
+      }
+      Queue(spdy::EncodeData(p.data_id, std::string_view(p.buffer.data(), n), false));
+      ReadPod(request);
+    });
+  }
+
+  void End() {
+    beast::error_code ignored;
+    for (auto& [request, pair] : pairs_) {
+      if (pair.pod) pair.pod->close(ignored);
+    }
+    connection_.socket().close(ignored);
+  }
+
+  asio::io_context& io_;
+  SpdyConnection& connection_;
+  ForwardTarget target_;
+  std::map<std::string, Pair> pairs_;          // by requestid
+  std::map<uint32_t, std::string> pair_of_;    // stream id -> requestid
+  std::deque<std::string> out_;
+  std::array<char, 32 * 1024> buffer_{};
+};
+
 // SPDY/3.1, as the kubelet's server answers it: X-Stream-Protocol-Version
 // negotiated (the client's first choice the server has; none: 403 naming
 // ours), 101, then the client's streams, then the session.
 void ServeSpdy(asio::io_context& io, tcp::socket& socket, const http::request<http::empty_body>& request,
                beast::flat_buffer& early, const std::variant<ExecTarget, AttachTarget, ForwardTarget>& target) {
   const bool forward = std::holds_alternative<ForwardTarget>(target);
-  if (forward) {
-    return Answer(socket, http::status::bad_request,
-                  "crispd forwards ports over WebSocket (portforward over SPDY is not served yet)");
-  }
   std::vector<std::string> offered;
   for (auto field = request.equal_range("X-Stream-Protocol-Version"); field.first != field.second; ++field.first) {
     for (absl::string_view item : absl::StrSplit(std::string(field.first->value()), ',')) {
@@ -720,7 +911,7 @@ void ServeSpdy(asio::io_context& io, tcp::socket& socket, const http::request<ht
   // Over SPDY, v5 is v4 (its addition, closing stdin, is SPDY's FIN anyway).
   std::string chosen;
   for (const std::string& version : offered) {
-    if (version == kSubprotocol || version == "v5.channel.k8s.io") {
+    if (forward ? version == "portforward.k8s.io" : (version == kSubprotocol || version == "v5.channel.k8s.io")) {
       chosen = version;
       break;
     }
@@ -728,9 +919,14 @@ void ServeSpdy(asio::io_context& io, tcp::socket& socket, const http::request<ht
   if (chosen.empty()) {
     std::cerr << "crispd: streaming: 403 no common stream protocol" << std::endl;
     http::response<http::string_body> answer(http::status::forbidden, 11);
-    answer.insert("X-Accepted-Stream-Protocol-Versions", kSubprotocol);
-    answer.insert("X-Accepted-Stream-Protocol-Versions", "v5.channel.k8s.io");
-    answer.body() = crisp::StrCat("none of the stream protocols offered is served; crispd serves ", kSubprotocol, "\n");
+    if (forward) {
+      answer.insert("X-Accepted-Stream-Protocol-Versions", "portforward.k8s.io");
+    } else {
+      answer.insert("X-Accepted-Stream-Protocol-Versions", kSubprotocol);
+      answer.insert("X-Accepted-Stream-Protocol-Versions", "v5.channel.k8s.io");
+    }
+    answer.body() = crisp::StrCat("none of the stream protocols offered is served; crispd serves ",
+                                  forward ? "portforward.k8s.io" : kSubprotocol, "\n");
     answer.prepare_payload();
     beast::error_code ignored;
     http::write(socket, answer, ignored);
@@ -760,6 +956,8 @@ void ServeSpdy(asio::io_context& io, tcp::socket& socket, const http::request<ht
     run(*exec, [&](SpdyConnection& c) { ExecSession<SpdyLink>(io, c, *exec).Run(); });
   } else if (const auto* attach = std::get_if<AttachTarget>(&target)) {
     run(*attach, [&](SpdyConnection& c) { AttachSession<SpdyLink>(io, c, *attach).Run(); });
+  } else {
+    SpdyForwardSession(io, connection, std::get<ForwardTarget>(target)).Run();
   }
 }
 

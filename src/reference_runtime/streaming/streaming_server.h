@@ -3,11 +3,11 @@
 // subprotocol v4.channel.k8s.io (exec and attach: 0 stdin, 1 stdout,
 // 2 stderr, 3 a v4 Status with the exit code, 4 terminal resizes as
 // {"Width","Height"}; port forward: 0 data, 1 errors, each opened with the
-// port as a little-endian uint16). The same exec and attach URLs serve
-// SPDY/3.1 too (Upgrade: SPDY/3.1): a stream per channel, named by its
-// streamtype header (spdy_link.h); port forwarding is WebSocket only so
-// far. A URL is good for one connection within a minute of the RPC that
-// made it.
+// port as a little-endian uint16). The same URLs serve SPDY/3.1 too
+// (Upgrade: SPDY/3.1): a stream per channel, named by its streamtype
+// header (spdy_link.h), and for port forwarding error and data stream
+// pairs naming the port. A URL is good for one connection within its
+// lifetime (a minute by default) of the RPC that made it.
 //
 // Each connection is served on its own thread and io_context, so a slow
 // client holds up nobody else, and nothing it does reaches the gRPC side.

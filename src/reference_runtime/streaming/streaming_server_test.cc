@@ -176,19 +176,25 @@ TEST(StreamingServerTest, OnlyAWebSocketWithTheSubprotocolIsServed) {
   EXPECT_THAT(Get((*server)->ExecUrl({.argv = {"/bin/true"}, .stdin = false, .stdout = true, .stderr = false}) + "x", true), HasSubstr("404"));
 }
 
+// The pod's side of a port forward: one connection, whose first read is
+// kept, answered with "pong".
+std::thread ServeOnePong(asio::io_context& io, tcp::acceptor& acceptor, std::string* received) {
+  return std::thread([&io, &acceptor, received] {
+    tcp::socket socket(io);
+    acceptor.accept(socket);
+    std::array<char, 64> buffer{};
+    size_t n = socket.read_some(asio::buffer(buffer));
+    received->assign(buffer.data(), n);
+    asio::write(socket, asio::buffer(std::string("pong")));
+  });
+}
+
 TEST(StreamingServerTest, PortForwardReachesAPortInTheNamespace) {
   asio::io_context io;
   tcp::acceptor acceptor(io, tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0));
   int port = acceptor.local_endpoint().port();
   std::string received;
-  std::thread pod([&] {
-    tcp::socket socket(io);
-    acceptor.accept(socket);
-    std::array<char, 64> buffer{};
-    size_t n = socket.read_some(asio::buffer(buffer));
-    received.assign(buffer.data(), n);
-    asio::write(socket, asio::buffer(std::string("pong")));
-  });
+  std::thread pod = ServeOnePong(io, acceptor, &received);
   auto server = StreamingServer::Start("127.0.0.1");
   ASSERT_TRUE(server.ok()) << server.status();
   std::map<int, std::string> channels = Follow((*server)->PortForwardUrl({"/proc/self/ns/net", port}), "ping");
@@ -413,6 +419,60 @@ TEST(StreamingServerTest, ConnectionsPastTheSessionLimitAreRefused) {
   beast::error_code ec;
   refused.read_some(asio::buffer(&byte, 1), ec);
   EXPECT_EQ(ec, asio::error::eof);
+}
+
+TEST(StreamingServerTest, PortForwardOverSpdyPairsStreamsByRequestAndCarriesData) {
+  asio::io_context io;
+  tcp::acceptor acceptor(io, tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0));
+  const int port = acceptor.local_endpoint().port();
+  std::string received;
+  std::thread pod = ServeOnePong(io, acceptor, &received);
+  auto server = StreamingServer::Start("127.0.0.1");
+  ASSERT_TRUE(server.ok()) << server.status();
+  Url parts = Split((*server)->PortForwardUrl({"/proc/self/ns/net", 0}));
+  tcp::socket client(io);
+  tcp::resolver resolver(io);
+  asio::connect(client, resolver.resolve("127.0.0.1", parts.port));
+  spdy::HeaderCompressor compressor;
+  const std::string port_text = std::to_string(port);
+  std::string request = "POST " + parts.path + " HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: Upgrade\r\n"
+                        "Upgrade: SPDY/3.1\r\nX-Stream-Protocol-Version: portforward.k8s.io\r\n\r\n";
+  // As client-go: the error stream (half-closed at once), then the data stream.
+  request += spdy::EncodeSynStream(1, *compressor.Compress({{"streamtype", "error"}, {"port", port_text}, {"requestid", "0"}}), false);
+  request += spdy::EncodeData(1, "", true);
+  request += spdy::EncodeSynStream(3, *compressor.Compress({{"streamtype", "data"}, {"port", port_text}, {"requestid", "0"}}), false);
+  request += spdy::EncodeData(3, "ping", false);
+  asio::write(client, asio::buffer(request));
+  std::string response;
+  char buffer[4096];
+  beast::error_code ec;
+  size_t header_end;
+  while ((header_end = response.find("\r\n\r\n")) == std::string::npos && !ec) {
+    size_t n = client.read_some(asio::buffer(buffer), ec);
+    response.append(buffer, n);
+  }
+  ASSERT_TRUE(response.starts_with("HTTP/1.1 101")) << response;
+  EXPECT_THAT(response, HasSubstr("X-Stream-Protocol-Version: portforward.k8s.io"));
+  spdy::FrameDecoder decoder;
+  ASSERT_TRUE(decoder.Feed(response.substr(header_end + 4)).ok());
+  std::string data, errors;
+  bool data_fin = false, error_fin = false;
+  while (!(data_fin && error_fin)) {
+    while (std::optional<spdy::Frame> frame = decoder.Next()) {
+      if (frame->control) continue;
+      (frame->stream_id == 3 ? data : errors) += frame->data;
+      if (frame->fin()) (frame->stream_id == 3 ? data_fin : error_fin) = true;
+    }
+    if (data_fin && error_fin) break;
+    size_t n = client.read_some(asio::buffer(buffer), ec);
+    if (ec) break;
+    ASSERT_TRUE(decoder.Feed(std::string_view(buffer, n)).ok());
+  }
+  pod.join();
+  EXPECT_EQ(received, "ping");
+  EXPECT_EQ(data, "pong");
+  EXPECT_EQ(errors, "");
+  EXPECT_TRUE(data_fin && error_fin) << "both streams end when the pod's side does";
 }
 
 }  // namespace
