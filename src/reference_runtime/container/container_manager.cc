@@ -430,13 +430,10 @@ absl::Status ContainerManager::UpdateResources(const std::string& id, const v1::
   EntryPtr entry = containers_.Find(id);
   if (!entry) return absl::NotFoundError(crisp::StrCat("no container \"", id, "\""));
   absl::MutexLock lifecycle(&entry->lifecycle);  // not while it starts, stops or goes
-  Container container;
-  {
-    absl::MutexLock lock(&entry->mu);
-    if (entry->removed) return absl::NotFoundError(crisp::StrCat("no container \"", id, "\""));
-    Refresh(entry->record);
-    container = entry->record;
-  }
+  Running(*entry);  // notices an exit
+  std::optional<Container> current = entry->SnapshotUnlessRemoved();
+  if (!current) return absl::NotFoundError(crisp::StrCat("no container \"", id, "\""));
+  Container& container = *current;
   if (container.state != v1::CONTAINER_CREATED && container.state != v1::CONTAINER_RUNNING) {
     return absl::FailedPreconditionError(
         crisp::StrCat("container ", container.id, " has exited: its resources can no longer be updated"));

@@ -24,6 +24,7 @@
 #include <map>
 #include <set>
 #include <string>
+#include <utility>
 
 #include "absl/status/status.h"
 #include "common/strings.h"
@@ -95,6 +96,8 @@ class SpdyConnection {
   // Whether the bytes that came behind the upgrade request made frames.
   absl::Status early_status() const { return pending_; }
   boost::asio::ip::tcp::socket& socket() { return socket_; }
+  // DATA frames (stdin) that came before the last stream was opened, once.
+  std::deque<spdy::Frame> TakeEarlyData() { return std::exchange(early_data_, {}); }
   spdy::FrameDecoder& decoder() { return decoder_; }
   std::map<int, uint32_t>& id_of() { return id_of_; }
   uint32_t last_client_id() const { return last_client_id_; }
@@ -131,10 +134,8 @@ class SpdyConnection {
     return absl::OkStatus();
   }
 
- public:
-  std::deque<spdy::Frame> early_data_;
-
  private:
+  std::deque<spdy::Frame> early_data_;  // DATA that came while the streams were being opened
   boost::asio::ip::tcp::socket& socket_;
   spdy::FrameDecoder decoder_;
   spdy::HeaderCompressor compressor_;
@@ -192,8 +193,7 @@ class SpdyLink {
   bool closed() const { return closing_; }
 
   void Start() {
-    for (spdy::Frame& frame : connection_.early_data_) HandleData(frame);
-    connection_.early_data_.clear();
+    for (const spdy::Frame& frame : connection_.TakeEarlyData()) HandleData(frame);
     Read();
   }
 
@@ -275,7 +275,6 @@ class SpdyLink {
       HandleData(frame);
       return true;
     }
-    boost::system::error_code ignored;
     switch (frame.type) {
       case spdy::ControlType::kPing:
         if (frame.ping_id % 2 == 1) Queue(spdy::EncodePing(frame.ping_id), /*counts=*/false);
