@@ -48,6 +48,7 @@ struct Flags {
   std::string streaming_address = "127.0.0.1";
   int streaming_url_lifetime = 60;
   int streaming_max_sessions = 256;
+  int streaming_idle_timeout = 4 * 3600;
   std::string root = "/var/lib/crispd";
   std::string state = "/run/crispd";
   std::vector<std::string> mirrors;
@@ -192,7 +193,8 @@ int RunDaemon(const Flags& flags) {
   auto streaming = crisp::crispd::StreamingServer::Start(
       {.address = flags.streaming_address,
        .url_lifetime = std::chrono::seconds(flags.streaming_url_lifetime),
-       .max_sessions = flags.streaming_max_sessions});
+       .max_sessions = flags.streaming_max_sessions,
+       .idle_timeout = std::chrono::seconds(flags.streaming_idle_timeout)});
   if (!streaming.ok()) {
     std::cerr << "crispd: error: " << streaming.status().message() << '\n';
     return 1;
@@ -203,6 +205,7 @@ int RunDaemon(const Flags& flags) {
                                  {"streamingAddress", flags.streaming_address},
                                  {"streamingURLLifetimeSeconds", flags.streaming_url_lifetime},
                                  {"streamingMaxSessions", flags.streaming_max_sessions},
+                                 {"streamingIdleTimeoutSeconds", flags.streaming_idle_timeout},
                                  {"cni", {{"confDir", CniFromFlags(flags).conf_dir},
                                           {"binDir", flags.cni_bin_dir},
                                           {"bridge", flags.bridge},
@@ -267,6 +270,11 @@ int main(int argc, char** argv) {
                  "Streaming connections served at once; more are refused")
       ->capture_default_str()
       ->check(CLI::Range(1, 100000));
+  app.add_option("--streaming-idle-timeout", flags.streaming_idle_timeout,
+                 "Seconds a streaming connection may carry no data either way before it is closed "
+                 "(the kubelet's streamingConnectionIdleTimeout)")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 7 * 24 * 3600));
   app.add_flag_function("--version", [](int64_t) {
     std::cout << "crispd " << crisp::kCrispVersion << " (CRI runtime.v1, cri-api " << crisp::kCriApiVersion << ")\n";
     throw CLI::Success();

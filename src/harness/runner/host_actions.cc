@@ -22,6 +22,7 @@
 #include <sstream>
 
 #include "absl/status/status.h"
+#include "absl/strings/numbers.h"
 #include "common/strings.h"
 #include "common/subprocess.h"
 #include "harness/client/proto_json.h"
@@ -247,48 +248,76 @@ absl::StatusOr<nlohmann::json> HostSide::RunAction(std::string_view action, cons
     bool exec = action == "stream";
     streaming::ChannelSessionRequest request;
     request.url = StringArg(args, "url");
-    request.channels = exec ? 5 : 2;
     request.timeout_ms = SecondsArg(args, "timeout", 10);
     request.max_capture = kMaxCapture;
     const char* input = exec ? "stdin" : "send";
     if (args.contains(input)) request.input = StringArg(args, input);
     if (exec) request.quiet_ms = SecondsArg(args, "quiet", 0);
+    const bool has_request = args.contains("request") && args["request"].is_object();
+    const nlohmann::json cri = has_request ? args["request"] : nlohmann::json::object();
+    if (!exec) {
+      // The pod's ports: `ports`, else the PortForward request's. Over
+      // WebSocket the server forwards the request's ports, one channel
+      // pair each; over SPDY each pair of streams names its own.
+      nlohmann::json ports = args.contains("ports") ? args["ports"] : cri.value("port", nlohmann::json::array());
+      if (!ports.is_array()) return absl::InvalidArgumentError("ports: a list of TCP ports");
+      for (const nlohmann::json& port : ports) {
+        int number = 0;
+        if (port.is_number_integer()) number = port.get<int>();
+        else if (!port.is_string() || !absl::SimpleAtoi(port.get<std::string>(), &number)) number = 0;
+        if (number < 1 || number > 65535) return absl::InvalidArgumentError(crisp::StrCat("ports: ", port.dump(), " is not a TCP port"));
+        request.forward_ports.push_back(number);
+      }
+    }
+    if (exec && args.contains("protocols")) {
+      request.subprotocols = Words(args["protocols"]);
+      if (request.subprotocols.empty()) return absl::InvalidArgumentError("protocols: a non-empty list of subprotocols");
+    }
+    if (exec && args.contains("close_stdin")) {
+      if (!args["close_stdin"].is_boolean()) return absl::InvalidArgumentError("close_stdin: true or false");
+      request.close_stdin = args["close_stdin"].get<bool>();
+      if (request.close_stdin && !request.input) request.input = "";
+    }
     const std::string transport = StringArg(args, "transport", "websocket");
     if (transport == "spdy") {
       // The streams a SPDY client opens must be those the Exec or Attach
       // request asked for: the server waits for exactly that set.
-      if (!args.contains("request") || !args["request"].is_object()) {
+      if (!has_request) {
         return absl::InvalidArgumentError(
             "a SPDY stream needs its Exec, Attach or PortForward request, to open the streams it asked for "
             "(request: \"${exec.request}\")");
       }
-      const nlohmann::json& cri = args["request"];
       request.transport = streaming::Transport::kSpdy;
       request.streams = {cri.value("stdin", false), cri.value("stdout", false), cri.value("stderr", false),
                          cri.value("tty", false)};
-      if (!exec) {
-        const nlohmann::json ports = cri.value("port", nlohmann::json::array());
-        if (!ports.is_array() || ports.empty() || !ports[0].is_number_integer()) {
-          return absl::InvalidArgumentError("a SPDY port forward names the pod's port: the PortForward request's port[0]");
-        }
-        request.forward_port = ports[0].get<int>();
+      if (!exec && request.forward_ports.empty()) {
+        return absl::InvalidArgumentError(
+            "a SPDY port forward names the pod's ports in its streams: `ports`, or the PortForward request's port");
       }
     } else if (transport != "websocket") {
       return absl::InvalidArgumentError(crisp::StrCat("transport \"", transport, "\": websocket or spdy"));
+    } else if (!exec && request.forward_ports.empty()) {
+      request.forward_ports = {0};  // one pair of channels; the server names its port
     }
     if (exec && args.contains("resize")) {
       const nlohmann::json& size = args["resize"];
       request.resize = std::make_pair(size.value("width", 0), size.value("height", 0));
     }
     request.until = StringArg(args, "until");
-    request.until_channel = exec ? 1 : 0;  // stdout, or the port's data
+    // stdout, or every port's data
+    request.until_channels = {1};
+    if (!exec) {
+      request.until_channels.clear();
+      for (size_t i = 0; i < request.forward_ports.size(); ++i) request.until_channels.push_back(static_cast<int>(2 * i));
+    }
     // The CRI asks for a fully qualified URL; a runtime may leave out the
     // scheme ("//host:port/..."), which the kubelet's proxy dials as http.
     // The form is part of the observation, so the matrix shows it.
     std::string form = StreamingUrlForm(request.url);
     if (form == "scheme-relative") request.url = "http:" + request.url;
     streaming::ChannelSessionResult session = streaming::RunChannelSession(request);
-    nlohmann::json result = exec ? streaming::RemoteCommandResult(session) : streaming::PortForwardResult(session);
+    nlohmann::json result = exec ? streaming::RemoteCommandResult(session)
+                                 : streaming::PortForwardResult(session, request.forward_ports.size());
     result["url_form"] = form;
     return result;
   }

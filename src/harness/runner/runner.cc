@@ -458,7 +458,17 @@ class Execution {
     }
     observation["result"] = *result;
     if (!step.save.empty()) variables_.Set(step.save, *result);
-    return Check(step.expect, *result, std::move(observation));
+    if (step.expect.any_of.empty()) return Check(step.expect, *result, std::move(observation));
+    // Several allowed observations: the first that holds passes the step.
+    std::string why;
+    int number = 0;
+    for (const scenario::Expectation& alternative : step.expect.any_of) {
+      ++number;
+      Attempt attempt = Check(alternative, *result, observation);
+      if (attempt.verdict != Verdict::kFail) return attempt;
+      crisp::StrAppend(&why, why.empty() ? "" : "; ", "(", number, ") ", attempt.message);
+    }
+    return {Verdict::kFail, crisp::StrCat("none of the ", number, " allowed observations: ", why), std::move(observation)};
   }
 
   Attempt Check(const scenario::Expectation& expect, const nlohmann::json& checked, nlohmann::json observation) {

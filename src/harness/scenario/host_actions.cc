@@ -18,13 +18,17 @@ const std::vector<HostAction>& Table() {
       {"stat", {"path"}, {}, "{exists, type, size, content}: type file|dir|symlink|other; content of small files", true},
       {"run", {"argv"}, {"timeout", "undo"},
        "{exit_code, stdout, stderr}: a host command, not through a shell; undo: a command run when the scenario ends", true},
-      {"stream", {"url"}, {"stdin", "quiet", "until", "timeout", "resize", "transport", "request"},
-       "{connected, protocol, stdout, stderr, exit_code, status, before_stdin, closed_by, error}: an Exec or Attach "
-       "URL followed over WebSocket; stdin is written after `quiet` seconds, the session ends when the server closes "
-       "it or stdout has carried `until`", false},
-      {"port_forward", {"url"}, {"send", "until", "timeout", "transport", "request"},
-       "{connected, protocol, port, error_port, data, errors, closed_by, error}: a PortForward URL followed over WebSocket; "
-       "`send` goes to the forwarded port, data is its answer", false},
+      {"stream", {"url"}, {"stdin", "quiet", "until", "timeout", "resize", "transport", "request", "protocols", "close_stdin"},
+       "{connected, protocol, stdout, stderr, exit_code, status, before_stdin, stdin_closed, closed_by, error}: an Exec "
+       "or Attach URL followed over WebSocket (`protocols` offered, v4.channel.k8s.io by default) or SPDY/3.1 "
+       "(transport: spdy, with request: the Exec or Attach request); stdin is written after `quiet` seconds, then "
+       "ended if close_stdin (SPDY's FIN, v5's close signal; stdin_closed false when the protocol chosen has none); "
+       "the session ends when the server closes it or stdout has carried `until`", false},
+      {"port_forward", {"url"}, {"send", "until", "timeout", "transport", "request", "ports"},
+       "{connected, protocol, port, error_port, data, errors, forwards, closed_by, error}: a PortForward URL followed "
+       "over WebSocket or SPDY/3.1; `send` goes to each forwarded port (`ports`, else the request's), `forwards` has "
+       "each port's data and errors (the keys outside it are the first port's); the session ends when the server "
+       "closes it or every port's data has carried `until`", false},
   };
   return table;
 }

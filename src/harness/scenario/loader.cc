@@ -623,8 +623,13 @@ std::optional<Step> ParseStep(const YAML::Node& node, const std::string& fixture
     for (const Expectation& alternative : step.expect.any_of) {
       for (const Check& check : alternative.checks) CheckReferences(check.operand, check.where, context, checker);
     }
-    if (!step.expect.any_of.empty() && step.kind != Step::Kind::kCall) {
-      checker.Error(node["expect"], "any_of: is for call steps, whose answer may be one of several codes");
+    if (!step.expect.any_of.empty() && step.kind != Step::Kind::kCall && step.kind != Step::Kind::kHost) {
+      checker.Error(node["expect"], "any_of: is for call and host steps, whose answer may be one of several");
+    }
+    if (step.kind == Step::Kind::kHost) {
+      for (const Expectation& alternative : step.expect.any_of) {
+        if (alternative.code != "OK") checker.Error(node["expect"], "a host step's any_of: alternatives have that: only");
+      }
     }
     if (!step.expect.any_of.empty() && step.concurrent > 1) {
       checker.Error(node["expect"], "any_of: and concurrent: do not go together");

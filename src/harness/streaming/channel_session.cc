@@ -7,9 +7,12 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/beast/websocket.hpp>
+#include <algorithm>
 #include <chrono>
+#include <deque>
 
 #include "absl/strings/numbers.h"
+#include "absl/strings/str_join.h"
 #include "common/http_url.h"
 #include "common/strings.h"
 #include "nlohmann/json.hpp"
@@ -30,7 +33,12 @@ constexpr std::chrono::milliseconds kCloseGrace{1000};
 class ChannelSession {
  public:
   explicit ChannelSession(const ChannelSessionRequest& request)
-      : request_(request), resolver_(io_), stream_(io_), deadline_(io_), input_timer_(io_) {}
+      : request_(request),
+        channel_count_(request.forward_ports.empty() ? 5 : 2 * static_cast<int>(request.forward_ports.size())),
+        resolver_(io_),
+        stream_(io_),
+        deadline_(io_),
+        input_timer_(io_) {}
 
   ChannelSessionResult Run() {
     std::optional<HttpUrl> url = ParseHttpUrl(request_.url, {"http", "ws"}, &result_.error);
@@ -76,9 +84,9 @@ class ChannelSession {
   }
 
   void Handshake() {
-    stream_.set_option(websocket::stream_base::decorator([](websocket::request_type& upgrade) {
+    stream_.set_option(websocket::stream_base::decorator([this](websocket::request_type& upgrade) {
       upgrade.set(http::field::user_agent, "crisp");
-      upgrade.set(http::field::sec_websocket_protocol, kChannelSubprotocol);
+      upgrade.set(http::field::sec_websocket_protocol, absl::StrJoin(request_.subprotocols, ", "));
     }));
     std::string host = url_.host.find(':') == std::string::npos ? url_.host : crisp::StrCat("[", url_.host, "]");
     stream_.async_handshake(response_, crisp::StrCat(host, ":", url_.port), url_.target, [this](beast::error_code ec) {
@@ -91,10 +99,11 @@ class ChannelSession {
       }
       result_.connected = true;
       result_.protocol = std::string(response_[http::field::sec_websocket_protocol]);
-      if (result_.protocol != kChannelSubprotocol) {
+      if (std::find(request_.subprotocols.begin(), request_.subprotocols.end(), result_.protocol) ==
+          request_.subprotocols.end()) {
         // RFC 6455 4.1: a subprotocol the client did not offer (or none) fails the connection.
         return Abort(crisp::StrCat("the server chose subprotocol \"", result_.protocol, "\", crisp asked for ",
-                                   kChannelSubprotocol));
+                                   absl::StrJoin(request_.subprotocols, " or ")));
       }
       stream_.binary(true);
       stream_.read_message_max(request_.max_capture);
@@ -145,20 +154,16 @@ class ChannelSession {
     buffer_.consume(buffer_.size());
     if (message.empty()) return;
     int channel = static_cast<unsigned char>(message[0]);
-    if (channel >= request_.channels) {
+    if (channel >= channel_count_) {
       Fail(crisp::StrCat("the server wrote on channel ", channel, "; the stream has channels 0 to ",
-                         request_.channels - 1));
+                         channel_count_ - 1));
       return;
     }
     std::string& into = result_.channels[channel];
     if (into.size() < request_.max_capture) into.append(message, 1, request_.max_capture - into.size());
   }
 
-  bool UntilMet() const {
-    if (request_.until.empty()) return false;
-    auto found = result_.channels.find(request_.until_channel);
-    return found != result_.channels.end() && found->second.find(request_.until) != std::string::npos;
-  }
+  bool UntilMet() const { return UntilMetOn(request_, result_); }
 
   void ScheduleInput() {
     if (!request_.input) return;
@@ -169,12 +174,33 @@ class ChannelSession {
     });
   }
 
+  // The input on stdin, or on each port's data channel; then, if asked,
+  // v5's close signal for stdin. One write at a time.
   void WriteInput() {
     result_.before_input = result_.channels;
     input_written_ = true;
-    outgoing_ = std::string(1, '\0') + *request_.input;
-    stream_.async_write(asio::buffer(outgoing_), [this](beast::error_code ec, size_t) {
-      if (ec && !stopping_ && result_.closed_by != "server") write_error_ = ec.message();
+    if (request_.forward_ports.empty()) {
+      outgoing_.push_back(std::string(1, '\0') + *request_.input);
+    } else {
+      for (size_t i = 0; i < request_.forward_ports.size(); ++i) {
+        outgoing_.push_back(std::string(1, static_cast<char>(2 * i)) + *request_.input);
+      }
+    }
+    if (request_.close_stdin) {
+      result_.stdin_closed = result_.protocol == kChannelSubprotocolV5;
+      if (*result_.stdin_closed) outgoing_.push_back(std::string{static_cast<char>(255), '\0'});
+    }
+    WriteOutgoing();
+  }
+
+  void WriteOutgoing() {
+    stream_.async_write(asio::buffer(outgoing_.front()), [this](beast::error_code ec, size_t) {
+      if (ec) {
+        if (!stopping_ && result_.closed_by != "server") write_error_ = ec.message();
+        return;
+      }
+      outgoing_.pop_front();
+      if (!outgoing_.empty() && !stopping_ && !finished_) WriteOutgoing();
     });
   }
 
@@ -214,6 +240,7 @@ class ChannelSession {
   }
 
   ChannelSessionRequest request_;
+  const int channel_count_;
   ChannelSessionResult result_;
   HttpUrl url_;
   asio::io_context io_;
@@ -223,7 +250,7 @@ class ChannelSession {
   asio::steady_timer input_timer_;
   websocket::response_type response_;
   beast::flat_buffer buffer_;
-  std::string outgoing_;
+  std::deque<std::string> outgoing_;
   std::string resize_message_;
   std::string write_error_;  // reported unless the server closed the stream properly
   bool input_written_ = false;
@@ -280,13 +307,12 @@ nlohmann::json RemoteCommandResult(const ChannelSessionResult& session) {
   result["exit_code"] = exit_code ? nlohmann::json(*exit_code) : nlohmann::json(nullptr);
   result["before_stdin"] =
       client::BytesToJson(Channel(session.before_input, 1) + Channel(session.before_input, 2));
+  result["stdin_closed"] = session.stdin_closed ? nlohmann::json(*session.stdin_closed) : nlohmann::json(nullptr);
   return result;
 }
 
-nlohmann::json PortForwardResult(const ChannelSessionResult& session) {
+nlohmann::json PortForwardResult(const ChannelSessionResult& session, size_t ports) {
   nlohmann::json result = Common(session);
-  std::string data = Channel(session.channels, 0);
-  std::string errors = Channel(session.channels, 1);
   // Each channel opens with its port, a little-endian uint16.
   auto take_port = [](std::string& channel) -> nlohmann::json {
     if (channel.size() < 2) return nullptr;
@@ -294,11 +320,29 @@ nlohmann::json PortForwardResult(const ChannelSessionResult& session) {
     channel.erase(0, 2);
     return port;
   };
-  result["port"] = session.port_prefixed ? take_port(data) : nlohmann::json(nullptr);
-  result["error_port"] = session.port_prefixed ? take_port(errors) : nlohmann::json(nullptr);
-  result["data"] = client::BytesToJson(data);
-  result["errors"] = client::BytesToJson(errors);
+  nlohmann::json forwards = nlohmann::json::array();
+  for (size_t i = 0; i < std::max<size_t>(ports, 1); ++i) {
+    std::string data = Channel(session.channels, static_cast<int>(2 * i));
+    std::string errors = Channel(session.channels, static_cast<int>(2 * i + 1));
+    nlohmann::json forward;
+    forward["port"] = session.port_prefixed ? take_port(data) : nlohmann::json(nullptr);
+    forward["error_port"] = session.port_prefixed ? take_port(errors) : nlohmann::json(nullptr);
+    forward["data"] = client::BytesToJson(data);
+    forward["errors"] = client::BytesToJson(errors);
+    forwards.push_back(std::move(forward));
+  }
+  for (const char* key : {"port", "error_port", "data", "errors"}) result[key] = forwards[0][key];
+  result["forwards"] = std::move(forwards);
   return result;
+}
+
+bool UntilMetOn(const ChannelSessionRequest& request, const ChannelSessionResult& result) {
+  if (request.until.empty() || request.until_channels.empty()) return false;
+  for (int channel : request.until_channels) {
+    auto found = result.channels.find(channel);
+    if (found == result.channels.end() || found->second.find(request.until) == std::string::npos) return false;
+  }
+  return true;
 }
 
 }  // namespace crisp::streaming

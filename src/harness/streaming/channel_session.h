@@ -16,6 +16,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "nlohmann/json.hpp"
 
@@ -23,6 +24,8 @@ namespace crisp::streaming {
 
 // The one subprotocol crisp asks for and accepts.
 inline constexpr char kChannelSubprotocol[] = "v4.channel.k8s.io";
+// v4 plus a close signal: {255, c} says the client is done with channel c.
+inline constexpr char kChannelSubprotocolV5[] = "v5.channel.k8s.io";
 
 // How a session reaches the streaming server: WebSocket (one connection,
 // one byte of channel per message) or SPDY/3.1 (a stream per channel, named
@@ -42,15 +45,23 @@ struct ChannelSessionRequest {
   std::string url;                   // http:// or ws://; https:// and wss:// are reported as unsupported
   Transport transport = Transport::kWebSocket;
   RemoteCommandStreams streams;      // SPDY only: exec and attach
-  int forward_port = 0;              // SPDY only: the pod's port a port forward names in its streams' headers
-  int channels = 5;                  // the protocol's channels: 5 for exec and attach, 2 for one forwarded port
-  std::optional<std::string> input;  // written on channel 0 (stdin, or the port's data) once the stream is open
+  // A port forward: the pod's ports, channels 2i (data) and 2i+1 (error)
+  // for the i-th. Over SPDY each pair of streams names its port; over
+  // WebSocket the server took them from the PortForward request, and only
+  // their number matters here. Empty: exec or attach (channels 0 to 4).
+  std::vector<int> forward_ports;
+  // WebSocket subprotocols offered, the client's preference first.
+  std::vector<std::string> subprotocols = {kChannelSubprotocol};
+  std::optional<std::string> input;  // written on stdin, or on every port's data channel, once the stream is open
   int quiet_ms = 0;                  // wait this long before writing the input
+  // After the input, end stdin: SPDY's FIN on the stdin stream, or v5's
+  // close signal over WebSocket (v4 has no way to say it).
+  bool close_stdin = false;
   // A terminal size {width, height} written on channel 4 (resize) as soon
   // as the stream is open, before the input, as a kubelet's client sends it.
   std::optional<std::pair<int, int>> resize;
-  std::string until;                 // end once `until_channel` has carried this text
-  int until_channel = 1;
+  std::string until;                 // end once each of `until_channels` has carried this text
+  std::vector<int> until_channels = {1};
   int timeout_ms = 10000;            // the whole session, from dialling to the end of the close handshake
   size_t max_capture = 1 << 20;      // kept of each channel; a larger message is refused
 };
@@ -64,6 +75,7 @@ struct ChannelSessionResult {
   bool timed_out = false;
   std::string error;                 // "" when the session ended cleanly
   bool port_prefixed = true;         // port forward: each channel opens with its port (WebSocket; not SPDY)
+  std::optional<bool> stdin_closed;  // close_stdin asked: whether the protocol could say it
 };
 
 // Dials the URL, upgrades to WebSocket with kChannelSubprotocol (or to
@@ -74,19 +86,24 @@ ChannelSessionResult RunChannelSession(const ChannelSessionRequest& request);
 
 // The SPDY/3.1 form of RunChannelSession (spdy_session.cc): the streams are
 // mapped onto the same channel numbers (0 stdin, 1 stdout, 2 stderr,
-// 3 error, 4 resize; port forward: 0 data, 1 error, with no port prefix).
+// 3 error, 4 resize; port forward: 2i data, 2i+1 error, with no port prefix).
 ChannelSessionResult RunSpdyChannelSession(const ChannelSessionRequest& request);
 
 // Exec or attach: {connected, protocol, stdout, stderr, exit_code, status,
-// before_stdin, closed_by, error}. exit_code comes from the v4 Status on
+// before_stdin, stdin_closed, closed_by, error}. exit_code comes from the v4 Status on
 // channel 3 (0 for Success, the ExitCode cause for NonZeroExitCode), null
 // when no status came.
 nlohmann::json RemoteCommandResult(const ChannelSessionResult& session);
 
 // Port forward: {connected, protocol, port, error_port, data, errors,
-// closed_by, error}; the port each channel opens with is taken off data
-// (port) and errors (error_port).
-nlohmann::json PortForwardResult(const ChannelSessionResult& session);
+// forwards, closed_by, error}; `forwards` has {port, error_port, data,
+// errors} for each port, and the keys outside it are the first port's.
+// The port each channel opens with (WebSocket) is taken off data (port)
+// and errors (error_port); over SPDY they are null.
+nlohmann::json PortForwardResult(const ChannelSessionResult& session, size_t ports = 1);
+
+// Whether each of the request's until_channels has carried its `until`.
+bool UntilMetOn(const ChannelSessionRequest& request, const ChannelSessionResult& result);
 
 // The exit code a v4 Status document carries (nullopt if it carries none).
 std::optional<int> ExitCodeOfStatus(const std::string& status);

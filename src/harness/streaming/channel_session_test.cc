@@ -174,6 +174,7 @@ TEST(ChannelSessionTest, PortForwardTakesThePortPrefixOffBothChannels) {
       ws.close(websocket::close_code::normal);
     });
     ChannelSessionRequest request = Request(server.Url("/portforward/token"));
+    request.forward_ports = {80};
     request.input = "GET / HTTP/1.0\r\n\r\n";
     json result = PortForwardResult(RunChannelSession(request));
     EXPECT_EQ(result["port"], 80);
@@ -298,6 +299,73 @@ TEST(ChannelSessionTest, ExitCodesComeFromV4StatusDocuments) {
     EXPECT_EQ(ExitCodeOfStatus(odd), std::nullopt) << odd;
   }
   EXPECT_EQ(ExitCodeOfStatus(""), std::nullopt);
+}
+
+TEST(ChannelSessionTest, TwoForwardedPortsEachGetTheInputAndUntilWaitsForBoth) {
+  std::string first_seen, second_seen;
+  {
+    FakeStreamServer server([&](Socket& ws) {
+      for (int channel = 0; channel < 4; ++channel) {
+        Send(ws, channel, channel < 2 ? std::string("\x50\x00", 2) : std::string("\x90\x1f", 2));  // 80, 8080
+      }
+      first_seen = Receive(ws);
+      second_seen = Receive(ws);
+      Send(ws, 0, "one</html>");
+      Send(ws, 2, "two</html>");
+      DrainUntilClosed(ws);
+    });
+    ChannelSessionRequest request = Request(server.Url("/portforward/token"));
+    request.forward_ports = {80, 8080};
+    request.input = "GET";
+    request.until = "</html>";
+    request.until_channels = {0, 2};
+    json result = PortForwardResult(RunChannelSession(request), 2);
+    ASSERT_EQ(result["forwards"].size(), 2u);
+    EXPECT_EQ(result["forwards"][0]["port"], 80);
+    EXPECT_EQ(result["forwards"][0]["data"], "one</html>");
+    EXPECT_EQ(result["forwards"][1]["port"], 8080);
+    EXPECT_EQ(result["forwards"][1]["error_port"], 8080);
+    EXPECT_EQ(result["forwards"][1]["data"], "two</html>");
+    EXPECT_EQ(result["data"], "one</html>");  // the first port's, outside `forwards`
+    EXPECT_EQ(result["closed_by"], "crisp");
+    EXPECT_EQ(result["error"], "");
+  }
+  EXPECT_EQ(first_seen, std::string("\0GET", 4));
+  EXPECT_EQ(second_seen, std::string("\2GET", 4));
+}
+
+TEST(ChannelSessionTest, StdinIsClosedWithV5sSignalAndCannotBeOverV4) {
+  for (std::string chosen : {"v5.channel.k8s.io", "v4.channel.k8s.io"}) {
+    std::vector<std::string> seen;
+    {
+      FakeStreamServer server(
+          [&seen](Socket& ws) {
+            Send(ws, 1, "");
+            seen.push_back(Receive(ws));
+            if (seen.back()[0] == 0) {
+              beast::flat_buffer buffer;
+              ws.read(buffer);  // the close signal, if one comes
+              seen.push_back(beast::buffers_to_string(buffer.data()));
+            }
+            Send(ws, 3, R"({"status":"Success"})");
+            ws.close(websocket::close_code::normal);
+          },
+          chosen);
+      ChannelSessionRequest request = Request(server.Url(), chosen == "v5.channel.k8s.io" ? 5000 : 500);
+      request.subprotocols = {"v5.channel.k8s.io", "v4.channel.k8s.io"};
+      request.input = "data";
+      request.close_stdin = true;
+      json result = RemoteCommandResult(RunChannelSession(request));
+      EXPECT_EQ(result["protocol"], chosen);
+      EXPECT_EQ(result["stdin_closed"], chosen == "v5.channel.k8s.io");
+    }
+    ASSERT_FALSE(seen.empty());
+    EXPECT_EQ(seen[0], std::string("\0data", 5));
+    if (chosen == "v5.channel.k8s.io") {
+      ASSERT_EQ(seen.size(), 2u);
+      EXPECT_EQ(seen[1], std::string("\xff\0", 2));
+    }
+  }
 }
 
 }  // namespace

@@ -62,7 +62,7 @@ class SpdyClientSession {
   }
 
   ChannelSessionResult Run() {
-    forward_ = request_.channels == 2;
+    forward_ = !request_.forward_ports.empty();
     result_.port_prefixed = !forward_;
     std::optional<HttpUrl> url = ParseHttpUrl(request_.url, {"http"}, &result_.error);
     if (!url) return result_;
@@ -161,20 +161,24 @@ class SpdyClientSession {
   }
 
   // error, then stdin, stdout, stderr (no tty), resize (tty): client-go's
-  // order. A port forward: error (half-closed at once: the client never
-  // writes there), then data, both naming the port and request 0.
+  // order. A port forward, for the i-th port: error (half-closed at once:
+  // the client never writes there), then data, both naming the port and
+  // request i, as client-go does for each local connection.
   void OpenStreams() {
     if (forward_) {
-      const std::string port = std::to_string(request_.forward_port);
-      for (const char* type : {"error", "data"}) {
-        absl::StatusOr<std::string> block =
-            compressor_.Compress({{"streamtype", type}, {"port", port}, {"requestid", "0"}});
-        if (!block.ok() || !SendAll(spdy::EncodeSynStream(next_id_, *block, false))) return;
-        const int channel = std::string_view(type) == "error" ? 1 : 0;
-        if (channel == 1 && !SendAll(spdy::EncodeData(next_id_, "", true))) return;
-        channel_of_[next_id_] = channel;
-        id_of_[channel] = next_id_;
-        next_id_ += 2;
+      for (size_t i = 0; i < request_.forward_ports.size(); ++i) {
+        const std::string port = std::to_string(request_.forward_ports[i]);
+        for (const char* type : {"error", "data"}) {
+          absl::StatusOr<std::string> block =
+              compressor_.Compress({{"streamtype", type}, {"port", port}, {"requestid", std::to_string(i)}});
+          if (!block.ok() || !SendAll(spdy::EncodeSynStream(next_id_, *block, false))) return;
+          const bool error = std::string_view(type) == "error";
+          const int channel = static_cast<int>(2 * i) + (error ? 1 : 0);
+          if (error && !SendAll(spdy::EncodeData(next_id_, "", true))) return;
+          channel_of_[next_id_] = channel;
+          id_of_[channel] = next_id_;
+          next_id_ += 2;
+        }
       }
       return;
     }
@@ -236,22 +240,30 @@ class SpdyClientSession {
     }
   }
 
+  // The input on stdin, or on each port's data stream; then, if asked,
+  // FIN on stdin.
   void WriteInput() {
     input_written_ = true;
     result_.before_input = result_.channels;
-    auto found = id_of_.find(0);
-    if (found == id_of_.end()) {
-      result_.error = "input to write, but the request has no stdin";
-      return;
+    std::vector<int> channels = {0};
+    if (forward_) {
+      channels.clear();
+      for (size_t i = 0; i < request_.forward_ports.size(); ++i) channels.push_back(static_cast<int>(2 * i));
     }
-    SendAll(spdy::EncodeData(found->second, *request_.input, false));
+    for (int channel : channels) {
+      auto found = id_of_.find(channel);
+      if (found == id_of_.end()) {
+        result_.error = "input to write, but the request has no stdin";
+        return;
+      }
+      if (!SendAll(spdy::EncodeData(found->second, *request_.input, false))) return;
+    }
+    if (request_.close_stdin && !forward_) {
+      result_.stdin_closed = SendAll(spdy::EncodeData(id_of_[0], "", true));
+    }
   }
 
-  bool UntilMet() const {
-    if (request_.until.empty()) return false;
-    auto found = result_.channels.find(request_.until_channel);
-    return found != result_.channels.end() && found->second.find(request_.until) != std::string::npos;
-  }
+  bool UntilMet() const { return UntilMetOn(request_, result_); }
 
   // One frame from the server; false ends the session.
   bool Handle(const spdy::Frame& frame) {

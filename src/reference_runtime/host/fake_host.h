@@ -116,7 +116,11 @@ class FakeMonitor : public Monitor {
 class FakePodNetwork : public PodNetwork {
  public:
   bool Ready(std::string* why) const override;
-  std::string NetnsPath(const std::string& sandbox_id) const override { return "/fake/netns/" + sandbox_id.substr(0, 16); }
+  std::string NetnsPath(const std::string& sandbox_id) const override {
+    return netns_path_.empty() ? "/fake/netns/" + sandbox_id.substr(0, 16) : netns_path_;
+  }
+  // Every pod's netns path from now on: a real one, for code that opens it.
+  void SetNetnsPath(std::string path) { netns_path_ = std::move(path); }
   absl::StatusOr<std::string> Setup(const std::string& sandbox_id, const nlohmann::json& port_mappings) override;
   absl::Status Teardown(const std::string& sandbox_id, const std::string& netns,
                         const nlohmann::json& port_mappings) override;
@@ -130,6 +134,7 @@ class FakePodNetwork : public PodNetwork {
   absl::Status setup_failure_, teardown_failure_;
   std::set<std::string> attached_;
   std::vector<std::string> calls_;
+  std::string netns_path_;
   int next_ip_ = 2;
 };
 

@@ -383,21 +383,24 @@ grpc::Status RuntimeServiceImpl::Attach(grpc::ServerContext*, const v1::AttachRe
 grpc::Status RuntimeServiceImpl::PortForward(grpc::ServerContext*, const v1::PortForwardRequest* request,
                                              v1::PortForwardResponse* response) {
   return AnswerRpc("PortForward", [&]() -> absl::Status {
-    if (request->port_size() != 1) {
-      return absl::InvalidArgumentError(
-          crisp::StrCat("crispd forwards one port per request, not ", request->port_size()));
+    // The ports name where a WebSocket client's channels lead; a SPDY
+    // client names its own in each stream (crictl and kubectl send none).
+    std::vector<int> ports;
+    for (int port : request->port()) {
+      if (port < 1 || port > 65535) return absl::InvalidArgumentError(crisp::StrCat("port ", port, " is not a TCP port"));
+      ports.push_back(port);
     }
-    int port = request->port(0);
-    if (port < 1 || port > 65535) return absl::InvalidArgumentError(crisp::StrCat("port ", port, " is not a TCP port"));
     absl::StatusOr<SandboxInfo> sandbox = sandboxes_.Info(request->pod_sandbox_id());
     if (!sandbox.ok()) return sandbox.status();
     if (!sandbox->ready || sandbox->infra_pid <= 0) {
       return absl::FailedPreconditionError(crisp::StrCat("pod sandbox ", sandbox->id, " is not ready"));
     }
-    // The pod's netns by its bind mount: a path that cannot come to name
-    // another process's namespace, as /proc/<pid>/ns/net could.
-    std::string netns = sandbox->netns.empty() ? crisp::StrCat("/proc/", sandbox->infra_pid, "/ns/net") : sandbox->netns;
-    response->set_url(streaming_.PortForwardUrl({netns, port}));
+    // The pod's netns by its bind mount, opened now: the URL leads into
+    // this pod whatever becomes of the path (or of the infra PID) later.
+    absl::StatusOr<std::shared_ptr<const NetworkNamespace>> netns = NetworkNamespace::Open(
+        sandbox->netns.empty() ? crisp::StrCat("/proc/", sandbox->infra_pid, "/ns/net") : sandbox->netns);
+    if (!netns.ok()) return netns.status();
+    response->set_url(streaming_.PortForwardUrl({*std::move(netns), std::move(ports)}));
     return absl::OkStatus();
   });
 }

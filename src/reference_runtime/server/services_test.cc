@@ -254,19 +254,34 @@ TEST_F(RuntimeServiceTest, AttachValidatesItsStreamsAndTheContainersStdin) {
   EXPECT_EQ(service_->Attach(nullptr, &request, &response).error_code(), grpc::StatusCode::NOT_FOUND);
 }
 
-TEST_F(RuntimeServiceTest, PortForwardTakesOneValidPortOfAReadyPod) {
+TEST_F(RuntimeServiceTest, PortForwardTakesAnyNumberOfValidPortsOfAReadyPod) {
+  fake_.network.SetNetnsPath("/proc/self/ns/net");  // opened by the RPC
   std::string pod = RunPod();
   v1::PortForwardRequest request;
   request.set_pod_sandbox_id(pod);
   v1::PortForwardResponse response;
-  EXPECT_EQ(service_->PortForward(nullptr, &request, &response).error_code(), grpc::StatusCode::INVALID_ARGUMENT);
-  request.add_port(70000);
-  EXPECT_EQ(service_->PortForward(nullptr, &request, &response).error_code(), grpc::StatusCode::INVALID_ARGUMENT);
-  request.set_port(0, 6379);
+  // None, as crictl and kubectl send it: each SPDY stream names its port.
   ASSERT_TRUE(service_->PortForward(nullptr, &request, &response).ok());
   EXPECT_THAT(response.url(), StartsWith("http://127.0.0.1:"));
+  request.add_port(6379);
+  request.add_port(70000);
+  EXPECT_EQ(service_->PortForward(nullptr, &request, &response).error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  request.set_port(1, 80);
+  ASSERT_TRUE(service_->PortForward(nullptr, &request, &response).ok());
   request.set_pod_sandbox_id("unknown");
   EXPECT_EQ(service_->PortForward(nullptr, &request, &response).error_code(), grpc::StatusCode::NOT_FOUND);
+}
+
+TEST_F(RuntimeServiceTest, PortForwardIntoANamespaceThatCannotBeOpenedFails) {
+  fake_.network.SetNetnsPath("/nonexistent/netns");
+  std::string pod = RunPod();
+  v1::PortForwardRequest request;
+  request.set_pod_sandbox_id(pod);
+  request.add_port(80);
+  v1::PortForwardResponse response;
+  grpc::Status status = service_->PortForward(nullptr, &request, &response);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
+  EXPECT_THAT(status.error_message(), HasSubstr("/nonexistent/netns"));
 }
 
 TEST_F(RuntimeServiceTest, ErrorsKeepTheirCodes) {

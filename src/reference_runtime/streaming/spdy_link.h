@@ -155,6 +155,7 @@ class SpdyLink {
  public:
   using Connection = SpdyConnection;
   static constexpr size_t kMaxQueued = 4;            // DATA frames waiting, each way
+  static constexpr size_t kMaxOutgoing = 64;         // frames of any kind waiting for the client
   static constexpr size_t kMaxFramePayload = 32 * 1024;
 
   SpdyLink(Connection& connection, Sink& sink, std::function<void()> on_end,
@@ -221,6 +222,7 @@ class SpdyLink {
                                }
                                if (closing_ || counted_ < kMaxQueued) Resume();
                                if (ec) return;
+                               ResumeReading();
                                if (!out_.empty()) return WriteFront();
                                if (close_after_writes_) FinishSending();
                              });
@@ -261,12 +263,21 @@ class SpdyLink {
       while (std::optional<spdy::Frame> frame = connection_.decoder().Next()) {
         if (!Handle(*frame)) return on_end_();
       }
-      if (stdin_.size() >= kMaxQueued) {
-        paused_ = true;  // resumed as the sink takes what waits
+      // Resumed as the sink takes what waits, and as the client takes the
+      // answers (a client that opens streams and reads nothing is not
+      // answered into crispd's memory).
+      if (stdin_.size() >= kMaxQueued || out_.size() >= kMaxOutgoing) {
+        paused_ = true;
         return;
       }
       Read();
     });
+  }
+
+  void ResumeReading() {
+    if (!paused_ || stdin_.size() >= kMaxQueued || out_.size() >= kMaxOutgoing) return;
+    paused_ = false;
+    Read();
   }
 
   // false: the client is done with the session.
@@ -331,10 +342,7 @@ class SpdyLink {
       if (ec) stdin_.clear();
       if (!stdin_.empty()) return WriteStdin();
       if (stdin_ended_) CloseSink();
-      if (paused_) {
-        paused_ = false;
-        Read();
-      }
+      ResumeReading();
     });
   }
 

@@ -10,6 +10,7 @@
 #include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/un.h>
+#include <netinet/tcp.h>
 #include <termios.h>
 #include <unistd.h>
 
@@ -21,6 +22,7 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/beast/websocket.hpp>
+#include <algorithm>
 #include <array>
 #include <cerrno>
 #include <cstring>
@@ -42,12 +44,104 @@ namespace crisp::crispd {
 namespace {
 
 namespace asio = boost::asio;
+using tcp = asio::ip::tcp;
+
+}  // namespace
+
+// Ends sessions whose connection has carried no data either way for the
+// idle timeout. The kernel keeps the count (TCP_INFO's last_data_recv and
+// last_data_sent, in ms), so every kind of session over both transports is
+// watched alike and none has to report its traffic; a peer whose window
+// stays shut (nothing can be sent) or that never writes is idle. One
+// thread for the server looks at each watched connection a few times per
+// timeout; an idle one is shut down both ways, which its session sees as
+// the client's end, and its io_context is stopped 5 s later if it has not
+// ended by then.
+class IdleWatcher {
+  struct Entry {
+    asio::io_context* io;
+    int fd;
+    std::optional<std::chrono::steady_clock::time_point> shut_at;
+  };
+
+ public:
+  explicit IdleWatcher(std::chrono::milliseconds timeout) : timeout_(timeout) {
+    thread_ = std::thread([this] { Loop(); });
+  }
+  std::chrono::milliseconds timeout() const { return timeout_; }
+
+  ~IdleWatcher() {
+    {
+      std::lock_guard lock(mutex_);
+      stopping_ = true;
+    }
+    wake_.notify_all();
+    thread_.join();
+  }
+
+  // A connection watched while this lives; it must end before the socket
+  // is closed, so that a reused descriptor is never shut down.
+  class Watch {
+   public:
+    Watch(IdleWatcher& watcher, asio::io_context& io, int fd) : watcher_(watcher), entry_{&io, fd, {}} {
+      std::lock_guard lock(watcher_.mutex_);
+      watcher_.entries_.insert(&entry_);
+    }
+    ~Watch() {
+      std::lock_guard lock(watcher_.mutex_);
+      watcher_.entries_.erase(&entry_);
+    }
+    Watch(const Watch&) = delete;
+    Watch& operator=(const Watch&) = delete;
+
+   private:
+    IdleWatcher& watcher_;
+    Entry entry_;
+  };
+
+ private:
+  void Loop() {
+    const auto period = std::clamp<std::chrono::milliseconds>(timeout_ / 4, std::chrono::milliseconds(100),
+                                                              std::chrono::milliseconds(30000));
+    std::unique_lock lock(mutex_);
+    while (!wake_.wait_for(lock, period, [this] { return stopping_; })) {
+      const auto now = std::chrono::steady_clock::now();
+      for (Entry* entry : entries_) {
+        if (entry->shut_at) {
+          if (now - *entry->shut_at > std::chrono::seconds(5)) entry->io->stop();
+          continue;
+        }
+        tcp_info info{};
+        socklen_t size = sizeof info;
+        if (getsockopt(entry->fd, IPPROTO_TCP, TCP_INFO, &info, &size) != 0) continue;
+        const std::chrono::milliseconds idle(std::min(info.tcpi_last_data_recv, info.tcpi_last_data_sent));
+        if (idle < timeout_) continue;
+        std::cerr << "crispd: streaming: a session idle for " << idle.count() / 1000 << " s is closed" << std::endl;
+        shutdown(entry->fd, SHUT_RDWR);
+        entry->shut_at = now;
+      }
+    }
+  }
+
+  const std::chrono::milliseconds timeout_;
+  std::mutex mutex_;
+  std::condition_variable wake_;
+  bool stopping_ = false;
+  std::set<Entry*> entries_;
+  std::thread thread_;
+};
+
+namespace {
+
+namespace asio = boost::asio;
 namespace beast = boost::beast;
 namespace http = beast::http;
 namespace websocket = beast::websocket;
 using tcp = asio::ip::tcp;
 
 constexpr char kSubprotocol[] = "v4.channel.k8s.io";
+constexpr char kSubprotocolV5[] = "v5.channel.k8s.io";
+constexpr unsigned char kCloseChannel = 255;  // v5: {255, c} closes the client's channel c
 constexpr int kRequestTimeoutSeconds = 10;  // to send the upgrade request
 constexpr size_t kMaxMessage = 1 << 20;       // from the client
 constexpr size_t kMaxQueued = 4;              // messages waiting, each way
@@ -140,6 +234,11 @@ class Inbound {
         if (queue_.size() == 1) Write();
       } else if (message.size() > 1 && message[0] == 4 && on_resize_) {
         on_resize_(message.substr(1));
+      } else if (message.size() == 2 && static_cast<unsigned char>(message[0]) == kCloseChannel && message[1] == 0) {
+        // v5: the client is done with stdin; the command sees its end once
+        // what came before is written.
+        stdin_closed_ = true;
+        if (queue_.empty()) CloseSink();
       }
       if (queue_.size() < kMaxQueued) return Read();
       paused_ = true;
@@ -151,11 +250,17 @@ class Inbound {
       queue_.pop_front();
       if (ec) queue_.clear();
       if (!queue_.empty()) Write();
+      if (queue_.empty() && stdin_closed_) CloseSink();
       if (paused_ && queue_.size() < kMaxQueued) {
         paused_ = false;
         Read();
       }
     });
+  }
+
+  void CloseSink() {
+    beast::error_code ignored;
+    if (sink_.is_open()) sink_.close(ignored);
   }
 
   websocket::stream<tcp::socket>& ws_;
@@ -165,6 +270,7 @@ class Inbound {
   beast::flat_buffer incoming_;
   std::deque<std::string> queue_;
   bool paused_ = false;
+  bool stdin_closed_ = false;
 };
 
 // The client's side of an exec or attach session over WebSocket: Channels
@@ -593,16 +699,13 @@ class AttachSession {
 
 // A TCP connection to 127.0.0.1:port made from inside `netns`; the calling
 // thread's namespace is restored, so it runs on a thread of its own.
-int ConnectInNamespace(const std::string& netns, int port, std::string* error) {
+int ConnectInNamespace(const NetworkNamespace& netns, int port, std::string* error) {
   int fd = -1;
   std::thread([&] {
-    int target = open(netns.c_str(), O_RDONLY | O_CLOEXEC);
-    if (target < 0 || setns(target, CLONE_NEWNET) != 0) {
-      *error = crisp::StrCat("cannot enter ", netns, ": ", std::strerror(errno));
-      if (target >= 0) close(target);
+    if (setns(netns.fd(), CLONE_NEWNET) != 0) {
+      *error = crisp::StrCat("cannot enter the pod's network namespace: ", std::strerror(errno));
       return;
     }
-    close(target);
     // This thread stays in the pod's namespace and ends here; the socket
     // keeps the namespace it was made in.
     fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -619,50 +722,117 @@ int ConnectInNamespace(const std::string& netns, int port, std::string* error) {
   return fd;
 }
 
+// Port forwarding over WebSocket, as the kubelet serves it: for the i-th
+// port of the PortForward request, channel 2i carries data and 2i+1
+// errors, each opened with the port as a little-endian uint16. What the
+// client writes on 2i goes to a connection to that port in the pod; the
+// session ends when every port's connection has.
 class ForwardSession {
  public:
   ForwardSession(asio::io_context& io, websocket::stream<tcp::socket>& ws, const ForwardTarget& target)
-      : io_(io), ws_(ws), target_(target), channels_(ws), pod_(io) {}
+      : io_(io), ws_(ws), target_(target), channels_(ws) {}
 
   void Run() {
-    std::string port(2, '\0');
-    port[0] = static_cast<char>(target_.port & 0xff);
-    port[1] = static_cast<char>((target_.port >> 8) & 0xff);
-    channels_.Send(0, port);
-    channels_.Send(1, port);
-    std::string error;
-    int fd = ConnectInNamespace(target_.netns, target_.port, &error);
-    if (fd < 0) {
-      channels_.Send(1, error);
-      channels_.CloseWhenDrained();
-      io_.run();
-      return;
+    ports_.resize(target_.ports.size());
+    for (size_t i = 0; i < ports_.size(); ++i) {
+      const int port = target_.ports[i];
+      const std::string prefix{static_cast<char>(port & 0xff), static_cast<char>((port >> 8) & 0xff)};
+      channels_.Send(static_cast<int>(2 * i), prefix);
+      channels_.Send(static_cast<int>(2 * i + 1), prefix);
     }
-    pod_.assign(tcp::v4(), fd);
-    ReadPod();
-    client_.Start();
+    for (size_t i = 0; i < ports_.size(); ++i) {
+      std::string error;
+      int fd = ConnectInNamespace(*target_.netns, target_.ports[i], &error);
+      if (fd < 0) {
+        channels_.Send(static_cast<int>(2 * i + 1), error);
+        ports_[i].done = true;
+        continue;
+      }
+      ports_[i].pod = std::make_unique<tcp::socket>(io_);
+      ports_[i].pod->assign(tcp::v4(), fd);
+      ReadPod(i);
+    }
+    EndIfAllDone();
+    ReadClient();
     io_.run();
   }
 
  private:
-  void ReadPod() {
-    pod_.async_read_some(asio::buffer(buffer_), [this](beast::error_code ec, size_t n) {
-      if (ec) return channels_.CloseWhenDrained();  // the pod's side ended
-      channels_.Send(0, std::string_view(buffer_.data(), n));
-      channels_.WhenWritable([this] { ReadPod(); });
+  struct Port {
+    std::unique_ptr<tcp::socket> pod;
+    std::deque<std::string> to_pod;
+    std::array<char, 32 * 1024> buffer{};
+    bool done = false;  // the pod's side ended (or never began)
+  };
+
+  void EndIfAllDone() {
+    for (const Port& port : ports_) {
+      if (!port.done) return;
+    }
+    channels_.CloseWhenDrained();
+  }
+
+  void ReadPod(size_t i) {
+    ports_[i].pod->async_read_some(asio::buffer(ports_[i].buffer), [this, i](beast::error_code ec, size_t n) {
+      if (ec) {
+        ports_[i].done = true;
+        return EndIfAllDone();
+      }
+      channels_.Send(static_cast<int>(2 * i), std::string_view(ports_[i].buffer.data(), n));
+      channels_.WhenWritable([this, i] { ReadPod(i); });
     });
+  }
+
+  // The client's messages: data for a port goes to its pod connection;
+  // reading pauses while one of them has kMaxQueued waiting.
+  void ReadClient() {
+    ws_.async_read(incoming_, [this](beast::error_code ec, size_t) {
+      if (ec) return ClientGone();
+      std::string message = beast::buffers_to_string(incoming_.data());
+      incoming_.consume(incoming_.size());
+      const size_t channel = message.empty() ? 1 : static_cast<unsigned char>(message[0]);
+      if (message.size() > 1 && channel % 2 == 0 && channel / 2 < ports_.size()) {
+        Port& port = ports_[channel / 2];
+        if (port.pod && port.pod->is_open()) {
+          port.to_pod.push_back(message.substr(1));
+          if (port.to_pod.size() == 1) WritePod(channel / 2);
+          if (port.to_pod.size() >= kMaxQueued) {
+            paused_ = true;
+            return;
+          }
+        }
+      }
+      ReadClient();
+    });
+  }
+
+  void WritePod(size_t i) {
+    asio::async_write(*ports_[i].pod, asio::buffer(ports_[i].to_pod.front()), [this, i](beast::error_code ec, size_t) {
+      Port& port = ports_[i];
+      port.to_pod.pop_front();
+      if (ec) port.to_pod.clear();
+      if (!port.to_pod.empty()) WritePod(i);
+      if (paused_ && port.to_pod.size() < kMaxQueued) {
+        paused_ = false;
+        ReadClient();
+      }
+    });
+  }
+
+  void ClientGone() {
+    beast::error_code ignored;
+    for (Port& port : ports_) {
+      if (port.pod) port.pod->close(ignored);
+    }
   }
 
   asio::io_context& io_;
   websocket::stream<tcp::socket>& ws_;
   ForwardTarget target_;
   Channels channels_;
-  tcp::socket pod_;
-  std::array<char, 32 * 1024> buffer_{};
-  Inbound<tcp::socket> client_{ws_, pod_, [this] {
-                                 beast::error_code ignored;
-                                 pod_.close(ignored);
-                               }};
+  std::vector<Port> ports_;
+  beast::flat_buffer incoming_;
+  bool paused_ = false;
 };
 
 // 128 bits from the kernel's generator: a URL must not be guessable from
@@ -693,12 +863,16 @@ void Answer(tcp::socket& socket, http::status status, const std::string& body) {
   http::write(socket, answer, ignored);
 }
 
-bool OffersSubprotocol(const http::request<http::empty_body>& request) {
+// The client's first choice of the subprotocols crispd serves over
+// WebSocket ("" if none): v5.channel.k8s.io (v4 plus a close signal for
+// stdin) for exec and attach, v4.channel.k8s.io for all three.
+std::string ChooseSubprotocol(const http::request<http::empty_body>& request, bool forward) {
   std::string offered(request[http::field::sec_websocket_protocol]);
   for (absl::string_view item : absl::StrSplit(offered, ',')) {
-    if (absl::StripAsciiWhitespace(item) == kSubprotocol) return true;
+    item = absl::StripAsciiWhitespace(item);
+    if (item == kSubprotocol || (!forward && item == kSubprotocolV5)) return std::string(item);
   }
-  return false;
+  return "";
 }
 
 // Port forwarding over SPDY (portforward.k8s.io), as the kubelet serves it
@@ -707,9 +881,17 @@ bool OffersSubprotocol(const http::request<http::empty_body>& request) {
 // the pod's port in theirs. Once a pair is there, crispd connects to that
 // port inside the pod's network namespace and carries bytes both ways on
 // the data stream; a failure is written on the error stream. Pairs come
-// and go for as long as the client keeps the connection.
+// and go for as long as the client keeps the connection; at most
+// kMaxPairs at once (more streams are refused), and a pair is forgotten
+// once its pod connection has ended.
+//
+// Memory stays bounded both ways: the pods are read only while fewer than
+// kMaxQueued frames wait for the client, and the client is read only while
+// no pod has kMaxQueued chunks waiting for it.
 class SpdyForwardSession {
  public:
+  static constexpr size_t kMaxPairs = 128;
+
   SpdyForwardSession(asio::io_context& io, SpdyConnection& connection, const ForwardTarget& target)
       : io_(io), connection_(connection), target_(target) {}
 
@@ -731,6 +913,7 @@ class SpdyForwardSession {
 
  private:
   struct Pair {
+    std::string request;
     uint32_t error_id = 0, data_id = 0;
     int port = 0;
     std::unique_ptr<tcp::socket> pod;
@@ -738,17 +921,42 @@ class SpdyForwardSession {
     bool client_done = false;  // the data stream's FIN: the pod's side is half-closed after what waits
     std::array<char, 32 * 1024> buffer{};
   };
+  using PairPtr = std::shared_ptr<Pair>;
 
   void Queue(std::string frame) {
     out_.push_back(std::move(frame));
     if (out_.size() == 1) WriteFront();
   }
+
   void WriteFront() {
     asio::async_write(connection_.socket(), asio::buffer(out_.front()), [this](beast::error_code ec, size_t) {
       out_.pop_front();
-      if (ec) return End();
-      if (!out_.empty()) WriteFront();
+      if (ec) {
+        out_.clear();
+        return End();
+      }
+      if (!out_.empty()) return WriteFront();
+      if (ended_) return End();
+      if (out_.size() < kMaxQueued) ResumePods();
+      if (reading_paused_ && out_.size() < kMaxQueued && !PodBacklog()) {
+        reading_paused_ = false;
+        Read();
+      }
     });
+  }
+
+  // Pods whose output waited for the client's side to drain.
+  void ResumePods() {
+    std::vector<PairPtr> waiting;
+    waiting.swap(pods_waiting_);
+    for (PairPtr& pair : waiting) ReadPod(pair);
+  }
+
+  bool PodBacklog() const {
+    for (const auto& [request, pair] : pairs_) {
+      if (pair->to_pod.size() >= kMaxQueued) return true;
+    }
+    return false;
   }
 
   void Read() {
@@ -758,23 +966,34 @@ class SpdyForwardSession {
       while (std::optional<spdy::Frame> frame = connection_.decoder().Next()) {
         if (!Handle(*frame)) return End();
       }
+      // Answers the client does not read, or a pod that does not read what
+      // the client sends: wait before reading more.
+      if (out_.size() >= kMaxQueued || PodBacklog()) {
+        reading_paused_ = true;
+        return;
+      }
       Read();
     });
   }
 
+  PairPtr PairOf(uint32_t stream_id) {
+    auto found = pair_of_.find(stream_id);
+    if (found == pair_of_.end()) return nullptr;
+    auto pair = pairs_.find(found->second);
+    return pair == pairs_.end() ? nullptr : pair->second;
+  }
+
   bool Handle(const spdy::Frame& frame) {
     if (!frame.control) {
-      auto found = pair_of_.find(frame.stream_id);
-      if (found == pair_of_.end()) return true;
-      Pair& pair = pairs_[found->second];
-      if (frame.stream_id != pair.data_id) return true;  // the error stream carries nothing from the client
+      PairPtr pair = PairOf(frame.stream_id);
+      if (!pair || frame.stream_id != pair->data_id) return true;  // the error stream carries nothing from the client
       if (!frame.data.empty()) {
-        pair.to_pod.push_back(frame.data);
-        if (pair.pod && pair.to_pod.size() == 1) WritePod(found->second);
+        pair->to_pod.push_back(frame.data);
+        if (pair->pod && pair->to_pod.size() == 1) WritePod(pair);
       }
       if (frame.fin()) {
-        pair.client_done = true;
-        if (pair.pod && pair.to_pod.empty()) HalfClosePod(pair);
+        pair->client_done = true;
+        if (pair->pod && pair->to_pod.empty()) HalfClosePod(*pair);
       }
       return true;
     }
@@ -784,16 +1003,14 @@ class SpdyForwardSession {
       case spdy::ControlType::kPing:
         if (frame.ping_id % 2 == 1) Queue(spdy::EncodePing(frame.ping_id));
         return true;
-      case spdy::ControlType::kRstStream: {
-        auto found = pair_of_.find(frame.stream_id);
-        if (found != pair_of_.end() && pairs_[found->second].pod) {
+      case spdy::ControlType::kRstStream:
+        if (PairPtr pair = PairOf(frame.stream_id); pair && pair->pod) {
           beast::error_code ignored;
-          pairs_[found->second].pod->close(ignored);
+          pair->pod->close(ignored);
         }
         return true;
-      }
       case spdy::ControlType::kGoAway:
-        return false;
+        return false;  // End(): the answers queued still go out
       default:
         return true;
     }
@@ -805,9 +1022,6 @@ class SpdyForwardSession {
     connection_.set_last_client_id(frame.stream_id);
     absl::StatusOr<spdy::Headers> headers = connection_.HeadersOf(frame);
     if (!headers.ok()) return false;
-    absl::StatusOr<std::string> reply = connection_.Reply(frame.stream_id);
-    if (!reply.ok()) return false;
-    Queue(*reply);
     const std::string type(spdy::HeaderValue(*headers, "streamtype"));
     int port = 0;
     if ((type != "error" && type != "data") || !absl::SimpleAtoi(std::string(spdy::HeaderValue(*headers, "port")), &port) ||
@@ -818,7 +1032,19 @@ class SpdyForwardSession {
     // No requestid: the kubelet's pairing by stream id (error n, data n+2).
     std::string request(spdy::HeaderValue(*headers, "requestid"));
     if (request.empty()) request = crisp::StrCat("id-", type == "error" ? frame.stream_id : frame.stream_id - 2);
-    Pair& pair = pairs_[request];
+    auto found = pairs_.find(request);
+    if (found == pairs_.end() && pairs_.size() >= kMaxPairs) {
+      Queue(spdy::EncodeRstStream(frame.stream_id, spdy::RstStatus::kRefusedStream));
+      return true;
+    }
+    absl::StatusOr<std::string> reply = connection_.Reply(frame.stream_id);
+    if (!reply.ok()) return false;
+    Queue(*reply);
+    if (found == pairs_.end()) {
+      found = pairs_.emplace(request, std::make_shared<Pair>()).first;
+      found->second->request = request;
+    }
+    Pair& pair = *found->second;
     uint32_t& slot = type == "error" ? pair.error_id : pair.data_id;
     if (slot != 0) {
       Queue(spdy::EncodeRstStream(frame.stream_id, spdy::RstStatus::kCancel));  // a second stream of one kind
@@ -827,34 +1053,42 @@ class SpdyForwardSession {
     slot = frame.stream_id;
     pair.port = port;
     pair_of_[frame.stream_id] = request;
-    if (pair.error_id != 0 && pair.data_id != 0) Connect(request);
+    if (pair.error_id != 0 && pair.data_id != 0) Connect(found->second);
     return true;
   }
 
-  void Connect(const std::string& request) {
-    Pair& pair = pairs_[request];
+  void Connect(const PairPtr& pair) {
     std::string error;
-    int fd = ConnectInNamespace(target_.netns, pair.port, &error);
+    int fd = ConnectInNamespace(*target_.netns, pair->port, &error);
     if (fd < 0) {
-      Queue(spdy::EncodeData(pair.error_id, error, true));
-      Queue(spdy::EncodeData(pair.data_id, "", true));
-      return;
+      Queue(spdy::EncodeData(pair->error_id, error, true));
+      Queue(spdy::EncodeData(pair->data_id, "", true));
+      return Forget(*pair);
     }
-    pair.pod = std::make_unique<tcp::socket>(io_);
-    pair.pod->assign(tcp::v4(), fd);
-    if (!pair.to_pod.empty()) WritePod(request);
-    else if (pair.client_done) HalfClosePod(pair);
-    ReadPod(request);
+    pair->pod = std::make_unique<tcp::socket>(io_);
+    pair->pod->assign(tcp::v4(), fd);
+    if (!pair->to_pod.empty()) WritePod(pair);
+    else if (pair->client_done) HalfClosePod(*pair);
+    ReadPod(pair);
   }
 
-  void WritePod(const std::string& request) {
-    Pair& pair = pairs_[request];
-    asio::async_write(*pair.pod, asio::buffer(pair.to_pod.front()), [this, request](beast::error_code ec, size_t) {
-      Pair& p = pairs_[request];
-      p.to_pod.pop_front();
-      if (ec) p.to_pod.clear();
-      if (!p.to_pod.empty()) return WritePod(request);
-      if (p.client_done) HalfClosePod(p);
+  // The pair's streams are done: its IDs and request may be used again.
+  void Forget(const Pair& pair) {
+    pair_of_.erase(pair.error_id);
+    pair_of_.erase(pair.data_id);
+    pairs_.erase(pair.request);
+  }
+
+  void WritePod(PairPtr pair) {
+    asio::async_write(*pair->pod, asio::buffer(pair->to_pod.front()), [this, pair](beast::error_code ec, size_t) {
+      pair->to_pod.pop_front();
+      if (ec) pair->to_pod.clear();
+      if (!pair->to_pod.empty()) return WritePod(pair);
+      if (pair->client_done) HalfClosePod(*pair);
+      if (reading_paused_ && out_.size() < kMaxQueued && !PodBacklog()) {
+        reading_paused_ = false;
+        Read();
+      }
     });
   }
 
@@ -863,43 +1097,57 @@ class SpdyForwardSession {
     pair.pod->shutdown(tcp::socket::shutdown_send, ignored);
   }
 
-  void ReadPod(const std::string& request) {
-    Pair& pair = pairs_[request];
-    pair.pod->async_read_some(asio::buffer(pair.buffer), [this, request](beast::error_code ec, size_t n) {
-      Pair& p = pairs_[request];
+  void ReadPod(PairPtr pair) {
+    if (out_.size() >= kMaxQueued) {  // the client has not taken what waits
+      pods_waiting_.push_back(std::move(pair));
+      return;
+    }
+    pair->pod->async_read_some(asio::buffer(pair->buffer), [this, pair](beast::error_code ec, size_t n) {
       if (ec || n == 0) {
         // The pod's side is done: both streams end, the pair with them.
-        Queue(spdy::EncodeData(p.data_id, "", true));
-        Queue(spdy::EncodeData(p.error_id, "", true));
-        return;
+        Queue(spdy::EncodeData(pair->data_id, "", true));
+        Queue(spdy::EncodeData(pair->error_id, "", true));
+        beast::error_code ignored;
+        pair->pod->close(ignored);
+        return Forget(*pair);
       }
-      Queue(spdy::EncodeData(p.data_id, std::string_view(p.buffer.data(), n), false));
-      ReadPod(request);
+      Queue(spdy::EncodeData(pair->data_id, std::string_view(pair->buffer.data(), n), false));
+      ReadPod(pair);
     });
   }
 
+  // The session is over: the pods' connections close, and the client's
+  // once what is queued for it is written (at once after an error).
   void End() {
     beast::error_code ignored;
+    ended_ = true;
     for (auto& [request, pair] : pairs_) {
-      if (pair.pod) pair.pod->close(ignored);
+      if (pair->pod) pair->pod->close(ignored);
     }
+    pods_waiting_.clear();
+    if (!out_.empty()) return;  // WriteFront ends it
+    connection_.socket().shutdown(tcp::socket::shutdown_both, ignored);
     connection_.socket().close(ignored);
   }
 
   asio::io_context& io_;
   SpdyConnection& connection_;
   ForwardTarget target_;
-  std::map<std::string, Pair> pairs_;          // by requestid
+  std::map<std::string, PairPtr> pairs_;       // by requestid
   std::map<uint32_t, std::string> pair_of_;    // stream id -> requestid
+  std::vector<PairPtr> pods_waiting_;          // pods not read until the client's side drains
   std::deque<std::string> out_;
   std::array<char, 32 * 1024> buffer_{};
+  bool reading_paused_ = false;
+  bool ended_ = false;
 };
 
 // SPDY/3.1, as the kubelet's server answers it: X-Stream-Protocol-Version
 // negotiated (the client's first choice the server has; none: 403 naming
 // ours), 101, then the client's streams, then the session.
 void ServeSpdy(asio::io_context& io, tcp::socket& socket, const http::request<http::empty_body>& request,
-               beast::flat_buffer& early, const std::variant<ExecTarget, AttachTarget, ForwardTarget>& target) {
+               beast::flat_buffer& early, const std::variant<ExecTarget, AttachTarget, ForwardTarget>& target,
+               IdleWatcher& idle) {
   const bool forward = std::holds_alternative<ForwardTarget>(target);
   std::vector<std::string> offered;
   for (auto field = request.equal_range("X-Stream-Protocol-Version"); field.first != field.second; ++field.first) {
@@ -940,6 +1188,7 @@ void ServeSpdy(asio::io_context& io, tcp::socket& socket, const http::request<ht
   if (ec) return;
   // Frames the client sent right behind its request are in `early` already.
   SpdyConnection connection(socket, std::string_view(static_cast<const char*>(early.data().data()), early.size()));
+  IdleWatcher::Watch watch(idle, io, socket.native_handle());
   auto run = [&](const auto& streams_of, auto&& session) {
     std::set<int> channels = {3};  // error
     if (streams_of.stdin) channels.insert(0);
@@ -965,11 +1214,13 @@ void ServeSpdy(asio::io_context& io, tcp::socket& socket, const http::request<ht
 
 absl::StatusOr<std::unique_ptr<StreamingServer>> StreamingServer::Start(const StreamingOptions& options) {
   const std::string& address = options.address;
-  if (options.url_lifetime.count() < 1 || options.max_sessions < 1) {
-    return absl::InvalidArgumentError("a streaming URL lives at least a second, and at least one session is served");
+  if (options.url_lifetime.count() < 1 || options.max_sessions < 1 || options.idle_timeout.count() < 1) {
+    return absl::InvalidArgumentError(
+        "a streaming URL lives at least a second, at least one session is served, and a session may idle a second");
   }
   std::unique_ptr<StreamingServer> server(new StreamingServer());
   server->url_lifetime_ = options.url_lifetime;
+  server->idle_ = std::make_shared<IdleWatcher>(options.idle_timeout);
   server->sessions_->max_sessions = options.max_sessions;
   sockaddr_in bind_to{};
   bind_to.sin_family = AF_INET;
@@ -1006,6 +1257,14 @@ StreamingServer::~StreamingServer() {
   std::error_code ignored;
   if (!console_dir_.empty()) std::filesystem::remove_all(console_dir_, ignored);
 }
+
+absl::StatusOr<std::shared_ptr<const NetworkNamespace>> NetworkNamespace::Open(const std::string& path) {
+  int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return absl::FailedPreconditionError(crisp::StrCat("cannot open ", path, ": ", std::strerror(errno)));
+  return std::shared_ptr<const NetworkNamespace>(new NetworkNamespace(fd));
+}
+
+NetworkNamespace::~NetworkNamespace() { close(fd_); }
 
 std::string StreamingServer::ExecUrl(ExecTarget target) { return NewUrl("exec", std::move(target)); }
 
@@ -1052,8 +1311,8 @@ void StreamingServer::AcceptLoop() {
       continue;
     }
     try {
-      std::thread([tokens = tokens_, sessions = sessions_, fd] {
-        ServeConnection(fd, *tokens, *sessions);
+      std::thread([tokens = tokens_, sessions = sessions_, idle = idle_, fd] {
+        ServeConnection(fd, *tokens, *sessions, *idle);
         sessions->Leave();
       }).detach();
     } catch (const std::system_error& error) {
@@ -1064,7 +1323,7 @@ void StreamingServer::AcceptLoop() {
   }
 }
 
-void StreamingServer::ServeConnection(int fd, Tokens& tokens, Sessions& sessions) {
+void StreamingServer::ServeConnection(int fd, Tokens& tokens, Sessions& sessions, IdleWatcher& idle) {
   asio::io_context io;
   Sessions::Registration registration(sessions, io);
   tcp::socket socket(io);
@@ -1078,7 +1337,9 @@ void StreamingServer::ServeConnection(int fd, Tokens& tokens, Sessions& sessions
   beast::flat_buffer buffer;
   http::request_parser<http::empty_body> parser;
   parser.header_limit(8 * 1024);
-  asio::steady_timer deadline(io, std::chrono::seconds(kRequestTimeoutSeconds));
+  // A client that says nothing is idle.
+  asio::steady_timer deadline(
+      io, std::min<std::chrono::milliseconds>(std::chrono::seconds(kRequestTimeoutSeconds), idle.timeout()));
   bool read = false;
   http::async_read(socket, buffer, parser, [&](beast::error_code read_ec, size_t) {
     read = !read_ec;
@@ -1095,24 +1356,34 @@ void StreamingServer::ServeConnection(int fd, Tokens& tokens, Sessions& sessions
   std::optional<Target> target = tokens.Take(path);
   if (!target) return Answer(socket, http::status::not_found, "unknown or expired streaming URL " + path);
   if (absl::AsciiStrToLower(std::string(request[http::field::upgrade])).find("spdy/3.1") != std::string::npos) {
-    return ServeSpdy(io, socket, request, buffer, *target);
+    return ServeSpdy(io, socket, request, buffer, *target, idle);
   }
-  if (!websocket::is_upgrade(request) || !OffersSubprotocol(request)) {
+  const bool forward = std::holds_alternative<ForwardTarget>(*target);
+  const std::string subprotocol = ChooseSubprotocol(request, forward);
+  if (!websocket::is_upgrade(request) || subprotocol.empty()) {
     return Answer(socket, http::status::bad_request,
                   crisp::StrCat("crispd streams over WebSocket with subprotocol ", kSubprotocol,
-                                " or over SPDY/3.1 (Upgrade: SPDY/3.1)"));
+                                forward ? "" : crisp::StrCat(" or ", kSubprotocolV5),
+                                ", or over SPDY/3.1 (Upgrade: SPDY/3.1)"));
+  }
+  if (forward && std::get<ForwardTarget>(*target).ports.empty()) {
+    return Answer(socket, http::status::bad_request,
+                  "a port forward over WebSocket forwards the ports of its PortForward request, which named none "
+                  "(over SPDY/3.1 each stream names its port)");
   }
   websocket::stream<tcp::socket> ws(std::move(socket));
-  // Handshakes (also the closing one) time out; an idle client is pinged
-  // and dropped when it does not answer.
-  ws.set_option(websocket::stream_base::timeout::suggested(beast::role_type::server));
-  ws.set_option(websocket::stream_base::decorator([](websocket::response_type& answer) {
-    answer.set(http::field::sec_websocket_protocol, kSubprotocol);
+  // The opening and closing handshakes time out; idleness is the watch's.
+  websocket::stream_base::timeout timeouts = websocket::stream_base::timeout::suggested(beast::role_type::server);
+  timeouts.idle_timeout = websocket::stream_base::none();
+  ws.set_option(timeouts);
+  ws.set_option(websocket::stream_base::decorator([subprotocol](websocket::response_type& answer) {
+    answer.set(http::field::sec_websocket_protocol, subprotocol);
   }));
   ws.read_message_max(kMaxMessage);
   ws.accept(request, ec);
   if (ec) return;
   ws.binary(true);
+  IdleWatcher::Watch watch(idle, io, ws.next_layer().native_handle());
   if (auto* exec = std::get_if<ExecTarget>(&*target)) {
     ExecSession<WebSocketLink>(io, ws, *exec).Run();
   } else if (auto* attach = std::get_if<AttachTarget>(&*target)) {

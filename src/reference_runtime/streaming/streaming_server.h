@@ -34,6 +34,8 @@ class io_context;
 
 namespace crisp::crispd {
 
+class IdleWatcher;  // streaming_server.cc
+
 // `runc exec` of a running container, with the streams the request asked for.
 // With a tty, argv passes `console_socket` to the runtime (ConsoleSocket()),
 // which sends the terminal's master there and detaches, leaving the
@@ -59,17 +61,39 @@ struct AttachTarget {
   bool tty = false;
 };
 
-// A TCP port inside the network namespace that `netns` (a /proc/PID/ns/net
-// path) names.
+// A network namespace held open: opened when PortForward answers, so the
+// URL leads into the pod it was made for even if the path comes to name
+// another namespace (or none) before the client connects.
+class NetworkNamespace {
+ public:
+  static absl::StatusOr<std::shared_ptr<const NetworkNamespace>> Open(const std::string& path);
+  ~NetworkNamespace();
+  NetworkNamespace(const NetworkNamespace&) = delete;
+  NetworkNamespace& operator=(const NetworkNamespace&) = delete;
+  int fd() const { return fd_; }
+
+ private:
+  explicit NetworkNamespace(int fd) : fd_(fd) {}
+  int fd_;
+};
+
+// TCP ports inside a pod's network namespace. As the kubelet's server
+// does, a WebSocket client gets a pair of channels (data 2i, error 2i+1)
+// for each port of the PortForward request, and a SPDY client names the
+// port in each stream pair it opens (the request's list may be empty, as
+// crictl and kubectl send it).
 struct ForwardTarget {
-  std::string netns;
-  int port = 0;
+  std::shared_ptr<const NetworkNamespace> netns;
+  std::vector<int> ports;
 };
 
 struct StreamingOptions {
   std::string address = "127.0.0.1";                   // an IP address; the port is the kernel's pick
   std::chrono::seconds url_lifetime{60};                // a URL unused this long is gone (the kubelet's: 1 min)
   int max_sessions = 256;                               // connections served at once; more are refused
+  // A session whose connection carries no data either way this long is
+  // closed (the kubelet's streamingConnectionIdleTimeout, 4 h by default).
+  std::chrono::seconds idle_timeout{4 * 3600};
 };
 
 class StreamingServer {
@@ -130,7 +154,7 @@ class StreamingServer {
   StreamingServer() = default;
   std::string NewUrl(const char* kind, Target target);
   void AcceptLoop();
-  static void ServeConnection(int fd, Tokens& tokens, Sessions& sessions);
+  static void ServeConnection(int fd, Tokens& tokens, Sessions& sessions, IdleWatcher& idle);
 
   int listen_fd_ = -1;
   std::string base_;  // "http://127.0.0.1:PORT"
@@ -141,6 +165,7 @@ class StreamingServer {
   std::thread acceptor_;
   std::shared_ptr<Tokens> tokens_ = std::make_shared<Tokens>();
   std::shared_ptr<Sessions> sessions_ = std::make_shared<Sessions>();
+  std::shared_ptr<IdleWatcher> idle_;  // outlives the sessions that hold it
 };
 
 }  // namespace crisp::crispd

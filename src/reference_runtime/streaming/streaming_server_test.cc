@@ -43,29 +43,45 @@ Url Split(const std::string& url) {
   return {rest.substr(0, slash), rest.substr(slash)};
 }
 
+// WebSocket with the given subprotocols offered; the chosen one is kept.
+struct WebSocketClient {
+  asio::io_context io;
+  websocket::stream<tcp::socket> ws{io};
+  std::string protocol;
+
+  explicit WebSocketClient(const std::string& url, const std::string& offered = "v4.channel.k8s.io") {
+    Url parts = Split(url);
+    tcp::resolver resolver(io);
+    asio::connect(ws.next_layer(), resolver.resolve("127.0.0.1", parts.port));
+    fcntl(ws.next_layer().native_handle(), F_SETFD, FD_CLOEXEC);
+    ws.set_option(websocket::stream_base::decorator(
+        [offered](websocket::request_type& request) { request.set(http::field::sec_websocket_protocol, offered); }));
+    websocket::response_type answer;
+    ws.handshake(answer, "127.0.0.1:" + parts.port, parts.path);
+    protocol = std::string(answer[http::field::sec_websocket_protocol]);
+    ws.binary(true);
+  }
+  void Write(int channel, const std::string& data) { ws.write(asio::buffer(std::string(1, static_cast<char>(channel)) + data)); }
+  std::map<int, std::string> ReadToTheEnd() {
+    std::map<int, std::string> channels;
+    for (;;) {
+      beast::flat_buffer buffer;
+      beast::error_code ec;
+      ws.read(buffer, ec);
+      if (ec) break;
+      std::string message = beast::buffers_to_string(buffer.data());
+      if (!message.empty()) channels[static_cast<unsigned char>(message[0])] += message.substr(1);
+    }
+    return channels;
+  }
+};
+
 // A client of the channel protocol: writes `input` on channel 0, then reads
 // every message until the server closes; channel -> what it carried.
 std::map<int, std::string> Follow(const std::string& url, const std::string& input = "") {
-  Url parts = Split(url);
-  asio::io_context io;
-  tcp::resolver resolver(io);
-  websocket::stream<tcp::socket> ws(io);
-  asio::connect(ws.next_layer(), resolver.resolve("127.0.0.1", parts.port));
-  ws.set_option(websocket::stream_base::decorator(
-      [](websocket::request_type& request) { request.set(http::field::sec_websocket_protocol, "v4.channel.k8s.io"); }));
-  ws.handshake("127.0.0.1:" + parts.port, parts.path);
-  ws.binary(true);
-  if (!input.empty()) ws.write(asio::buffer(std::string(1, '\0') + input));
-  std::map<int, std::string> channels;
-  for (;;) {
-    beast::flat_buffer buffer;
-    beast::error_code ec;
-    ws.read(buffer, ec);
-    if (ec) break;
-    std::string message = beast::buffers_to_string(buffer.data());
-    if (!message.empty()) channels[static_cast<unsigned char>(message[0])] += message.substr(1);
-  }
-  return channels;
+  WebSocketClient client(url);
+  if (!input.empty()) client.Write(0, input);
+  return client.ReadToTheEnd();
 }
 
 // What a plain HTTP GET of the URL answers: "<status> <body>".
@@ -131,23 +147,23 @@ TEST(StreamingServerTest, AClientThatLeavesHasItsCommandKilled) {
   Url parts = Split((*server)->ExecUrl({.argv = {"/bin/sh", "-c", "echo started; exec sleep 31.5"}, .stdin = false, .stdout = true, .stderr = false}) +
                     "?ignored=query");
   {
-    asio::io_context io;
-    tcp::resolver resolver(io);
-    websocket::stream<tcp::socket> ws(io);
-    asio::connect(ws.next_layer(), resolver.resolve("127.0.0.1", parts.port));
     // The command is spawned by this process: it must not inherit the
-    // client's end, or closing it here would not end the connection.
-    fcntl(ws.next_layer().native_handle(), F_SETFD, FD_CLOEXEC);
-    ws.set_option(websocket::stream_base::decorator(
-        [](websocket::request_type& request) { request.set(http::field::sec_websocket_protocol, "v4.channel.k8s.io"); }));
-    ws.handshake("127.0.0.1:" + parts.port, parts.path);
+    // client's end (WebSocketClient sets FD_CLOEXEC), or closing it here
+    // would not end the connection.
+    WebSocketClient client("http://127.0.0.1:" + parts.port + parts.path);
     std::string out;
     while (out.find("started") == std::string::npos) {
       beast::flat_buffer buffer;
-      ws.read(buffer);
+      client.ws.read(buffer);
       out += beast::buffers_to_string(buffer.data());
     }
-    EXPECT_TRUE(Running("sleep 31.5"));
+    // "started" comes before the shell has exec'd sleep.
+    bool running = false;
+    for (int i = 0; i < 50 && !running; ++i) {
+      running = Running("sleep 31.5");
+      if (!running) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    EXPECT_TRUE(running);
   }  // the connection drops without a close
   bool gone = false;
   for (int i = 0; i < 50 && !gone; ++i) {
@@ -176,6 +192,8 @@ TEST(StreamingServerTest, OnlyAWebSocketWithTheSubprotocolIsServed) {
   EXPECT_THAT(Get((*server)->ExecUrl({.argv = {"/bin/true"}, .stdin = false, .stdout = true, .stderr = false}) + "x", true), HasSubstr("404"));
 }
 
+std::shared_ptr<const NetworkNamespace> OwnNamespace() { return *NetworkNamespace::Open("/proc/self/ns/net"); }
+
 // The pod's side of a port forward: one connection, whose first read is
 // kept, answered with "pong".
 std::thread ServeOnePong(asio::io_context& io, tcp::acceptor& acceptor, std::string* received) {
@@ -197,7 +215,7 @@ TEST(StreamingServerTest, PortForwardReachesAPortInTheNamespace) {
   std::thread pod = ServeOnePong(io, acceptor, &received);
   auto server = StreamingServer::Start("127.0.0.1");
   ASSERT_TRUE(server.ok()) << server.status();
-  std::map<int, std::string> channels = Follow((*server)->PortForwardUrl({"/proc/self/ns/net", port}), "ping");
+  std::map<int, std::string> channels = Follow((*server)->PortForwardUrl({OwnNamespace(), {port}}), "ping");
   pod.join();
   std::string prefix{static_cast<char>(port & 0xff), static_cast<char>(port >> 8)};
   EXPECT_EQ(received, "ping");
@@ -214,7 +232,7 @@ TEST(StreamingServerTest, APortNothingListensOnIsReportedOnTheErrorChannel) {
   }
   auto server = StreamingServer::Start("127.0.0.1");
   ASSERT_TRUE(server.ok()) << server.status();
-  std::map<int, std::string> channels = Follow((*server)->PortForwardUrl({"/proc/self/ns/net", port}));
+  std::map<int, std::string> channels = Follow((*server)->PortForwardUrl({OwnNamespace(), {port}}));
   EXPECT_THAT(channels[1], HasSubstr("cannot connect to port " + std::to_string(port) + " in the pod"));
 }
 
@@ -429,7 +447,7 @@ TEST(StreamingServerTest, PortForwardOverSpdyPairsStreamsByRequestAndCarriesData
   std::thread pod = ServeOnePong(io, acceptor, &received);
   auto server = StreamingServer::Start("127.0.0.1");
   ASSERT_TRUE(server.ok()) << server.status();
-  Url parts = Split((*server)->PortForwardUrl({"/proc/self/ns/net", 0}));
+  Url parts = Split((*server)->PortForwardUrl({OwnNamespace(), {}}));
   tcp::socket client(io);
   tcp::resolver resolver(io);
   asio::connect(client, resolver.resolve("127.0.0.1", parts.port));
@@ -473,6 +491,225 @@ TEST(StreamingServerTest, PortForwardOverSpdyPairsStreamsByRequestAndCarriesData
   EXPECT_EQ(data, "pong");
   EXPECT_EQ(errors, "");
   EXPECT_TRUE(data_fin && error_fin) << "both streams end when the pod's side does";
+}
+
+TEST(StreamingServerTest, PortForwardOverWebSocketCarriesEachPortOfTheRequestOnItsOwnChannels) {
+  asio::io_context io;
+  tcp::acceptor first(io, tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0));
+  tcp::acceptor second(io, tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0));
+  const int port1 = first.local_endpoint().port(), port2 = second.local_endpoint().port();
+  std::string received1, received2;
+  std::thread pod1 = ServeOnePong(io, first, &received1);
+  std::thread pod2 = ServeOnePong(io, second, &received2);
+  auto server = StreamingServer::Start("127.0.0.1");
+  ASSERT_TRUE(server.ok()) << server.status();
+  WebSocketClient client((*server)->PortForwardUrl({OwnNamespace(), {port1, port2}}));
+  client.Write(0, "ping-1");
+  client.Write(2, "ping-2");
+  std::map<int, std::string> channels = client.ReadToTheEnd();
+  pod1.join();
+  pod2.join();
+  auto prefix = [](int port) { return std::string{static_cast<char>(port & 0xff), static_cast<char>(port >> 8)}; };
+  EXPECT_EQ(received1, "ping-1");
+  EXPECT_EQ(received2, "ping-2");
+  EXPECT_EQ(channels[0], prefix(port1) + "pong");
+  EXPECT_EQ(channels[1], prefix(port1));
+  EXPECT_EQ(channels[2], prefix(port2) + "pong");
+  EXPECT_EQ(channels[3], prefix(port2));
+}
+
+TEST(StreamingServerTest, APortForwardOverWebSocketWithoutPortsIsABadRequest) {
+  auto server = StreamingServer::Start("127.0.0.1");
+  ASSERT_TRUE(server.ok()) << server.status();
+  Url parts = Split((*server)->PortForwardUrl({OwnNamespace(), {}}));
+  asio::io_context io;
+  tcp::resolver resolver(io);
+  tcp::socket socket(io);
+  asio::connect(socket, resolver.resolve("127.0.0.1", parts.port));
+  http::request<http::empty_body> request(http::verb::get, parts.path, 11);
+  request.set(http::field::host, "127.0.0.1");
+  request.set(http::field::connection, "Upgrade");
+  request.set(http::field::upgrade, "websocket");
+  request.set(http::field::sec_websocket_version, "13");
+  request.set(http::field::sec_websocket_key, "dGhlIHNhbXBsZSBub25jZQ==");
+  request.set(http::field::sec_websocket_protocol, "v4.channel.k8s.io");
+  http::write(socket, request);
+  beast::flat_buffer buffer;
+  http::response<http::string_body> answer;
+  http::read(socket, buffer, answer);
+  EXPECT_EQ(answer.result_int(), 400);
+  EXPECT_THAT(answer.body(), HasSubstr("named none"));
+}
+
+TEST(StreamingServerTest, V5IsChosenWhenOfferedFirstAndItsCloseSignalEndsStdin) {
+  auto server = StreamingServer::Start("127.0.0.1");
+  ASSERT_TRUE(server.ok()) << server.status();
+  // cat ends only when its stdin does.
+  WebSocketClient client((*server)->ExecUrl({.argv = {"/bin/cat"}, .stdin = true, .stdout = true}),
+                         "v5.channel.k8s.io, v4.channel.k8s.io");
+  EXPECT_EQ(client.protocol, "v5.channel.k8s.io");
+  client.Write(0, "one\n");
+  client.Write(255, std::string(1, '\0'));
+  std::map<int, std::string> channels = client.ReadToTheEnd();
+  EXPECT_EQ(channels[1], "one\n");
+  EXPECT_THAT(channels[3], HasSubstr("Success"));
+  // A port forward has no v5: v4 is chosen.
+  WebSocketClient forward((*server)->PortForwardUrl({OwnNamespace(), {1}}), "v5.channel.k8s.io, v4.channel.k8s.io");
+  EXPECT_EQ(forward.protocol, "v4.channel.k8s.io");
+}
+
+// The hostile-peer tests below run a server whose sessions may idle 1 s.
+std::unique_ptr<StreamingServer> IdleServer() {
+  auto server = StreamingServer::Start(StreamingOptions{.address = "127.0.0.1", .idle_timeout = std::chrono::seconds(1)});
+  EXPECT_TRUE(server.ok()) << server.status();
+  return *std::move(server);
+}
+
+bool GoneWithin(const std::string& cmdline, std::chrono::seconds within) {
+  const auto until = std::chrono::steady_clock::now() + within;
+  while (std::chrono::steady_clock::now() < until) {
+    if (!Running(cmdline)) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  return false;
+}
+
+TEST(StreamingServerTest, AnIdleSessionIsClosedAndItsCommandKilled) {
+  std::unique_ptr<StreamingServer> server = IdleServer();
+  WebSocketClient client(server->ExecUrl({.argv = {"/bin/sh", "-c", "echo started; exec sleep 32.5"}, .stdout = true}));
+  const auto start = std::chrono::steady_clock::now();
+  std::map<int, std::string> channels = client.ReadToTheEnd();  // says nothing, reads to the end
+  EXPECT_EQ(channels[1], "started\n");
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(8));
+  EXPECT_TRUE(GoneWithin("sleep 32.5", std::chrono::seconds(5)));
+}
+
+TEST(StreamingServerTest, AClientThatConnectsAndSaysNothingIsDropped) {
+  std::unique_ptr<StreamingServer> server = IdleServer();
+  Url parts = Split(server->ExecUrl({.argv = {"/bin/true"}, .stdout = true}));
+  asio::io_context io;
+  tcp::resolver resolver(io);
+  tcp::socket silent(io);
+  asio::connect(silent, resolver.resolve("127.0.0.1", parts.port));
+  const auto start = std::chrono::steady_clock::now();
+  char byte;
+  beast::error_code ec;
+  silent.read_some(asio::buffer(&byte, 1), ec);
+  EXPECT_TRUE(ec == asio::error::eof || ec == asio::error::connection_reset) << ec.message();
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(5));
+}
+
+// A SPDY client's connection after the 101 (the upgrade for `protocol`,
+// with `frames` right behind it), and the bytes that came after the 101.
+struct SpdyClient {
+  asio::io_context io;
+  tcp::socket socket{io};
+  std::string after_101;
+  spdy::HeaderCompressor compressor;
+
+  SpdyClient(const std::string& url, const std::string& protocol, const std::string& frames, int receive_buffer = 0) {
+    Url parts = Split(url);
+    tcp::resolver resolver(io);
+    socket.open(tcp::v4());
+    fcntl(socket.native_handle(), F_SETFD, FD_CLOEXEC);
+    if (receive_buffer > 0) socket.set_option(asio::socket_base::receive_buffer_size(receive_buffer));
+    socket.connect(*resolver.resolve("127.0.0.1", parts.port).begin());
+    std::string upgrade = "POST " + parts.path + " HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: Upgrade\r\n"
+                          "Upgrade: SPDY/3.1\r\nX-Stream-Protocol-Version: " + protocol + "\r\n\r\n";
+    asio::write(socket, asio::buffer(upgrade + frames));
+  }
+  std::string Syn(uint32_t id, const spdy::Headers& headers) {
+    return spdy::EncodeSynStream(id, *compressor.Compress(headers), false);
+  }
+  // Reads to the end of the connection; the frames after the 101.
+  std::vector<spdy::Frame> ReadToTheEnd() {
+    std::string bytes;
+    char buffer[16 * 1024];
+    beast::error_code ec;
+    while (true) {
+      size_t n = socket.read_some(asio::buffer(buffer), ec);
+      if (ec) break;
+      bytes.append(buffer, n);
+    }
+    std::vector<spdy::Frame> frames;
+    size_t header_end = bytes.find("\r\n\r\n");
+    EXPECT_TRUE(bytes.starts_with("HTTP/1.1 101")) << bytes.substr(0, 200);
+    if (header_end == std::string::npos) return frames;
+    spdy::FrameDecoder decoder;
+    EXPECT_TRUE(decoder.Feed(std::string_view(bytes).substr(header_end + 4)).ok());
+    while (std::optional<spdy::Frame> frame = decoder.Next()) frames.push_back(*std::move(frame));
+    return frames;
+  }
+};
+
+TEST(StreamingServerTest, AClientWhoseWindowNeverOpensIsDroppedAndItsCommandKilled) {
+  std::unique_ptr<StreamingServer> server = IdleServer();
+  std::string url = server->ExecUrl({.argv = {"/bin/sh", "-c", "exec yes crisp-window-zero-test"}, .stdout = true});
+  SpdyClient client(url, "v4.channel.k8s.io", "", /*receive_buffer=*/4096);
+  // A window of 0 for every stream, never opened by a WINDOW_UPDATE; and
+  // nothing is read, so the kernel's window shuts too.
+  std::string frames = spdy::EncodeSettings({{7, 0}});  // SETTINGS_INITIAL_WINDOW_SIZE
+  frames += client.Syn(1, {{"streamtype", "error"}});
+  frames += client.Syn(3, {{"streamtype", "stdout"}});
+  asio::write(client.socket, asio::buffer(frames));
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  EXPECT_TRUE(Running("yes crisp-window-zero-test"));
+  EXPECT_TRUE(GoneWithin("yes crisp-window-zero-test", std::chrono::seconds(10)));
+}
+
+TEST(StreamingServerTest, TenThousandStreamsOnAnExecAreAnsweredAndTheCommandStillReports) {
+  auto server = StreamingServer::Start("127.0.0.1");
+  ASSERT_TRUE(server.ok()) << server.status();
+  std::string url = (*server)->ExecUrl({.argv = {"/bin/sh", "-c", "read line; echo got:$line"}, .stdin = true, .stdout = true});
+  SpdyClient client(url, "v4.channel.k8s.io", "");
+  // One at a time: the header compressor is one zlib stream.
+  std::string frames = client.Syn(1, {{"streamtype", "error"}});
+  frames += client.Syn(3, {{"streamtype", "stdin"}});
+  frames += client.Syn(5, {{"streamtype", "stdout"}});
+  for (uint32_t id = 7; id < 7 + 2 * 10000; id += 2) frames += client.Syn(id, {{"streamtype", "stdout"}});
+  frames += spdy::EncodeData(3, "hello\n", true);
+  std::thread writer([&] { asio::write(client.socket, asio::buffer(frames)); });
+  std::vector<spdy::Frame> answer = client.ReadToTheEnd();
+  writer.join();
+  std::string out, status;
+  size_t replies = 0;
+  for (const spdy::Frame& frame : answer) {
+    if (frame.control && frame.type == spdy::ControlType::kSynReply) ++replies;
+    if (!frame.control && frame.stream_id == 5) out += frame.data;
+    if (!frame.control && frame.stream_id == 1) status += frame.data;
+  }
+  EXPECT_EQ(out, "got:hello\n");
+  EXPECT_THAT(status, HasSubstr("Success"));
+  EXPECT_GE(replies, 3u);
+}
+
+TEST(StreamingServerTest, TenThousandPortForwardStreamsAreServedOrRefusedWithinBounds) {
+  int port;
+  {
+    asio::io_context io;
+    tcp::acceptor acceptor(io, tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0));
+    port = acceptor.local_endpoint().port();
+  }  // nothing listens there: each whole pair fails at once
+  auto server = StreamingServer::Start("127.0.0.1");
+  ASSERT_TRUE(server.ok()) << server.status();
+  SpdyClient client((*server)->PortForwardUrl({OwnNamespace(), {}}), "portforward.k8s.io", "");
+  // 5,000 pairs of which only the error stream ever comes (never whole,
+  // never connected), then GOAWAY.
+  std::string frames;
+  for (uint32_t i = 0; i < 10000; i += 2) {
+    frames += client.Syn(2 * i + 1, {{"streamtype", "error"}, {"port", std::to_string(port)}, {"requestid", std::to_string(i)}});
+  }
+  frames += spdy::EncodeGoAway(0, spdy::GoAwayStatus::kOk);
+  std::thread writer([&] { asio::write(client.socket, asio::buffer(frames)); });
+  std::vector<spdy::Frame> answer = client.ReadToTheEnd();
+  writer.join();
+  size_t replies = 0, refused = 0;
+  for (const spdy::Frame& frame : answer) {
+    if (frame.control && frame.type == spdy::ControlType::kSynReply) ++replies;
+    if (frame.control && frame.type == spdy::ControlType::kRstStream) ++refused;
+  }
+  EXPECT_EQ(replies, 128u);  // kMaxPairs incomplete pairs are held, no more
+  EXPECT_EQ(refused, 5000u - 128u);
 }
 
 }  // namespace
