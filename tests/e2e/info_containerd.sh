@@ -21,4 +21,21 @@ table=$("$CRISP" info -e "$CRISP_CONTAINERD_ENDPOINT")
 echo "$table"
 check "table names containerd" yes "$(grep -Eq '^Runtime +containerd ' <<<"$table" && echo yes || echo no)"
 check "table names API v1" yes "$(grep -Eq '^CRI API +v1$' <<<"$table" && echo yes || echo no)"
+
+# --streaming: the kubelet's streaming server (containerd 1.6's) accepts
+# SPDY and WebSocket up to v4, not v5; the probe's pod is gone after.
+probe=$("$CRISP" info -e "containerd=$CRISP_CONTAINERD_ENDPOINT" --streaming -o json)
+accepted() { jq -r --arg rpc "$1" --arg t "$2" --arg p "$3" \
+  '.streaming.probes[] | select(.rpc==$rpc and .transport==$t and .protocol==$p) | .accepted' <<<"$probe"; }
+check "probe pod set up and removed" "" "$(jq -r '.streaming.error // ""' <<<"$probe")"
+check "exec over SPDY v4" true "$(accepted Exec spdy v4.channel.k8s.io)"
+check "exec over WebSocket v4" true "$(accepted Exec websocket v4.channel.k8s.io)"
+check "exec over WebSocket v5 (1.29's)" false "$(accepted Exec websocket v5.channel.k8s.io)"
+check "port forward over SPDY" true "$(accepted PortForward spdy portforward.k8s.io)"
+check "port forward over WebSocket" true "$(accepted PortForward websocket v4.channel.k8s.io)"
+check "no probe pod left" 0 "$("$CRISP" call -e "containerd=$CRISP_CONTAINERD_ENDPOINT" ListPodSandbox -d \
+  '{"filter": {"label_selector": {"crisp.io/probe": "streaming"}}}' | jq '.items | length')"
+table=$("$CRISP" info -e "containerd=$CRISP_CONTAINERD_ENDPOINT" --streaming 2>/dev/null)
+check "table row for exec over SPDY" yes \
+  "$(grep -Eq '^Streaming Exec over SPDY/3.1 +v4.channel.k8s.io' <<<"$table" && echo yes || echo no)"
 finish

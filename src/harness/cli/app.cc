@@ -15,6 +15,7 @@
 #include "common/build_info.h"
 #include "harness/cli/command_support.h"
 #include "harness/cli/info.h"
+#include "harness/cli/streaming_probe.h"
 #include "harness/cli/suite_commands.h"
 #include "harness/client/connect.h"
 #include "harness/client/proto_json.h"
@@ -82,6 +83,8 @@ struct InfoOptions {
   std::string endpoint = std::string(client::kReferenceEndpoint);
   std::string output = "table";
   bool verbose = false;
+  bool streaming = false;
+  std::string probe_image = "registry.k8s.io/e2e-test-images/busybox:1.29-2";
 };
 
 int RunInfo(const GlobalOptions& global, const InfoOptions& options,
@@ -90,12 +93,19 @@ int RunInfo(const GlobalOptions& global, const InfoOptions& options,
   if (!connection.ok()) return ExitWithError(err, connection.status());
   RuntimeInfo info = GatherRuntimeInfo(*connection->client, connection->endpoint,
                                        connection->version, connection->timeout, options.verbose);
-  if (options.output == "json") {
-    out << InfoToJson(info).dump(2) << '\n';
-  } else {
-    PrintInfoTable(info, out);
+  std::optional<StreamingProbeReport> streaming;
+  if (options.streaming) {
+    if (options.output != "json") err << "crisp: probing the streaming server (a pod is made and removed) ...\n";
+    streaming = ProbeStreaming(*connection->client, std::max(connection->timeout, absl::Minutes(2)), options.probe_image);
   }
-  return kExitOk;
+  if (options.output == "json") {
+    nlohmann::json json = InfoToJson(info);
+    if (streaming) json["streaming"] = StreamingToJson(*streaming);
+    out << json.dump(2) << '\n';
+  } else {
+    PrintInfoTable(info, out, streaming ? StreamingRows(*streaming) : std::vector<std::pair<std::string, std::string>>{});
+  }
+  return streaming && !streaming->error.empty() ? kExitFailures : kExitOk;
 }
 
 struct CleanOptions {
@@ -234,6 +244,11 @@ int RunCrisp(int argc, const char* const* argv, std::ostream& out,
       ->capture_default_str();
   info->add_flag("-v,--verbose", info_options.verbose,
                  "Ask Status for the runtime's verbose info map too");
+  info->add_flag("--streaming", info_options.streaming,
+                 "Probe the streaming server: which transports (SPDY/3.1, WebSocket) and protocol versions its "
+                 "Exec and PortForward URLs accept. Runs a pod with a container (--probe-image) and removes it");
+  info->add_option("--probe-image", info_options.probe_image, "Image of the --streaming probe's container (has sleep and true)")
+      ->capture_default_str();
   actions[info] = [&] { return RunInfo(global, info_options, out, err); };
 
   CleanOptions clean_options;

@@ -143,7 +143,8 @@ RuntimeInfo GatherRuntimeInfo(client::CriClient& client, const client::Endpoint&
   return info;
 }
 
-void PrintInfoTable(const RuntimeInfo& info, std::ostream& out) {
+void PrintInfoTable(const RuntimeInfo& info, std::ostream& out,
+                    const std::vector<std::pair<std::string, std::string>>& extra) {
   Table table;
   table.Add("Endpoint", crisp::StrCat(info.endpoint.Display(), "  (", info.endpoint.name, ")"));
   table.Add("Runtime", crisp::StrCat(info.version.runtime_name(), " ",
@@ -169,6 +170,7 @@ void PrintInfoTable(const RuntimeInfo& info, std::ostream& out) {
   } else {
     table.Add("Image fs", FailureText(info.image_fs_info));
   }
+  for (const auto& [key, value] : extra) table.Add(key, value);
   table.Print(out);
 }
 

@@ -2,6 +2,9 @@
 #pragma once
 
 #include <ostream>
+#include <string>
+#include <utility>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
@@ -29,8 +32,9 @@ RuntimeInfo GatherRuntimeInfo(client::CriClient& client, const client::Endpoint&
                               const runtime::v1::VersionResponse& version,
                               absl::Duration timeout, bool verbose);
 
-// A two-column table for people.
-void PrintInfoTable(const RuntimeInfo& info, std::ostream& out);
+// A two-column table for people; `extra` rows go at its end.
+void PrintInfoTable(const RuntimeInfo& info, std::ostream& out,
+                    const std::vector<std::pair<std::string, std::string>>& extra = {});
 
 // The same facts for machines: each RPC's response in protobuf JSON with
 // api.proto field names, or {"error": {code, code_name, message}}.

@@ -106,7 +106,7 @@ class ChannelSession {
                                    absl::StrJoin(request_.subprotocols, " or ")));
       }
       stream_.binary(true);
-      stream_.read_message_max(request_.max_capture);
+      stream_.read_message_max(request_.max_message);
       Read();
       if (!request_.resize) return ScheduleInput();
       // One write at a time: the resize, then the input.
@@ -159,6 +159,7 @@ class ChannelSession {
                          channel_count_ - 1));
       return;
     }
+    result_.byte_counts[channel] += message.size() - 1;
     std::string& into = result_.channels[channel];
     if (into.size() < request_.max_capture) into.append(message, 1, request_.max_capture - into.size());
   }

@@ -13,6 +13,7 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <map>
 #include <optional>
 #include <string>
@@ -50,7 +51,8 @@ struct ChannelSessionRequest {
   // WebSocket the server took them from the PortForward request, and only
   // their number matters here. Empty: exec or attach (channels 0 to 4).
   std::vector<int> forward_ports;
-  // WebSocket subprotocols offered, the client's preference first.
+  // Exec and attach: the subprotocols offered (WebSocket), or stream
+  // protocols (SPDY's X-Stream-Protocol-Version), the preferred first.
   std::vector<std::string> subprotocols = {kChannelSubprotocol};
   std::optional<std::string> input;  // written on stdin, or on every port's data channel, once the stream is open
   int quiet_ms = 0;                  // wait this long before writing the input
@@ -63,13 +65,15 @@ struct ChannelSessionRequest {
   std::string until;                 // end once each of `until_channels` has carried this text
   std::vector<int> until_channels = {1};
   int timeout_ms = 10000;            // the whole session, from dialling to the end of the close handshake
-  size_t max_capture = 1 << 20;      // kept of each channel; a larger message is refused
+  size_t max_capture = 1 << 20;      // kept of each channel (the rest is counted in byte_counts)
+  size_t max_message = 1 << 20;      // a larger WebSocket message is refused
 };
 
 struct ChannelSessionResult {
   bool connected = false;            // the WebSocket upgrade succeeded
   std::string protocol;              // the subprotocol the server chose
   std::map<int, std::string> channels;        // what each channel carried, in order (max_capture each)
+  std::map<int, uint64_t> byte_counts;        // how many bytes each channel carried, kept or not
   std::map<int, std::string> before_input;    // ... up to when the input was written
   std::string closed_by;             // "server", "crisp" (until met, deadline, a broken stream) or "" (never opened)
   bool timed_out = false;

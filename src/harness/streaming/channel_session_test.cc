@@ -220,13 +220,13 @@ TEST(ChannelSessionTest, ATcpDropWithoutACloseFrameIsReported) {
   EXPECT_THAT(session.error, HasSubstr("without a WebSocket close"));
 }
 
-TEST(ChannelSessionTest, AMessageLargerThanACaptureIsRefused) {
+TEST(ChannelSessionTest, AMessageLargerThanTheLimitIsRefused) {
   FakeStreamServer server([](Socket& ws) {
     Send(ws, 1, std::string(5000, 'x'));
     DrainUntilClosed(ws);
   });
   ChannelSessionRequest request = Request(server.Url());
-  request.max_capture = 4096;
+  request.max_message = 4096;
   ChannelSessionResult session = RunChannelSession(request);
   EXPECT_FALSE(session.error.empty());
   EXPECT_FALSE(session.timed_out);
@@ -299,6 +299,19 @@ TEST(ChannelSessionTest, ExitCodesComeFromV4StatusDocuments) {
     EXPECT_EQ(ExitCodeOfStatus(odd), std::nullopt) << odd;
   }
   EXPECT_EQ(ExitCodeOfStatus(""), std::nullopt);
+}
+
+TEST(ChannelSessionTest, OutputPastTheCaptureIsCountedNotKept) {
+  FakeStreamServer server([](Socket& ws) {
+    for (int i = 0; i < 3; ++i) Send(ws, 1, std::string(3000, 'x'));
+    ws.close(websocket::close_code::normal);
+  });
+  ChannelSessionRequest request = Request(server.Url());
+  request.max_capture = 4096;
+  ChannelSessionResult session = RunChannelSession(request);
+  EXPECT_EQ(session.error, "");
+  EXPECT_EQ(session.channels[1].size(), 4096u);
+  EXPECT_EQ(session.byte_counts[1], 9000u);
 }
 
 TEST(ChannelSessionTest, TwoForwardedPortsEachGetTheInputAndUntilWaitsForBoth) {

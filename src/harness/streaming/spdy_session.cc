@@ -15,6 +15,7 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
+#include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "common/http_url.h"
 #include "common/strings.h"
@@ -111,14 +112,21 @@ class SpdyClientSession {
     return true;
   }
 
+  // Port forwarding has one protocol; exec and attach, those asked for.
+  std::vector<std::string> Offered() const {
+    if (forward_) return {"portforward.k8s.io"};
+    return request_.subprotocols;
+  }
+
   // The HTTP/1.1 request, then the 101; what follows it is SPDY already.
   bool Upgrade(const HttpUrl& url) {
     std::string host = url.host.find(':') == std::string::npos ? url.host : crisp::StrCat("[", url.host, "]");
+    // One header per protocol offered, the preferred first, as client-go sends them.
+    std::string offers;
+    for (const std::string& protocol : Offered()) crisp::StrAppend(&offers, "X-Stream-Protocol-Version: ", protocol, "\r\n");
     std::string upgrade = crisp::StrCat("POST ", url.target, " HTTP/1.1\r\nHost: ", host, ":", url.port,
-                                        "\r\nUser-Agent: crisp\r\nConnection: Upgrade\r\nUpgrade: SPDY/3.1\r\n"
-                                        "X-Stream-Protocol-Version: ",
-                                        forward_ ? "portforward.k8s.io" : kChannelSubprotocol,
-                                        "\r\nContent-Length: 0\r\n\r\n");
+                                        "\r\nUser-Agent: crisp\r\nConnection: Upgrade\r\nUpgrade: SPDY/3.1\r\n",
+                                        offers, "Content-Length: 0\r\n\r\n");
     if (!SendAll(upgrade)) return false;
     std::string response;
     size_t end = std::string::npos;
@@ -152,6 +160,12 @@ class SpdyClientSession {
       return false;
     }
     result_.connected = true;
+    const std::vector<std::string> offered = Offered();
+    if (std::find(offered.begin(), offered.end(), result_.protocol) == offered.end()) {
+      result_.error = crisp::StrCat("the server chose stream protocol \"", result_.protocol, "\", crisp offered ",
+                                    absl::StrJoin(offered, " or "));
+      return false;
+    }
     // Bytes behind the 101 are frames already.
     if (absl::Status fed = decoder_.Feed(std::string_view(response).substr(end + 4)); !fed.ok()) {
       result_.error = crisp::StrCat("the server's SPDY: ", fed.message());
@@ -270,6 +284,7 @@ class SpdyClientSession {
     if (!frame.control) {
       auto channel = channel_of_.find(frame.stream_id);
       if (channel == channel_of_.end()) return true;  // not a stream of ours: dropped, as spdystream does
+      result_.byte_counts[channel->second] += frame.data.size();
       std::string& into = result_.channels[channel->second];
       if (into.size() < request_.max_capture) into.append(frame.data, 0, request_.max_capture - into.size());
       return true;
