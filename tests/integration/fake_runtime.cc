@@ -1,5 +1,7 @@
 #include "fake_runtime.h"
 
+#include <map>
+
 #include <stdlib.h>
 
 #include <filesystem>
@@ -78,13 +80,37 @@ class FakeRuntime::RuntimeImpl final : public v1::RuntimeService::Service {
     }
     return grpc::Status::OK;
   }
+  grpc::Status RunPodSandbox(grpc::ServerContext*, const v1::RunPodSandboxRequest* request,
+                             v1::RunPodSandboxResponse* response) override {
+    absl::MutexLock lock(&mutex_);
+    v1::PodSandbox sandbox;
+    sandbox.set_id("fakepod" + std::to_string(++next_id_));
+    *sandbox.mutable_metadata() = request->config().metadata();
+    *sandbox.mutable_labels() = request->config().labels();
+    sandbox.set_state(v1::SANDBOX_READY);
+    config_.sandboxes.push_back(sandbox);
+    response->set_pod_sandbox_id(sandbox.id());
+    return grpc::Status::OK;
+  }
+  grpc::Status PodSandboxStatus(grpc::ServerContext*, const v1::PodSandboxStatusRequest* request,
+                                v1::PodSandboxStatusResponse* response) override {
+    absl::MutexLock lock(&mutex_);
+    const v1::PodSandbox* sandbox = FindSandbox(request->pod_sandbox_id());
+    if (sandbox == nullptr) return grpc::Status(grpc::StatusCode::NOT_FOUND, "no such sandbox");
+    response->mutable_status()->set_id(sandbox->id());
+    response->mutable_status()->set_state(sandbox->state());
+    return grpc::Status::OK;
+  }
   grpc::Status StopPodSandbox(grpc::ServerContext*, const v1::StopPodSandboxRequest* request,
                               v1::StopPodSandboxResponse*) override {
     absl::MutexLock lock(&mutex_);
+    bool known = false;
     for (v1::PodSandbox& sandbox : config_.sandboxes) {
-      if (sandbox.id() == request->pod_sandbox_id()) sandbox.set_state(v1::SANDBOX_NOTREADY);
+      if (sandbox.id() != request->pod_sandbox_id()) continue;
+      sandbox.set_state(v1::SANDBOX_NOTREADY);
+      known = true;
     }
-    return grpc::Status::OK;
+    return Missing(known);
   }
   grpc::Status RemovePodSandbox(grpc::ServerContext*, const v1::RemovePodSandboxRequest* request,
                                 v1::RemovePodSandboxResponse*) override {
@@ -95,14 +121,48 @@ class FakeRuntime::RuntimeImpl final : public v1::RuntimeService::Service {
       if (it->state() != v1::SANDBOX_NOTREADY) {
         return grpc::Status(grpc::StatusCode::FAILED_PRECONDITION, "sandbox is still running");
       }
+      if (!config_.container_removal_fails) {
+        std::erase_if(containers_, [&](const auto& entry) { return entry.second == it->id(); });
+      }
       sandboxes.erase(it);
-      break;
+      return grpc::Status::OK;
     }
+    return Missing(false);
+  }
+  grpc::Status CreateContainer(grpc::ServerContext*, const v1::CreateContainerRequest* request,
+                               v1::CreateContainerResponse* response) override {
+    absl::MutexLock lock(&mutex_);
+    if (FindSandbox(request->pod_sandbox_id()) == nullptr) {
+      return grpc::Status(grpc::StatusCode::NOT_FOUND, "no such sandbox");
+    }
+    std::string id = "fakectr" + std::to_string(++next_id_);
+    containers_[id] = request->pod_sandbox_id();
+    response->set_container_id(id);
     return grpc::Status::OK;
+  }
+  grpc::Status ContainerStatus(grpc::ServerContext*, const v1::ContainerStatusRequest* request,
+                               v1::ContainerStatusResponse* response) override {
+    absl::MutexLock lock(&mutex_);
+    if (!containers_.count(request->container_id())) return grpc::Status(grpc::StatusCode::NOT_FOUND, "no such container");
+    response->mutable_status()->set_id(request->container_id());
+    response->mutable_status()->set_state(v1::CONTAINER_CREATED);
+    return grpc::Status::OK;
+  }
+  grpc::Status RemoveContainer(grpc::ServerContext*, const v1::RemoveContainerRequest* request,
+                               v1::RemoveContainerResponse*) override {
+    absl::MutexLock lock(&mutex_);
+    if (config_.container_removal_fails) return grpc::Status(grpc::StatusCode::UNKNOWN, "removal failed");
+    return Missing(containers_.erase(request->container_id()) > 0);
   }
   std::vector<v1::PodSandbox> Sandboxes() const {
     absl::MutexLock lock(&mutex_);
     return config_.sandboxes;
+  }
+  std::vector<std::string> Containers() const {
+    absl::MutexLock lock(&mutex_);
+    std::vector<std::string> ids;
+    for (const auto& [id, sandbox] : containers_) ids.push_back(id);
+    return ids;
   }
 
   grpc::Status RuntimeConfig(grpc::ServerContext*, const v1::RuntimeConfigRequest*,
@@ -116,8 +176,23 @@ class FakeRuntime::RuntimeImpl final : public v1::RuntimeService::Service {
   }
 
  private:
+  // The answer for a stop or removal: OK, or for an unknown ID what the
+  // config says (OK, idempotent, by default).
+  grpc::Status Missing(bool known) const {
+    if (known || !config_.unknown_on_missing) return grpc::Status::OK;
+    return grpc::Status(grpc::StatusCode::UNKNOWN, "not found");
+  }
+  const v1::PodSandbox* FindSandbox(const std::string& id) const {
+    for (const v1::PodSandbox& sandbox : config_.sandboxes) {
+      if (sandbox.id() == id) return &sandbox;
+    }
+    return nullptr;
+  }
+
   mutable absl::Mutex mutex_;
   FakeRuntimeConfig& config_;
+  std::map<std::string, std::string> containers_;  // id -> sandbox id
+  int next_id_ = 0;
 };
 
 class FakeRuntime::ImageImpl final : public v1::ImageService::Service {
@@ -152,6 +227,8 @@ FakeRuntime::FakeRuntime(FakeRuntimeConfig config) : config_(std::move(config)) 
 std::vector<v1::PodSandbox> FakeRuntime::sandboxes() const {
   return runtime_service_->Sandboxes();
 }
+
+std::vector<std::string> FakeRuntime::containers() const { return runtime_service_->Containers(); }
 
 FakeRuntime::~FakeRuntime() {
   server_->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(1));

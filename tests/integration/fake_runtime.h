@@ -27,6 +27,12 @@ struct FakeRuntimeConfig {
   std::vector<runtime::v1::PodSandbox> sandboxes;
   // Version waits this long before answering.
   absl::Duration version_delay = absl::ZeroDuration();
+  // Stop and remove calls for an ID the fake does not know answer Unknown
+  // (not OK or NotFound), as some runtimes do for what is already gone.
+  bool unknown_on_missing = false;
+  // RemoveContainer answers Unknown and keeps the container, and removing
+  // a sandbox leaves its containers.
+  bool container_removal_fails = false;
 };
 
 // A config that looks like a healthy containerd-ish runtime.
@@ -41,6 +47,8 @@ class FakeRuntime {
   std::string endpoint() const { return "unix://" + socket_path_; }
   // The sandboxes not yet removed.
   std::vector<runtime::v1::PodSandbox> sandboxes() const;
+  // The IDs of the containers not yet removed.
+  std::vector<std::string> containers() const;
 
  private:
   class RuntimeImpl;

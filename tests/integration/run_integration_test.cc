@@ -283,5 +283,49 @@ scenarios:
   EXPECT_THAT(validate.err, HasSubstr("any_of: must be a list of two or more alternatives"));
 }
 
+constexpr char kCleanupSuite[] = R"(suite: cleanup
+scenarios:
+  - id: cleanup.container-in-a-pod
+    title: A pod and a container, both left for cleanup
+    steps:
+      - call: RunPodSandbox
+        request: {config: {metadata: {name: p, uid: u, namespace: n}}}
+        save: pod
+      - call: CreateContainer
+        request:
+          pod_sandbox_id: "${pod.pod_sandbox_id}"
+          config: {metadata: {name: c}, image: {image: busybox}}
+)";
+
+TEST_F(RunIntegrationTest, AnErrorForSomethingAlreadyGoneIsAFindingNotAnError) {
+  testing::FakeRuntimeConfig config = HealthyRuntime();
+  config.unknown_on_missing = true;  // removing the sandbox removed the container: its own removal answers Unknown
+  FakeRuntime runtime(std::move(config));
+  std::string suite = Write("cleanup.yaml", kCleanupSuite);
+  CliResult result = RunCrispForTest({"run", "-e", runtime.endpoint(), "--suite", suite, "--report-dir", dir_ + "/out"});
+  EXPECT_EQ(result.code, cli::kExitOk) << result.out << result.err;
+  nlohmann::json scenario = nlohmann::json::parse(Read("out/results.json"))["scenarios"][0];
+  EXPECT_EQ(scenario["verdict"], "pass");
+  EXPECT_EQ(scenario["findings"],
+            nlohmann::json::array({"RemoveContainer of a container already gone answered Unknown, not OK or NotFound"}));
+  EXPECT_THAT(scenario["cleanup"].dump(), HasSubstr("ContainerStatus answers NotFound: gone"));
+  EXPECT_TRUE(runtime.containers().empty());
+  EXPECT_TRUE(runtime.sandboxes().empty());
+}
+
+TEST_F(RunIntegrationTest, ARemovalThatFailsWhileTheObjectRemainsIsStillAnError) {
+  testing::FakeRuntimeConfig config = HealthyRuntime();
+  config.container_removal_fails = true;
+  FakeRuntime runtime(std::move(config));
+  std::string suite = Write("cleanup.yaml", kCleanupSuite);
+  CliResult result = RunCrispForTest({"run", "-e", runtime.endpoint(), "--suite", suite, "--report-dir", dir_ + "/out"});
+  EXPECT_EQ(result.code, cli::kExitFailures) << result.out << result.err;
+  nlohmann::json scenario = nlohmann::json::parse(Read("out/results.json"))["scenarios"][0];
+  EXPECT_EQ(scenario["verdict"], "error");
+  EXPECT_THAT(scenario["reason"].get<std::string>(), HasSubstr("cleanup failed: container fakectr"));
+  EXPECT_THAT(scenario["reason"].get<std::string>(), HasSubstr("RemoveContainer: Unknown: removal failed"));
+  EXPECT_TRUE(scenario["findings"].empty());
+}
+
 }  // namespace
 }  // namespace crisp

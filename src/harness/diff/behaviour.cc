@@ -104,7 +104,7 @@ const json& Steps(const json* scenario) {
 
 }  // namespace
 
-bool HasAnswer(std::string_view code) { return code == "OK" || code == "log" || code == "host"; }
+bool HasAnswer(std::string_view code) { return code == "OK" || code == "log" || code == "host" || code == "cleanup"; }
 
 std::vector<StepDifference> CompareBehaviour(const std::vector<const json*>& scenarios, const Normaliser& normaliser,
                                              const CompareOptions& options) {
@@ -156,6 +156,24 @@ std::vector<StepDifference> CompareBehaviour(const std::vector<const json*>& sce
     if (codes.size() > 1 || !difference.fields.empty() || difference.fields_left_out > 0) {
       differences.push_back(std::move(difference));
     }
+  }
+  // What cleanup learnt (results.json "findings") is behaviour too.
+  StepDifference cleanup;
+  cleanup.step = static_cast<int>(most_steps) + 1;
+  cleanup.name = "cleanup";
+  cleanup.codes.assign(sides, "");
+  FieldDifference findings{"findings", std::vector<std::optional<json>>(sides)};
+  std::set<std::string> seen;
+  for (size_t side = 0; side < sides; ++side) {
+    if (scenarios[side] == nullptr) continue;
+    cleanup.codes[side] = "cleanup";
+    json list = scenarios[side]->value("findings", json::array());
+    findings.values[side] = list;
+    seen.insert(list.dump());
+  }
+  if (seen.size() > 1) {
+    cleanup.fields.push_back(std::move(findings));
+    differences.push_back(std::move(cleanup));
   }
   return differences;
 }

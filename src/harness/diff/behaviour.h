@@ -34,7 +34,8 @@ struct CompareOptions {
 };
 
 // Whether a step's code (as in StepDifference::codes) comes with an answer
-// whose fields are compared: OK calls, log and host steps.
+// whose fields are compared: OK calls, log and host steps, and the
+// findings of cleanup ("cleanup").
 bool HasAnswer(std::string_view code);
 
 // `scenarios` holds one results.json scenario per side (null: not run on

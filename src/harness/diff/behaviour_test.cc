@@ -43,6 +43,22 @@ TEST(BehaviourTest, CodesDifferAndStepsOnlyOneSideReachedAreNotDifferences) {
   EXPECT_TRUE(differences[0].fields.empty());  // only sides that answered OK compare fields
 }
 
+TEST(BehaviourTest, CleanupFindingsThatDifferAreADifferenceAfterTheLastStep) {
+  json a = Scenario({Step("Version", "OK", json::object())});
+  json b = a;
+  b["findings"] = {"RemoveContainer of a container already gone answered Unknown, not OK or NotFound"};
+  std::vector<StepDifference> differences = CompareBehaviour({&a, &b}, Normaliser());
+  ASSERT_EQ(differences.size(), 1u);
+  EXPECT_EQ(differences[0].step, 2);
+  EXPECT_EQ(differences[0].name, "cleanup");
+  ASSERT_EQ(differences[0].fields.size(), 1u);
+  EXPECT_EQ(differences[0].fields[0].path, "findings");
+  EXPECT_EQ(differences[0].fields[0].values[0], json::array());
+  EXPECT_EQ(differences[0].fields[0].values[1], b["findings"]);
+  a["findings"] = b["findings"];
+  EXPECT_TRUE(CompareBehaviour({&a, &b}, Normaliser()).empty());
+}
+
 TEST(BehaviourTest, ManyDifferencesAreCapped) {
   json left = json::object(), right = json::object();
   for (int i = 0; i < 40; ++i) {

@@ -150,6 +150,7 @@ function show(cell) {
       `<pre>${esc(JSON.stringify(obs.response ?? obs.log ?? obs.message, null, 2))}</pre></details></div>`;
   }
   if (s.cleanup && s.cleanup.length) html += `<p class="muted">cleanup: ${s.cleanup.map(esc).join('; ')}</p>`;
+  if (s.findings && s.findings.length) html += `<p>findings: ${s.findings.map(esc).join('; ')}</p>`;
   box.innerHTML = html;
 }
 

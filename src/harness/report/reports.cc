@@ -75,6 +75,7 @@ std::string StepTrace(const ScenarioResult& scenario) {
     if (!step.message.empty()) crisp::StrAppend(&trace, "  => ", step.message, "\n");
   }
   for (const std::string& line : scenario.cleanup) crisp::StrAppend(&trace, "cleanup: ", line, "\n");
+  for (const std::string& line : scenario.findings) crisp::StrAppend(&trace, "finding: ", line, "\n");
   return trace;
 }
 
@@ -181,6 +182,7 @@ nlohmann::json ResultsJson(const RunResult& run) {
                          {"duration_ms", absl::ToInt64Milliseconds(scenario.duration)},
                          {"steps", std::move(steps)},
                          {"cleanup", scenario.cleanup},
+                         {"findings", scenario.findings},
                          {"substitutions", scenario.substitutions}});
     if (scenario.baseline) {
       const runner::BaselineMatch& match = *scenario.baseline;

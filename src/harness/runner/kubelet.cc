@@ -3,6 +3,8 @@
 #include <sys/stat.h>
 
 #include <cerrno>
+#include <cstdint>
+#include <cstdio>
 #include <cstring>
 
 #include <filesystem>
@@ -63,6 +65,40 @@ void AddContainerLabels(const nlohmann::json& sandbox_config, nlohmann::json& co
   if (!container_config.is_object()) return;
   SetPodLabels(sandbox_config, container_config);
   SetLabel(container_config, "io.kubernetes.container.name", MetadataField(container_config, "name"));
+}
+
+void AddContainerAnnotations(nlohmann::json& container_config) {
+  if (!container_config.is_object()) return;
+  nlohmann::json& annotations = container_config["annotations"];
+  if (annotations.is_null()) annotations = nlohmann::json::object();
+  if (!annotations.is_object()) return;
+  // The kubelet's hash is of the pod spec's container; the parts of it a
+  // ContainerConfig carries stand in: the same config, the same hash, in
+  // every run and on every runtime.
+  nlohmann::json spec = nlohmann::json::object();
+  for (const char* key : {"metadata", "image", "command", "args", "working_dir", "envs", "tty", "stdin"}) {
+    if (container_config.contains(key)) spec[key] = container_config[key];
+  }
+  if (spec.contains("metadata") && spec["metadata"].is_object()) spec["metadata"].erase("attempt");
+  uint32_t hash = 2166136261u;  // FNV-1a, 32 bits, as the kubelet's hashes are
+  for (char c : spec.dump()) hash = (hash ^ static_cast<unsigned char>(c)) * 16777619u;
+  char hex[9];
+  std::snprintf(hex, sizeof hex, "%x", hash);
+  int attempt = 0;
+  if (container_config.contains("metadata") && container_config["metadata"].is_object()) {
+    const nlohmann::json& value = container_config["metadata"].value("attempt", nlohmann::json(0));
+    if (value.is_number_integer()) attempt = value.get<int>();
+  }
+  const std::pair<const char*, std::string> kubelet_annotations[] = {
+      {"io.kubernetes.container.hash", hex},
+      {"io.kubernetes.container.restartCount", std::to_string(attempt)},
+      {"io.kubernetes.container.terminationMessagePath", "/dev/termination-log"},
+      {"io.kubernetes.container.terminationMessagePolicy", "File"},
+      {"io.kubernetes.pod.terminationGracePeriod", "30"},
+  };
+  for (const auto& [key, value] : kubelet_annotations) {
+    if (!annotations.contains(key)) annotations[key] = value;
+  }
 }
 
 std::string PodLogDirectory(const nlohmann::json& sandbox_config) {

@@ -24,6 +24,14 @@ void InheritNamespaces(const nlohmann::json& sandbox_config, nlohmann::json& con
 void AddSandboxLabels(nlohmann::json& sandbox_config);
 void AddContainerLabels(const nlohmann::json& sandbox_config, nlohmann::json& container_config);
 
+// The annotations the kubelet puts on every container (kuberuntime
+// labels.go newContainerAnnotations): io.kubernetes.container.hash (a hex
+// hash of the container's spec), .restartCount (metadata.attempt),
+// .terminationMessagePath and .terminationMessagePolicy (the pod spec's
+// defaults), and io.kubernetes.pod.terminationGracePeriod (30 s, the
+// default). Annotations the config already has keep their values.
+void AddContainerAnnotations(nlohmann::json& container_config);
+
 // The directory the kubelet creates before RunPodSandbox: the config's
 // log_directory ("" when it has none).
 std::string PodLogDirectory(const nlohmann::json& sandbox_config);

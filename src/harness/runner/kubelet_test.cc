@@ -5,6 +5,7 @@
 
 #include <filesystem>
 
+#include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
 namespace crisp::runner::kubelet {
@@ -54,6 +55,28 @@ TEST(KubeletLabelsTest, SandboxAndContainerCarryThePodsAndTheirOwnNames) {
                                        {"io.kubernetes.pod.name", "web"},
                                        {"io.kubernetes.pod.namespace", "shop"},
                                        {"io.kubernetes.pod.uid", "u-1"}}));
+}
+
+TEST(KubeletAnnotationsTest, ContainersCarryTheKubeletsAnnotationsAndTheHashFollowsTheSpec) {
+  json container = {{"metadata", {{"name", "nginx"}, {"attempt", 2}}}, {"image", {{"image", "nginx"}}},
+                    {"annotations", {{"mine", "kept"}, {"io.kubernetes.container.terminationMessagePolicy", "FallbackToLogsOnError"}}}};
+  AddContainerAnnotations(container);
+  const json& annotations = container["annotations"];
+  EXPECT_EQ(annotations["mine"], "kept");
+  EXPECT_EQ(annotations["io.kubernetes.container.terminationMessagePolicy"], "FallbackToLogsOnError");
+  EXPECT_EQ(annotations["io.kubernetes.container.restartCount"], "2");
+  EXPECT_EQ(annotations["io.kubernetes.container.terminationMessagePath"], "/dev/termination-log");
+  EXPECT_EQ(annotations["io.kubernetes.pod.terminationGracePeriod"], "30");
+  const std::string hash = annotations["io.kubernetes.container.hash"];
+  EXPECT_THAT(hash, ::testing::MatchesRegex("[0-9a-f]+"));
+  // The same spec on another attempt hashes the same; another image does not.
+  json again = {{"metadata", {{"name", "nginx"}, {"attempt", 3}}}, {"image", {{"image", "nginx"}}}};
+  AddContainerAnnotations(again);
+  EXPECT_EQ(again["annotations"]["io.kubernetes.container.hash"], hash);
+  json other = {{"metadata", {{"name", "nginx"}}}, {"image", {{"image", "redis"}}}};
+  AddContainerAnnotations(other);
+  EXPECT_NE(other["annotations"]["io.kubernetes.container.hash"], hash);
+  EXPECT_EQ(other["annotations"]["io.kubernetes.container.restartCount"], "0");
 }
 
 TEST(KubeletLabelsTest, LabelsAlreadyGivenAndMissingMetadataAreLeftAlone) {

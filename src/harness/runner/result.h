@@ -64,6 +64,10 @@ struct ScenarioResult {
   std::vector<StepResult> steps;
   // What cleanup did, one line each; failures say so.
   std::vector<std::string> cleanup;
+  // What cleanup learnt about the runtime without failing the scenario: a
+  // removal answered with an error for something its status call showed
+  // gone. Free of IDs, so runtimes compare.
+  std::vector<std::string> findings;
   // Values that differ from run to run by design (the run ID, the name
   // suffix, host ports picked free), each with the symbol that stands for it
   // when runs are compared.

@@ -220,6 +220,7 @@ class Execution {
                                                                       : request->value("sandbox_config", nlohmann::json());
         kubelet::InheritNamespaces(pod, (*request)["config"]);
         kubelet::AddContainerLabels(pod, (*request)["config"]);
+        kubelet::AddContainerAnnotations((*request)["config"]);
       }
     }
     return request;
@@ -612,11 +613,13 @@ class Execution {
       case Created::Kind::kSandbox: {
         v1::StopPodSandboxRequest stop;
         stop.set_pod_sandbox_id(created.id);
-        failure = Undo("StopPodSandbox", stop);
+        UndoAnswer stopped = Undo("StopPodSandbox", stop);
         v1::RemovePodSandboxRequest remove;
         remove.set_pod_sandbox_id(created.id);
-        std::string removed = Undo("RemovePodSandbox", remove);
-        failure = removed.empty() ? "" : (failure.empty() ? removed : failure + "; " + removed);
+        UndoAnswer removed = Undo("RemovePodSandbox", remove);
+        v1::PodSandboxStatusRequest status;
+        status.set_pod_sandbox_id(created.id);
+        failure = Settle({&stopped, &removed}, "PodSandboxStatus", status, "pod sandbox", result);
         result.cleanup.push_back(crisp::StrCat("pod sandbox ", created.id.substr(0, 13),
                                                failure.empty() ? ": removed" : ": FAILED: " + failure));
         RemoveLogDirectory(created.log_directory, result);
@@ -625,7 +628,10 @@ class Execution {
       case Created::Kind::kContainer: {
         v1::RemoveContainerRequest remove;
         remove.set_container_id(created.id);
-        failure = Undo("RemoveContainer", remove);
+        UndoAnswer removed = Undo("RemoveContainer", remove);
+        v1::ContainerStatusRequest status;
+        status.set_container_id(created.id);
+        failure = Settle({&removed}, "ContainerStatus", status, "container", result);
         result.cleanup.push_back(crisp::StrCat("container ", created.id.substr(0, 13),
                                                failure.empty() ? ": removed" : ": FAILED: " + failure));
         break;
@@ -644,7 +650,7 @@ class Execution {
         }
         v1::RemoveImageRequest remove;
         remove.mutable_image()->set_image(created.id);
-        failure = Undo("RemoveImage", remove);
+        failure = Undo("RemoveImage", remove).failure;
         result.cleanup.push_back(crisp::StrCat("image ", created.id,
                                                failure.empty() ? ": removed" : ": FAILED: " + failure));
         break;
@@ -656,12 +662,42 @@ class Execution {
     }
   }
 
-  // One cleanup call; NotFound means already gone. Returns "" on success.
-  std::string Undo(std::string_view method, const google::protobuf::Message& request) {
+  // One cleanup call; NotFound means already gone. `failure` is "" on success.
+  struct UndoAnswer {
+    std::string method;
+    std::string code_name;
+    std::string failure;
+  };
+  UndoAnswer Undo(std::string_view method, const google::protobuf::Message& request) {
     client::CallRecord record = client_.Call(**client::FindCriMethod(method), request,
                                              {.timeout = DefaultTimeout(method, options_.call_timeout)});
-    if (record.ok() || record.code == absl::StatusCode::kNotFound) return "";
-    return crisp::StrCat(method, ": ", client::GrpcCodeName(record.code), ": ", record.message);
+    if (record.ok() || record.code == absl::StatusCode::kNotFound) return {std::string(method), "", ""};
+    std::string code(client::GrpcCodeName(record.code));
+    return {std::string(method), code, crisp::StrCat(method, ": ", code, ": ", record.message)};
+  }
+
+  // The failures of an object's cleanup calls, unless its status call says
+  // it is gone (NotFound): then each failed call is a finding about the
+  // runtime (it answered an error for something already gone: a kubelet
+  // retrying a removal would see the same), recorded on the scenario and
+  // not an error of it. Returns what is left to report as a failure.
+  std::string Settle(std::initializer_list<const UndoAnswer*> answers, std::string_view status_method,
+                     const google::protobuf::Message& status, std::string_view what, ScenarioResult& result) {
+    std::string failure;
+    for (const UndoAnswer* answer : answers) {
+      if (!answer->failure.empty()) crisp::StrAppend(&failure, failure.empty() ? "" : "; ", answer->failure);
+    }
+    if (failure.empty()) return "";
+    client::CallRecord seen = client_.Call(**client::FindCriMethod(status_method), status,
+                                           {.timeout = options_.call_timeout});
+    if (seen.code != absl::StatusCode::kNotFound) return failure;
+    for (const UndoAnswer* answer : answers) {
+      if (answer->failure.empty()) continue;
+      result.findings.push_back(crisp::StrCat(answer->method, " of a ", what, " already gone answered ",
+                                              answer->code_name, ", not OK or NotFound"));
+    }
+    result.cleanup.push_back(crisp::StrCat("(", failure, "; ", status_method, " answers NotFound: gone)"));
+    return "";
   }
 
   // Log directories are per run (they carry the suffix); the runtime made
