@@ -327,5 +327,51 @@ TEST_F(RunIntegrationTest, ARemovalThatFailsWhileTheObjectRemainsIsStillAnError)
   EXPECT_TRUE(scenario["findings"].empty());
 }
 
+TEST_F(RunIntegrationTest, AStepWhoseWhenIsFalseIsSkippedAndSaysSo) {
+  testing::FakeRuntimeConfig config = HealthyRuntime();
+  config.unknown_on_missing = true;
+  FakeRuntime runtime(std::move(config));
+  std::string suite = Write("when.yaml", R"(suite: when
+scenarios:
+  - id: when.skips
+    title: A refused removal, then a step only for the other answer
+    steps:
+      - call: RemoveContainer
+        request: {container_id: nothing-here}
+        save: removed
+        expect:
+          any_of:
+            - {code: OK}
+            - {code: error}
+      - call: Version
+        name: only when removed
+        when: "${removed.ok}"
+        expect: {that: {runtime_name: not-this-one}}
+      - call: Version
+        name: always
+        when: "true"
+)");
+  CliResult result = RunCrispForTest({"run", "-e", runtime.endpoint(), "--suite", suite, "--report-dir", dir_ + "/out"});
+  EXPECT_EQ(result.code, cli::kExitOk) << result.out << result.err;
+  nlohmann::json steps = nlohmann::json::parse(Read("out/results.json"))["scenarios"][0]["steps"];
+  ASSERT_EQ(steps.size(), 3u);
+  EXPECT_EQ(steps[1]["verdict"], "pass");
+  EXPECT_EQ(steps[1]["message"], "skipped: when: ${removed.ok} is false");
+  EXPECT_EQ(steps[2]["observations"][0]["code_name"], "OK");
+
+  // when: must come out true or false.
+  std::string bad = Write("bad.yaml", R"(suite: bad
+scenarios:
+  - id: bad.when
+    title: when is not a condition
+    steps:
+      - call: Version
+        when: sometimes
+)");
+  CliResult refused = RunCrispForTest({"validate", bad});
+  EXPECT_EQ(refused.code, cli::kExitUsage);
+  EXPECT_THAT(refused.out + refused.err, HasSubstr("when: takes a ${...} reference"));
+}
+
 }  // namespace
 }  // namespace crisp

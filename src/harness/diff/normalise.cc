@@ -433,7 +433,9 @@ std::vector<json> Normaliser::Normalise(const json& scenario) const {
       out.push_back(std::move(behaviour));
       continue;
     }
-    if (last->contains("log")) {
+    if (last->value("skipped", false)) {
+      behaviour["code"] = "skipped";  // when: was false
+    } else if (last->contains("log")) {
       std::vector<std::string> path = {"log"};
       behaviour["log"] = pass.NormaliseAnswer((*last)["log"], path);
     } else if (last->contains("host")) {

@@ -158,6 +158,21 @@ class Execution {
                                                     : "log";
     result.method = step.method;
     absl::Time start = absl::Now();
+    if (!step.when.is_null()) {
+      absl::StatusOr<nlohmann::json> when = variables_.Resolve(step.when);
+      const bool known = when.ok() && (when->is_boolean() || *when == "true" || *when == "false");
+      if (!known) {
+        result.verdict = Verdict::kError;
+        result.message = when.ok() ? crisp::StrCat("when: ", step.when.dump(), " is ", when->dump(), ", not true or false")
+                                   : std::string(crisp::View(when.status().message()));
+        return result;
+      }
+      if (*when == false || *when == "false") {
+        result.message = crisp::StrCat("skipped: when: ", step.when.get<std::string>(), " is false");
+        result.observations.push_back({{"skipped", true}});
+        return result;
+      }
+    }
     absl::Time wait_until = step.wait ? start + step.wait->timeout : start;
     while (true) {
       ++result.attempts;

@@ -475,7 +475,7 @@ std::optional<Step> ParseStep(const YAML::Node& node, const std::string& fixture
   }
   CheckKeys(node,
             {"name", "call", "log", "host", "await", "request", "concurrent", "save", "cleanup", "timeout", "wait",
-             "expect"},
+             "when", "expect"},
             "a step", checker);
   Step step;
   step.where = checker.At(node);
@@ -488,6 +488,15 @@ std::optional<Step> ParseStep(const YAML::Node& node, const std::string& fixture
     return std::nullopt;
   }
   if (node["name"]) step.name = String(node["name"], "name", checker).value_or("");
+  if (node["when"]) {
+    std::optional<std::string> when = String(node["when"], "when", checker);
+    if (when && *when != "true" && *when != "false" && when->find("${") == std::string::npos) {
+      checker.Error(node["when"], "when: takes a ${...} reference that comes out true or false (\"${create.ok}\")");
+    } else if (when) {
+      step.when = *when;
+      CheckReferences(step.when, checker.At(node["when"]), context, checker);
+    }
+  }
 
   if (node["call"]) {
     step.kind = Step::Kind::kCall;

@@ -80,6 +80,9 @@ struct Step {
   // kCall: the request; kHost: the action's arguments. {"$fixture": FILE}
   // nodes are resolved at load time, ${...} references when the step runs.
   nlohmann::json request = nlohmann::json::object();
+  // Run the step only when this (a ${...} reference, resolved when the step
+  // is reached) is true; null: always. A step skipped so passes, and says so.
+  nlohmann::json when;
   std::string save;                    // save the result under this name
   std::optional<bool> cleanup;         // undo what the step created (default by RPC)
   std::optional<absl::Duration> timeout;
