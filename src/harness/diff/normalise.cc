@@ -22,7 +22,7 @@ namespace {
 constexpr std::pair<Action, std::string_view> kActionNames[] = {
     {Action::kDrop, "drop"},     {Action::kSymbol, "symbol"},  {Action::kTimestamp, "timestamp"},
     {Action::kAddress, "address"}, {Action::kTimeForm, "time-form"}, {Action::kType, "type"},
-    {Action::kKeys, "keys"},     {Action::kReplace, "replace"},
+    {Action::kKeys, "keys"},     {Action::kReplace, "replace"}, {Action::kUnordered, "unordered"},
 };
 
 std::vector<std::string> SplitPattern(std::string_view pattern) {
@@ -132,6 +132,40 @@ const std::vector<Rule>& DefaultRules() {
       Builtin("log.path", Action::kDrop, "where the harness found the log file"),
       Replace("log.**", R"((\d{4}-\d{2}-\d{2}[T ])?\b\d{1,2}:\d{2}:\d{2}([.,]\d+)?(Z|[+-]\d{2}:?\d{2})?)", "<time>",
               "a time inside what a program logged is the program's clock, not the runtime's behaviour"),
+      // Streaming URLs: the server's address and port, and the one-use
+      // token, are the runtime's choice; the scheme (the URL's form) and
+      // the kind of session are behaviour.
+      Replace("*.response.url", R"(^([a-z]+:)?//[^/]+/(?:[^/]*/)*?(exec|attach|portforward)/[^/?#]+.*$)",
+              "$1//<server>/$2/<token>",
+              "a streaming URL's host, port and token are the runtime's choice; its scheme and kind are kept"),
+      // What a web server in a pod answered through a port forward: its
+      // clock's HTTP dates are not the runtime's behaviour.
+      Replace("host.port_forward.**", R"(\b(Date|Expires): [^\r\n]*)", "$1: <http-date>",
+              "HTTP dates in a forwarded answer are the web server's clock"),
+      // A CRI log file read whole by a host step: its record times are the
+      // runtime's clock, as in log steps (the form stays: "Z" or an offset).
+      Replace("host.stat.content", R"((\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2})(\.\d+)?(Z|[+-]\d{2}:\d{2})? )",
+              "<time>$3 ", "record times in a log file are the runtime's clock; the zone's form is kept"),
+      // Kernel-numbered things a command inside a container printed: the
+      // inode of a namespace, a ping's round-trip times.
+      Replace("ExecSync.response.stdout", R"(\b(pid|net|ipc|uts|mnt|user|cgroup|time):\[\d+\])", "$1:[<inode>]",
+              "a namespace's inode number is the kernel's; whether two are the same is checked by the scenario"),
+      Replace("ExecSync.response.stdout", R"((time=|min/avg/max = )[\d./]+ ms)", "$1<ms> ms",
+              "a ping's round-trip times are the machine's"),
+      Builtin("host.tcp_listen.port", Action::kType, "a free port the kernel picked for the run"),
+      // The v4 Status of an exec: its reason and causes are behaviour, the
+      // message is the server's free text.
+      Replace("host.stream.status", R"("message":"(?:[^"\\]|\\.)*")", R"("message":"<text>")",
+              "a Status message is free text; status, reason and causes are kept"),
+      // Where a runtime keeps its files is its own choice; that there is
+      // an absolute path is behaviour.
+      Replace("**.fs_id.mountpoint", "^/.*$", "<absolute path>", "where a runtime keeps its files is its choice"),
+      // Lists whose order the CRI leaves to the runtime.
+      Builtin("ListPodSandbox.response.items", Action::kUnordered, "the CRI gives List* answers no order"),
+      Builtin("ListContainers.response.containers", Action::kUnordered, "the CRI gives List* answers no order"),
+      Builtin("ListContainerStats.response.stats", Action::kUnordered, "the CRI gives List* answers no order"),
+      Builtin("ListPodSandboxStats.response.stats", Action::kUnordered, "the CRI gives List* answers no order"),
+      Builtin("ListPodSandboxMetrics.response.pod_metrics", Action::kUnordered, "the CRI gives List* answers no order"),
       // Addresses come from each runtime's own pod network.
       Builtin("**.network.ip", Action::kAddress, "pod IPs come from each runtime's pod network"),
       Builtin("**.network.additional_ips[].ip", Action::kAddress, "pod IPs come from each runtime's pod network"),
@@ -355,10 +389,21 @@ class Pass {
           }
           return true;
         case Action::kReplace:
-          if (node.is_string()) {
-            node = Substitute(std::regex_replace(node.get<std::string>(), rule->regex, rule->rule.replacement));
+          // Every replace rule of this path, in order: one field may carry
+          // several kinds of noise. Not a string: handled as if no rule.
+          if (!node.is_string()) break;
+          {
+            std::string text = node.get<std::string>();
+            for (const Normaliser::Compiled& other : rules_) {
+              if (other.rule.action == Action::kReplace && Matches(other.segments, 0, path, 0)) {
+                text = std::regex_replace(text, other.regex, other.rule.replacement);
+              }
+            }
+            node = Substitute(std::move(text));
           }
           return true;
+        case Action::kUnordered:
+          break;  // a list: its elements first, then the sort, below
       }
     }
     if (node.is_object()) {
@@ -378,6 +423,11 @@ class Pass {
       }
       node = std::move(kept);
       path.back() = saved;
+      if (rule != nullptr && rule->rule.action == Action::kUnordered) {
+        // IDs are symbols by now, numbered where the scenario made them,
+        // so equal lists sort alike whatever order they came in.
+        std::sort(node.begin(), node.end(), [](const json& a, const json& b) { return a.dump() < b.dump(); });
+      }
     } else if (node.is_string()) {
       node = Substitute(node.get<std::string>());
     } else if (node.is_number_integer()) {

@@ -30,6 +30,7 @@ enum class Action {
   kType,       // the value becomes its JSON type ("a number")
   kKeys,       // a map becomes the sorted list of its keys
   kReplace,    // a regular expression replaced in a string
+  kUnordered,  // a list whose order is the runtime's: its normalised elements are sorted
 };
 
 std::string_view ActionName(Action action);

@@ -149,6 +149,40 @@ TEST(NormaliseTest, PathPatterns) {
   EXPECT_FALSE(PathMatches("**.labels.crisp.run-id", {"X", "response", "labels", "crisp.run-id"}));
 }
 
+TEST(NormaliseTest, StreamingUrlsKeepTheirSchemeAndKindAndForwardedHttpDatesGo) {
+  json scenario = ScenarioOf({{"Exec", json::object(), {{"url", "http://127.0.0.1:38137/exec/6zdM-D9H"}}},
+                              {"Attach", json::object(), {{"url", "//10.0.0.1:1/cri/attach/ab12?x=1"}}},
+                              {"PortForward", json::object(), {{"url", "https://h:9/portforward/c29ea43f"}}}});
+  std::vector<json> steps = Normaliser().Normalise(scenario);
+  EXPECT_EQ(steps[0]["response"]["url"], "http://<server>/exec/<token>");
+  EXPECT_EQ(steps[1]["response"]["url"], "//<server>/attach/<token>");
+  EXPECT_EQ(steps[2]["response"]["url"], "https://<server>/portforward/<token>");
+
+  json forward = {{"method", ""},
+                  {"observations", {{{"host", "port_forward"},
+                                     {"result", {{"data", "HTTP/1.1 200 OK\r\nDate: Wed, 02 Dec 2026 16:27:41 GMT\r\n\r\nbody"},
+                                                 {"forwards", {{{"data", "Date: Thu, 03 Dec 2026 01:00:00 GMT\r\n"}}}}}}}}}};
+  forward["observations"][0]["result"]["port"] = 60067;  // a host port of the run, under a replace rule's path
+  json host = Normaliser().Normalise({{"steps", {forward}}, {"substitutions", {{"60067", "${host-port#1}"}}}})[0]["host"];
+  EXPECT_EQ(host["port"], "${host-port#1}");
+  EXPECT_EQ(host["data"], "HTTP/1.1 200 OK\r\nDate: <http-date>\r\n\r\nbody");
+  EXPECT_EQ(host["forwards"][0]["data"], "Date: <http-date>\r\n");
+}
+
+TEST(NormaliseTest, ListsInTheRuntimesOrderCompareAlike) {
+  auto scenario = [](json first, json second) {
+    return ScenarioOf({{"CreateContainer", json::object(), {{"container_id", "aaa"}}},
+                       {"CreateContainer", json::object(), {{"container_id", "bbb"}}},
+                       {"ListContainers", json::object(), {{"containers", {std::move(first), std::move(second)}}}}});
+  };
+  json a = {{"id", "aaa"}, {"metadata", {{"name", "one"}}}};
+  json b = {{"id", "bbb"}, {"metadata", {{"name", "two"}}}};
+  json in_order = Normaliser().Normalise(scenario(a, b))[2];
+  json reversed = Normaliser().Normalise(scenario(b, a))[2];
+  EXPECT_EQ(in_order, reversed);
+  EXPECT_EQ(in_order["response"]["containers"][0]["id"], "ctr#1");
+}
+
 // docs/normalisation.md lists every built-in rule, so the docs cannot drift.
 TEST(NormaliseTest, DocsListEveryBuiltInRule) {
   std::ifstream in(std::string(CRISP_SOURCE_DIR) + "/docs/normalisation.md");

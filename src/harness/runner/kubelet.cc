@@ -67,6 +67,20 @@ void AddContainerLabels(const nlohmann::json& sandbox_config, nlohmann::json& co
   SetLabel(container_config, "io.kubernetes.container.name", MetadataField(container_config, "name"));
 }
 
+void AddLogPath(const nlohmann::json& sandbox_config, nlohmann::json& container_config) {
+  if (!container_config.is_object() || PodLogDirectory(sandbox_config).empty()) return;
+  auto found = container_config.find("log_path");
+  if (found != container_config.end() && !(found->is_string() && found->get<std::string>().empty())) return;
+  const std::string name = MetadataField(container_config, "name");
+  if (name.empty()) return;
+  int attempt = 0;
+  if (container_config["metadata"].is_object()) {
+    const nlohmann::json value = container_config["metadata"].value("attempt", nlohmann::json(0));
+    if (value.is_number_integer()) attempt = value.get<int>();
+  }
+  container_config["log_path"] = crisp::StrCat(name, "/", attempt, ".log");
+}
+
 void AddContainerAnnotations(nlohmann::json& container_config) {
   if (!container_config.is_object()) return;
   nlohmann::json& annotations = container_config["annotations"];

@@ -24,6 +24,11 @@ void InheritNamespaces(const nlohmann::json& sandbox_config, nlohmann::json& con
 void AddSandboxLabels(nlohmann::json& sandbox_config);
 void AddContainerLabels(const nlohmann::json& sandbox_config, nlohmann::json& container_config);
 
+// The log_path the kubelet gives every container, `<name>/<attempt>.log`
+// (kuberuntime buildContainerLogsPath), when the config has none and the
+// pod has a log_directory.
+void AddLogPath(const nlohmann::json& sandbox_config, nlohmann::json& container_config);
+
 // The annotations the kubelet puts on every container (kuberuntime
 // labels.go newContainerAnnotations): io.kubernetes.container.hash (a hex
 // hash of the container's spec), .restartCount (metadata.attempt),

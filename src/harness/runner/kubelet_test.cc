@@ -79,6 +79,22 @@ TEST(KubeletAnnotationsTest, ContainersCarryTheKubeletsAnnotationsAndTheHashFoll
   EXPECT_EQ(other["annotations"]["io.kubernetes.container.restartCount"], "0");
 }
 
+TEST(KubeletLogPathTest, AContainerWithoutALogPathGetsTheKubeletsOne) {
+  json pod = {{"log_directory", "/var/log/pods/x"}};
+  json container = {{"metadata", {{"name", "redis"}, {"attempt", 1}}}};
+  AddLogPath(pod, container);
+  EXPECT_EQ(container["log_path"], "redis/1.log");
+  json given = {{"metadata", {{"name", "redis"}}}, {"log_path", "mine.log"}};
+  AddLogPath(pod, given);
+  EXPECT_EQ(given["log_path"], "mine.log");
+  json empty = {{"metadata", {{"name", "redis"}}}, {"log_path", ""}};
+  AddLogPath(pod, empty);
+  EXPECT_EQ(empty["log_path"], "redis/0.log");
+  json no_directory = {{"metadata", {{"name", "redis"}}}};
+  AddLogPath(json::object(), no_directory);
+  EXPECT_FALSE(no_directory.contains("log_path"));
+}
+
 TEST(KubeletLabelsTest, LabelsAlreadyGivenAndMissingMetadataAreLeftAlone) {
   json pod = {{"metadata", {{"name", "web"}}}, {"labels", {{"io.kubernetes.pod.name", "mine"}}}};
   AddSandboxLabels(pod);

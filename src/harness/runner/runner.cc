@@ -236,6 +236,7 @@ class Execution {
         kubelet::InheritNamespaces(pod, (*request)["config"]);
         kubelet::AddContainerLabels(pod, (*request)["config"]);
         kubelet::AddContainerAnnotations((*request)["config"]);
+        kubelet::AddLogPath(pod, (*request)["config"]);
       }
     }
     return request;

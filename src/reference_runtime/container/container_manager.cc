@@ -275,10 +275,14 @@ absl::Status ContainerManager::Start(const std::string& id) {
   if (container.state != v1::CONTAINER_CREATED) {
     return absl::FailedPreconditionError(crisp::StrCat("container ", container.id, " is not in the CREATED state"));
   }
+  // The process starts during the call: a short command may exit (and its
+  // exit be stamped) before the call returns, and started_at must not come
+  // after finished_at.
+  const int64_t started_at = absl::ToUnixNanos(absl::Now());
   if (absl::Status started = host_.oci->Start(container.handler, container.id); !started.ok()) return started;
   absl::MutexLock lock(&entry->mu);
   entry->record.state = v1::CONTAINER_RUNNING;
-  entry->record.started_at = absl::ToUnixNanos(absl::Now());
+  entry->record.started_at = started_at;
   Publish(entry->record, v1::CONTAINER_STARTED_EVENT);
   return Save(entry->record);
 }

@@ -45,13 +45,14 @@ std::string NameKey(const v1::PodSandboxMetadata& m) {
 }
 
 std::string ResolvConf(const v1::DNSConfig& dns) {
+  // search, nameserver, options: the order containerd and CRI-O write.
   std::string text;
-  for (const auto& server : dns.servers()) crisp::StrAppend(&text, "nameserver ", server, "\n");
   if (!dns.searches().empty()) {
     text += "search";
     for (const auto& search : dns.searches()) crisp::StrAppend(&text, " ", search);
     text += "\n";
   }
+  for (const auto& server : dns.servers()) crisp::StrAppend(&text, "nameserver ", server, "\n");
   if (!dns.options().empty()) {
     text += "options";
     for (const auto& option : dns.options()) crisp::StrAppend(&text, " ", option);

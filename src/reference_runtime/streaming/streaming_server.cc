@@ -301,7 +301,8 @@ class WebSocketLink {
 };
 
 std::string StatusDocument(const ExitStatus& exit) {
-  nlohmann::json status = {{"metadata", nlohmann::json::object()}};
+  // In the order of the Go struct, as the kubelet's server writes it.
+  nlohmann::ordered_json status = {{"metadata", nlohmann::ordered_json::object()}};
   int code = exit.ShellCode();
   if (code == 0) {
     status["status"] = "Success";

@@ -115,7 +115,9 @@ TEST(StreamingServerTest, ExecStreamsOutputAndTheExitCodeAndAUrlServesOnce) {
   EXPECT_EQ(channels[1], "out\n");
   EXPECT_EQ(channels[2], "err\n");
   EXPECT_THAT(channels[3], HasSubstr(R"("reason":"NonZeroExitCode")"));
-  EXPECT_THAT(channels[3], HasSubstr(R"({"message":"3","reason":"ExitCode"})"));
+  // In the Go struct's order, as the kubelet's server writes it.
+  EXPECT_THAT(channels[3], HasSubstr(R"({"metadata":{},"status":"Failure",)"));
+  EXPECT_THAT(channels[3], HasSubstr(R"("details":{"causes":[{"reason":"ExitCode","message":"3"}]}})"));
 
   EXPECT_THAT(Get(url, true), HasSubstr("404 unknown or expired streaming URL"));
 }
