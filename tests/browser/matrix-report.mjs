@@ -1,7 +1,10 @@
-// Opens a crisp matrix.html in headless Chromium and checks that the matrix
-// renders, that a click on a cell shows that cell's steps, and that the
-// filters filter. Saves a screenshot, of the cell FOCUS (scenario id, on
-// the last runtime) when given. Usage: node matrix-report.mjs HTML PNG [FOCUS]
+// Opens a crisp matrix.html (or a run's report.html, the same page with one
+// column) in headless Chromium and checks that the matrix renders with each
+// runtime's totals and a legend, that a click on a cell shows that cell's
+// steps, that the filters filter, that a #scenario@runtime link opens its
+// cell and that arrow keys move between cells. Saves a screenshot, of the
+// cell FOCUS (scenario id, on the last runtime) when given.
+// Usage: node matrix-report.mjs HTML PNG [FOCUS]
 import { chromium } from 'playwright-core';
 import { pathToFileURL } from 'node:url';
 
@@ -40,22 +43,53 @@ try {
   check('one cell per scenario and runtime', cells === ids.size * data.runs.length, `${cells} cells`);
   check('runtime names and versions in the header',
         (await page.locator('#runtimes').textContent()).includes(data.runs[0].runtime.runtime_version));
+  const totals = await page.locator('#runtimes .totals').allTextContents();
+  check('each runtime\'s totals in the header',
+        totals.length === data.runs.length &&
+        data.runs.every((r, i) => totals[i].startsWith(`${r.summary.pass}/${r.summary.total} pass`)), totals.join(' | '));
+  check('a pass-rate bar per runtime', await page.locator('#runtimes .bar').count() === data.runs.length);
+  check('a legend', (await page.locator('.legend').textContent()).includes('runtimes differ'));
+  const firstId = [...ids][0];
+  const firstTitle = data.runs.flatMap(r => r.scenarios).find(s => s.id === firstId).title;
+  check('scenario titles beside their IDs',
+        (await page.locator(`tr[data-id="${firstId}"] td.sid`).textContent()).includes(firstTitle));
+  check('the heading says what the page is',
+        (await page.locator('#heading').textContent()) === (data.runs.length === 1 ? `crisp run on ${data.runs[0].endpoint.name}` : 'crisp matrix'));
 
-  // A click on the second runtime's cell of the last scenario shows that cell.
-  const cell = page.locator('td.cell[data-run="1"]').last();
+  // A click on the last runtime's cell of the last scenario shows that cell.
+  const last = data.runs.length - 1;
+  const cell = page.locator(`td.cell[data-run="${last}"]`).last();
   const id = await cell.getAttribute('data-id');
   await cell.click();
   const heading = await page.locator('#details h2').textContent();
-  check('a click shows that cell', heading.startsWith(`${id} on ${data.runs[1].endpoint.name}`), heading);
+  check('a click shows that cell', heading.startsWith(`${id} on ${data.runs[last].endpoint.name}`), heading);
+  check('the click leaves a link to the cell in the address',
+        decodeURIComponent(new URL(page.url()).hash) === `#${id}@${data.runs[last].endpoint.name}`, page.url());
   const steps = await page.locator('#details .step').count();
-  const scenario = data.runs[1].scenarios.find(s => s.id === id);
+  const scenario = data.runs[last].scenarios.find(s => s.id === id);
   check('the cell shows each step', steps === scenario.steps.length, `${steps} of ${scenario.steps.length}`);
   // Each step either shows its behaviour diff against the other runtimes
   // or says that they behaved the same.
   const stepTexts = await page.locator('#details .step').allTextContents();
-  check('each step compares with the other runtimes',
-        stepTexts.every(t => t.includes('same behaviour on the other runtimes') || t.includes('field (normalised)') ||
-                             t.includes('codes differ')), stepTexts.join(' | ').slice(0, 300));
+  if (data.runs.length > 1) {
+    check('each step compares with the other runtimes',
+          stepTexts.every(t => t.includes('same behaviour on the other runtimes') || t.includes('field (normalised)') ||
+                               t.includes('codes differ')), stepTexts.join(' | ').slice(0, 300));
+  }
+
+  // Keyboard: up from the last row's cell selects the row above, same runtime.
+  await page.keyboard.press('ArrowUp');
+  const above = await page.locator('td.cell.selected').getAttribute('data-id');
+  const order = await page.locator('tbody tr[data-id]').evaluateAll(rows => rows.map(r => r.dataset.id));
+  check('ArrowUp selects the cell above', above === order[order.indexOf(id) - 1], `${above}`);
+  check('and shows it', (await page.locator('#details h2').textContent()).startsWith(`${above} on `));
+
+  // A link to a cell opens it.
+  const target = order[0];
+  await page.goto(pathToFileURL(html).href + `#${target}@${data.runs[0].endpoint.name}`);
+  await page.waitForSelector('body[data-rendered="true"]');
+  check('a #scenario@runtime link opens that cell',
+        (await page.locator('#details h2').textContent()).startsWith(`${target} on ${data.runs[0].endpoint.name}`));
 
   // A step with field differences shows them: path, and each runtime's value.
   const withFields = data.differences.find(d => d.fields.length > 0);
@@ -91,6 +125,13 @@ try {
   const marked = await page.locator('tbody tr[data-id]:has(td.differs)').count();
   check('"only where runtimes differ" keeps just those', differ === marked, `${differ} rows, ${marked} marked`);
   await page.uncheck('#differ');
+  for (const kind of ['code', 'presence', 'value', 'verdict']) {
+    await page.selectOption('#kind', kind);
+    const rowsOfKind = await page.locator('tbody tr[data-id]').count();
+    const noted = await page.locator(`tbody tr[data-id] td.sid .diffnote:text-matches("differs:.*${kind}")`).count();
+    check(`the ${kind} difference filter keeps rows noted so`, rowsOfKind === noted, `${rowsOfKind} rows, ${noted} noted`);
+  }
+  await page.selectOption('#kind', '');
   if (focus) {
     await page.locator(`td.cell[data-run="${data.runs.length - 1}"][data-id="${focus}"]`).click();
   } else {

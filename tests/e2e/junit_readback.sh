@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # crisp's junit.xml, read back by a standard JUnit consumer (the npm package
-# junit2json): pass, fail and error kept apart, counts and properties right.
+# junit2json): pass, fail and error kept apart, counts and properties right;
+# and the run's report.html, checked in headless Chromium.
 source "$(dirname "$0")/lib.sh"
 repo=$(cd "$(dirname "$0")/../.." && pwd)
 reports=$(mktemp -d)
@@ -17,4 +18,10 @@ node "$repo/tests/browser/junit-readback.mjs" "$reports/junit.xml" "$reports/res
 rc=$?
 set -e
 check "junit2json reads junit.xml as results.json says" 0 "$rc"
+# report.html, the run's page for people, in headless Chromium.
+set +e
+node "$repo/tests/browser/matrix-report.mjs" "$reports/report.html" "$reports/report.png"
+rc=$?
+set -e
+check "report.html in Chromium" 0 "$rc"
 finish

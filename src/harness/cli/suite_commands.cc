@@ -334,7 +334,7 @@ int RunSuites(const GlobalOptions& global, const RunFlags& flags, std::ostream& 
       err << "crisp: error: " << written.message() << '\n';
       return kExitFailures;
     }
-    out << "reports: " << flags.report_dir << "/junit.xml, " << flags.report_dir << "/results.json\n";
+    out << "reports: " << flags.report_dir << "/report.html, junit.xml, results.json\n";
   }
   if (run.interrupted) return kExitInterrupted;
   return Failed(run) ? kExitFailures : kExitOk;
@@ -591,7 +591,7 @@ void AddSuiteCommands(CLI::App& app, const GlobalOptions& global, Actions& actio
       ->capture_default_str();
   AddSelectionFlags(run, run_flags->selection);
   run->add_option("-j,--jobs", run_flags->jobs, "Scenarios run at a time")->capture_default_str();
-  run->add_option("--report-dir", run_flags->report_dir, "Write junit.xml and results.json here");
+  run->add_option("--report-dir", run_flags->report_dir, "Write report.html, junit.xml and results.json here");
   run->add_option("--run-id", run_flags->run_id, "Label this run's pods with this ID (default: time + random)");
   run->add_option("--baseline", run_flags->baseline,
                   "YAML of known failures: those scenarios show as known and do not fail the run");

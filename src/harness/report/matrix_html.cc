@@ -31,15 +31,34 @@ td.selected{box-shadow:inset 0 0 0 3px #1d1d1f}
 table.diff{margin:.4em 0;font-size:12px}table.diff td{font-family:ui-monospace,monospace}
 .diffnote{color:#5a3dd6;font-weight:600}
 .muted{color:#777}
+.runtime{display:flex;gap:.8em;align-items:center;margin:.2em 0}
+.bar{display:flex;width:16em;height:.8em;border:1px solid #d0d0d5}
+.bar span{display:block;height:100%}
+.bar .pass{background:#4caf50}.bar .fail{background:#e53935}.bar .error{background:#f0a000}
+.bar .known{background:#9c7ae0}.bar .na{background:#c8c8cc}.bar .skip{background:#e4e4e6}
+.legend{font-size:12px;color:#555;margin:.5em 0}
+.legend span.sw{display:inline-block;width:1.2em;height:.9em;vertical-align:middle;border:1px solid #d0d0d5;margin:0 .2em 0 .6em}
+td.sid .title{display:block;font-size:12px;color:#666;max-width:38em}
+tr.focus td.sid{background:#fff8d0}
 </style></head><body>
-<h1>crisp matrix</h1>
+<h1 id="heading">crisp matrix</h1>
 <div id="runtimes"></div>
+<div class="legend">
+  <span class="sw" style="background:#e3f6e5"></span>pass <span class="sw" style="background:#fbe0e0"></span>fail
+  <span class="sw" style="background:#fdf0d5"></span>error <span class="sw" style="background:#efe6fb"></span>known (baseline)
+  <span class="sw" style="background:#f4f4f6"></span>n.a. <span class="sw" style="background:#eeeeee"></span>skip
+  <span class="sw" style="outline:2px dashed #7a5cff;outline-offset:-3px"></span>runtimes differ: in verdict, or in what a step answered (normalised; docs/normalisation.md)
+  · arrow keys move between cells, Enter opens one; a link to <code>#scenario-id</code> or <code>#scenario-id@runtime</code> opens that cell
+</div>
 <div class="filters">
   <label>Area <select id="area"><option value="">all</option></select></label>
   <label>Verdict <select id="verdict"><option value="">any</option><option>pass</option><option>fail</option>
     <option>error</option><option>skip</option><option value="na">n.a.</option><option>known</option>
     <option value="none">not run</option></select></label>
   <label><input type="checkbox" id="differ"> only where runtimes differ</label>
+  <label>Difference <select id="kind"><option value="">any</option><option value="verdict">verdict</option>
+    <option value="code">gRPC code</option><option value="presence">a field on one side only</option>
+    <option value="value">a value</option></select></label>
   <span id="count" class="muted"></span>
 </div>
 <table id="matrix"><thead></thead><tbody></tbody></table>
@@ -64,13 +83,31 @@ for (const d of data.differences) {
 }
 const differing = new Set(diffs.keys());
 for (const id of ids) if (new Set(runs.map((r, i) => verdictOf(i, id))).size > 1) differing.add(id);
+// What kinds of difference each scenario has: verdict, code, presence, value.
+const kinds = new Map();
+const addKind = (id, k) => { if (!kinds.has(id)) kinds.set(id, new Set()); kinds.get(id).add(k); };
+for (const d of data.differences) {
+  if (new Set(Object.values(d.codes).filter(c => c)).size > 1) addKind(d.scenario, 'code');
+  for (const f of d.fields) addKind(d.scenario, f.absent.length ? 'presence' : 'value');
+}
+for (const id of ids) if (new Set(runs.map((r, i) => verdictOf(i, id))).size > 1) addKind(id, 'verdict');
 const esc = t => String(t).replace(/[&<>"]/g, c => ({'&':'&amp;','<':'&lt;','>':'&gt;','"':'&quot;'}[c]));
+const order = ['pass', 'known', 'na', 'skip', 'error', 'fail'];
+document.getElementById('heading').textContent = runs.length === 1 ? `crisp run on ${runs[0].endpoint.name}` : 'crisp matrix';
+document.title = document.getElementById('heading').textContent;
 document.getElementById('runtimes').innerHTML = runs.map(r => {
   const met = Object.entries((r.capabilities || {}).met || {}).filter(([k, v]) => v).map(([k]) => k);
-  return `<div><b>${esc(r.endpoint.name)}</b>: ${esc(r.runtime.runtime_name)} ${esc(r.runtime.runtime_version)}` +
-    ` <span class="muted">(API ${esc(r.runtime.runtime_api_version)}; run ${esc(r.run_id)}` +
-    (met.length ? `; meets ${esc(met.join(', '))}` : '') + ')</span></div>';
+  const sum = r.summary || {}, total = sum.total || 0;
+  const bar = total ? order.filter(v => sum[v]).map(v =>
+    `<span class="${v}" style="width:${(100 * sum[v] / total).toFixed(2)}%" title="${label[v]}: ${sum[v]}"></span>`).join('') : '';
+  const counts = order.filter(v => sum[v]).map(v => `${sum[v]} ${label[v]}`).join(', ');
+  return `<div class="runtime"><span><b>${esc(r.endpoint.name)}</b>: ${esc(r.runtime.runtime_name)} ${esc(r.runtime.runtime_version)}</span>` +
+    `<span class="bar" title="${esc(counts)}">${bar}</span><span class="totals"><b>${sum.pass || 0}/${total} pass</b>` +
+    (counts ? ` <span class="muted">(${esc(counts)})</span>` : '') + '</span>' +
+    ` <span class="muted">API ${esc(r.runtime.runtime_api_version)}; run ${esc(r.run_id)}` +
+    (met.length ? `; meets ${esc(met.join(', '))}` : '') + '</span></div>';
 }).join('');
+const titleOf = id => { for (const m of byId) { const s = m.get(id); if (s) return s; } return {}; };
 const areas = [...new Set(ids.map(area))].sort();
 const areaSelect = document.getElementById('area');
 for (const a of areas) areaSelect.insertAdjacentHTML('beforeend', `<option>${esc(a)}</option>`);
@@ -83,11 +120,13 @@ for (const id of ids) byArea.get(area(id)).push(id);
 function render() {
   const wantArea = areaSelect.value, wantVerdict = document.getElementById('verdict').value;
   const onlyDiffer = document.getElementById('differ').checked;
+  const wantKind = document.getElementById('kind').value;
   const parts = []; let shown = 0;
   for (const a of areas) {
     if (wantArea && a !== wantArea) continue;
     const rows = byArea.get(a).filter(id => {
       if (onlyDiffer && !differing.has(id)) return false;
+      if (wantKind && !(kinds.get(id) || new Set()).has(wantKind)) return false;
       if (wantVerdict && !runs.some((r, i) => verdictOf(i, id) === wantVerdict)) return false;
       return true;
     });
@@ -97,7 +136,11 @@ function render() {
     for (const id of rows) {
       shown++;
       const d = differing.has(id) ? ' differs' : '';
-      parts.push(`<tr data-id="${esc(id)}"><td>${esc(id)}</td>` + runs.map((r, i) => {
+      const t = titleOf(id);
+      const kindText = [...(kinds.get(id) || [])].join(', ');
+      parts.push(`<tr data-id="${esc(id)}" id="${esc(id)}"><td class="sid" title="${esc(t.spec_ref || '')}">` +
+        `<a href="#${esc(id)}">${esc(id)}</a><span class="title">${esc(t.title || '')}` +
+        (kindText ? ` <span class="diffnote">(differs: ${esc(kindText)})</span>` : '') + '</span></td>' + runs.map((r, i) => {
         const s = byId[i].get(id), v = s ? s.verdict : 'none';
         const fixed = s && s.baseline && s.baseline.fixed;
         return `<td class="cell ${v}${d}${fixed ? ' fixed' : ''}" data-run="${i}" data-id="${esc(id)}"` +
@@ -156,10 +199,56 @@ function show(cell) {
 
 document.querySelector('#matrix tbody').addEventListener('click', e => {
   const cell = e.target.closest('td.cell');
-  if (cell) show(cell);
+  if (cell) { show(cell); history.replaceState(null, '', `#${cell.dataset.id}@${runs[+cell.dataset.run].endpoint.name}`); }
 });
-for (const id of ['area', 'verdict', 'differ']) document.getElementById(id).addEventListener('change', render);
+for (const id of ['area', 'verdict', 'differ', 'kind']) document.getElementById(id).addEventListener('change', render);
+
+// #scenario-id or #scenario-id@runtime opens that cell (a PR comment can
+// point at one); the filters are cleared so the row is there.
+function openFromHash() {
+  const hash = decodeURIComponent(location.hash.slice(1));
+  if (!hash) return;
+  const [id, runtime] = hash.split('@');
+  if (!seen.has(id)) return;
+  areaSelect.value = ''; document.getElementById('verdict').value = ''; document.getElementById('kind').value = '';
+  document.getElementById('differ').checked = false;
+  render();
+  const index = Math.max(0, runs.findIndex(r => r.endpoint.name === runtime));
+  const cell = document.querySelector(`td.cell[data-run="${index}"][data-id="${CSS.escape(id)}"]`);
+  if (!cell) return;
+  show(cell);
+  document.querySelectorAll('tr.focus').forEach(r => r.classList.remove('focus'));
+  cell.parentElement.classList.add('focus');
+  cell.scrollIntoView({block: 'center'});
+}
+window.addEventListener('hashchange', openFromHash);
+
+// Arrow keys move the selection between cells; Enter shows it again.
+document.addEventListener('keydown', e => {
+  if (e.target.closest && e.target.closest('select, input, textarea')) return;
+  const cells = [...document.querySelectorAll('td.cell')];
+  if (!cells.length) return;
+  const current = document.querySelector('td.selected') || null;
+  let next = null;
+  if (!current && ['ArrowDown', 'ArrowUp', 'ArrowLeft', 'ArrowRight', 'Enter'].includes(e.key)) next = cells[0];
+  else if (current) {
+    const row = current.parentElement, run = current.dataset.run;
+    const rows = [...document.querySelectorAll('tbody tr[data-id]')];
+    const at = rows.indexOf(row);
+    if (e.key === 'ArrowRight') next = current.nextElementSibling;
+    else if (e.key === 'ArrowLeft') next = current.previousElementSibling;
+    else if (e.key === 'ArrowDown' && at + 1 < rows.length) next = rows[at + 1].querySelector(`td.cell[data-run="${run}"]`);
+    else if (e.key === 'ArrowUp' && at > 0) next = rows[at - 1].querySelector(`td.cell[data-run="${run}"]`);
+    else if (e.key === 'Enter') next = current;
+  }
+  if (next && next.classList.contains('cell')) {
+    e.preventDefault();
+    show(next);
+    next.scrollIntoView({block: 'nearest'});
+  }
+});
 render();
+openFromHash();
 document.body.dataset.rendered = 'true';
 </script></body></html>
 )HTML";

@@ -7,6 +7,8 @@
 #include "common/build_info.h"
 #include "common/json_text.h"
 #include "common/strings.h"
+#include "harness/report/matrix.h"
+#include "harness/report/matrix_html.h"
 
 namespace crisp::report {
 namespace {
@@ -236,7 +238,12 @@ absl::Status WriteFiles(const std::string& directory, const std::vector<std::pai
 }
 
 absl::Status WriteReports(const RunResult& run, const std::string& directory) {
-  return WriteFiles(directory, {{"junit.xml", JunitXml(run)}, {"results.json", JsonText(ResultsJson(run), 2) + "\n"}});
+  // report.html is matrix.html with one column: the same page for people.
+  std::vector<RunResult> one = {run};
+  Matrix matrix = BuildMatrix(one, diff::Normaliser());
+  return WriteFiles(directory, {{"junit.xml", JunitXml(run)},
+                                {"results.json", JsonText(ResultsJson(run), 2) + "\n"},
+                                {"report.html", MatrixHtml(MatrixJson(matrix))}});
 }
 
 }  // namespace crisp::report

@@ -26,7 +26,8 @@ nlohmann::json ResultsJson(const runner::RunResult& run);
 // A readable trace of one scenario: each step, attempt, code and mismatch.
 std::string StepTrace(const runner::ScenarioResult& scenario);
 
-// Writes junit.xml and results.json into `directory` (created if needed),
+// Writes junit.xml, results.json and report.html (matrix.html's page with
+// one column) into `directory` (created if needed),
 // each through a temporary file and a rename.
 absl::Status WriteReports(const runner::RunResult& run, const std::string& directory);
 
