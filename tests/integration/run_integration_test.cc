@@ -373,5 +373,36 @@ scenarios:
   EXPECT_THAT(refused.out + refused.err, HasSubstr("when: takes a ${...} reference"));
 }
 
+TEST_F(RunIntegrationTest, ReportRendersAgainFromResultsJson) {
+  FakeRuntime runtime(HealthyRuntime());
+  std::string suite = Write("fake.yaml", kSuite);
+  RunCrispForTest({"run", "-e", runtime.endpoint(), "--suite", suite, "--report-dir", dir_ + "/out", "--run-id", "r1"});
+  CliResult again = RunCrispForTest({"report", dir_ + "/out/results.json", "--report-dir", dir_ + "/again"});
+  ASSERT_EQ(again.code, cli::kExitOk) << again.out << again.err;
+  EXPECT_EQ(nlohmann::json::parse(Read("again/results.json")), nlohmann::json::parse(Read("out/results.json")));
+  // results.json keeps milliseconds: JUnit's times may differ in the last
+  // digit, not its verdicts.
+  EXPECT_THAT(Read("again/junit.xml"), HasSubstr("<testsuite name=\"fake\" tests=\"4\" failures=\"2\" errors=\"0\""));
+  EXPECT_THAT(Read("again/junit.xml"), HasSubstr("step 1 (Version): runtime_name: expected equals &quot;containerd&quot;"));
+  EXPECT_THAT(Read("again/report.html"), HasSubstr("fake.version-passes"));
+
+  // Two runs make a matrix.
+  RunCrispForTest({"run", "-e", "other=" + runtime.endpoint(), "--suite", suite, "--report-dir", dir_ + "/other"});
+  CliResult matrix = RunCrispForTest(
+      {"report", dir_ + "/out/results.json", dir_ + "/other/results.json", "--report-dir", dir_ + "/matrix"});
+  ASSERT_EQ(matrix.code, cli::kExitOk) << matrix.out << matrix.err;
+  nlohmann::json document = nlohmann::json::parse(Read("matrix/results.json"));
+  EXPECT_EQ(document["schema"], "crisp.matrix/v1");
+  EXPECT_EQ(document["runs"].size(), 2u);
+  EXPECT_THAT(Read("matrix/summary.md"), HasSubstr("| scenario |"));
+
+  // What is not a results.json says so, and writes nothing.
+  Write("broken.json", "{\"schema\": \"crisp.results/v1\", \"run_id\": 5}");
+  CliResult broken = RunCrispForTest({"report", dir_ + "/broken.json", "--report-dir", dir_ + "/none"});
+  EXPECT_EQ(broken.code, cli::kExitUsage);
+  EXPECT_THAT(broken.err, HasSubstr("broken.json: results.json: .run_id is not a string"));
+  EXPECT_FALSE(std::filesystem::exists(dir_ + "/none"));
+}
+
 }  // namespace
 }  // namespace crisp

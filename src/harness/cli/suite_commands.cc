@@ -551,6 +551,59 @@ std::optional<nlohmann::json> ReadResults(const std::string& path, std::ostream&
   }
 }
 
+struct ReportFlags {
+  std::vector<std::string> results;
+  std::string report_dir;
+  std::vector<std::string> rules;
+};
+
+// Renders the reports again from saved results.json files: one run gives
+// report.html, junit.xml and results.json; several runs (files of single
+// runs, or a matrix's results.json) give the matrix reports.
+int RenderReports(const ReportFlags& flags, std::ostream& out, std::ostream& err) {
+  absl::StatusOr<diff::Normaliser> normaliser = ReadRules(flags.rules);
+  if (!normaliser.ok()) return ExitWithError(err, normaliser.status());
+  std::vector<runner::RunResult> runs;
+  std::set<std::string> names;
+  for (const std::string& path : flags.results) {
+    std::optional<nlohmann::json> document = ReadResults(path, err);
+    if (!document) return kExitUsage;
+    std::vector<const nlohmann::json*> documents;
+    if (document->value("schema", "") == report::kMatrixSchema && (*document)["runs"].is_array()) {
+      for (const nlohmann::json& run : (*document)["runs"]) documents.push_back(&run);
+    } else {
+      documents.push_back(&*document);
+    }
+    for (const nlohmann::json* one : documents) {
+      absl::StatusOr<runner::RunResult> run = report::RunFromResultsJson(*one);
+      if (!run.ok()) {
+        err << "crisp: error: " << path << ": " << run.status().message() << '\n';
+        return kExitUsage;
+      }
+      if (!names.insert(run->endpoint.name).second) {
+        err << "crisp: error: " << path << ": a second run on \"" << run->endpoint.name
+            << "\"; a matrix needs one run per runtime name\n";
+        return kExitUsage;
+      }
+      runs.push_back(*std::move(run));
+    }
+  }
+  if (runs.size() == 1) {
+    if (absl::Status written = report::WriteReports(runs[0], flags.report_dir); !written.ok()) {
+      return ExitWithError(err, written);
+    }
+    out << "reports: " << flags.report_dir << "/report.html, junit.xml, results.json\n";
+    return kExitOk;
+  }
+  report::Matrix matrix = report::BuildMatrix(runs, *normaliser);
+  const std::string summary = report::MatrixMarkdown(matrix);
+  if (absl::Status written = report::WriteMatrixReports(matrix, summary, flags.report_dir); !written.ok()) {
+    return ExitWithError(err, written);
+  }
+  out << "reports: " << flags.report_dir << "/matrix.html, summary.md, results.json, junit-<runtime>.xml\n";
+  return kExitOk;
+}
+
 struct DiffFlags {
   std::string old_path;
   std::string new_path;
@@ -645,6 +698,18 @@ void AddSuiteCommands(CLI::App& app, const GlobalOptions& global, Actions& actio
                    "YAML of extra normalisation rules for comparing answers (repeatable; docs/normalisation.md)");
   diff->footer("Exit codes: 0 no regression, 1 a scenario went from pass to fail or error, 2 unreadable input.");
   actions[diff] = [diff_flags, &out, &err] { return DiffRuns(*diff_flags, out, err); };
+
+  auto report_flags = std::make_shared<ReportFlags>();
+  CLI::App* report_command = app.add_subcommand(
+      "report", "Render the reports again from saved results.json files (one run, several, or a matrix's)");
+  report_command->add_option("results", report_flags->results, "results.json files")->required();
+  report_command->add_option("--report-dir", report_flags->report_dir, "Where the reports go")->required();
+  report_command->add_option("--normalise", report_flags->rules,
+                             "YAML of extra normalisation rules for comparing runs (repeatable; docs/normalisation.md)");
+  report_command->footer(
+      "One run: report.html, junit.xml, results.json. Several: matrix.html, summary.md, results.json, "
+      "junit-<runtime>.xml. Exit codes: 0 written, 1 not written, 2 unreadable input.");
+  actions[report_command] = [report_flags, &out, &err] { return RenderReports(*report_flags, out, err); };
 
   auto coverage_flags = std::make_shared<CoverageFlags>();
   CLI::App* coverage = app.add_subcommand("coverage", "Which scenarios cover each critest spec and each CRI RPC (Markdown)");

@@ -4,6 +4,8 @@
 #include <fstream>
 #include <map>
 
+#include "absl/time/time.h"
+
 #include "common/build_info.h"
 #include "common/json_text.h"
 #include "common/strings.h"
@@ -217,6 +219,155 @@ nlohmann::json ResultsJson(const RunResult& run) {
           {"capabilities", run.capabilities},
           {"sweep", {{"removed", run.swept}, {"failures", run.sweep_failures}}},
           {"scenarios", std::move(scenarios)}};
+}
+
+namespace {
+
+// Reading results.json back: each accessor checks the type it expects and
+// names the path of what does not fit.
+class Reader {
+ public:
+  std::string error;
+
+  const nlohmann::json* Field(const nlohmann::json& object, const char* key, const std::string& where,
+                              nlohmann::json::value_t type) {
+    if (!error.empty()) return nullptr;
+    auto found = object.is_object() ? object.find(key) : object.end();
+    if (!object.is_object() || found == object.end()) {
+      error = crisp::StrCat(where, ".", key, " is missing");
+      return nullptr;
+    }
+    const bool fits = found->type() == type || (type == nlohmann::json::value_t::number_integer && found->is_number_integer());
+    if (!fits) {
+      error = crisp::StrCat(where, ".", key, " is not a ", nlohmann::json(type).type_name());
+      return nullptr;
+    }
+    return &*found;
+  }
+  std::string String(const nlohmann::json& object, const char* key, const std::string& where) {
+    const nlohmann::json* value = Field(object, key, where, nlohmann::json::value_t::string);
+    return value ? value->get<std::string>() : "";
+  }
+  int64_t Integer(const nlohmann::json& object, const char* key, const std::string& where) {
+    const nlohmann::json* value = Field(object, key, where, nlohmann::json::value_t::number_integer);
+    return value ? value->get<int64_t>() : 0;
+  }
+  absl::Time Time(const nlohmann::json& object, const char* key, const std::string& where) {
+    std::string text = String(object, key, where);
+    absl::Time time;
+    std::string why;
+    if (error.empty() && !absl::ParseTime(absl::RFC3339_full, text, &time, &why)) {
+      error = crisp::StrCat(where, ".", key, " is not a time: ", why);
+    }
+    return time;
+  }
+  Verdict VerdictOf(const nlohmann::json& object, const char* key, const std::string& where) {
+    std::string name = String(object, key, where);
+    for (Verdict verdict : {Verdict::kPass, Verdict::kFail, Verdict::kError, Verdict::kSkip, Verdict::kNotApplicable,
+                            Verdict::kKnown}) {
+      if (runner::VerdictName(verdict) == name) return verdict;
+    }
+    if (error.empty()) error = crisp::StrCat(where, ".", key, " is not a verdict: \"", name, "\"");
+    return Verdict::kError;
+  }
+  std::vector<std::string> Strings(const nlohmann::json& object, const char* key, const std::string& where) {
+    std::vector<std::string> out;
+    const nlohmann::json* list = Field(object, key, where, nlohmann::json::value_t::array);
+    if (list == nullptr) return out;
+    for (const nlohmann::json& item : *list) {
+      if (!item.is_string()) {
+        error = crisp::StrCat(where, ".", key, " holds a non-string");
+        break;
+      }
+      out.push_back(item.get<std::string>());
+    }
+    return out;
+  }
+};
+
+}  // namespace
+
+absl::StatusOr<RunResult> RunFromResultsJson(const nlohmann::json& results) {
+  if (!results.is_object() || results.value("schema", "") != kResultsSchema) {
+    return absl::InvalidArgumentError(crisp::StrCat("not a results.json of one run (schema ", kResultsSchema, ")"));
+  }
+  Reader read;
+  RunResult run;
+  run.run_id = read.String(results, "run_id", "");
+  const nlohmann::json* endpoint = read.Field(results, "endpoint", "", nlohmann::json::value_t::object);
+  if (endpoint != nullptr) {
+    std::string address = read.String(*endpoint, "address", ".endpoint");
+    std::string name = read.String(*endpoint, "name", ".endpoint");
+    absl::StatusOr<client::Endpoint> parsed = client::ParseEndpoint(crisp::StrCat(name, "=", address));
+    if (!parsed.ok() && read.error.empty()) read.error = crisp::StrCat(".endpoint: ", parsed.status().message());
+    if (parsed.ok()) run.endpoint = *parsed;
+  }
+  if (const nlohmann::json* runtime = read.Field(results, "runtime", "", nlohmann::json::value_t::object)) {
+    run.runtime_version = *runtime;
+  }
+  run.start = read.Time(results, "start", "");
+  run.end = read.Time(results, "end", "");
+  if (const nlohmann::json* interrupted = read.Field(results, "interrupted", "", nlohmann::json::value_t::boolean)) {
+    run.interrupted = interrupted->get<bool>();
+  }
+  if (results.contains("capabilities")) run.capabilities = results["capabilities"];
+  if (const nlohmann::json* sweep = read.Field(results, "sweep", "", nlohmann::json::value_t::object)) {
+    run.swept = static_cast<int>(read.Integer(*sweep, "removed", ".sweep"));
+    run.sweep_failures = read.Strings(*sweep, "failures", ".sweep");
+  }
+  const nlohmann::json* scenarios = read.Field(results, "scenarios", "", nlohmann::json::value_t::array);
+  for (size_t i = 0; scenarios != nullptr && i < scenarios->size() && read.error.empty(); ++i) {
+    const nlohmann::json& in = (*scenarios)[i];
+    const std::string where = crisp::StrCat(".scenarios[", i, "]");
+    ScenarioResult scenario;
+    scenario.id = read.String(in, "id", where);
+    scenario.title = read.String(in, "title", where);
+    scenario.suite = read.String(in, "suite", where);
+    scenario.file = read.String(in, "file", where);
+    scenario.tags = read.Strings(in, "tags", where);
+    scenario.spec_ref = read.String(in, "spec_ref", where);
+    scenario.verdict = read.VerdictOf(in, "verdict", where);
+    scenario.reason = read.String(in, "reason", where);
+    scenario.start = read.Time(in, "start", where);
+    scenario.duration = absl::Milliseconds(read.Integer(in, "duration_ms", where));
+    scenario.cleanup = read.Strings(in, "cleanup", where);
+    if (in.contains("findings")) scenario.findings = read.Strings(in, "findings", where);
+    if (const nlohmann::json* substitutions = read.Field(in, "substitutions", where, nlohmann::json::value_t::object)) {
+      for (const auto& [value, symbol] : substitutions->items()) {
+        if (symbol.is_string()) scenario.substitutions[value] = symbol.get<std::string>();
+      }
+    }
+    if (in.contains("baseline")) {
+      const nlohmann::json& baseline = in["baseline"];
+      runner::BaselineMatch match;
+      match.reason = read.String(baseline, "reason", where + ".baseline");
+      match.link = read.String(baseline, "link", where + ".baseline");
+      match.actual = read.VerdictOf(baseline, "actual", where + ".baseline");
+      scenario.baseline = match;
+    }
+    const nlohmann::json* steps = read.Field(in, "steps", where, nlohmann::json::value_t::array);
+    for (size_t k = 0; steps != nullptr && k < steps->size() && read.error.empty(); ++k) {
+      const nlohmann::json& step_in = (*steps)[k];
+      const std::string step_where = crisp::StrCat(where, ".steps[", k, "]");
+      runner::StepResult step;
+      step.index = static_cast<int>(read.Integer(step_in, "index", step_where));
+      step.name = read.String(step_in, "name", step_where);
+      step.kind = read.String(step_in, "kind", step_where);
+      step.method = read.String(step_in, "method", step_where);
+      step.verdict = read.VerdictOf(step_in, "verdict", step_where);
+      step.message = read.String(step_in, "message", step_where);
+      step.attempts = static_cast<int>(read.Integer(step_in, "attempts", step_where));
+      step.duration = absl::Milliseconds(read.Integer(step_in, "duration_ms", step_where));
+      if (const nlohmann::json* observations =
+              read.Field(step_in, "observations", step_where, nlohmann::json::value_t::array)) {
+        step.observations.assign(observations->begin(), observations->end());
+      }
+      scenario.steps.push_back(std::move(step));
+    }
+    run.scenarios.push_back(std::move(scenario));
+  }
+  if (!read.error.empty()) return absl::InvalidArgumentError(crisp::StrCat("results.json: ", read.error));
+  return run;
 }
 
 absl::Status WriteFiles(const std::string& directory, const std::vector<std::pair<std::string, std::string>>& files) {

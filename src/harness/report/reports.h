@@ -23,6 +23,11 @@ std::string JunitXml(const runner::RunResult& run);
 // Every observation of the run as JSON (schema kResultsSchema).
 nlohmann::json ResultsJson(const runner::RunResult& run);
 
+// The run a results.json document (schema kResultsSchema) describes, as
+// ResultsJson wrote it: ResultsJson(*RunFromResultsJson(ResultsJson(run)))
+// is ResultsJson(run). An error names the first thing that does not fit.
+absl::StatusOr<runner::RunResult> RunFromResultsJson(const nlohmann::json& results);
+
 // A readable trace of one scenario: each step, attempt, code and mismatch.
 std::string StepTrace(const runner::ScenarioResult& scenario);
 
