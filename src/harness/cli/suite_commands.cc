@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <csignal>
+#include <cstdlib>
 #include <fstream>
 #include <filesystem>
 #include <memory>
@@ -124,7 +125,10 @@ std::string_view Label(Verdict verdict) {
 // lines carry the lane's name.
 class ConsoleProgress {
  public:
-  ConsoleProgress(std::ostream& out, size_t total, bool tty) : out_(out), total_(total), tty_(tty) {}
+  // `tty`: a status line is redrawn in place (never with NO_COLOR set,
+  // which asks for plain lines); otherwise only a line per scenario.
+  ConsoleProgress(std::ostream& out, size_t total, bool tty)
+      : out_(out), total_(total), tty_(tty && std::getenv("NO_COLOR") == nullptr), start_(absl::Now()) {}
 
   void Started(const std::string& lane, const Scenario& scenario) {
     std::lock_guard lock(mutex_);
@@ -140,6 +144,8 @@ class ConsoleProgress {
     std::lock_guard lock(mutex_);
     running_.erase(Key(lane, result.id));
     ++done_;
+    ++lane_done_[lane];
+    if (result.verdict == Verdict::kFail || result.verdict == Verdict::kError) ++lane_failed_[lane];
     ClearLine();
     out_ << Label(result.verdict) << "  " << (lane.empty() ? "" : lane + "  ") << result.id << "  "
          << fmt::format("({:.1f}s)", absl::ToDoubleSeconds(result.duration)) << '\n';
@@ -159,7 +165,15 @@ class ConsoleProgress {
   }
   void Redraw() {
     if (!tty_) return;
-    std::string line = crisp::StrCat("[", done_, "/", total_, "]");
+    // [done/total] elapsed, each runtime's count and failures, then what runs.
+    const int64_t seconds = absl::ToInt64Seconds(absl::Now() - start_);
+    std::string line = crisp::StrCat("[", done_, "/", total_, "] ", seconds / 60, "m", fmt::format("{:02d}", seconds % 60), "s");
+    for (const auto& [lane, done] : lane_done_) {
+      if (lane.empty() && !lane_failed_.count(lane)) continue;
+      crisp::StrAppend(&line, "  ", lane.empty() ? "" : lane + " ", lane.empty() ? "" : std::to_string(done),
+                       lane_failed_.count(lane) ? crisp::StrCat(lane.empty() ? "" : " ", "(", lane_failed_[lane], " failed)") : "");
+    }
+    crisp::StrAppend(&line, "  |");
     for (const auto& [id, what] : running_) crisp::StrAppend(&line, "  ", id, " (", what, ")");
     if (line.size() > 160) line = line.substr(0, 157) + "...";
     out_ << "\r\033[K" << line << std::flush;
@@ -169,7 +183,10 @@ class ConsoleProgress {
   std::ostream& out_;
   size_t total_;
   bool tty_;
+  absl::Time start_;
   size_t done_ = 0;
+  std::map<std::string, size_t> lane_done_;    // by runtime ("" for run)
+  std::map<std::string, size_t> lane_failed_;  // fail or error
   std::map<std::string, std::string> running_;
 };
 
