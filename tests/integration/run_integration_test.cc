@@ -404,5 +404,63 @@ TEST_F(RunIntegrationTest, ReportRendersAgainFromResultsJson) {
   EXPECT_FALSE(std::filesystem::exists(dir_ + "/none"));
 }
 
+TEST_F(RunIntegrationTest, CrispYamlFillsInWhatTheCommandLineLeavesOutAndFlagsWin) {
+  testing::FakeRuntimeConfig slow = HealthyRuntime();
+  slow.version_delay = absl::Milliseconds(600);
+  FakeRuntime runtime(std::move(slow));
+  Write("fake.yaml", kSuite);
+  Write("only-version.yaml", R"(suite: one
+scenarios:
+  - id: one.version
+    title: Version names the fake
+    steps:
+      - call: Version
+        expect: {that: {runtime_name: fakecri}}
+)");
+  // Relative paths are the file's: the suite is found from any directory.
+  std::string config = Write("crisp.yaml", "timeout: 300ms\n"
+                                           "endpoints:\n  fake: " + runtime.endpoint() + "\n"
+                                           "matrix: {endpoints: [fake]}\n"
+                                           "suites: [fake.yaml]\n");
+  // The file's timeout (300ms) is too short for this runtime's Version...
+  CliResult timed_out = RunCrispForTest({"--config", config, "run", "-e", "fake"});
+  EXPECT_EQ(timed_out.code, cli::kExitUsage);
+  EXPECT_THAT(timed_out.err, HasSubstr("within 300ms"));
+  // ... a flag wins; the named endpoint and the file's suite are used.
+  CliResult run = RunCrispForTest({"--config", config, "--timeout", "5s", "run", "-e", "fake", "--report-dir", dir_ + "/out"});
+  EXPECT_EQ(run.code, cli::kExitFailures) << run.out << run.err;  // kSuite has failing scenarios by design
+  nlohmann::json results = nlohmann::json::parse(Read("out/results.json"));
+  EXPECT_EQ(results["endpoint"]["name"], "fake");
+  EXPECT_EQ(results["summary"]["total"], 4);
+  // --suite wins over the file's suites.
+  CliResult one = RunCrispForTest({"--config", config, "--timeout", "5s", "run", "-e", "fake", "--suite",
+                                   dir_ + "/only-version.yaml", "--report-dir", dir_ + "/one"});
+  EXPECT_EQ(one.code, cli::kExitOk) << one.out << one.err;
+  EXPECT_EQ(nlohmann::json::parse(Read("one/results.json"))["summary"]["total"], 1);
+  // matrix without -e compares the file's runtimes.
+  CliResult matrix = RunCrispForTest({"--config", config, "--timeout", "5s", "matrix", "--suite",
+                                      dir_ + "/only-version.yaml", "--report-dir", dir_ + "/matrix"});
+  EXPECT_EQ(matrix.code, cli::kExitOk) << matrix.out << matrix.err;
+  EXPECT_EQ(nlohmann::json::parse(Read("matrix/results.json"))["runs"][0]["endpoint"]["name"], "fake");
+}
+
+TEST_F(RunIntegrationTest, AMalformedCrispYamlIsAnErrorWithItsPlace) {
+  std::string broken = Write("broken.yaml", "endpoints:\n  fake: [not, text]\n");
+  CliResult result = RunCrispForTest({"--config", broken, "list"});
+  EXPECT_EQ(result.code, cli::kExitUsage);
+  EXPECT_THAT(result.err, HasSubstr("broken.yaml:2:9: endpoints is text"));
+  std::string unknown = Write("unknown.yaml", "timeout: 1s\nsuite: [x]\n");
+  result = RunCrispForTest({"--config", unknown, "list"});
+  EXPECT_EQ(result.code, cli::kExitUsage);
+  EXPECT_THAT(result.err, HasSubstr("unknown.yaml:2:1: unknown key \"suite\""));
+  std::string syntax = Write("syntax.yaml", "timeout: [1s\n");
+  result = RunCrispForTest({"--config", syntax, "list"});
+  EXPECT_EQ(result.code, cli::kExitUsage);
+  EXPECT_THAT(result.err, HasSubstr("syntax.yaml:"));
+  result = RunCrispForTest({"--config", dir_ + "/missing.yaml", "list"});
+  EXPECT_EQ(result.code, cli::kExitUsage);
+  EXPECT_THAT(result.err, HasSubstr("missing.yaml"));
+}
+
 }  // namespace
 }  // namespace crisp

@@ -14,6 +14,7 @@
 #include "absl/time/time.h"
 #include "common/build_info.h"
 #include "harness/cli/command_support.h"
+#include "harness/cli/config.h"
 #include "harness/cli/info.h"
 #include "harness/cli/streaming_probe.h"
 #include "harness/cli/suite_commands.h"
@@ -221,8 +222,11 @@ int RunCrisp(int argc, const char* const* argv, std::ostream& out,
   app.add_option("--timeout", global.timeout,
                  "Deadline for each CRI call (500ms, 10s, 2m)")
       ->capture_default_str();
-  app.add_option("--registry-mirror", global.registry_mirrors,
-                 "REGISTRY=URL the bundled reference runtime pulls through (repeatable)");
+  CLI::Option* mirror_flag = app.add_option("--registry-mirror", global.registry_mirrors,
+                                            "REGISTRY=URL the bundled reference runtime pulls through (repeatable)");
+  CLI::Option* timeout_flag = app.get_option("--timeout");
+  app.add_option("--config", global.config_path,
+                 "crisp.yaml to read (default: ./crisp.yaml, else $XDG_CONFIG_HOME/crisp/crisp.yaml); flags win over it");
 
   Actions actions;
 
@@ -312,6 +316,12 @@ int RunCrisp(int argc, const char* const* argv, std::ostream& out,
     return UsageError(app, e.what(), err);
   }
 
+  // crisp.yaml fills in what the command line left out.
+  absl::StatusOr<CrispConfig> config = LoadConfig(global.config_path);
+  if (!config.ok()) return ExitWithError(err, config.status());
+  global.config = *std::move(config);
+  if (timeout_flag->count() == 0 && !global.config.timeout.empty()) global.timeout = global.config.timeout;
+  if (mirror_flag->count() == 0) global.registry_mirrors = global.config.registry_mirrors;
   for (const CLI::App* sub : app.get_subcommands()) {
     if (auto action = actions.find(sub); action != actions.end()) {
       return action->second();

@@ -27,7 +27,7 @@ absl::StatusOr<Connection> Connect(const GlobalOptions& global, const std::strin
                                    client::CallRecorder* recorder) {
   absl::StatusOr<absl::Duration> timeout = ParseTimeout(global.timeout);
   if (!timeout.ok()) return timeout.status();
-  absl::StatusOr<client::Endpoint> endpoint = client::ParseEndpoint(endpoint_text);
+  absl::StatusOr<client::Endpoint> endpoint = client::ParseEndpoint(global.config.ResolveEndpoint(endpoint_text));
   if (!endpoint.ok()) return endpoint.status();
   std::unique_ptr<PrivateCrispd> reference;
   if (endpoint->kind == client::Endpoint::Kind::kReference) {

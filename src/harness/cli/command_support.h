@@ -12,6 +12,7 @@
 #include "absl/time/time.h"
 #include "harness/client/cri_client.h"
 #include "harness/client/endpoint.h"
+#include "harness/cli/config.h"
 #include "harness/cli/private_crispd.h"
 #include "runtime/v1/api.pb.h"
 
@@ -21,6 +22,8 @@ struct GlobalOptions {
   std::string timeout = "10s";
   // For the bundled reference runtime: REGISTRY=URL mirrors it pulls through.
   std::vector<std::string> registry_mirrors;
+  std::string config_path;  // --config
+  CrispConfig config;       // crisp.yaml, once loaded (flags already won)
 };
 
 // Parses --timeout into a positive duration.

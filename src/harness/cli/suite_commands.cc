@@ -317,8 +317,18 @@ struct RunFlags {
   std::string baseline;
 };
 
+// What crisp.yaml gives where the command line gave nothing.
+Selection WithConfigSuites(Selection selection, const CrispConfig& config) {
+  if (selection.suites.empty()) selection.suites = config.suites;
+  return selection;
+}
+std::string BaselineOr(const std::string& flag, const CrispConfig& config) {
+  return flag.empty() ? config.baseline : flag;
+}
+
 int RunSuites(const GlobalOptions& global, const RunFlags& flags, std::ostream& out, std::ostream& err) {
-  absl::StatusOr<Prepared> prepared = PrepareRun(flags.selection, flags.jobs, flags.baseline);
+  absl::StatusOr<Prepared> prepared =
+      PrepareRun(WithConfigSuites(flags.selection, global.config), flags.jobs, BaselineOr(flags.baseline, global.config));
   if (!prepared.ok()) return ExitWithError(err, prepared.status());
   const Selected* selected = &prepared->selected;
   std::optional<runner::Baseline>& baseline = prepared->baseline;
@@ -372,16 +382,18 @@ struct MatrixFlags {
 // Parallel runs are safe: each run names and labels what it creates with
 // its own run ID and suffixes, and its sweep removes only its own.
 int RunMatrix(const GlobalOptions& global, const MatrixFlags& flags, std::ostream& out, std::ostream& err) {
-  absl::StatusOr<Prepared> prepared = PrepareRun(flags.selection, flags.jobs, flags.baseline);
+  absl::StatusOr<Prepared> prepared =
+      PrepareRun(WithConfigSuites(flags.selection, global.config), flags.jobs, BaselineOr(flags.baseline, global.config));
   if (!prepared.ok()) return ExitWithError(err, prepared.status());
   const Selected* selected = &prepared->selected;
   std::optional<runner::Baseline>& baseline = prepared->baseline;
   absl::StatusOr<diff::Normaliser> normaliser = ReadRules(flags.rules);
   if (!normaliser.ok()) return ExitWithError(err, normaliser.status());
-  std::vector<std::string> endpoints = flags.endpoints;
+  std::vector<std::string> endpoints = flags.endpoints.empty() ? global.config.matrix_endpoints : flags.endpoints;
   if (endpoints.empty()) endpoints.push_back(std::string(client::kReferenceEndpoint));
   std::set<std::string> names;
-  for (const std::string& text : endpoints) {
+  for (std::string& text : endpoints) {
+    text = global.config.ResolveEndpoint(text);
     absl::StatusOr<client::Endpoint> endpoint = client::ParseEndpoint(text);
     if (!endpoint.ok()) {
       err << "crisp: error: " << endpoint.status().message() << '\n';
@@ -677,8 +689,8 @@ void AddSuiteCommands(CLI::App& app, const GlobalOptions& global, Actions& actio
   list->add_option("-o,--output", *list_output, "Output format")
       ->check(CLI::IsMember({"table", "json"}))
       ->capture_default_str();
-  actions[list] = [list_selection, list_output, &out, &err] {
-    return ListScenarios(*list_selection, *list_output, out, err);
+  actions[list] = [&global, list_selection, list_output, &out, &err] {
+    return ListScenarios(WithConfigSuites(*list_selection, global.config), *list_output, out, err);
   };
 
   auto matrix_flags = std::make_shared<MatrixFlags>();
