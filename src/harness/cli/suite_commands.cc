@@ -14,6 +14,7 @@
 
 #include "common/json_text.h"
 #include "common/strings.h"
+#include "harness/bench/bench.h"
 #include "harness/cli/app.h"
 #include "harness/client/proto_json.h"
 #include "harness/diff/run_diff.h"
@@ -633,6 +634,95 @@ int RenderReports(const ReportFlags& flags, std::ostream& out, std::ostream& err
   return kExitOk;
 }
 
+struct BenchFlags {
+  std::vector<std::string> endpoints;
+  std::vector<std::string> workloads;
+  std::string focus;
+  int iterations = 20;
+  int warmup = 1;
+  std::string report_dir;
+};
+
+// crisp bench: the workloads on each runtime, interleaved; bench.json and
+// bench.md in the report directory.
+int RunBench(const GlobalOptions& global, const BenchFlags& flags, std::ostream& out, std::ostream& err) {
+  if (flags.iterations < 1 || flags.warmup < 0) {
+    err << "crisp: error: -n takes at least 1 iteration and --warmup at least 0\n";
+    return kExitUsage;
+  }
+  Selection selection;
+  selection.suites = flags.workloads;
+  if (selection.suites.empty()) {
+    if (!std::filesystem::is_directory("bench/workloads")) {
+      err << "crisp: error: no --workload given and no bench/workloads/ directory here\n";
+      return kExitUsage;
+    }
+    selection.suites.push_back("bench/workloads");
+  }
+  selection.focus = flags.focus;
+  absl::StatusOr<Selected> selected = Select(selection);
+  if (!selected.ok()) return ExitWithError(err, selected.status());
+  if (selected->scenarios.empty()) {
+    err << "crisp: error: no workload selected\n";
+    return kExitUsage;
+  }
+  std::vector<std::string> endpoints = flags.endpoints.empty() ? global.config.matrix_endpoints : flags.endpoints;
+  if (endpoints.empty()) endpoints.push_back(std::string(client::kReferenceEndpoint));
+  std::vector<Connection> connections;
+  std::set<std::string> names;
+  for (const std::string& text : endpoints) {
+    absl::StatusOr<Connection> connection = Connect(global, text);
+    if (!connection.ok()) return ExitWithError(err, connection.status());
+    if (!names.insert(connection->endpoint.name).second) {
+      err << "crisp: error: two endpoints are named \"" << connection->endpoint.name << "\"; name them: -e NAME=ENDPOINT\n";
+      return kExitUsage;
+    }
+    connections.push_back(*std::move(connection));
+  }
+  std::vector<bench::Target> targets;
+  for (Connection& connection : connections) {
+    targets.push_back({connection.endpoint, connection.client.get(), client::ProtoToJson(connection.version)});
+  }
+  g_cancel = false;
+  auto previous_int = std::signal(SIGINT, OnStopSignal);
+  auto previous_term = std::signal(SIGTERM, OnStopSignal);
+  const bool tty = &out == &std::cout && isatty(STDOUT_FILENO) && std::getenv("NO_COLOR") == nullptr;
+  out << "crisp: bench of " << selected->scenarios.size() << " workload(s) on " << connections.size()
+      << " runtime(s), " << flags.iterations << " iteration(s) each after " << flags.warmup << " warm-up, interleaved"
+      << std::endl;
+  const absl::Time start = absl::Now();
+  bench::BenchOptions options{.iterations = flags.iterations,
+                              .warmup = flags.warmup,
+                              .call_timeout = connections.front().timeout,
+                              .cancel = &g_cancel,
+                              .progress = [&](const std::string& what) {
+                                if (tty) {
+                                  out << "\r\033[K" << absl::ToInt64Seconds(absl::Now() - start) << "s  " << what << std::flush;
+                                }
+                              }};
+  nlohmann::json document = bench::RunBench(targets, selected->scenarios, options);
+  if (tty) out << "\r\033[K";
+  std::signal(SIGINT, previous_int);
+  std::signal(SIGTERM, previous_term);
+  const std::string markdown = bench::BenchMarkdown(document);
+  out << markdown;
+  if (!flags.report_dir.empty()) {
+    if (absl::Status written = report::WriteFiles(flags.report_dir, {{"bench.json", JsonText(document, 2) + "\n"},
+                                                                     {"bench.md", markdown}});
+        !written.ok()) {
+      return ExitWithError(err, written);
+    }
+    out << "\nreports: " << flags.report_dir << "/bench.json, bench.md\n";
+  }
+  if (document.value("interrupted", false)) return kExitInterrupted;
+  for (const nlohmann::json& workload : document["workloads"]) {
+    for (const auto& [name, result] : workload["results"].items()) {
+      if (result.value("failed_iterations", 0) > 0) return kExitFailures;
+    }
+  }
+  return kExitOk;
+}
+
 struct DiffFlags {
   std::string old_path;
   std::string new_path;
@@ -727,6 +817,24 @@ void AddSuiteCommands(CLI::App& app, const GlobalOptions& global, Actions& actio
                    "YAML of extra normalisation rules for comparing answers (repeatable; docs/normalisation.md)");
   diff->footer("Exit codes: 0 no regression, 1 a scenario went from pass to fail or error, 2 unreadable input.");
   actions[diff] = [diff_flags, &out, &err] { return DiffRuns(*diff_flags, out, err); };
+
+  auto bench_flags = std::make_shared<BenchFlags>();
+  CLI::App* bench_command = app.add_subcommand(
+      "bench", "Time workloads per RPC on several runtimes, interleaved: bench.json and bench.md");
+  bench_command->add_option("-e,--endpoint", bench_flags->endpoints,
+                            "NAME=ENDPOINT to measure (repeatable; default: crisp.yaml's matrix endpoints, else reference)");
+  bench_command->add_option("-w,--workload", bench_flags->workloads,
+                            "Workload file or directory (repeatable; default: bench/workloads)");
+  bench_command->add_option("--focus", bench_flags->focus, "Only workloads whose \"id title\" matches this regular expression");
+  bench_command->add_option("-n,--iterations", bench_flags->iterations, "Measured iterations per workload and runtime")
+      ->capture_default_str();
+  bench_command->add_option("--warmup", bench_flags->warmup, "Iterations run first and not measured")->capture_default_str();
+  bench_command->add_option("--report-dir", bench_flags->report_dir, "Write bench.json and bench.md here");
+  bench_command->footer(
+      "Each iteration runs a workload (a scenario: the suites' step language) once on one runtime, cleanup "
+      "included; runtimes take turns, the first rotating, so noise falls on all alike.\nExit codes: 0 every "
+      "iteration passed, 1 an iteration failed (its errors are counted), 2 usage or endpoint error, 130 interrupted.");
+  actions[bench_command] = [&global, bench_flags, &out, &err] { return RunBench(global, *bench_flags, out, err); };
 
   auto report_flags = std::make_shared<ReportFlags>();
   CLI::App* report_command = app.add_subcommand(

@@ -1,0 +1,179 @@
+#include "harness/bench/bench.h"
+
+#include <map>
+
+#include "common/build_info.h"
+#include "common/strings.h"
+#include "fmt/format.h"
+#include "harness/bench/stats.h"
+#include "harness/report/reports.h"
+#include "harness/runner/capabilities.h"
+#include "harness/runner/runner.h"
+
+namespace crisp::bench {
+
+IterationSamples SamplesOf(const nlohmann::json& scenario) {
+  IterationSamples samples;
+  samples.failed = scenario.value("verdict", "") != "pass";
+  for (const nlohmann::json& step : scenario.value("steps", nlohmann::json::array())) {
+    std::string rpc = step.value("method", "");
+    if (rpc.empty()) rpc = step.value("name", "?");
+    const nlohmann::json observations = step.value("observations", nlohmann::json::array());
+    if (step.value("verdict", "") != "pass") ++samples.errors[rpc];
+    if (observations.empty()) continue;
+    const nlohmann::json& last = observations.back();
+    if (last.contains("latency_ns") && last["latency_ns"].is_number()) {
+      samples.latency_ms[rpc].push_back(last["latency_ns"].get<double>() / 1e6);
+    }
+  }
+  return samples;
+}
+
+namespace {
+
+struct Collected {
+  std::vector<double> iteration_ms;
+  std::map<std::string, std::vector<double>> latency_ms;
+  std::map<std::string, int> errors;
+  int failed = 0;
+};
+
+}  // namespace
+
+nlohmann::json RunBench(const std::vector<Target>& targets, const std::vector<const scenario::Scenario*>& workloads,
+                        const BenchOptions& options) {
+  std::vector<runner::Capabilities> capabilities;
+  for (const Target& target : targets) capabilities.push_back(runner::Capabilities::Probe(*target.client, options.call_timeout));
+  nlohmann::json out = {{"schema", kBenchSchema},
+                        {"crisp_version", kCrispVersion},
+                        {"iterations", options.iterations},
+                        {"warmup", options.warmup},
+                        {"runtimes", nlohmann::json::array()},
+                        {"workloads", nlohmann::json::array()}};
+  for (const Target& target : targets) {
+    out["runtimes"].push_back({{"name", target.endpoint.name}, {"address", target.endpoint.Display()}, {"runtime", target.version}});
+  }
+  const size_t count = targets.size();
+  bool cancelled = false;
+  for (const scenario::Scenario* workload : workloads) {
+    std::vector<Collected> collected(count);
+    nlohmann::json order = nlohmann::json::array();
+    const int total = options.warmup + options.iterations;
+    for (int i = 0; i < total && !cancelled; ++i) {
+      nlohmann::json round = nlohmann::json::array();
+      for (size_t k = 0; k < count && !cancelled; ++k) {
+        const size_t r = (static_cast<size_t>(i) + k) % count;  // the first runtime rotates
+        const Target& target = targets[r];
+        if (options.progress) {
+          options.progress(crisp::StrCat(workload->id, " ", i < options.warmup ? "warm-up" : crisp::StrCat(i - options.warmup + 1, "/", options.iterations),
+                                         " on ", target.endpoint.name));
+        }
+        runner::Runner runner(*target.client, target.endpoint,
+                              {.jobs = 1, .run_id = "", .call_timeout = options.call_timeout, .progress = nullptr,
+                               .cancel = options.cancel, .capabilities = &capabilities[r], .baseline = nullptr});
+        const absl::Time start = absl::Now();
+        runner::RunResult result = runner.Run({workload}, target.version);
+        const double wall_ms = absl::ToDoubleMilliseconds(absl::Now() - start);
+        cancelled = options.cancel != nullptr && options.cancel->load();
+        if (i < options.warmup || result.scenarios.empty()) continue;
+        round.push_back(target.endpoint.name);
+        nlohmann::json scenario = report::ResultsJson(result)["scenarios"][0];
+        IterationSamples samples = SamplesOf(scenario);
+        Collected& into = collected[r];
+        into.iteration_ms.push_back(wall_ms);
+        for (auto& [rpc, values] : samples.latency_ms) {
+          into.latency_ms[rpc].insert(into.latency_ms[rpc].end(), values.begin(), values.end());
+        }
+        for (const auto& [rpc, errors] : samples.errors) into.errors[rpc] += errors;
+        into.failed += samples.failed;
+      }
+      if (!round.empty()) order.push_back(std::move(round));
+    }
+    nlohmann::json results = nlohmann::json::object();
+    for (size_t r = 0; r < count; ++r) {
+      const Collected& c = collected[r];
+      double total_ms = 0;
+      for (double ms : c.iteration_ms) total_ms += ms;
+      nlohmann::json rpcs = nlohmann::json::object();
+      for (const auto& [rpc, values] : c.latency_ms) {
+        rpcs[rpc] = SummaryJson(Summarise(values));
+        rpcs[rpc]["errors"] = c.errors.count(rpc) ? c.errors.at(rpc) : 0;
+      }
+      for (const auto& [rpc, errors] : c.errors) {
+        if (!rpcs.contains(rpc)) rpcs[rpc] = {{"count", 0}, {"errors", errors}};
+      }
+      results[targets[r].endpoint.name] = {
+          {"iterations", c.iteration_ms.size()},
+          {"failed_iterations", c.failed},
+          {"ops_per_s", total_ms > 0 ? static_cast<double>(c.iteration_ms.size()) * 1000.0 / total_ms : 0.0},
+          {"iteration", SummaryJson(Summarise(c.iteration_ms))},
+          {"rpcs", std::move(rpcs)}};
+    }
+    out["workloads"].push_back({{"id", workload->id},
+                                {"title", workload->title},
+                                {"order", std::move(order)},
+                                {"results", std::move(results)}});
+  }
+  out["interrupted"] = cancelled;
+  return out;
+}
+
+std::string BenchMarkdown(const nlohmann::json& bench) {
+  std::vector<std::string> names;
+  for (const nlohmann::json& runtime : bench["runtimes"]) names.push_back(runtime["name"].get<std::string>());
+  std::string md = crisp::StrCat("## crisp bench: ", bench["workloads"].size(), " workload(s) × ", names.size(),
+                                 " runtime(s), ", bench["iterations"].get<int>(), " iterations each, interleaved\n\n");
+  for (const nlohmann::json& runtime : bench["runtimes"]) {
+    crisp::StrAppend(&md, "- **", runtime["name"].get<std::string>(), "**: ",
+                     runtime["runtime"].value("runtime_name", "?"), " ", runtime["runtime"].value("runtime_version", "?"), "\n");
+  }
+  auto cell = [](const nlohmann::json& stats, const nlohmann::json* first) {
+    if (!stats.is_object() || stats.value("count", 0) == 0) return std::string("—");
+    std::string text = fmt::format("{:.1f} / {:.1f}", stats["p50_ms"].get<double>(), stats["p99_ms"].get<double>());
+    if (first != nullptr && first->is_object() && first->value("p50_ms", 0.0) > 0) {
+      text += fmt::format(" ({:.2f}×)", stats["p50_ms"].get<double>() / (*first)["p50_ms"].get<double>());
+    }
+    if (stats.value("errors", 0) > 0) text += fmt::format(", {} errors", stats["errors"].get<int>());
+    return text;
+  };
+  for (const nlohmann::json& workload : bench["workloads"]) {
+    const nlohmann::json& results = workload["results"];
+    crisp::StrAppend(&md, "\n### `", workload["id"].get<std::string>(), "`: ", workload["title"].get<std::string>(),
+                     "\n\np50 / p99 in ms (p50 ratio to ", names.front(), ")\n\n| RPC |");
+    for (const std::string& name : names) crisp::StrAppend(&md, " ", name, " |");
+    md += "\n|---|";
+    for (size_t i = 0; i < names.size(); ++i) md += "---|";
+    md += "\n";
+    std::map<std::string, bool> rpcs;
+    for (const std::string& name : names) {
+      for (const auto& [rpc, stats] : results[name]["rpcs"].items()) rpcs[rpc] = true;
+    }
+    auto row = [&](const std::string& label, auto stats_of) {
+      crisp::StrAppend(&md, "| ", label, " |");
+      const nlohmann::json first = stats_of(names.front());
+      for (const std::string& name : names) {
+        crisp::StrAppend(&md, " ", cell(stats_of(name), name == names.front() ? nullptr : &first), " |");
+      }
+      md += "\n";
+    };
+    row("**whole iteration**", [&](const std::string& name) { return results[name]["iteration"]; });
+    for (const auto& [rpc, unused] : rpcs) {
+      row(rpc, [&](const std::string& name) {
+        const nlohmann::json& per = results[name]["rpcs"];
+        return per.contains(rpc) ? per[rpc] : nlohmann::json();
+      });
+    }
+    md += "| ops/s |";
+    for (const std::string& name : names) {
+      crisp::StrAppend(&md, " ", fmt::format("{:.2f}", results[name]["ops_per_s"].get<double>()),
+                       results[name]["failed_iterations"].get<int>() > 0
+                           ? fmt::format(" ({} failed)", results[name]["failed_iterations"].get<int>())
+                           : "",
+                       " |");
+    }
+    md += "\n";
+  }
+  return md;
+}
+
+}  // namespace crisp::bench

@@ -1,0 +1,57 @@
+// crisp bench: the same workloads on several runtimes, interleaved, timed
+// per RPC. A workload is a scenario (the step language of the suites): one
+// iteration runs it once, cleanup included, on one runtime. Iterations go
+// round-robin over the runtimes, the first runtime rotating each time, so
+// that the machine's noise falls on all of them alike; the order is kept.
+#pragma once
+
+#include <atomic>
+#include <functional>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "absl/time/time.h"
+#include "harness/client/cri_client.h"
+#include "harness/client/endpoint.h"
+#include "harness/scenario/model.h"
+#include "nlohmann/json.hpp"
+
+namespace crisp::bench {
+
+inline constexpr char kBenchSchema[] = "crisp.bench/v1";
+
+struct Target {
+  client::Endpoint endpoint;
+  client::CriClient* client = nullptr;
+  nlohmann::json version;  // the VersionResponse
+};
+
+struct BenchOptions {
+  int iterations = 20;   // measured, per workload and runtime
+  int warmup = 1;        // run first, not measured
+  absl::Duration call_timeout = absl::Seconds(10);
+  const std::atomic<bool>* cancel = nullptr;
+  // "workload i/n runtime", as each iteration starts.
+  std::function<void(const std::string&)> progress;
+};
+
+// The bench document (schema kBenchSchema; docs/results-schema.md).
+nlohmann::json RunBench(const std::vector<Target>& targets, const std::vector<const scenario::Scenario*>& workloads,
+                        const BenchOptions& options);
+
+// bench.md: per workload, each RPC's p50 and p99 per runtime, with the
+// ratio to the first runtime; errors counted.
+std::string BenchMarkdown(const nlohmann::json& bench);
+
+// One iteration's samples, by RPC (the step's method, or its name for
+// other steps): latency in ms, and whether the step failed. Exposed for
+// tests.
+struct IterationSamples {
+  std::map<std::string, std::vector<double>> latency_ms;
+  std::map<std::string, int> errors;
+  bool failed = false;  // the scenario did not pass
+};
+IterationSamples SamplesOf(const nlohmann::json& scenario_result);
+
+}  // namespace crisp::bench

@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# crisp bench on containerd and the reference runtime: every iteration
+# passes, runtimes take turns (the first rotating), each RPC has its
+# samples, and nothing is left behind on containerd.
+source "$(dirname "$0")/lib.sh"
+repo=$(cd "$(dirname "$0")/../.." && pwd)
+reports=$(mktemp -d)
+trap 'rm -rf "$reports"' EXIT
+cd "$repo"
+before=$("$CRISP" call -e "containerd=$CRISP_CONTAINERD_ENDPOINT" ListPodSandbox | jq '.items | length')
+"$CRISP" --registry-mirror "docker.io=http://$CRISP_REGISTRY" bench -e "containerd=$CRISP_CONTAINERD_ENDPOINT" \
+  -e reference -n 3 --focus 'pod-lifecycle|exec-sync' --report-dir "$reports"
+json="$reports/bench.json"
+check "schema" crisp.bench/v1 "$(jq -r .schema "$json")"
+check "two workloads" "bench.pod-lifecycle bench.exec-sync" "$(jq -r '[.workloads[].id] | join(" ")' "$json")"
+check "no failed iteration" 0 "$(jq '[.workloads[].results[].failed_iterations] | add' "$json")"
+check "3 measured iterations each" true "$(jq '[.workloads[].results[].iterations] | all(. == 3)' "$json")"
+# (the warm-up round, not recorded, had containerd first)
+check "runtimes take turns, the first rotating" \
+  '[["reference","containerd"],["containerd","reference"],["reference","containerd"]]' \
+  "$(jq -c '.workloads[0].order' "$json")"
+check "ExecSync timed 9 times on each (3 per iteration)" true \
+  "$(jq '[.workloads[1].results[].rpcs.ExecSync.count] | all(. == 9)' "$json")"
+check "p50 <= p99 everywhere" true \
+  "$(jq '[.workloads[].results[].rpcs[] | select(.count > 0) | .p50_ms <= .p99_ms] | all' "$json")"
+check "bench.md has the table" yes "$(grep -q '^| RunPodSandbox |' "$reports/bench.md" && echo yes || echo no)"
+check "nothing left on containerd" "$before" \
+  "$("$CRISP" call -e "containerd=$CRISP_CONTAINERD_ENDPOINT" ListPodSandbox | jq '.items | length')"
+finish
