@@ -1,10 +1,12 @@
 #include "harness/bench/bench.h"
 
 #include <map>
+#include <memory>
 
 #include "common/build_info.h"
 #include "common/strings.h"
 #include "fmt/format.h"
+#include "harness/bench/process_meter.h"
 #include "harness/bench/stats.h"
 #include "harness/report/reports.h"
 #include "harness/runner/capabilities.h"
@@ -59,7 +61,20 @@ nlohmann::json RunBench(const std::vector<Target>& targets, const std::vector<co
     std::vector<Collected> collected(count);
     nlohmann::json order = nlohmann::json::array();
     const int total = options.warmup + options.iterations;
+    // The runtimes' own processes, over the measured iterations.
+    std::vector<std::unique_ptr<ProcessMeter>> meters(count);
+    std::vector<std::string> meter_errors(count);
     for (int i = 0; i < total && !cancelled; ++i) {
+      if (i == options.warmup) {
+        for (size_t r = 0; r < count; ++r) {
+          absl::StatusOr<int> pid = SocketServerPid(targets[r].endpoint.socket_path);
+          if (pid.ok()) {
+            meters[r] = std::make_unique<ProcessMeter>(*pid, targets[r].endpoint.socket_path);
+          } else {
+            meter_errors[r] = std::string(pid.status().message());
+          }
+        }
+      }
       nlohmann::json round = nlohmann::json::array();
       for (size_t k = 0; k < count && !cancelled; ++k) {
         const size_t r = (static_cast<size_t>(i) + k) % count;  // the first runtime rotates
@@ -102,7 +117,9 @@ nlohmann::json RunBench(const std::vector<Target>& targets, const std::vector<co
       for (const auto& [rpc, errors] : c.errors) {
         if (!rpcs.contains(rpc)) rpcs[rpc] = {{"count", 0}, {"errors", errors}};
       }
+      nlohmann::json cost = meters[r] ? meters[r]->Stop().ToJson() : nlohmann::json{{"error", meter_errors[r]}};
       results[targets[r].endpoint.name] = {
+          {"runtime_cost", std::move(cost)},
           {"iterations", c.iteration_ms.size()},
           {"failed_iterations", c.failed},
           {"ops_per_s", total_ms > 0 ? static_cast<double>(c.iteration_ms.size()) * 1000.0 / total_ms : 0.0},
@@ -163,7 +180,18 @@ std::string BenchMarkdown(const nlohmann::json& bench) {
         return per.contains(rpc) ? per[rpc] : nlohmann::json();
       });
     }
-    md += "| ops/s |";
+    md += "| runtime CPU s / peak RSS MiB |";
+    for (const std::string& name : names) {
+      const nlohmann::json& cost = results[name]["runtime_cost"];
+      if (cost.contains("cpu_seconds")) {
+        crisp::StrAppend(&md, " ", fmt::format("{:.2f} / {:.1f}", cost["cpu_seconds"].get<double>(),
+                                               static_cast<double>(cost["peak_rss_kib"].get<long>()) / 1024),
+                         " |");
+      } else {
+        md += " — |";
+      }
+    }
+    md += "\n| ops/s |";
     for (const std::string& name : names) {
       crisp::StrAppend(&md, " ", fmt::format("{:.2f}", results[name]["ops_per_s"].get<double>()),
                        results[name]["failed_iterations"].get<int>() > 0
@@ -173,6 +201,9 @@ std::string BenchMarkdown(const nlohmann::json& bench) {
     }
     md += "\n";
   }
+  md += "\nRuntime CPU and memory: the process serving each socket (SO_PEERCRED), its descendants, and processes "
+        "whose command line names the socket (containerd's shims), sampled every 100 ms over the measured "
+        "iterations; CPU of short-lived processes counts when the server reaped them or a sample saw them.\n";
   return md;
 }
 

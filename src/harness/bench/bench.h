@@ -22,7 +22,7 @@ namespace crisp::bench {
 inline constexpr char kBenchSchema[] = "crisp.bench/v1";
 
 struct Target {
-  client::Endpoint endpoint;
+  client::Endpoint endpoint;  // a unix socket: its server's processes are measured too
   client::CriClient* client = nullptr;
   nlohmann::json version;  // the VersionResponse
 };
