@@ -9,7 +9,7 @@ trap 'rm -rf "$reports"' EXIT
 cd "$repo"
 before=$("$CRISP" call -e "containerd=$CRISP_CONTAINERD_ENDPOINT" ListPodSandbox | jq '.items | length')
 "$CRISP" --registry-mirror "docker.io=http://$CRISP_REGISTRY" bench -e "containerd=$CRISP_CONTAINERD_ENDPOINT" \
-  -e reference -n 3 --focus 'pod-lifecycle|exec-sync' --report-dir "$reports"
+  -e reference -n 3 --focus 'pod-lifecycle|exec-sync' --concurrency 1,2 --report-dir "$reports"
 json="$reports/bench.json"
 check "schema" crisp.bench/v1 "$(jq -r .schema "$json")"
 check "two workloads" "bench.pod-lifecycle bench.exec-sync" "$(jq -r '[.workloads[].id] | join(" ")' "$json")"
@@ -23,6 +23,10 @@ check "ExecSync timed 9 times on each (3 per iteration)" true \
   "$(jq '[.workloads[1].results[].rpcs.ExecSync.count] | all(. == 9)' "$json")"
 check "p50 <= p99 everywhere" true \
   "$(jq '[.workloads[].results[].rpcs[] | select(.count > 0) | .p50_ms <= .p99_ms] | all' "$json")"
+check "2 in flight: 6 pods per runtime, all passed" true \
+  "$(jq '.workloads[0].concurrency["2"].results | to_entries | all(.value.rpcs.RunPodSandbox.count == 6 and .value.failed_iterations == 0)' "$json")"
+check "the runtimes' own CPU is measured" true \
+  "$(jq '[.workloads[].results[].runtime_cost.cpu_seconds] | all(. > 0)' "$json")"
 check "bench.md has the table" yes "$(grep -q '^| RunPodSandbox |' "$reports/bench.md" && echo yes || echo no)"
 check "nothing left on containerd" "$before" \
   "$("$CRISP" call -e "containerd=$CRISP_CONTAINERD_ENDPOINT" ListPodSandbox | jq '.items | length')"

@@ -1,5 +1,6 @@
 #include "harness/bench/bench.h"
 
+#include <algorithm>
 #include <map>
 #include <memory>
 
@@ -35,6 +36,7 @@ namespace {
 
 struct Collected {
   std::vector<double> iteration_ms;
+  int operations = 0;  // workload runs measured (iterations x copies in flight)
   std::map<std::string, std::vector<double>> latency_ms;
   std::map<std::string, int> errors;
   int failed = 0;
@@ -57,10 +59,13 @@ nlohmann::json RunBench(const std::vector<Target>& targets, const std::vector<co
   }
   const size_t count = targets.size();
   bool cancelled = false;
-  for (const scenario::Scenario* workload : workloads) {
+  // One workload at one concurrency level: `level` copies in flight per
+  // iteration, on each runtime in turn. {"order", "results"}.
+  auto measure = [&](const scenario::Scenario* workload, int level) {
     std::vector<Collected> collected(count);
     nlohmann::json order = nlohmann::json::array();
     const int total = options.warmup + options.iterations;
+    const std::vector<const scenario::Scenario*> copies(static_cast<size_t>(level), workload);
     // The runtimes' own processes, over the measured iterations.
     std::vector<std::unique_ptr<ProcessMeter>> meters(count);
     std::vector<std::string> meter_errors(count);
@@ -80,27 +85,31 @@ nlohmann::json RunBench(const std::vector<Target>& targets, const std::vector<co
         const size_t r = (static_cast<size_t>(i) + k) % count;  // the first runtime rotates
         const Target& target = targets[r];
         if (options.progress) {
-          options.progress(crisp::StrCat(workload->id, " ", i < options.warmup ? "warm-up" : crisp::StrCat(i - options.warmup + 1, "/", options.iterations),
+          options.progress(crisp::StrCat(workload->id, level > 1 ? crisp::StrCat(" x", level) : "", " ",
+                                         i < options.warmup ? "warm-up" : crisp::StrCat(i - options.warmup + 1, "/", options.iterations),
                                          " on ", target.endpoint.name));
         }
         runner::Runner runner(*target.client, target.endpoint,
-                              {.jobs = 1, .run_id = "", .call_timeout = options.call_timeout, .progress = nullptr,
+                              {.jobs = level, .run_id = "", .call_timeout = options.call_timeout, .progress = nullptr,
                                .cancel = options.cancel, .capabilities = &capabilities[r], .baseline = nullptr});
         const absl::Time start = absl::Now();
-        runner::RunResult result = runner.Run({workload}, target.version);
+        runner::RunResult result = runner.Run(copies, target.version);
         const double wall_ms = absl::ToDoubleMilliseconds(absl::Now() - start);
         cancelled = options.cancel != nullptr && options.cancel->load();
         if (i < options.warmup || result.scenarios.empty()) continue;
         round.push_back(target.endpoint.name);
-        nlohmann::json scenario = report::ResultsJson(result)["scenarios"][0];
-        IterationSamples samples = SamplesOf(scenario);
         Collected& into = collected[r];
         into.iteration_ms.push_back(wall_ms);
-        for (auto& [rpc, values] : samples.latency_ms) {
-          into.latency_ms[rpc].insert(into.latency_ms[rpc].end(), values.begin(), values.end());
+        into.operations += static_cast<int>(result.scenarios.size());
+        const nlohmann::json document = report::ResultsJson(result);  // kept alive for the loop
+        for (const nlohmann::json& scenario : document["scenarios"]) {
+          IterationSamples samples = SamplesOf(scenario);
+          for (auto& [rpc, values] : samples.latency_ms) {
+            into.latency_ms[rpc].insert(into.latency_ms[rpc].end(), values.begin(), values.end());
+          }
+          for (const auto& [rpc, errors] : samples.errors) into.errors[rpc] += errors;
+          into.failed += samples.failed;
         }
-        for (const auto& [rpc, errors] : samples.errors) into.errors[rpc] += errors;
-        into.failed += samples.failed;
       }
       if (!round.empty()) order.push_back(std::move(round));
     }
@@ -122,14 +131,25 @@ nlohmann::json RunBench(const std::vector<Target>& targets, const std::vector<co
           {"runtime_cost", std::move(cost)},
           {"iterations", c.iteration_ms.size()},
           {"failed_iterations", c.failed},
-          {"ops_per_s", total_ms > 0 ? static_cast<double>(c.iteration_ms.size()) * 1000.0 / total_ms : 0.0},
+          {"ops_per_s", total_ms > 0 ? static_cast<double>(c.operations) * 1000.0 / total_ms : 0.0},
           {"iteration", SummaryJson(Summarise(c.iteration_ms))},
           {"rpcs", std::move(rpcs)}};
     }
-    out["workloads"].push_back({{"id", workload->id},
-                                {"title", workload->title},
-                                {"order", std::move(order)},
-                                {"results", std::move(results)}});
+    return nlohmann::json{{"order", std::move(order)}, {"results", std::move(results)}};
+  };
+  for (const scenario::Scenario* workload : workloads) {
+    nlohmann::json entry = {{"id", workload->id}, {"title", workload->title}};
+    for (int level : options.concurrency) {
+      if (cancelled) break;
+      nlohmann::json measured = measure(workload, level);
+      if (level == 1) {
+        entry["order"] = std::move(measured["order"]);
+        entry["results"] = std::move(measured["results"]);
+      } else {
+        entry["concurrency"][std::to_string(level)] = std::move(measured);
+      }
+    }
+    out["workloads"].push_back(std::move(entry));
   }
   out["interrupted"] = cancelled;
   return out;
@@ -154,6 +174,34 @@ std::string BenchMarkdown(const nlohmann::json& bench) {
     return text;
   };
   for (const nlohmann::json& workload : bench["workloads"]) {
+    if (workload.contains("concurrency")) {
+      crisp::StrAppend(&md, "\n### `", workload["id"].get<std::string>(), "` by copies in flight\n\n",
+                       "ops/s (p50 wall time of one iteration, every copy in flight)\n\n| in flight |");
+      for (const std::string& name : names) crisp::StrAppend(&md, " ", name, " |");
+      md += "\n|---|";
+      for (size_t i = 0; i < names.size(); ++i) md += "---|";
+      md += "\n";
+      std::vector<std::pair<int, const nlohmann::json*>> levels;
+      if (workload.contains("results")) levels.emplace_back(1, &workload["results"]);
+      for (const auto& [level, measured] : workload["concurrency"].items()) {
+        levels.emplace_back(std::stoi(level), &measured["results"]);
+      }
+      std::sort(levels.begin(), levels.end());
+      for (const auto& [level, results] : levels) {
+        crisp::StrAppend(&md, "| ", level, " |");
+        for (const std::string& name : names) {
+          const nlohmann::json& result = (*results)[name];
+          crisp::StrAppend(&md, " ", fmt::format("{:.2f} ({:.0f} ms)", result["ops_per_s"].get<double>(),
+                                                 result["iteration"].value("p50_ms", 0.0)),
+                           result["failed_iterations"].get<int>() > 0
+                               ? fmt::format(", {} failed", result["failed_iterations"].get<int>())
+                               : "",
+                           " |");
+        }
+        md += "\n";
+      }
+    }
+    if (!workload.contains("results")) continue;
     const nlohmann::json& results = workload["results"];
     crisp::StrAppend(&md, "\n### `", workload["id"].get<std::string>(), "`: ", workload["title"].get<std::string>(),
                      "\n\np50 / p99 in ms (p50 ratio to ", names.front(), ")\n\n| RPC |");

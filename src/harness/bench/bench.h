@@ -8,6 +8,7 @@
 #include <atomic>
 #include <functional>
 #include <map>
+#include <vector>
 #include <string>
 #include <vector>
 
@@ -30,6 +31,9 @@ struct Target {
 struct BenchOptions {
   int iterations = 20;   // measured, per workload and runtime
   int warmup = 1;        // run first, not measured
+  // Copies of a workload in flight at once; 1 gives "results", each other
+  // level "concurrency": {"N": {"order", "results"}} (ops/s counts copies).
+  std::vector<int> concurrency = {1};
   absl::Duration call_timeout = absl::Seconds(10);
   const std::atomic<bool>* cancel = nullptr;
   // "workload i/n runtime", as each iteration starts.

@@ -640,6 +640,7 @@ struct BenchFlags {
   std::string focus;
   int iterations = 20;
   int warmup = 1;
+  std::vector<int> concurrency = {1};
   std::string report_dir;
 };
 
@@ -691,8 +692,15 @@ int RunBench(const GlobalOptions& global, const BenchFlags& flags, std::ostream&
       << " runtime(s), " << flags.iterations << " iteration(s) each after " << flags.warmup << " warm-up, interleaved"
       << std::endl;
   const absl::Time start = absl::Now();
+  for (int level : flags.concurrency) {
+    if (level < 1 || level > 64) {
+      err << "crisp: error: --concurrency takes levels from 1 to 64, not " << level << "\n";
+      return kExitUsage;
+    }
+  }
   bench::BenchOptions options{.iterations = flags.iterations,
                               .warmup = flags.warmup,
+                              .concurrency = flags.concurrency,
                               .call_timeout = connections.front().timeout,
                               .cancel = &g_cancel,
                               .progress = [&](const std::string& what) {
@@ -829,6 +837,11 @@ void AddSuiteCommands(CLI::App& app, const GlobalOptions& global, Actions& actio
   bench_command->add_option("-n,--iterations", bench_flags->iterations, "Measured iterations per workload and runtime")
       ->capture_default_str();
   bench_command->add_option("--warmup", bench_flags->warmup, "Iterations run first and not measured")->capture_default_str();
+  bench_command->add_option("--concurrency", bench_flags->concurrency,
+                            "Copies of each workload in flight at once, a level per value (1,4,16): throughput and "
+                            "latency per level")
+      ->delimiter(',')
+      ->capture_default_str();
   bench_command->add_option("--report-dir", bench_flags->report_dir, "Write bench.json and bench.md here");
   bench_command->footer(
       "Each iteration runs a workload (a scenario: the suites' step language) once on one runtime, cleanup "
