@@ -28,6 +28,12 @@ check "2 in flight: 6 pods per runtime, all passed" true \
 check "the runtimes' own CPU is measured" true \
   "$(jq '[.workloads[].results[].runtime_cost.cpu_seconds] | all(. > 0)' "$json")"
 check "bench.md has the table" yes "$(grep -q '^| RunPodSandbox |' "$reports/bench.md" && echo yes || echo no)"
+set +e
+"$CRISP" diff "$json" "$json" > "$reports/diff.txt"
+rc=$?
+set -e
+check "crisp diff of a bench.json with itself: no regression" 0 "$rc"
+check "and says so" yes "$(grep -q '^0 regression(s), 0 improvement(s)' "$reports/diff.txt" && echo yes || echo no)"
 check "nothing left on containerd" "$before" \
   "$("$CRISP" call -e "containerd=$CRISP_CONTAINERD_ENDPOINT" ListPodSandbox | jq '.items | length')"
 finish

@@ -1,6 +1,7 @@
 #include "harness/bench/bench.h"
 
 #include <algorithm>
+#include <cmath>
 #include <map>
 #include <memory>
 
@@ -14,6 +15,90 @@
 #include "harness/runner/runner.h"
 
 namespace crisp::bench {
+
+namespace {
+
+std::vector<double> SamplesIn(const nlohmann::json& stats) {
+  std::vector<double> out;
+  if (!stats.is_object() || !stats.contains("samples_ms") || !stats["samples_ms"].is_array()) return out;
+  for (const nlohmann::json& v : stats["samples_ms"]) {
+    if (v.is_number()) out.push_back(v.get<double>());
+  }
+  return out;
+}
+
+}  // namespace
+
+absl::StatusOr<BenchDiff> CompareBench(const nlohmann::json& earlier, const nlohmann::json& later, double threshold) {
+  for (const nlohmann::json* doc : {&earlier, &later}) {
+    if (!doc->is_object() || doc->value("schema", "") != kBenchSchema || !(*doc)["workloads"].is_array()) {
+      return absl::InvalidArgumentError(crisp::StrCat("not a bench.json (schema ", kBenchSchema, ")"));
+    }
+  }
+  BenchDiff diff;
+  std::map<std::string, const nlohmann::json*> before;
+  for (const nlohmann::json& workload : earlier["workloads"]) before[workload.value("id", "")] = &workload;
+  for (const nlohmann::json& workload : later["workloads"]) {
+    const std::string id = workload.value("id", "");
+    auto found = before.find(id);
+    if (found == before.end() || !workload.contains("results") || !found->second->contains("results")) {
+      diff.notes.push_back(crisp::StrCat(id, ": not in the earlier bench"));
+      continue;
+    }
+    for (const auto& [runtime, result] : workload["results"].items()) {
+      const nlohmann::json& old_results = (*found->second)["results"];
+      if (!old_results.contains(runtime)) {
+        diff.notes.push_back(crisp::StrCat(id, " on ", runtime, ": not in the earlier bench"));
+        continue;
+      }
+      const nlohmann::json& old_result = old_results[runtime];
+      std::vector<std::pair<std::string, std::pair<const nlohmann::json*, const nlohmann::json*>>> series = {
+          {"whole iteration", {&old_result["iteration"], &result["iteration"]}}};
+      const nlohmann::json rpcs = result.value("rpcs", nlohmann::json::object());  // outlives the pointers kept below
+      for (const auto& [rpc, stats] : rpcs.items()) {
+        if (old_result.contains("rpcs") && old_result["rpcs"].contains(rpc)) {
+          series.push_back({rpc, {&old_result["rpcs"][rpc], &stats}});
+        }
+      }
+      for (const auto& [what, pair] : series) {
+        const nlohmann::json& a = *pair.first;
+        const nlohmann::json& b = *pair.second;
+        const std::vector<double> xs = SamplesIn(a), ys = SamplesIn(b);
+        if (xs.size() < 3 || ys.size() < 3) {
+          diff.notes.push_back(crisp::StrCat(id, " on ", runtime, ", ", what, ": too few samples to compare"));
+          continue;
+        }
+        const Summary sa = Summarise(xs), sb = Summarise(ys);
+        auto describe = [&](double p) {
+          return crisp::StrCat(id, " on ", runtime, ", ", what, ": p50 ", fmt::format("{:.1f}", sa.p50), " -> ",
+                               fmt::format("{:.1f}", sb.p50), " ms (", fmt::format("{:+.0f}%", 100 * (sb.p50 / sa.p50 - 1)),
+                               "), p99 ", fmt::format("{:.1f}", sa.p99), " -> ", fmt::format("{:.1f}", sb.p99),
+                               " ms (", fmt::format("{:+.0f}%", 100 * (sb.p99 / sa.p99 - 1)), "), Mann-Whitney p ",
+                               fmt::format("{:.3g}", p));
+        };
+        const bool grew = sb.p50 > sa.p50 * (1 + threshold) || sb.p99 > sa.p99 * (1 + threshold);
+        const bool shrank = sb.p50 * (1 + threshold) < sa.p50;
+        if (grew) {
+          const double p = MannWhitneyLaterIsLarger(xs, ys);
+          if (p < 0.05) diff.regressions.push_back(describe(p));
+        } else if (shrank) {
+          const double p = MannWhitneyLaterIsLarger(ys, xs);
+          if (p < 0.05) diff.improvements.push_back(describe(p));
+        }
+      }
+    }
+  }
+  return diff;
+}
+
+std::string BenchDiff::ToText() const {
+  std::string text;
+  for (const std::string& line : regressions) crisp::StrAppend(&text, "SLOWER   ", line, "\n");
+  for (const std::string& line : improvements) crisp::StrAppend(&text, "FASTER   ", line, "\n");
+  for (const std::string& line : notes) crisp::StrAppend(&text, "note     ", line, "\n");
+  crisp::StrAppend(&text, regressions.size(), " regression(s), ", improvements.size(), " improvement(s)\n");
+  return text;
+}
 
 IterationSamples SamplesOf(const nlohmann::json& scenario) {
   IterationSamples samples;
@@ -119,9 +204,15 @@ nlohmann::json RunBench(const std::vector<Target>& targets, const std::vector<co
       double total_ms = 0;
       for (double ms : c.iteration_ms) total_ms += ms;
       nlohmann::json rpcs = nlohmann::json::object();
+      auto rounded = [](const std::vector<double>& values) {
+        nlohmann::json list = nlohmann::json::array();
+        for (double v : values) list.push_back(std::round(v * 1000) / 1000);
+        return list;
+      };
       for (const auto& [rpc, values] : c.latency_ms) {
         rpcs[rpc] = SummaryJson(Summarise(values));
         rpcs[rpc]["errors"] = c.errors.count(rpc) ? c.errors.at(rpc) : 0;
+        rpcs[rpc]["samples_ms"] = rounded(values);  // for crisp diff's significance test
       }
       for (const auto& [rpc, errors] : c.errors) {
         if (!rpcs.contains(rpc)) rpcs[rpc] = {{"count", 0}, {"errors", errors}};
@@ -132,7 +223,11 @@ nlohmann::json RunBench(const std::vector<Target>& targets, const std::vector<co
           {"iterations", c.iteration_ms.size()},
           {"failed_iterations", c.failed},
           {"ops_per_s", total_ms > 0 ? static_cast<double>(c.operations) * 1000.0 / total_ms : 0.0},
-          {"iteration", SummaryJson(Summarise(c.iteration_ms))},
+          {"iteration", [&] {
+             nlohmann::json iteration = SummaryJson(Summarise(c.iteration_ms));
+             iteration["samples_ms"] = rounded(c.iteration_ms);
+             return iteration;
+           }()},
           {"rpcs", std::move(rpcs)}};
     }
     return nlohmann::json{{"order", std::move(order)}, {"results", std::move(results)}};

@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "harness/client/cri_client.h"
 #include "harness/client/endpoint.h"
@@ -47,6 +48,18 @@ nlohmann::json RunBench(const std::vector<Target>& targets, const std::vector<co
 // bench.md: per workload, each RPC's p50 and p99 per runtime, with the
 // ratio to the first runtime; errors counted.
 std::string BenchMarkdown(const nlohmann::json& bench);
+
+// crisp diff of two bench.json: for each workload, runtime and RPC (and the
+// whole iteration) present in both, a regression when p50 or p99 grew by
+// more than `threshold` (0.2: 20%) and the later samples are larger with
+// one-sided Mann-Whitney p < 0.05. Lines of text, regressions first.
+struct BenchDiff {
+  std::vector<std::string> regressions;
+  std::vector<std::string> improvements;  // the same test the other way
+  std::vector<std::string> notes;         // what could not be compared
+  std::string ToText() const;
+};
+absl::StatusOr<BenchDiff> CompareBench(const nlohmann::json& earlier, const nlohmann::json& later, double threshold);
 
 // One iteration's samples, by RPC (the step's method, or its name for
 // other steps): latency in ms, and whether the step failed. Exposed for

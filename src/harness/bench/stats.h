@@ -23,4 +23,10 @@ Summary Summarise(const std::vector<double>& samples);
 // {"count", "p50_ms", "p90_ms", "p99_ms", "max_ms", "mean_ms"}, rounded to µs.
 nlohmann::json SummaryJson(const Summary& summary);
 
+// The one-sided p-value of a Mann-Whitney U test that `later` tends to be
+// larger than `earlier` (normal approximation with a correction for ties
+// and for continuity): small means a real slowdown, not noise. 1 when
+// either side has fewer than 3 samples.
+double MannWhitneyLaterIsLarger(const std::vector<double>& earlier, const std::vector<double>& later);
+
 }  // namespace crisp::bench

@@ -736,6 +736,7 @@ struct DiffFlags {
   std::string new_path;
   std::string output = "text";
   double latency_ratio = 0.5;
+  double bench_threshold = 0.2;
   std::vector<std::string> rules;
 };
 
@@ -743,6 +744,13 @@ int DiffRuns(const DiffFlags& flags, std::ostream& out, std::ostream& err) {
   std::optional<nlohmann::json> old_run = ReadResults(flags.old_path, err);
   std::optional<nlohmann::json> new_run = ReadResults(flags.new_path, err);
   if (!old_run || !new_run) return kExitUsage;
+  // Two bench.json: slowdowns that are more than noise.
+  if (old_run->value("schema", "") == bench::kBenchSchema || new_run->value("schema", "") == bench::kBenchSchema) {
+    absl::StatusOr<bench::BenchDiff> compared = bench::CompareBench(*old_run, *new_run, flags.bench_threshold);
+    if (!compared.ok()) return ExitWithError(err, compared.status());
+    out << compared->ToText();
+    return compared->regressions.empty() ? kExitOk : kExitFailures;
+  }
   absl::StatusOr<diff::Normaliser> normaliser = ReadRules(flags.rules);
   if (!normaliser.ok()) return ExitWithError(err, normaliser.status());
   absl::StatusOr<diff::RunDiff> result;
@@ -823,7 +831,12 @@ void AddSuiteCommands(CLI::App& app, const GlobalOptions& global, Actions& actio
       ->capture_default_str();
   diff->add_option("--normalise", diff_flags->rules,
                    "YAML of extra normalisation rules for comparing answers (repeatable; docs/normalisation.md)");
-  diff->footer("Exit codes: 0 no regression, 1 a scenario went from pass to fail or error, 2 unreadable input.");
+  diff->add_option("--bench-threshold", diff_flags->bench_threshold,
+                   "Two bench.json: report p50 or p99 grown by more than this fraction, when significant "
+                   "(one-sided Mann-Whitney p < 0.05)")
+      ->capture_default_str();
+  diff->footer("Takes two results.json, or two bench.json (crisp bench). Exit codes: 0 no regression, 1 a scenario "
+               "went from pass to fail or error (or a bench got significantly slower), 2 unreadable input.");
   actions[diff] = [diff_flags, &out, &err] { return DiffRuns(*diff_flags, out, err); };
 
   auto bench_flags = std::make_shared<BenchFlags>();
