@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # crisp bench on containerd and the reference runtime: every iteration
 # passes, runtimes take turns (the first rotating), each RPC has its
-# samples, and nothing is left behind on containerd.
+# samples, a concurrency level and a density run work, and nothing is left
+# behind on containerd.
 source "$(dirname "$0")/lib.sh"
 repo=$(cd "$(dirname "$0")/../.." && pwd)
 reports=$(mktemp -d)
@@ -9,7 +10,7 @@ trap 'rm -rf "$reports"' EXIT
 cd "$repo"
 before=$("$CRISP" call -e "containerd=$CRISP_CONTAINERD_ENDPOINT" ListPodSandbox | jq '.items | length')
 "$CRISP" --registry-mirror "docker.io=http://$CRISP_REGISTRY" bench -e "containerd=$CRISP_CONTAINERD_ENDPOINT" \
-  -e reference -n 3 --focus 'pod-lifecycle|exec-sync' --concurrency 1,2 --report-dir "$reports"
+  -e reference -n 3 --focus 'pod-lifecycle|exec-sync' --concurrency 1,2 --density 20 --report-dir "$reports"
 json="$reports/bench.json"
 check "schema" crisp.bench/v1 "$(jq -r .schema "$json")"
 check "two workloads" "bench.pod-lifecycle bench.exec-sync" "$(jq -r '[.workloads[].id] | join(" ")' "$json")"
@@ -34,6 +35,8 @@ rc=$?
 set -e
 check "crisp diff of a bench.json with itself: no regression" 0 "$rc"
 check "and says so" yes "$(grep -q '^0 regression(s), 0 improvement(s)' "$reports/diff.txt" && echo yes || echo no)"
+check "density: 20 pods on each, no error, all removed" true \
+  "$(jq '.density.runtimes | to_entries | all(.value.batches[-1].pods == 20 and .value.errors == 0 and .value.removed == 20)' "$json")"
 check "nothing left on containerd" "$before" \
   "$("$CRISP" call -e "containerd=$CRISP_CONTAINERD_ENDPOINT" ListPodSandbox | jq '.items | length')"
 finish

@@ -15,6 +15,7 @@
 #include "common/json_text.h"
 #include "common/strings.h"
 #include "harness/bench/bench.h"
+#include "harness/bench/density.h"
 #include "harness/cli/app.h"
 #include "harness/client/proto_json.h"
 #include "harness/diff/run_diff.h"
@@ -641,6 +642,7 @@ struct BenchFlags {
   int iterations = 20;
   int warmup = 1;
   std::vector<int> concurrency = {1};
+  int density = 0;
   std::string report_dir;
 };
 
@@ -709,10 +711,19 @@ int RunBench(const GlobalOptions& global, const BenchFlags& flags, std::ostream&
                                 }
                               }};
   nlohmann::json document = bench::RunBench(targets, selected->scenarios, options);
+  if (flags.density > 0 && !g_cancel.load()) {
+    document["density"] = bench::RunDensity(targets, {.pods = flags.density,
+                                                      .batch = 10,
+                                                      .image = "busybox:latest",
+                                                      .call_timeout = std::max(connections.front().timeout, absl::Minutes(2)),
+                                                      .cancel = &g_cancel,
+                                                      .progress = options.progress});
+  }
   if (tty) out << "\r\033[K";
   std::signal(SIGINT, previous_int);
   std::signal(SIGTERM, previous_term);
-  const std::string markdown = bench::BenchMarkdown(document);
+  std::string markdown = bench::BenchMarkdown(document);
+  if (document.contains("density")) markdown += bench::DensityMarkdown(document["density"]);
   out << markdown;
   if (!flags.report_dir.empty()) {
     if (absl::Status written = report::WriteFiles(flags.report_dir, {{"bench.json", JsonText(document, 2) + "\n"},
@@ -722,7 +733,12 @@ int RunBench(const GlobalOptions& global, const BenchFlags& flags, std::ostream&
     }
     out << "\nreports: " << flags.report_dir << "/bench.json, bench.md\n";
   }
-  if (document.value("interrupted", false)) return kExitInterrupted;
+  if (document.value("interrupted", false) || g_cancel.load()) return kExitInterrupted;
+  if (document.contains("density")) {
+    for (const auto& [name, runtime] : document["density"]["runtimes"].items()) {
+      if (runtime.value("errors", 0) > 0) return kExitFailures;
+    }
+  }
   for (const nlohmann::json& workload : document["workloads"]) {
     for (const auto& [name, result] : workload["results"].items()) {
       if (result.value("failed_iterations", 0) > 0) return kExitFailures;
@@ -855,6 +871,9 @@ void AddSuiteCommands(CLI::App& app, const GlobalOptions& global, Actions& actio
                             "latency per level")
       ->delimiter(',')
       ->capture_default_str();
+  bench_command->add_option("--density", bench_flags->density,
+                            "Also start this many pods with a running container on each runtime, 10 at a time, "
+                            "timing each batch (how latency grows with the count), then remove them");
   bench_command->add_option("--report-dir", bench_flags->report_dir, "Write bench.json and bench.md here");
   bench_command->footer(
       "Each iteration runs a workload (a scenario: the suites' step language) once on one runtime, cleanup "

@@ -1,0 +1,36 @@
+// The density workload of crisp bench: pods with one running container
+// each, started `batch` at a time up to `pods`, on each runtime in turn (a
+// batch on one, then a batch on the next), each RPC's latency recorded per
+// batch, so the report shows how it grows with the count; then every pod
+// is removed. The pods carry crisp.io/bench=density and crisp.run-id, so
+// `crisp clean -l crisp.io/bench=density` removes what an interruption
+// left.
+#pragma once
+
+#include <atomic>
+#include <string>
+#include <vector>
+
+#include "absl/time/time.h"
+#include "harness/bench/bench.h"
+#include "nlohmann/json.hpp"
+
+namespace crisp::bench {
+
+struct DensityOptions {
+  int pods = 100;
+  int batch = 10;
+  std::string image = "busybox:latest";
+  absl::Duration call_timeout = absl::Minutes(2);
+  const std::atomic<bool>* cancel = nullptr;
+  std::function<void(const std::string&)> progress;
+};
+
+// {"pods", "batch", "runtimes": {name: {"batches": [{"pods": N, "rpcs":
+// {RPC: stats}}], "errors", "removed"}}}
+nlohmann::json RunDensity(const std::vector<Target>& targets, const DensityOptions& options);
+
+// The Markdown table: per batch, each runtime's p50 of each RPC.
+std::string DensityMarkdown(const nlohmann::json& density);
+
+}  // namespace crisp::bench
