@@ -30,6 +30,11 @@ check "the runtimes' own CPU is measured" true \
   "$(jq '[.workloads[].results[].runtime_cost.cpu_seconds] | all(. > 0)' "$json")"
 check "bench.md has the table" yes "$(grep -q '^| RunPodSandbox |' "$reports/bench.md" && echo yes || echo no)"
 set +e
+node "$repo/tests/browser/bench-report.mjs" "$reports/bench.html" "$reports/bench.png"
+rc=$?
+set -e
+check "bench.html in Chromium" 0 "$rc"
+set +e
 "$CRISP" diff "$json" "$json" > "$reports/diff.txt"
 rc=$?
 set -e

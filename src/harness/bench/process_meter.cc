@@ -1,11 +1,13 @@
 #include "harness/bench/process_meter.h"
 
+#include <fcntl.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
 
 #include <chrono>
 #include <cmath>
+#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -18,6 +20,20 @@
 namespace crisp::bench {
 namespace {
 
+// A /proc file's text; "" when the process is gone (reading a file of a
+// process that just exited fails with ESRCH, which std::ifstream turns
+// into an exception).
+std::string ReadProcFile(const std::string& path) {
+  int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return "";
+  std::string text;
+  char buffer[4096];
+  ssize_t n;
+  while ((n = read(fd, buffer, sizeof buffer)) > 0) text.append(buffer, static_cast<size_t>(n));
+  close(fd);
+  return n < 0 ? "" : text;
+}
+
 struct Stat {
   int ppid = 0;
   double cpu = 0;           // utime + stime, seconds
@@ -27,35 +43,33 @@ struct Stat {
 
 // /proc/PID/stat; false if the process is gone.
 bool ReadStat(int pid, Stat* stat) {
-  std::ifstream in(crisp::StrCat("/proc/", pid, "/stat"));
-  std::string text;
-  if (!std::getline(in, text)) return false;
-  size_t close = text.rfind(')');  // the command may hold spaces and parentheses
-  if (close == std::string::npos) return false;
-  std::istringstream fields(text.substr(close + 2));
+  const std::string text = ReadProcFile(crisp::StrCat("/proc/", pid, "/stat"));
+  size_t end = text.rfind(')');  // the command may hold spaces and parentheses
+  if (end == std::string::npos || end + 2 > text.size()) return false;
+  std::istringstream fields(text.substr(end + 2));
   std::vector<std::string> f;
   for (std::string field; fields >> field;) f.push_back(field);
   if (f.size() < 22) return false;
   const double tick = static_cast<double>(sysconf(_SC_CLK_TCK));
+  auto number = [&](size_t i) { return std::strtod(f[i].c_str(), nullptr); };
   // f[0] is field 3 (state): ppid 4, utime 14, stime 15, cutime 16, cstime 17, rss 24.
-  stat->ppid = std::stoi(f[1]);
-  stat->cpu = (std::stod(f[11]) + std::stod(f[12])) / tick;
-  stat->children_cpu = (std::stod(f[13]) + std::stod(f[14])) / tick;
-  stat->rss_kib = std::stol(f[21]) * (sysconf(_SC_PAGESIZE) / 1024);
+  stat->ppid = static_cast<int>(number(1));
+  stat->cpu = (number(11) + number(12)) / tick;
+  stat->children_cpu = (number(13) + number(14)) / tick;
+  stat->rss_kib = static_cast<long>(number(21)) * (sysconf(_SC_PAGESIZE) / 1024);
   return true;
 }
 
 std::string CommandLine(int pid) {
-  std::ifstream in(crisp::StrCat("/proc/", pid, "/cmdline"), std::ios::binary);
-  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  std::string text = ReadProcFile(crisp::StrCat("/proc/", pid, "/cmdline"));
   for (char& c : text) if (c == '\0') c = ' ';
   return text;
 }
 
 long VmHwm(int pid) {
-  std::ifstream in(crisp::StrCat("/proc/", pid, "/status"));
+  std::istringstream in(ReadProcFile(crisp::StrCat("/proc/", pid, "/status")));
   for (std::string line; std::getline(in, line);) {
-    if (line.rfind("VmHWM:", 0) == 0) return std::stol(line.substr(6));
+    if (line.rfind("VmHWM:", 0) == 0) return std::strtol(line.c_str() + 6, nullptr, 10);
   }
   return 0;
 }
@@ -111,11 +125,13 @@ void ProcessMeter::Loop() {
 
 void ProcessMeter::Sample() {
   std::map<int, Stat> all;
-  for (const auto& entry : std::filesystem::directory_iterator("/proc")) {
-    const std::string name = entry.path().filename().string();
+  std::error_code error;
+  for (std::filesystem::directory_iterator it("/proc", error), end; !error && it != end; it.increment(error)) {
+    const std::string name = it->path().filename().string();
     if (name.empty() || name.find_first_not_of("0123456789") != std::string::npos) continue;
+    const int pid = static_cast<int>(std::strtol(name.c_str(), nullptr, 10));
     Stat stat;
-    if (ReadStat(std::stoi(name), &stat)) all[std::stoi(name)] = stat;
+    if (ReadStat(pid, &stat)) all[pid] = stat;
   }
   // The server, its descendants, and what names its socket.
   std::set<int> counted = {server_pid_};

@@ -15,6 +15,7 @@
 #include "common/json_text.h"
 #include "common/strings.h"
 #include "harness/bench/bench.h"
+#include "harness/bench/bench_html.h"
 #include "harness/bench/density.h"
 #include "harness/cli/app.h"
 #include "harness/client/proto_json.h"
@@ -727,11 +728,12 @@ int RunBench(const GlobalOptions& global, const BenchFlags& flags, std::ostream&
   out << markdown;
   if (!flags.report_dir.empty()) {
     if (absl::Status written = report::WriteFiles(flags.report_dir, {{"bench.json", JsonText(document, 2) + "\n"},
-                                                                     {"bench.md", markdown}});
+                                                                     {"bench.md", markdown},
+                                                                     {"bench.html", bench::BenchHtml(document)}});
         !written.ok()) {
       return ExitWithError(err, written);
     }
-    out << "\nreports: " << flags.report_dir << "/bench.json, bench.md\n";
+    out << "\nreports: " << flags.report_dir << "/bench.html, bench.json, bench.md\n";
   }
   if (document.value("interrupted", false) || g_cancel.load()) return kExitInterrupted;
   if (document.contains("density")) {
@@ -857,7 +859,7 @@ void AddSuiteCommands(CLI::App& app, const GlobalOptions& global, Actions& actio
 
   auto bench_flags = std::make_shared<BenchFlags>();
   CLI::App* bench_command = app.add_subcommand(
-      "bench", "Time workloads per RPC on several runtimes, interleaved: bench.json and bench.md");
+      "bench", "Time workloads per RPC on several runtimes, interleaved: bench.html, bench.json and bench.md");
   bench_command->add_option("-e,--endpoint", bench_flags->endpoints,
                             "NAME=ENDPOINT to measure (repeatable; default: crisp.yaml's matrix endpoints, else reference)");
   bench_command->add_option("-w,--workload", bench_flags->workloads,
@@ -874,7 +876,7 @@ void AddSuiteCommands(CLI::App& app, const GlobalOptions& global, Actions& actio
   bench_command->add_option("--density", bench_flags->density,
                             "Also start this many pods with a running container on each runtime, 10 at a time, "
                             "timing each batch (how latency grows with the count), then remove them");
-  bench_command->add_option("--report-dir", bench_flags->report_dir, "Write bench.json and bench.md here");
+  bench_command->add_option("--report-dir", bench_flags->report_dir, "Write bench.html, bench.json and bench.md here");
   bench_command->footer(
       "Each iteration runs a workload (a scenario: the suites' step language) once on one runtime, cleanup "
       "included; runtimes take turns, the first rotating, so noise falls on all alike.\nExit codes: 0 every "

@@ -134,9 +134,16 @@ TEST(StreamingServerTest, StdinReachesTheCommandAndSuccessIsAStatus) {
 
 // Whether a process with exactly this command line runs.
 bool Running(const std::string& cmdline) {
-  for (const auto& entry : std::filesystem::directory_iterator("/proc")) {
-    std::ifstream in(entry.path() / "cmdline");
-    std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  std::error_code error;
+  for (std::filesystem::directory_iterator it("/proc", error), end; !error && it != end; it.increment(error)) {
+    // read(2), not a stream: reading the file of a process that just
+    // exited fails with ESRCH, which libstdc++'s filebuf throws.
+    int fd = open((it->path() / "cmdline").c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) continue;
+    std::string text;
+    char buffer[4096];
+    for (ssize_t n; (n = read(fd, buffer, sizeof buffer)) > 0;) text.append(buffer, static_cast<size_t>(n));
+    close(fd);
     std::replace(text.begin(), text.end(), '\0', ' ');
     if (text == cmdline + " ") return true;
   }
