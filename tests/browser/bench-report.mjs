@@ -3,24 +3,12 @@
 // a latency CDF per RPC with a line per runtime, the throughput and
 // density plots when the data has them, without script errors or network.
 // Usage: node bench-report.mjs BENCH_HTML SCREENSHOT_PNG
-import { chromium } from 'playwright-core';
 import { pathToFileURL } from 'node:url';
+import { args, checker, launch } from './checks.mjs';
 
-const [html, png] = process.argv.slice(2);
-if (!html || !png) {
-  console.error('usage: node bench-report.mjs BENCH_HTML SCREENSHOT_PNG');
-  process.exit(2);
-}
-let failures = 0;
-const check = (what, ok, detail = '') => {
-  console.log(`${ok ? 'ok' : 'FAIL'}: ${what}${ok ? '' : ': ' + detail}`);
-  if (!ok) failures++;
-};
-const browser = await chromium.launch({
-  executablePath: '/usr/bin/chromium',
-  args: ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking',
-         '--disable-component-update', '--disable-sync'],
-});
+const [html, png] = args(2, 'node bench-report.mjs BENCH_HTML SCREENSHOT_PNG');
+const { check, done } = checker();
+const browser = await launch();
 try {
   const page = await browser.newPage({ viewport: { width: 1300, height: 900 } });
   const requests = [], errors = [];
@@ -52,5 +40,4 @@ try {
 } finally {
   await browser.close();
 }
-console.log(failures === 0 ? 'bench.html: all checks passed' : `bench.html: ${failures} check(s) failed`);
-process.exit(failures === 0 ? 0 : 1);
+done('bench.html');

@@ -3,17 +3,10 @@
 // error and skipped kept apart. Usage: node junit-readback.mjs JUNIT RESULTS
 import { parse } from 'junit2json';
 import { readFileSync } from 'node:fs';
+import { args, checker } from './checks.mjs';
 
-const [junitPath, resultsPath] = process.argv.slice(2);
-if (!junitPath || !resultsPath) {
-  console.error('usage: node junit-readback.mjs JUNIT_XML RESULTS_JSON');
-  process.exit(2);
-}
-let failures = 0;
-const check = (what, ok, detail = '') => {
-  console.log(`${ok ? 'ok' : 'FAIL'}: ${what}${ok ? '' : ': ' + detail}`);
-  if (!ok) failures++;
-};
+const [junitPath, resultsPath] = args(2, 'node junit-readback.mjs JUNIT_XML RESULTS_JSON');
+const { check, done } = checker();
 
 const junit = await parse(readFileSync(junitPath, 'utf8'));
 const results = JSON.parse(readFileSync(resultsPath, 'utf8'));
@@ -35,5 +28,4 @@ for (const scenario of results.scenarios) {
   check(`${scenario.id} is a ${scenario.verdict} in JUnit`, kind === scenario.verdict, kind);
   check(`${scenario.id} carries its step trace`, (testcase['system-out'] ?? []).join('').includes('step 1'));
 }
-console.log(failures === 0 ? 'junit read-back: all checks passed' : `junit read-back: ${failures} check(s) failed`);
-process.exit(failures === 0 ? 0 : 1);
+done('junit read-back');

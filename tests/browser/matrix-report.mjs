@@ -5,25 +5,12 @@
 // cell and that arrow keys move between cells. Saves a screenshot, of the
 // cell FOCUS (scenario id, on the last runtime) when given.
 // Usage: node matrix-report.mjs HTML PNG [FOCUS]
-import { chromium } from 'playwright-core';
 import { pathToFileURL } from 'node:url';
+import { args, checker, launch } from './checks.mjs';
 
-const [html, png, focus] = process.argv.slice(2);
-if (!html || !png) {
-  console.error('usage: node matrix-report.mjs MATRIX_HTML SCREENSHOT_PNG');
-  process.exit(2);
-}
-let failures = 0;
-const check = (what, ok, detail = '') => {
-  console.log(`${ok ? 'ok' : 'FAIL'}: ${what}${ok ? '' : ': ' + detail}`);
-  if (!ok) failures++;
-};
-
-const browser = await chromium.launch({
-  executablePath: '/usr/bin/chromium',
-  args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-         '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-});
+const [html, png, focus] = args(2, 'node matrix-report.mjs MATRIX_HTML SCREENSHOT_PNG [FOCUS]');
+const { check, done } = checker();
+const browser = await launch();
 try {
   const page = await browser.newPage({ viewport: { width: 1300, height: 900 } });
   const requests = [];
@@ -148,5 +135,4 @@ try {
 } finally {
   await browser.close();
 }
-console.log(failures === 0 ? 'matrix.html: all checks passed' : `matrix.html: ${failures} check(s) failed`);
-process.exit(failures === 0 ? 0 : 1);
+done('matrix.html');

@@ -1,6 +1,6 @@
 #include "harness/bench/bench_html.h"
 
-#include "common/strings.h"
+#include "harness/report/matrix_html.h"
 
 namespace crisp::bench {
 namespace {
@@ -125,20 +125,6 @@ document.body.dataset.rendered = 'true';
 
 }  // namespace
 
-std::string BenchHtml(const nlohmann::json& bench) {
-  std::string json = bench.dump();
-  std::string safe;
-  safe.reserve(json.size());
-  for (char c : json) {
-    if (c == '<') {
-      safe += "\\u003c";
-    } else {
-      safe += c;
-    }
-  }
-  std::string page = kPage;
-  const size_t marker = page.find("@DATA@");
-  return page.substr(0, marker) + safe + page.substr(marker + 6);
-}
+std::string BenchHtml(const nlohmann::json& bench) { return report::PageWithData(kPage, bench); }
 
 }  // namespace crisp::bench

@@ -255,7 +255,7 @@ document.body.dataset.rendered = 'true';
 
 }  // namespace
 
-std::string MatrixHtml(const nlohmann::json& matrix_json) {
+std::string PageWithData(std::string_view page, const nlohmann::json& data) {
   // The data is serialised straight into the page, with every '<' escaped
   // on the way, so that a 20 MB matrix is not copied three times over.
   class ScriptSafe final : public nlohmann::detail::output_adapter_protocol<char> {
@@ -281,16 +281,17 @@ std::string MatrixHtml(const nlohmann::json& matrix_json) {
    private:
     std::string& out_;
   };
-  std::string_view page = kPage;
   size_t marker = page.find("@DATA@");
   std::string html;
   html.reserve(page.size() + (size_t{1} << 20));
   html.append(page.substr(0, marker));
   nlohmann::detail::serializer<nlohmann::json> serializer(std::make_shared<ScriptSafe>(html), ' ',
                                                           nlohmann::json::error_handler_t::replace);
-  serializer.dump(matrix_json, false, false, 0);
+  serializer.dump(data, false, false, 0);
   html.append(page.substr(marker + 6));
   return html;
 }
+
+std::string MatrixHtml(const nlohmann::json& matrix_json) { return PageWithData(kPage, matrix_json); }
 
 }  // namespace crisp::report

@@ -6,6 +6,7 @@
 #pragma once
 
 #include <string>
+#include <string_view>
 
 #include "nlohmann/json.hpp"
 
@@ -13,5 +14,9 @@ namespace crisp::report {
 
 // `matrix_json` is what MatrixJson returns; the page carries it as data.
 std::string MatrixHtml(const nlohmann::json& matrix_json);
+
+// `page` with its "@DATA@" replaced by `data` as JSON that cannot close the
+// script element it sits in (every '<' escaped): for self-contained pages.
+std::string PageWithData(std::string_view page, const nlohmann::json& data);
 
 }  // namespace crisp::report
