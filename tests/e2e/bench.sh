@@ -28,6 +28,8 @@ check "2 in flight: 6 pods per runtime, all passed" true \
   "$(jq '.workloads[0].concurrency["2"].results | to_entries | all(.value.rpcs.RunPodSandbox.count == 6 and .value.failed_iterations == 0)' "$json")"
 check "the runtimes' own CPU is measured" true \
   "$(jq '[.workloads[].results[].runtime_cost.cpu_seconds] | all(. > 0)' "$json")"
+check "crisp's overhead per call is measured and under 1 ms" true \
+  "$(jq '.crisp_overhead.calls == 200 and .crisp_overhead.overhead_p50_us < 1000' "$json")"
 check "bench.md has the table" yes "$(grep -q '^| RunPodSandbox |' "$reports/bench.md" && echo yes || echo no)"
 set +e
 node "$repo/tests/browser/bench-report.mjs" "$reports/bench.html" "$reports/bench.png"

@@ -6,6 +6,9 @@
 #include <memory>
 
 #include "common/build_info.h"
+#include "grpcpp/create_channel.h"
+#include "grpcpp/security/credentials.h"
+#include "runtime/v1/api.grpc.pb.h"
 #include "common/strings.h"
 #include "fmt/format.h"
 #include "harness/bench/process_meter.h"
@@ -100,6 +103,33 @@ std::string BenchDiff::ToText() const {
   return text;
 }
 
+nlohmann::json ClientOverhead(const Target& target, int calls) {
+  grpc::ChannelArguments args;
+  args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
+  auto channel = grpc::CreateCustomChannel(target.endpoint.GrpcTarget(), grpc::InsecureChannelCredentials(), args);
+  auto stub = runtime::v1::RuntimeService::NewStub(channel);
+  runtime::v1::VersionRequest request;
+  std::vector<double> raw_us, crisp_us;
+  for (int i = 0; i < calls; ++i) {
+    grpc::ClientContext context;
+    context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
+    runtime::v1::VersionResponse response;
+    absl::Time start = absl::Now();
+    grpc::Status status = stub->Version(&context, request, &response);
+    if (status.ok()) raw_us.push_back(absl::ToDoubleMicroseconds(absl::Now() - start));
+    start = absl::Now();
+    absl::StatusOr<runtime::v1::VersionResponse> answer =
+        client::CallAs<runtime::v1::VersionResponse>(*target.client, "Version", request);
+    if (answer.ok()) crisp_us.push_back(absl::ToDoubleMicroseconds(absl::Now() - start));
+  }
+  const double raw = Percentile(raw_us, 0.5), ours = Percentile(crisp_us, 0.5);
+  return {{"calls", calls},
+          {"runtime", target.endpoint.name},
+          {"raw_p50_us", std::round(raw)},
+          {"crisp_p50_us", std::round(ours)},
+          {"overhead_p50_us", std::round(ours - raw)}};
+}
+
 IterationSamples SamplesOf(const nlohmann::json& scenario) {
   IterationSamples samples;
   samples.failed = scenario.value("verdict", "") != "pass";
@@ -142,6 +172,7 @@ nlohmann::json RunBench(const std::vector<Target>& targets, const std::vector<co
   for (const Target& target : targets) {
     out["runtimes"].push_back({{"name", target.endpoint.name}, {"address", target.endpoint.Display()}, {"runtime", target.version}});
   }
+  if (!targets.empty()) out["crisp_overhead"] = ClientOverhead(targets.front(), 200);
   const size_t count = targets.size();
   bool cancelled = false;
   // One workload at one concurrency level: `level` copies in flight per
@@ -255,6 +286,14 @@ std::string BenchMarkdown(const nlohmann::json& bench) {
   for (const nlohmann::json& runtime : bench["runtimes"]) names.push_back(runtime["name"].get<std::string>());
   std::string md = crisp::StrCat("## crisp bench: ", bench["workloads"].size(), " workload(s) × ", names.size(),
                                  " runtime(s), ", bench["iterations"].get<int>(), " iterations each, interleaved\n\n");
+  if (bench.contains("crisp_overhead")) {
+    const nlohmann::json& overhead = bench["crisp_overhead"];
+    crisp::StrAppend(&md, "crisp's own cost per call: ", overhead["overhead_p50_us"].get<double>(),
+                     " µs at p50 (Version on ", overhead["runtime"].get<std::string>(), ": ",
+                     overhead["crisp_p50_us"].get<double>(), " µs through crisp's recording client, ",
+                     overhead["raw_p50_us"].get<double>(), " µs through a plain stub, ", overhead["calls"].get<int>(),
+                     " calls each, alternating)\n\n");
+  }
   for (const nlohmann::json& runtime : bench["runtimes"]) {
     crisp::StrAppend(&md, "- **", runtime["name"].get<std::string>(), "**: ",
                      runtime["runtime"].value("runtime_name", "?"), " ", runtime["runtime"].value("runtime_version", "?"), "\n");

@@ -45,6 +45,12 @@ struct BenchOptions {
 nlohmann::json RunBench(const std::vector<Target>& targets, const std::vector<const scenario::Scenario*>& workloads,
                         const BenchOptions& options);
 
+// crisp's own cost per call: `calls` Version calls to the first target
+// through crisp's recording client and as many through a plain generated
+// stub on its own channel, alternating; {"calls", "raw_p50_us",
+// "crisp_p50_us", "overhead_p50_us"}.
+nlohmann::json ClientOverhead(const Target& target, int calls);
+
 // bench.md: per workload, each RPC's p50 and p99 per runtime, with the
 // ratio to the first runtime; errors counted.
 std::string BenchMarkdown(const nlohmann::json& bench);

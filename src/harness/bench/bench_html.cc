@@ -74,7 +74,10 @@ function plot(title, xlabel, ylabel, series, step = false) {
 // The empirical CDF of a sample list: [[ms, fraction at or below], ...].
 const cdf = samples => [...samples].sort((a, b) => a - b).map((v, i, all) => [v, (i + 1) / all.length]);
 
-let head = `<p>${data.workloads.length} workload(s) × ${names.length} runtime(s), ${data.iterations} measured iteration(s) each after ${data.warmup} warm-up, the runtimes interleaved (crisp ${esc(data.crisp_version)}).</p><ul>`;
+const overhead = data.crisp_overhead ? `<p>crisp's own cost per call: <b>${data.crisp_overhead.overhead_p50_us} µs</b> at p50 ` +
+  `(Version on ${esc(data.crisp_overhead.runtime)}: ${data.crisp_overhead.crisp_p50_us} µs through crisp's recording client, ` +
+  `${data.crisp_overhead.raw_p50_us} µs through a plain stub).</p>` : '';
+let head = overhead + `<p>${data.workloads.length} workload(s) × ${names.length} runtime(s), ${data.iterations} measured iteration(s) each after ${data.warmup} warm-up, the runtimes interleaved (crisp ${esc(data.crisp_version)}).</p><ul>`;
 for (const r of data.runtimes) head += `<li><b style="color:${color(r.name)}">${esc(r.name)}</b>: ${esc(r.runtime.runtime_name)} ${esc(r.runtime.runtime_version)} <span class="muted">${esc(r.address)}</span></li>`;
 document.getElementById('head').innerHTML = head + '</ul>';
 
