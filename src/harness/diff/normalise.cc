@@ -247,6 +247,12 @@ absl::StatusOr<std::vector<Rule>> LoadRules(const std::string& path) {
   return ParseRules(*text, path);
 }
 
+absl::StatusOr<std::vector<Rule>> RulesFromJson(const nlohmann::json& rules, std::string_view source_name) {
+  if (!rules.is_array()) return absl::InvalidArgumentError(crisp::StrCat(source_name, ": normalise: is a list of rules"));
+  // JSON is YAML's flow style: the YAML reader checks it all.
+  return ParseRules(crisp::StrCat("rules: ", rules.dump()), source_name);
+}
+
 Normaliser::Normaliser(std::vector<Rule> extra) {
   for (const std::vector<Rule>* list : std::initializer_list<const std::vector<Rule>*>{&extra, &DefaultRules()}) {
     for (const Rule& rule : *list) {
@@ -460,7 +466,19 @@ std::vector<json> Normaliser::Normalise(const json& scenario) const {
   std::vector<json> out;
   if (!scenario.contains("steps") || !scenario["steps"].is_array()) return out;
   const json& steps = scenario["steps"];
-  Pass pass(rules_, scenario);
+  // The scenario's own rules first (a bad one was refused when it loaded).
+  std::vector<Compiled> scenario_rules;
+  if (scenario.contains("normalise") && scenario["normalise"].is_array() && !scenario["normalise"].empty()) {
+    absl::StatusOr<std::vector<Rule>> own = RulesFromJson(scenario["normalise"], scenario.value("id", "scenario"));
+    if (own.ok()) {
+      for (const Rule& rule : *own) {
+        scenario_rules.push_back({rule, SplitPattern(rule.path),
+                                  rule.action == Action::kReplace ? std::regex(rule.pattern) : std::regex()});
+      }
+      scenario_rules.insert(scenario_rules.end(), rules_.begin(), rules_.end());
+    }
+  }
+  Pass pass(scenario_rules.empty() ? rules_ : scenario_rules, scenario);
   auto root = [](const json& step, std::string_view part) {
     std::string method = step.value("method", "");
     return std::vector<std::string>{method.empty() ? "log" : method, std::string(part)};

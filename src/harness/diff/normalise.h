@@ -52,6 +52,8 @@ const std::vector<Rule>& DefaultRules();
 // Errors name `source_name`:line:col.
 absl::StatusOr<std::vector<Rule>> ParseRules(std::string_view yaml, std::string_view source_name);
 absl::StatusOr<std::vector<Rule>> LoadRules(const std::string& path);
+// The same rules as a JSON list (a scenario's normalise:, results.json's).
+absl::StatusOr<std::vector<Rule>> RulesFromJson(const nlohmann::json& rules, std::string_view source_name);
 
 // The last attempt of a results.json step, the observation its verdict
 // rests on; null when there is none.
@@ -71,7 +73,8 @@ class Normaliser {
   // for a call (the response only when OK), {"log": ...} for a log step and
   // {"host": ...} for a host step's result (paths "host.<action>....").
   // Error messages are left out: they are prose, and runtimes word them
-  // differently. Only the last attempt of a step counts.
+  // differently. Only the last attempt of a step counts. The scenario's own
+  // rules ("normalise", as its YAML gave them) go before all others.
   std::vector<nlohmann::json> Normalise(const nlohmann::json& scenario) const;
 
   struct Compiled {  // a rule, ready to match

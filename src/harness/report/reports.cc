@@ -188,6 +188,7 @@ nlohmann::json ResultsJson(const RunResult& run) {
                          {"cleanup", scenario.cleanup},
                          {"findings", scenario.findings},
                          {"substitutions", scenario.substitutions}});
+    if (!scenario.normalise.is_null()) scenarios.back()["normalise"] = scenario.normalise;
     if (scenario.baseline) {
       const runner::BaselineMatch& match = *scenario.baseline;
       bool stale = scenario.verdict == Verdict::kPass;
@@ -337,6 +338,7 @@ absl::StatusOr<RunResult> RunFromResultsJson(const nlohmann::json& results) {
         if (symbol.is_string()) scenario.substitutions[value] = symbol.get<std::string>();
       }
     }
+    if (in.contains("normalise")) scenario.normalise = in["normalise"];
     if (in.contains("baseline")) {
       const nlohmann::json& baseline = in["baseline"];
       runner::BaselineMatch match;

@@ -73,6 +73,7 @@ struct ScenarioResult {
   // when runs are compared.
   std::map<std::string, std::string> substitutions;
   std::optional<BaselineMatch> baseline;
+  nlohmann::json normalise;  // the scenario's own normalisation rules, if any
 };
 
 struct RunResult {

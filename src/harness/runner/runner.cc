@@ -84,6 +84,7 @@ ScenarioResult ResultFor(const Scenario& scenario) {
   result.file = scenario.where.file;
   result.tags = scenario.tags;
   result.spec_ref = scenario.spec_ref;
+  result.normalise = scenario.normalise;
   result.start = absl::Now();
   return result;
 }

@@ -9,6 +9,7 @@
 #include <sstream>
 
 #include "absl/status/status.h"
+#include "harness/diff/normalise.h"
 #include "common/strings.h"
 #include "common/yaml_document.h"
 #include "google/protobuf/descriptor.h"
@@ -655,7 +656,7 @@ std::optional<Scenario> ParseScenario(const YAML::Node& node, const Suite& suite
     checker.Error(node, "a scenario must be a map (id, title, steps, ...)");
     return std::nullopt;
   }
-  CheckKeys(node, {"id", "title", "tags", "spec_ref", "critest", "requires", "allow_unimplemented", "kubelet_fidelity",
+  CheckKeys(node, {"id", "title", "tags", "spec_ref", "critest", "requires", "allow_unimplemented", "kubelet_fidelity", "normalise",
                    "strict", "timeout", "steps"},
             "a scenario", checker);
   Scenario scenario;
@@ -703,6 +704,19 @@ std::optional<Scenario> ParseScenario(const YAML::Node& node, const Suite& suite
   if (node["strict"]) {
     scenario.strict = String(node["strict"], "strict", checker).value_or("");
     if (scenario.strict.empty()) checker.Error(node["strict"], "strict: needs the reason the scenario pins a form");
+  }
+  if (node["normalise"]) {
+    LocationMap ignored;
+    nlohmann::json rules = ToJson(node["normalise"], "", checker, ignored);
+    absl::StatusOr<std::vector<diff::Rule>> parsed = diff::RulesFromJson(rules, "normalise");
+    if (!parsed.ok()) {
+      // The place is the normalise: list's; the reader's own (in the JSON
+      // it was given) would only mislead.
+      checker.Error(node["normalise"], std::regex_replace(std::string(crisp::View(parsed.status().message())),
+                                                          std::regex("^normalise:\\d+:\\d+: "), ""));
+    } else {
+      scenario.normalise = std::move(rules);
+    }
   }
   if (node["kubelet_fidelity"]) {
     const YAML::Node& fidelity = node["kubelet_fidelity"];

@@ -270,5 +270,32 @@ TEST(LoaderTest, DeepMergeMergesObjectsAndReplacesTheRest) {
   EXPECT_EQ(base, nlohmann::json({{"a", {{"x", 1}, {"y", 3}}}, {"list", {9}}, {"new", true}}));
 }
 
+TEST(LoaderTest, AScenarioCarriesItsOwnNormalisationRulesAndABadOneIsRefused) {
+  LoadResult good = Load(R"(suite: s
+scenarios:
+  - id: s.pid
+    title: t
+    normalise:
+      - {path: ExecSync.response.stdout, action: replace, pattern: '^\d+$', with: "<pid>", why: "a PID"}
+    steps:
+      - call: Version
+)");
+  ASSERT_TRUE(good.diagnostics.empty()) << Messages(good)[0];
+  const nlohmann::json& rules = good.suites[0].scenarios[0].normalise;
+  ASSERT_TRUE(rules.is_array());
+  EXPECT_EQ(rules[0]["action"], "replace");
+  LoadResult bad = Load(R"(suite: s
+scenarios:
+  - id: s.bad
+    title: t
+    normalise:
+      - {path: x, action: shuffle}
+    steps:
+      - call: Version
+)");
+  ASSERT_EQ(bad.diagnostics.size(), 1u);
+  EXPECT_THAT(Messages(bad)[0], ::testing::HasSubstr("s.yaml:6:7: action must be one of drop, symbol"));
+}
+
 }  // namespace
 }  // namespace crisp::scenario

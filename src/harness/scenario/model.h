@@ -107,6 +107,9 @@ struct Scenario {
   // exist before the calls that use them. False: requests go as written, to
   // test a runtime's own handling of what a kubelet would never send.
   bool kubelet_fidelity = true;
+  // Normalisation rules for comparing this scenario's answers between
+  // runtimes (docs/normalisation.md), as a JSON list; null when none.
+  nlohmann::json normalise;
   // Why this scenario may pin a runtime-specific form (an ID's shape, a
   // whole map): the portability lint (portability.h) skips it when set.
   std::string strict;
