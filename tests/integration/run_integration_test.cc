@@ -346,7 +346,11 @@ scenarios:
       - call: Version
         name: only when removed
         when: "${removed.ok}"
+        save: version
         expect: {that: {runtime_name: not-this-one}}
+      - call: Version
+        name: only when that ran
+        when: "${version.ok}"
       - call: Version
         name: always
         when: "true"
@@ -354,10 +358,12 @@ scenarios:
   CliResult result = RunCrispForTest({"run", "-e", runtime.endpoint(), "--suite", suite, "--report-dir", dir_ + "/out"});
   EXPECT_EQ(result.code, cli::kExitOk) << result.out << result.err;
   nlohmann::json steps = nlohmann::json::parse(Read("out/results.json"))["scenarios"][0]["steps"];
-  ASSERT_EQ(steps.size(), 3u);
+  ASSERT_EQ(steps.size(), 4u);
   EXPECT_EQ(steps[1]["verdict"], "pass");
   EXPECT_EQ(steps[1]["message"], "skipped: when: ${removed.ok} is false");
-  EXPECT_EQ(steps[2]["observations"][0]["code_name"], "OK");
+  // A skipped step saves ok: false, so what depends on it is skipped too.
+  EXPECT_EQ(steps[2]["message"], "skipped: when: ${version.ok} is false");
+  EXPECT_EQ(steps[3]["observations"][0]["code_name"], "OK");
 
   // when: must come out true or false.
   std::string bad = Write("bad.yaml", R"(suite: bad

@@ -171,6 +171,8 @@ class Execution {
       if (*when == false || *when == "false") {
         result.message = crisp::StrCat("skipped: when: ", step.when.get<std::string>(), " is false");
         result.observations.push_back({{"skipped", true}});
+        // Later steps may ask whether it ran: "${NAME.ok}" is false.
+        if (!step.save.empty()) variables_.Set(step.save, {{"ok", false}, {"skipped", true}});
         return result;
       }
     }

@@ -322,57 +322,82 @@ TEST(StreamingServerTest, ConsoleSocketsAreShortFreshPaths) {
   EXPECT_TRUE(std::filesystem::is_directory(std::filesystem::path(first).parent_path()));
 }
 
+// A SPDY client's connection: the upgrade for `protocol` (with `frames`
+// right behind it, as clients may send them), and the frames after the 101.
+struct SpdyClient {
+  asio::io_context io;
+  tcp::socket socket{io};
+  std::string path;
+  std::string protocol;
+  spdy::HeaderCompressor compressor;
+  bool upgraded = false;  // the server answered 101
+
+  SpdyClient(const std::string& url, std::string protocol_name, int receive_buffer = 0) : protocol(std::move(protocol_name)) {
+    Url parts = Split(url);
+    path = parts.path;
+    tcp::resolver resolver(io);
+    socket.open(tcp::v4());
+    fcntl(socket.native_handle(), F_SETFD, FD_CLOEXEC);
+    if (receive_buffer > 0) socket.set_option(asio::socket_base::receive_buffer_size(receive_buffer));
+    socket.connect(*resolver.resolve("127.0.0.1", parts.port).begin());
+  }
+  void Upgrade(const std::string& frames = "") {
+    std::string upgrade = "POST " + path + " HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: Upgrade\r\n"
+                          "Upgrade: SPDY/3.1\r\nX-Stream-Protocol-Version: " + protocol + "\r\n\r\n";
+    asio::write(socket, asio::buffer(upgrade + frames));
+  }
+  std::string Syn(uint32_t id, const spdy::Headers& headers) {
+    return spdy::EncodeSynStream(id, *compressor.Compress(headers), false);
+  }
+  // Reads to the end of the connection; the frames after the 101.
+  std::vector<spdy::Frame> ReadToTheEnd() {
+    std::string bytes;
+    char buffer[16 * 1024];
+    beast::error_code ec;
+    while (true) {
+      size_t n = socket.read_some(asio::buffer(buffer), ec);
+      if (ec) break;
+      bytes.append(buffer, n);
+    }
+    std::vector<spdy::Frame> frames;
+    size_t header_end = bytes.find("\r\n\r\n");
+    upgraded = bytes.starts_with("HTTP/1.1 101");
+    if (header_end == std::string::npos || !upgraded) return frames;
+    spdy::FrameDecoder decoder;
+    EXPECT_TRUE(decoder.Feed(std::string_view(bytes).substr(header_end + 4)).ok());
+    while (std::optional<spdy::Frame> frame = decoder.Next()) frames.push_back(*std::move(frame));
+    return frames;
+  }
+};
+
 // A minimal SPDY/3.1 client, as client-go opens an exec: the upgrade, then
 // a stream per channel, stdin written and half-closed, everything read to
 // the server's close. Returns channel -> bytes (3: the status), and "101"
 // under -1 when the upgrade was accepted.
 std::map<int, std::string> FollowSpdy(const std::string& url, const std::vector<std::string>& types,
                                       const std::string& input = "") {
-  Url parts = Split(url);
-  asio::io_context io;
-  tcp::resolver resolver(io);
-  tcp::socket socket(io);
-  asio::connect(socket, resolver.resolve("127.0.0.1", parts.port));
-  std::string upgrade = "POST " + parts.path + " HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: Upgrade\r\n"
-                        "Upgrade: SPDY/3.1\r\nX-Stream-Protocol-Version: v4.channel.k8s.io\r\n\r\n";
-  spdy::HeaderCompressor compressor;
+  SpdyClient client(url, "v4.channel.k8s.io");
   std::map<uint32_t, int> channel_of;
   uint32_t id = 1;
   std::string frames;
   for (const std::string& type : types) {
     int channel = type == "stdin" ? 0 : type == "stdout" ? 1 : type == "stderr" ? 2 : type == "error" ? 3 : 4;
     channel_of[id] = channel;
-    frames += spdy::EncodeSynStream(id, *compressor.Compress({{"streamtype", type}}), false);
+    frames += client.Syn(id, {{"streamtype", type}});
     if (type == "stdin") frames += spdy::EncodeData(id, input, /*fin=*/true);
     id += 2;
   }
-  asio::write(socket, asio::buffer(upgrade + frames));  // frames right behind the request, as clients may send them
+  client.Upgrade(frames);
   std::map<int, std::string> channels;
-  std::string response;
-  beast::error_code ec;
-  char buffer[4096];
-  size_t header_end;
-  while ((header_end = response.find("\r\n\r\n")) == std::string::npos) {
-    size_t n = socket.read_some(asio::buffer(buffer), ec);
-    if (ec) return channels;
-    response.append(buffer, n);
-  }
-  if (response.starts_with("HTTP/1.1 101")) channels[-1] = "101";
-  spdy::FrameDecoder decoder;
   spdy::HeaderDecompressor decompressor;
-  EXPECT_TRUE(decoder.Feed(response.substr(header_end + 4)).ok());
-  while (true) {
-    while (std::optional<spdy::Frame> frame = decoder.Next()) {
-      if (frame->control && frame->type == spdy::ControlType::kSynReply) {
-        EXPECT_TRUE(decompressor.Decompress(frame->data).ok());
-      } else if (!frame->control) {
-        channels[channel_of[frame->stream_id]] += frame->data;
-      }
+  for (const spdy::Frame& frame : client.ReadToTheEnd()) {
+    if (frame.control && frame.type == spdy::ControlType::kSynReply) {
+      EXPECT_TRUE(decompressor.Decompress(frame.data).ok());
+    } else if (!frame.control) {
+      channels[channel_of[frame.stream_id]] += frame.data;
     }
-    size_t n = socket.read_some(asio::buffer(buffer), ec);
-    if (ec) break;
-    EXPECT_TRUE(decoder.Feed(std::string_view(buffer, n)).ok());
   }
+  if (client.upgraded) channels[-1] = "101";
   return channels;
 }
 
@@ -608,53 +633,11 @@ TEST(StreamingServerTest, AClientThatConnectsAndSaysNothingIsDropped) {
   EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(5));
 }
 
-// A SPDY client's connection after the 101 (the upgrade for `protocol`,
-// with `frames` right behind it), and the bytes that came after the 101.
-struct SpdyClient {
-  asio::io_context io;
-  tcp::socket socket{io};
-  std::string after_101;
-  spdy::HeaderCompressor compressor;
-
-  SpdyClient(const std::string& url, const std::string& protocol, const std::string& frames, int receive_buffer = 0) {
-    Url parts = Split(url);
-    tcp::resolver resolver(io);
-    socket.open(tcp::v4());
-    fcntl(socket.native_handle(), F_SETFD, FD_CLOEXEC);
-    if (receive_buffer > 0) socket.set_option(asio::socket_base::receive_buffer_size(receive_buffer));
-    socket.connect(*resolver.resolve("127.0.0.1", parts.port).begin());
-    std::string upgrade = "POST " + parts.path + " HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: Upgrade\r\n"
-                          "Upgrade: SPDY/3.1\r\nX-Stream-Protocol-Version: " + protocol + "\r\n\r\n";
-    asio::write(socket, asio::buffer(upgrade + frames));
-  }
-  std::string Syn(uint32_t id, const spdy::Headers& headers) {
-    return spdy::EncodeSynStream(id, *compressor.Compress(headers), false);
-  }
-  // Reads to the end of the connection; the frames after the 101.
-  std::vector<spdy::Frame> ReadToTheEnd() {
-    std::string bytes;
-    char buffer[16 * 1024];
-    beast::error_code ec;
-    while (true) {
-      size_t n = socket.read_some(asio::buffer(buffer), ec);
-      if (ec) break;
-      bytes.append(buffer, n);
-    }
-    std::vector<spdy::Frame> frames;
-    size_t header_end = bytes.find("\r\n\r\n");
-    EXPECT_TRUE(bytes.starts_with("HTTP/1.1 101")) << bytes.substr(0, 200);
-    if (header_end == std::string::npos) return frames;
-    spdy::FrameDecoder decoder;
-    EXPECT_TRUE(decoder.Feed(std::string_view(bytes).substr(header_end + 4)).ok());
-    while (std::optional<spdy::Frame> frame = decoder.Next()) frames.push_back(*std::move(frame));
-    return frames;
-  }
-};
-
 TEST(StreamingServerTest, AClientWhoseWindowNeverOpensIsDroppedAndItsCommandKilled) {
   std::unique_ptr<StreamingServer> server = IdleServer();
   std::string url = server->ExecUrl({.argv = {"/bin/sh", "-c", "exec yes crisp-window-zero-test"}, .stdout = true});
-  SpdyClient client(url, "v4.channel.k8s.io", "", /*receive_buffer=*/4096);
+  SpdyClient client(url, "v4.channel.k8s.io", /*receive_buffer=*/4096);
+  client.Upgrade();
   // A window of 0 for every stream, never opened by a WINDOW_UPDATE; and
   // nothing is read, so the kernel's window shuts too.
   std::string frames = spdy::EncodeSettings({{7, 0}});  // SETTINGS_INITIAL_WINDOW_SIZE
@@ -670,7 +653,8 @@ TEST(StreamingServerTest, TenThousandStreamsOnAnExecAreAnsweredAndTheCommandStil
   auto server = StreamingServer::Start("127.0.0.1");
   ASSERT_TRUE(server.ok()) << server.status();
   std::string url = (*server)->ExecUrl({.argv = {"/bin/sh", "-c", "read line; echo got:$line"}, .stdin = true, .stdout = true});
-  SpdyClient client(url, "v4.channel.k8s.io", "");
+  SpdyClient client(url, "v4.channel.k8s.io");
+  client.Upgrade();
   // One at a time: the header compressor is one zlib stream.
   std::string frames = client.Syn(1, {{"streamtype", "error"}});
   frames += client.Syn(3, {{"streamtype", "stdin"}});
@@ -680,6 +664,7 @@ TEST(StreamingServerTest, TenThousandStreamsOnAnExecAreAnsweredAndTheCommandStil
   std::thread writer([&] { asio::write(client.socket, asio::buffer(frames)); });
   std::vector<spdy::Frame> answer = client.ReadToTheEnd();
   writer.join();
+  EXPECT_TRUE(client.upgraded);
   std::string out, status;
   size_t replies = 0;
   for (const spdy::Frame& frame : answer) {
@@ -701,7 +686,8 @@ TEST(StreamingServerTest, TenThousandPortForwardStreamsAreServedOrRefusedWithinB
   }  // nothing listens there: each whole pair fails at once
   auto server = StreamingServer::Start("127.0.0.1");
   ASSERT_TRUE(server.ok()) << server.status();
-  SpdyClient client((*server)->PortForwardUrl({OwnNamespace(), {}}), "portforward.k8s.io", "");
+  SpdyClient client((*server)->PortForwardUrl({OwnNamespace(), {}}), "portforward.k8s.io");
+  client.Upgrade();
   // 5,000 pairs of which only the error stream ever comes (never whole,
   // never connected), then GOAWAY.
   std::string frames;
@@ -712,6 +698,7 @@ TEST(StreamingServerTest, TenThousandPortForwardStreamsAreServedOrRefusedWithinB
   std::thread writer([&] { asio::write(client.socket, asio::buffer(frames)); });
   std::vector<spdy::Frame> answer = client.ReadToTheEnd();
   writer.join();
+  EXPECT_TRUE(client.upgraded);
   size_t replies = 0, refused = 0;
   for (const spdy::Frame& frame : answer) {
     if (frame.control && frame.type == spdy::ControlType::kSynReply) ++replies;
