@@ -10,6 +10,10 @@ start_private_crispd() {
   crispd_dir=$(mktemp -d /tmp/crispd-bench.XXXXXX)
   local args=(--listen "unix://$crispd_dir/crispd.sock" --root "$crispd_dir/root" --state "$crispd_dir/state"
               --bridge "$bridge" --pod-cidr "$cidr")
+  # CRISPD_ARGS: more flags, e.g. "--log-level debug" for the time of each
+  # stage in $crispd_dir/crispd.log (kept when CRISPD_KEEP_LOG names a file).
+  read -r -a extra <<< "${CRISPD_ARGS:-}"
+  args+=("${extra[@]}")
   for registry in docker.io registry.k8s.io gcr.io k8s.gcr.io quay.io; do
     args+=(--registry-mirror "$registry=http://$CRISP_REGISTRY")
   done
@@ -30,5 +34,6 @@ stop_private_crispd() {
   kill "$crispd_pid" 2>/dev/null || true
   wait "$crispd_pid" 2>/dev/null || true
   ip link del "$crispd_bridge" 2>/dev/null || true
+  if [ -n "${CRISPD_KEEP_LOG:-}" ]; then cp "$crispd_dir/crispd.log" "$CRISPD_KEEP_LOG"; fi
   rm -rf "$crispd_dir" /tmp/crisp-bench-logs
 }

@@ -17,7 +17,9 @@
 #include "grpcpp/server.h"
 #include "grpcpp/server_builder.h"
 #include "reference_runtime/image/image_store.h"
+#include "reference_runtime/host/namespace_pins.h"
 #include "reference_runtime/host/real_host.h"
+#include "reference_runtime/host/stage_clock.h"
 #include "reference_runtime/image/unpack.h"
 #include "reference_runtime/reset/reset.h"
 #include "reference_runtime/server/services.h"
@@ -58,6 +60,7 @@ struct Flags {
   std::string cni_bin_dir = "/usr/lib/cni";
   std::string pod_cidr = crisp::crispd::CniConfig{}.subnet;
   std::string bridge = crisp::crispd::CniConfig{}.bridge;
+  std::string log_level = "info";
 };
 
 crisp::crispd::CniConfig CniFromFlags(const Flags& flags) {
@@ -127,6 +130,7 @@ int Import(const Flags& flags, const std::string& file, const std::string& name)
 }
 
 int RunDaemon(const Flags& flags) {
+  crisp::crispd::SetStageLogging(flags.log_level == "debug");
   const std::string& listen = flags.listen;
   const std::string& root = flags.root;
   const std::vector<std::string>& mirrors = flags.mirrors;
@@ -165,7 +169,8 @@ int RunDaemon(const Flags& flags) {
   }
   crisp::crispd::ConmonMonitor monitor("/usr/bin/conmon");
   crisp::crispd::SystemMounter mounter;
-  crisp::crispd::Host host{&oci, network->get(), &monitor, &mounter};
+  crisp::crispd::ThreadNamespacePinner pinner;
+  crisp::crispd::Host host{&oci, network->get(), &monitor, &mounter, &pinner};
 
   crisp::crispd::EventBus events;
   crisp::crispd::SandboxOptions sandbox_options;
@@ -275,6 +280,11 @@ int main(int argc, char** argv) {
                  "(the kubelet's streamingConnectionIdleTimeout)")
       ->capture_default_str()
       ->check(CLI::Range(1, 7 * 24 * 3600));
+  app.add_option("--log-level", flags.log_level,
+                 "info, or debug: also one line per RunPodSandbox, CreateContainer and StartContainer with the "
+                 "milliseconds of each stage")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"info", "debug"}));
   app.add_flag_function("--version", [](int64_t) {
     std::cout << "crispd " << crisp::kCrispVersion << " (CRI runtime.v1, cri-api " << crisp::kCriApiVersion << ")\n";
     throw CLI::Success();

@@ -51,6 +51,7 @@ after_cycles=$(host_state | grep -v '^links:')  # the bridge stays while crispd 
 check "the host after the cycles, but for the bridge" "$(echo "$before" | grep -v '^links:')" "$after_cycles"
 
 # 2. Pods left running, crispd killed.
+pods=()
 call PullImage '{"image": {"image": "busybox:latest"}}' >/dev/null
 for n in 1 2; do
   sandbox=$(jq -c --arg logs "$dir/logs/$n" --arg n "$n" '.log_directory = $logs | .metadata.name += "-reset-" + $n
@@ -58,6 +59,7 @@ for n in 1 2; do
     "$repo/fixtures/testdata/sandbox_config.json")
   mkdir -p "$dir/logs/$n/sleeper"
   pod=$(call RunPodSandbox "{\"config\": $sandbox}" | jq -r .pod_sandbox_id)
+  pods+=("$pod")
   config=$(jq -nc --argjson s "$sandbox" '{metadata: {name: "sleeper"}, image: {image: "busybox:latest"},
       command: ["sleep", "3600"], log_path: "sleeper/0.log",
       linux: {security_context: {namespace_options: $s.linux.security_context.namespace_options}}}')
@@ -73,6 +75,8 @@ crispd_pid=""
 check "crispd reset exits 0" 0 "$?"
 check "it reports what it removed" yes "$(grep -q 'deleted network namespace' "$dir/reset.out" && grep -q 'deleted bridge' "$dir/reset.out" && echo yes || echo no)"
 check "the host as before crispd started" "$before" "$(host_state)"
+# The kubelet's default pod has no infra process: its own cgroup is crispd's to remove.
+check "no pod cgroup left" "" "$(for pod in "${pods[@]}"; do ls -d /sys/fs/cgroup/*/crispd/"$pod" 2>/dev/null; done)"
 # (runc list would make its root again: look at the directory instead)
 check "no OCI runtime state left" no "$([ -e "$dir/state/oci" ] && echo yes || echo no)"
 "$CRISPD" reset "${dir_args[@]}" > "$dir/reset2.out" 2>&1

@@ -1,3 +1,5 @@
+#include "reference_runtime/host/namespace_pins.h"
+#include "reference_runtime/host/stage_clock.h"
 #include "reference_runtime/container/container_manager.h"
 
 #include <fcntl.h>
@@ -150,6 +152,7 @@ absl::StatusOr<std::string> ContainerManager::Create(const std::string& sandbox_
   std::optional<ImageRecord> image = images_.Find(config.image().image());
   if (!image) return absl::NotFoundError(crisp::StrCat("image \"", config.image().image(), "\" is not present; pull it first"));
   std::string created;
+  StageClock clock("CreateContainer " + config.metadata().name());
   // The sandbox cannot be stopped or removed until this returns.
   absl::Status status = sandboxes_.WhileReady(sandbox_id, [&](const SandboxInfo& sandbox) -> absl::Status {
     absl::StatusOr<std::string> id = CreateIn(sandbox, config, *image);
@@ -197,6 +200,7 @@ absl::StatusOr<std::string> ContainerManager::CreateIn(const SandboxInfo& sandbo
   if (absl::Status mounted = host_.mounter->Mount("overlay", dir + "/rootfs", "overlay", 0, options); !mounted.ok()) {
     return fail(mounted);
   }
+  Stage("rootfs");
   // Image volumes: make sure the directories exist (CRI-O's "mkdir" way).
   const json volumes = image.config.value("Volumes", json::object());
   for (const auto& [path, ignored] : volumes.items()) {
@@ -223,8 +227,7 @@ absl::StatusOr<std::string> ContainerManager::CreateIn(const SandboxInfo& sandbo
   inputs.sandbox_id = sandbox.id;
   inputs.rootfs = dir + "/rootfs";
   inputs.sandbox_dir = sandbox.dir;
-  inputs.infra_pid = sandbox.infra_pid;
-  inputs.netns = sandbox.netns;
+  inputs.namespaces = sandbox.namespaces;
   inputs.hostname = sandbox.hostname;
   inputs.bounding_capabilities = OwnBoundingCapabilities();
   inputs.min_oom_score_adj = OwnOomScoreAdj();
@@ -232,6 +235,7 @@ absl::StatusOr<std::string> ContainerManager::CreateIn(const SandboxInfo& sandbo
   if (!spec.ok()) return fail(spec.status());
   if (absl::Status written = WriteFileAtomically(dir + "/config.json", spec->dump(1)); !written.ok()) return fail(written);
   container.cgroups_path = (*spec)["linux"].value("cgroupsPath", "");
+  Stage("spec");
 
   // The log: the sandbox's log directory joined with the container's log path.
   if (!sandbox.config.log_directory().empty() && !config.log_path().empty()) {
@@ -256,6 +260,7 @@ absl::StatusOr<std::string> ContainerManager::CreateIn(const SandboxInfo& sandbo
     fs::remove(container.log_path, error);  // "a failed create must not leave a log file behind"
     return fail(started.status());
   }
+  Stage("monitor+create");
   container.conmon = started->monitor;
   container.conmon_pid = container.conmon ? container.conmon->pid() : 0;
   if (absl::Status saved = Save(container); !saved.ok()) return fail(saved);
@@ -279,7 +284,9 @@ absl::Status ContainerManager::Start(const std::string& id) {
   // exit be stamped) before the call returns, and started_at must not come
   // after finished_at.
   const int64_t started_at = absl::ToUnixNanos(absl::Now());
+  StageClock clock("StartContainer " + container.config.metadata().name());
   if (absl::Status started = host_.oci->Start(container.handler, container.id); !started.ok()) return started;
+  Stage("runtime.start");
   absl::MutexLock lock(&entry->mu);
   entry->record.state = v1::CONTAINER_RUNNING;
   entry->record.started_at = started_at;
@@ -619,9 +626,13 @@ absl::StatusOr<v1::PodSandboxStats> ContainerManager::PodStats(const std::string
     linux_stats->mutable_process()->mutable_process_count()->set_value(*total.process_count);
   }
   // The network: the counters of the pod's own namespace, as its infra sees them.
-  if (!sandbox->netns.empty() && sandbox->infra_pid > 0) {
-    std::vector<InterfaceUsage> interfaces =
-        ReadNetDev(crisp::StrCat(options_.proc_root, "/", sandbox->infra_pid, "/net/dev"));
+  if (!sandbox->netns.empty()) {
+    std::vector<InterfaceUsage> interfaces;
+    if (sandbox->infra_pid > 0) {
+      interfaces = ReadNetDev(crisp::StrCat(options_.proc_root, "/", sandbox->infra_pid, "/net/dev"));
+    } else if (absl::StatusOr<std::string> text = ReadProcInNetns(sandbox->netns, "net/dev"); text.ok()) {
+      interfaces = ParseNetDev(*text);
+    }
     if (!interfaces.empty()) {
       v1::NetworkUsage* network = linux_stats->mutable_network();
       network->set_timestamp(now);

@@ -309,18 +309,31 @@ absl::StatusOr<json> BuildContainerSpec(const SpecInputs& in) {
                       {"options", {"rbind", propagation, mount.readonly() ? "ro" : "rw"}}});
   }
 
-  std::string proc = crisp::StrCat("/proc/", in.infra_pid, "/ns/");
   json namespaces = json::array({{{"type", "mount"}}});
+  auto join = [&](const std::string& type) -> absl::Status {
+    auto found = in.namespaces.find(type);
+    if (found == in.namespaces.end()) {
+      return absl::FailedPreconditionError(crisp::StrCat("the pod sandbox has no ", type, " namespace to join"));
+    }
+    namespaces.push_back({{"type", type}, {"path", found->second}});
+    return absl::OkStatus();
+  };
   if (sandbox_ns.network() != v1::NODE) {
-    namespaces.push_back({{"type", "network"}, {"path", in.netns.empty() ? proc + "net" : in.netns}});
+    if (absl::Status joined = join("network"); !joined.ok()) return joined;
   }
-  if (sandbox_ns.ipc() != v1::NODE) namespaces.push_back({{"type", "ipc"}, {"path", proc + "ipc"}});
-  namespaces.push_back({{"type", "uts"}, {"path", proc + "uts"}});
+  if (sandbox_ns.ipc() != v1::NODE) {
+    if (absl::Status joined = join("ipc"); !joined.ok()) return joined;
+  }
+  if (absl::Status joined = join("uts"); !joined.ok()) return joined;
   const auto& container_ns = security.namespace_options();
-  if (container_ns.pid() == v1::CONTAINER) {
+  const bool shares_pod_pid =
+      container_ns.pid() == v1::POD || (container_ns.pid() != v1::NODE && sandbox_ns.pid() != v1::NODE);
+  if (container_ns.pid() != v1::CONTAINER && shares_pod_pid && in.namespaces.count("pid")) {
+    namespaces.push_back({{"type", "pid"}, {"path", in.namespaces.at("pid")}});
+  } else if (container_ns.pid() == v1::CONTAINER || shares_pod_pid) {
+    // Its own; also when the pod keeps none to share (its containers' PID
+    // namespaces are their own: pid CONTAINER at the pod level).
     namespaces.push_back({{"type", "pid"}});
-  } else if (container_ns.pid() == v1::POD || (container_ns.pid() != v1::NODE && sandbox_ns.pid() != v1::NODE)) {
-    namespaces.push_back({{"type", "pid"}, {"path", proc + "pid"}});
   }
 
   const v1::LinuxContainerResources& resources = config.linux().resources();

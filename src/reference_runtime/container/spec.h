@@ -5,6 +5,7 @@
 // Localhost seccomp profile from the node.
 #pragma once
 
+#include <map>
 #include <string>
 #include <vector>
 
@@ -22,8 +23,9 @@ struct SpecInputs {
   std::string sandbox_id;
   std::string rootfs;            // the mounted root (its /etc/passwd is read)
   std::string sandbox_dir;       // hostname, hosts, resolv.conf, shm
-  int infra_pid = 0;             // whose IPC, UTS and PID namespaces are joined
-  std::string netns;             // the pod's network namespace (bind mount); empty: the infra's, or the host's
+  // The pod's namespaces to join, by OCI type (SandboxInfo::namespaces):
+  // a pod without a shared PID namespace has no "pid".
+  std::map<std::string, std::string> namespaces;
   std::string hostname;
   std::vector<std::string> bounding_capabilities;  // crispd's own: nothing beyond is asked for
   int min_oom_score_adj = 0;     // crispd's own: nothing lower is asked for

@@ -110,7 +110,8 @@ class BuildContainerSpecTest : public ::testing::Test {
     inputs_.sandbox_id = "sid";
     inputs_.rootfs = rootfs_;
     inputs_.sandbox_dir = "/sandbox";
-    inputs_.infra_pid = 42;
+    inputs_.namespaces = {{"network", "/proc/42/ns/net"}, {"ipc", "/proc/42/ns/ipc"}, {"uts", "/proc/42/ns/uts"},
+                          {"pid", "/proc/42/ns/pid"}};
     inputs_.hostname = "host";
     inputs_.bounding_capabilities = {"CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_FSETID", "CAP_FOWNER", "CAP_MKNOD",
                                      "CAP_NET_RAW", "CAP_SETGID", "CAP_SETUID", "CAP_SETFCAP", "CAP_SETPCAP",
@@ -233,17 +234,24 @@ TEST_F(BuildContainerSpecTest, Namespaces) {
   struct Case {
     std::string name;
     v1::NamespaceMode pod_network, pod_ipc, pod_pid, container_pid;
-    std::string netns;
-    std::vector<std::string> expected;  // "type" or "type=path"
+    std::map<std::string, std::string> namespaces;  // SandboxInfo::namespaces
+    std::vector<std::string> expected;              // "type" or "type=path"
   };
+  const std::map<std::string, std::string> infra = {{"network", "/proc/42/ns/net"}, {"ipc", "/proc/42/ns/ipc"},
+                                                    {"uts", "/proc/42/ns/uts"}, {"pid", "/proc/42/ns/pid"}};
+  const std::map<std::string, std::string> pinned = {
+      {"network", "/var/run/netns/p"}, {"ipc", "/s/ns/ipc"}, {"uts", "/s/ns/uts"}};
   const std::vector<Case> cases = {
-      {"kubelet default", v1::POD, v1::POD, v1::CONTAINER, v1::CONTAINER, "",
+      {"kubelet default, infra process", v1::POD, v1::POD, v1::CONTAINER, v1::CONTAINER, infra,
        {"mount", "network=/proc/42/ns/net", "ipc=/proc/42/ns/ipc", "uts=/proc/42/ns/uts", "pid"}},
-      {"the pod's netns by its bind mount", v1::POD, v1::POD, v1::CONTAINER, v1::CONTAINER, "/var/run/netns/p",
-       {"mount", "network=/var/run/netns/p", "ipc=/proc/42/ns/ipc", "uts=/proc/42/ns/uts", "pid"}},
-      {"shared process namespace", v1::POD, v1::POD, v1::POD, v1::POD, "",
+      {"kubelet default, pinned namespaces", v1::POD, v1::POD, v1::CONTAINER, v1::CONTAINER, pinned,
+       {"mount", "network=/var/run/netns/p", "ipc=/s/ns/ipc", "uts=/s/ns/uts", "pid"}},
+      {"a container asking for the pod's PID namespace where the pod keeps none", v1::POD, v1::POD, v1::CONTAINER,
+       v1::POD, pinned, {"mount", "network=/var/run/netns/p", "ipc=/s/ns/ipc", "uts=/s/ns/uts", "pid"}},
+      {"shared process namespace", v1::POD, v1::POD, v1::POD, v1::POD, infra,
        {"mount", "network=/proc/42/ns/net", "ipc=/proc/42/ns/ipc", "uts=/proc/42/ns/uts", "pid=/proc/42/ns/pid"}},
-      {"host network, IPC and PID", v1::NODE, v1::NODE, v1::NODE, v1::NODE, "", {"mount", "uts=/proc/42/ns/uts"}},
+      {"host network, IPC and PID", v1::NODE, v1::NODE, v1::NODE, v1::NODE, {{"uts", "/s/ns/uts"}},
+       {"mount", "uts=/s/ns/uts"}},
   };
   for (const Case& c : cases) {
     auto* pod = sandbox_.mutable_linux()->mutable_security_context()->mutable_namespace_options();
@@ -251,7 +259,7 @@ TEST_F(BuildContainerSpecTest, Namespaces) {
     pod->set_ipc(c.pod_ipc);
     pod->set_pid(c.pod_pid);
     security()->mutable_namespace_options()->set_pid(c.container_pid);
-    inputs_.netns = c.netns;
+    inputs_.namespaces = c.namespaces;
     std::vector<std::string> got;
     const json spec = Build();  // kept: a range over a temporary's member would dangle
     for (const json& ns : spec["linux"]["namespaces"]) {
@@ -260,6 +268,12 @@ TEST_F(BuildContainerSpecTest, Namespaces) {
     }
     EXPECT_EQ(got, c.expected) << c.name;
   }
+}
+
+TEST_F(BuildContainerSpecTest, APodNamespaceThatIsMissingIsAnError) {
+  inputs_.namespaces.erase("uts");
+  absl::StatusOr<json> spec = BuildContainerSpec(inputs_);
+  EXPECT_TRUE(absl::IsFailedPrecondition(spec.status())) << spec.status();
 }
 
 TEST_F(BuildContainerSpecTest, MountsInOrderWithCriMountsReplacingDefaults) {

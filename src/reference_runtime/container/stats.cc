@@ -108,8 +108,15 @@ CgroupUsage Sum(const std::vector<CgroupUsage>& parts) {
 }
 
 std::vector<InterfaceUsage> ReadNetDev(const std::string& path) {
-  std::vector<InterfaceUsage> interfaces;
   std::ifstream in(path);
+  std::stringstream text;
+  text << in.rdbuf();
+  return ParseNetDev(text.str());
+}
+
+std::vector<InterfaceUsage> ParseNetDev(const std::string& text) {
+  std::vector<InterfaceUsage> interfaces;
+  std::istringstream in(text);
   std::string line;
   while (std::getline(in, line)) {
     size_t colon = line.find(':');

@@ -34,6 +34,7 @@ struct InterfaceUsage {
 
 // A /proc/<pid>/net/dev: every interface but lo, in file order.
 std::vector<InterfaceUsage> ReadNetDev(const std::string& path);
+std::vector<InterfaceUsage> ParseNetDev(const std::string& text);  // the text of /proc/<pid>/net/dev
 
 // `cgroup_root` is where the hierarchies are mounted (/sys/fs/cgroup);
 // `cgroups_path` is the container's (as in its OCI spec). NotFound when no

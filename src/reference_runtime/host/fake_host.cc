@@ -327,4 +327,32 @@ int FakeImages::pins(const std::string& image_id) const {
   return found == pins_.end() ? 0 : found->second;
 }
 
+// ---- FakePinner
+
+absl::StatusOr<std::map<std::string, std::string>> FakePinner::Pin(const Request& request) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  calls_.push_back("pin " + request.dir);
+  if (!failure_.ok()) return std::exchange(failure_, absl::OkStatus());
+  pinned_[request.dir] = request;
+  std::map<std::string, std::string> pins = {{"uts", request.dir + "/ns/uts"}};
+  if (request.ipc) pins["ipc"] = request.dir + "/ns/ipc";
+  return pins;
+}
+
+void FakePinner::Unpin(const std::string& dir, const std::string& cgroup) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  calls_.push_back("unpin " + dir + " " + cgroup);
+  pinned_.erase(dir);
+}
+
+std::map<std::string, NamespacePinner::Request> FakePinner::pinned() const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  return pinned_;
+}
+
+std::vector<std::string> FakePinner::calls() const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  return calls_;
+}
+
 }  // namespace crisp::crispd

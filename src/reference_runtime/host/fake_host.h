@@ -152,6 +152,22 @@ class FakeMounter : public Mounter {
   std::set<std::string> mounted_;
 };
 
+// Remembers what it pinned; the paths are those the real one would make.
+class FakePinner : public NamespacePinner {
+ public:
+  absl::StatusOr<std::map<std::string, std::string>> Pin(const Request& request) override;
+  void Unpin(const std::string& dir, const std::string& cgroup) override;
+  void FailNext(absl::Status status) { failure_ = std::move(status); }
+  std::map<std::string, Request> pinned() const;  // by dir, what is pinned now
+  std::vector<std::string> calls() const;
+
+ private:
+  mutable std::mutex mutex_;
+  absl::Status failure_;
+  std::map<std::string, Request> pinned_;
+  std::vector<std::string> calls_;
+};
+
 class FakeImages : public ImageCatalog {
  public:
   // Adds an image known by `reference` (and by its ID).
@@ -174,7 +190,10 @@ struct FakeHost {
   FakeMonitor monitor{oci};
   FakePodNetwork network;
   FakeMounter mounter;
-  Host host() { return Host{&oci, &network, &monitor, &mounter}; }
+  FakePinner pinner;
+  // Without the pinner every pod has an infra process.
+  Host host() { return Host{&oci, &network, &monitor, &mounter, &pinner}; }
+  Host host_without_pins() { return Host{&oci, &network, &monitor, &mounter, nullptr}; }
 };
 
 }  // namespace crisp::crispd

@@ -19,6 +19,7 @@
 #include "common/strings.h"
 #include "reference_runtime/state/atomic_file.h"
 #include "reference_runtime/host/process.h"
+#include "reference_runtime/host/stage_clock.h"
 
 namespace crisp::crispd {
 
@@ -194,6 +195,7 @@ absl::StatusOr<std::string> CniPodNetwork::Setup(const std::string& sandbox_id, 
   if (absl::Status added = Checked({"/usr/sbin/ip", "netns", "add", fs::path(netns).filename().string()}); !added.ok()) {
     return added;
   }
+  Stage("netns");
   return cni_.Add(sandbox_id, netns, port_mappings);
 }
 

@@ -5,6 +5,7 @@
 // machines without root, runc or a network.
 #pragma once
 
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -116,6 +117,30 @@ class Monitor {
   virtual absl::Status ReopenLog(const std::string& dir) = 0;
 };
 
+// What an infra process would hold, without one (as CRI-O's pinns does),
+// for pods that share no PID namespace: new UTS and (unless the pod shares
+// the node's) IPC namespaces held by bind mounts, with the pod's hostname
+// and namespaced sysctls set in them and in its network namespace; and the
+// pod's own cgroup, where the infra's would be, so that the pod has usage
+// figures before it has a container.
+class NamespacePinner {
+ public:
+  struct Request {
+    std::string dir;       // the pins go in <dir>/ns/<type>
+    bool ipc = true;       // a new IPC namespace too
+    std::string hostname;  // set in the new UTS namespace
+    std::string netns;     // where net.* sysctls are set (empty: the pod has the node's network)
+    std::map<std::string, std::string> sysctls;  // dotted keys, checked by PodSysctls
+    std::string cgroup;    // e.g. /crispd/<sandbox id>: made in each hierarchy stats are read from
+  };
+  virtual ~NamespacePinner() = default;
+  // The pinned namespaces by OCI type ("uts", "ipc") and path. On error
+  // nothing stays pinned.
+  virtual absl::StatusOr<std::map<std::string, std::string>> Pin(const Request& request) = 0;
+  // Releases what Pin made; what is gone already is fine.
+  virtual void Unpin(const std::string& dir, const std::string& cgroup) = 0;
+};
+
 // Mounts the managers make: a container's overlay root, a pod's /dev/shm.
 class Mounter {
  public:
@@ -134,6 +159,7 @@ struct Host {
   PodNetwork* network = nullptr;
   Monitor* monitor = nullptr;
   Mounter* mounter = nullptr;
+  NamespacePinner* pinner = nullptr;  // null: every pod has an infra process
 };
 
 }  // namespace crisp::crispd

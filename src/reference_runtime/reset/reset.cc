@@ -14,7 +14,9 @@
 #include "common/strings.h"
 #include "common/subprocess.h"
 #include "nlohmann/json.hpp"
+#include "reference_runtime/host/namespace_pins.h"
 #include "reference_runtime/host/real_host.h"
+#include "reference_runtime/sandbox/infra_spec.h"
 #include "reference_runtime/state/atomic_file.h"
 #include "reference_runtime/state/records.h"
 #include "reference_runtime/host/process.h"
@@ -100,6 +102,19 @@ void TearDownNetworks(const ResetOptions& options, ResetReport& report) {
   }
 }
 
+// Pods without an infra process: their pinned namespaces and own cgroup.
+void ReleasePins(const ResetOptions& options, ResetReport& report) {
+  ThreadNamespacePinner pinner;
+  std::error_code error;
+  for (const auto& dir : fs::directory_iterator(fs::path(options.state) / "sandboxes", error)) {
+    ::crispd::state::v1::SandboxRecord record;
+    if (!ReadRecord((dir.path() / "sandbox.json").string(), &record).ok()) continue;  // said by TearDownNetworks
+    if (record.pinned_namespaces().empty()) continue;
+    pinner.Unpin(dir.path().string(), InfraCgroup(record.config(), record.id()));
+    report.removed.push_back(crisp::StrCat("released the namespaces and cgroup of sandbox ", record.id()));
+  }
+}
+
 void Unmount(const std::vector<std::string>& dirs, ResetReport& report) {
   std::ifstream mounts("/proc/self/mountinfo");
   std::vector<std::string> points;
@@ -150,6 +165,7 @@ ResetReport Reset(const ResetOptions& options) {
   KillMonitors(dirs, report);
   DeleteOciContainers(options.state, report);
   TearDownNetworks(options, report);
+  ReleasePins(options, report);
   Unmount(dirs, report);
   RemoveRecords(options.state, report);
   if (options.remove_bridge && !options.cni.bridge.empty() &&

@@ -6,6 +6,7 @@
 #include "common/strings.h"
 #include "reference_runtime/state/atomic_file.h"
 #include "reference_runtime/host/process.h"
+#include "reference_runtime/host/stage_clock.h"
 
 namespace crisp::crispd {
 namespace {
@@ -86,6 +87,7 @@ absl::StatusOr<json> Cni::Exec(const std::string& command, const json& plugin, c
       {"CNI_COMMAND=" + command, "CNI_CONTAINERID=" + id, "CNI_NETNS=" + netns, "CNI_IFNAME=" + ifname,
        "CNI_PATH=" + config_.bin_dir, "PATH=/usr/sbin:/usr/bin:/sbin:/bin"},
       conf.dump());
+  Stage(crisp::StrCat("cni.", type, ".", command));
   if (!result.ok()) return result.status();
   if (result->exit_code != 0) {
     json error = json::parse(result->stdout_text, nullptr, false);

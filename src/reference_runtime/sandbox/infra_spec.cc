@@ -63,6 +63,11 @@ absl::StatusOr<std::map<std::string, std::string>> PodSysctls(const v1::PodSandb
   return out;
 }
 
+std::string InfraCgroup(const v1::PodSandboxConfig& config, const std::string& sandbox_id) {
+  const std::string& parent = config.linux().cgroup_parent();
+  return crisp::StrCat(parent.empty() ? "/crispd" : parent, "/", sandbox_id);
+}
+
 json InfraSpec(const v1::PodSandboxConfig& config, const std::string& netns, const std::string& shm,
                const std::string& id, int oom_score_adj, const std::map<std::string, std::string>& sysctls) {
   const auto& namespaces = config.linux().security_context().namespace_options();
@@ -74,7 +79,6 @@ json InfraSpec(const v1::PodSandboxConfig& config, const std::string& netns, con
   if (!shm.empty()) {
     mounts.push_back({{"destination", "/dev/shm"}, {"type", "bind"}, {"source", shm}, {"options", {"rbind", "rw"}}});
   }
-  std::string cgroup_parent = config.linux().cgroup_parent().empty() ? "/crispd" : config.linux().cgroup_parent();
   return {{"ociVersion", "1.0.2"},
           {"process",
            {{"terminal", false},
@@ -91,7 +95,7 @@ json InfraSpec(const v1::PodSandboxConfig& config, const std::string& netns, con
           {"mounts", mounts},
           {"linux",
            {{"namespaces", linux_namespaces},
-            {"cgroupsPath", crisp::StrCat(cgroup_parent, "/", id)},
+            {"cgroupsPath", InfraCgroup(config, id)},
             {"resources", {{"devices", {{{"allow", false}, {"access", "rwm"}}}}}},
             {"sysctl", sysctls},
             {"maskedPaths", {"/proc/kcore", "/proc/keys", "/proc/timer_list", "/sys/firmware"}},

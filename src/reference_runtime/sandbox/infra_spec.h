@@ -28,4 +28,8 @@ nlohmann::json InfraSpec(const runtime::v1::PodSandboxConfig& config, const std:
 // InvalidArgument naming the key, as for a malformed key or value.
 absl::StatusOr<std::map<std::string, std::string>> PodSysctls(const runtime::v1::PodSandboxConfig& config);
 
+// The cgroup of the pod's infra process, or of a pod without one:
+// <cgroup_parent or /crispd>/<sandbox id>.
+std::string InfraCgroup(const runtime::v1::PodSandboxConfig& config, const std::string& sandbox_id);
+
 }  // namespace crisp::crispd

@@ -23,6 +23,7 @@
 #include "reference_runtime/state/records.h"
 #include "reference_runtime/state/ids.h"
 #include "reference_runtime/host/process.h"
+#include "reference_runtime/host/stage_clock.h"
 
 namespace crisp::crispd {
 namespace {
@@ -90,6 +91,7 @@ absl::Status SandboxManager::Save(const Sandbox& sandbox) const {
   record.set_created_at(sandbox.created_at);
   record.set_ip(sandbox.ip);
   record.set_netns(sandbox.netns);
+  record.mutable_pinned_namespaces()->insert(sandbox.pinned.begin(), sandbox.pinned.end());
   for (const json& mapping : sandbox.port_mappings) {
     auto* port = record.add_port_mappings();
     port->set_host_port(mapping.value("hostPort", 0));
@@ -120,6 +122,7 @@ absl::Status SandboxManager::Load() {
     sandbox.created_at = record.created_at();
     sandbox.ip = record.ip();
     sandbox.netns = record.netns();
+    sandbox.pinned.insert(record.pinned_namespaces().begin(), record.pinned_namespaces().end());
     sandbox.port_mappings = CniPortMappings(record);
     std::string id = sandbox.id, key = NameKey(sandbox.config.metadata());
     sandboxes_.Reserve(id, key, std::move(sandbox), "sandbox").IgnoreError();  // IDs and names were unique when saved
@@ -149,6 +152,7 @@ absl::StatusOr<std::string> SandboxManager::Run(const v1::PodSandboxConfig& conf
                     ", attempt ", metadata.attempt(), ")"));
   if (!entry.ok()) return entry.status();
   absl::MutexLock lifecycle(&(*entry)->lifecycle);
+  StageClock clock(crisp::StrCat("RunPodSandbox ", sandbox.id.substr(0, 12)));
   if (absl::Status started = StartInfra(sandbox); !started.ok()) {
     StopInfra(sandbox).IgnoreError();  // best effort: the start's own error is the one to report
     std::error_code error;
@@ -159,6 +163,7 @@ absl::StatusOr<std::string> SandboxManager::Run(const v1::PodSandboxConfig& conf
   sandbox.state = v1::SANDBOX_READY;
   sandbox.creating = false;
   absl::Status saved = Save(sandbox);
+  Stage("record");
   // As containerd and CRI-O do: a sandbox's events carry its own ID.
   Publish(sandbox.id, v1::CONTAINER_CREATED_EVENT);
   Publish(sandbox.id, v1::CONTAINER_STARTED_EVENT);
@@ -170,14 +175,21 @@ absl::StatusOr<std::string> SandboxManager::Run(const v1::PodSandboxConfig& conf
 
 absl::Status SandboxManager::StartInfra(Sandbox& sandbox) {
   const std::string dir = Dir(sandbox.id);
-  std::error_code error;
-  fs::create_directories(dir + "/rootfs", error);
-  for (const char* sub : {"proc", "dev", "sys"}) fs::create_directories(fs::path(dir) / "rootfs" / sub, error);
-  fs::copy_file(options_.pause_binary, dir + "/rootfs/pause", fs::copy_options::overwrite_existing, error);
-  if (error) return absl::InternalError(crisp::StrCat("preparing the sandbox root: ", error.message()));
-  if (absl::Status saved = Save(sandbox); !saved.ok()) return saved;
-
   const auto& namespaces = sandbox.config.linux().security_context().namespace_options();
+  // No process needs to hold namespaces that can be pinned: only a shared
+  // PID namespace needs one (its init).
+  const bool pinned = host_.pinner != nullptr && namespaces.pid() != v1::POD;
+  std::error_code error;
+  fs::create_directories(dir, error);
+  if (!pinned) {
+    fs::create_directories(dir + "/rootfs", error);
+    for (const char* sub : {"proc", "dev", "sys"}) fs::create_directories(fs::path(dir) / "rootfs" / sub, error);
+    fs::copy_file(options_.pause_binary, dir + "/rootfs/pause", fs::copy_options::overwrite_existing, error);
+  }
+  if (error) return absl::InternalError(crisp::StrCat("preparing the sandbox's directory: ", error.message()));
+  if (absl::Status saved = Save(sandbox); !saved.ok()) return saved;
+  Stage("rootfs");
+
   // The network: a netns of its own with the CNI network, or the host's.
   if (namespaces.network() != v1::NODE) {
     sandbox.netns = host_.network->NetnsPath(sandbox.id);
@@ -196,6 +208,7 @@ absl::Status SandboxManager::StartInfra(Sandbox& sandbox) {
     if (!ip.ok()) return ip.status();
     sandbox.ip = *ip;
   }
+  Stage("network");
 
   // Files the pod's containers will share (bind-mounted: they must exist).
   std::string hostname = sandbox.config.hostname().empty() ? sandbox.id.substr(0, 12) : sandbox.config.hostname();
@@ -225,26 +238,50 @@ absl::Status SandboxManager::StartInfra(Sandbox& sandbox) {
     }
   }
 
+  Stage("files");
   absl::StatusOr<std::map<std::string, std::string>> sysctls = PodSysctls(sandbox.config);
   if (!sysctls.ok()) return sysctls.status();
+  if (pinned) {
+    NamespacePinner::Request pin{dir, namespaces.ipc() != v1::NODE, hostname, sandbox.netns, *sysctls,
+                                 InfraCgroup(sandbox.config, sandbox.id)};
+    absl::StatusOr<std::map<std::string, std::string>> pins = host_.pinner->Pin(pin);
+    if (!pins.ok()) return pins.status();
+    sandbox.pinned = *std::move(pins);
+    Stage("namespaces.pin");
+    return absl::OkStatus();
+  }
   json spec = InfraSpec(sandbox.config, sandbox.netns, shm, sandbox.id, InfraOomScoreAdj(), *sysctls);
   if (absl::Status written = WriteFileAtomically(dir + "/config.json", spec.dump(1)); !written.ok()) return written;
+  Stage("infra.spec");
   absl::StatusOr<std::shared_ptr<ProcessHandle>> infra = host_.oci->Create(sandbox.handler, sandbox.id, dir);
   if (!infra.ok()) return infra.status();
+  Stage("infra.create");
   sandbox.infra = *infra;
-  return host_.oci->Start(sandbox.handler, sandbox.id);
+  absl::Status started = host_.oci->Start(sandbox.handler, sandbox.id);
+  Stage("infra.start");
+  return started;
 }
 
 absl::Status SandboxManager::StopInfra(Sandbox& sandbox) {
   const std::string dir = Dir(sandbox.id);
-  // The infra process: SIGKILL, wait until the runtime sees it stopped, delete.
-  host_.oci->Kill(sandbox.handler, sandbox.id, SIGKILL, false).IgnoreError();  // not running is fine: delete follows
-  for (int i = 0; i < 100; ++i) {
-    absl::StatusOr<std::string> state = host_.oci->State(sandbox.handler, sandbox.id);
-    if (!state.ok() || *state == "stopped") break;  // deleted already, or stopped
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  absl::Status status;
+  if (sandbox.infra_released) {
+    // Stopped before: nothing of the infra is left.
+  } else if (!sandbox.pinned.empty()) {
+    host_.pinner->Unpin(dir, InfraCgroup(sandbox.config, sandbox.id));
+    sandbox.pinned.clear();
+    sandbox.infra_released = true;
+  } else {
+    // The infra process: SIGKILL, wait until the runtime sees it stopped, delete.
+    host_.oci->Kill(sandbox.handler, sandbox.id, SIGKILL, false).IgnoreError();  // not running is fine: delete follows
+    for (int i = 0; i < 100; ++i) {
+      absl::StatusOr<std::string> state = host_.oci->State(sandbox.handler, sandbox.id);
+      if (!state.ok() || *state == "stopped") break;  // deleted already, or stopped
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    status = host_.oci->Delete(sandbox.handler, sandbox.id);
+    sandbox.infra_released = status.ok();
   }
-  absl::Status status = host_.oci->Delete(sandbox.handler, sandbox.id);
   // crispd is the child subreaper of its infra processes: reap this one, so
   // no zombie outlives the sandbox.
   if (sandbox.infra) {
@@ -268,7 +305,7 @@ absl::StatusOr<SandboxInfo> SandboxManager::InfoOf(const SandboxEntry& entry) co
   if (entry.removed || sandbox.creating) return absl::NotFoundError(crisp::StrCat("no pod sandbox \"", sandbox.id, "\""));
   SandboxInfo info{sandbox.id, sandbox.config, Dir(sandbox.id),
                    sandbox.config.hostname().empty() ? sandbox.id.substr(0, 12) : sandbox.config.hostname(),
-                   sandbox.handler, 0, sandbox.state == v1::SANDBOX_READY, sandbox.netns};
+                   sandbox.handler, 0, sandbox.state == v1::SANDBOX_READY, sandbox.netns, {}};
   if (sandbox.infra) {
     // Its namespaces are joined by /proc/<pid>/ns/*: a dead infra process
     // would send runc to a missing (or, once reaped, another's) path.
@@ -279,8 +316,30 @@ absl::StatusOr<SandboxInfo> SandboxManager::InfoOf(const SandboxEntry& entry) co
                                                          how ? " (" + how->Describe() + ")" : std::string()));
     }
     info.infra_pid = sandbox.infra->pid();
-  } else {
+  } else if (sandbox.pinned.empty()) {
     std::ifstream(Dir(sandbox.id) + "/pid") >> info.infra_pid;  // recovered after a restart
+  }
+  // Where the containers join the pod's namespaces: the netns by its
+  // bind mount, the others pinned or the infra's.
+  const auto& modes = sandbox.config.linux().security_context().namespace_options();
+  const struct {
+    const char* type;
+    const char* proc_name;
+    bool own;  // the pod has one of its own, not the node's
+  } kinds[] = {{"network", "net", modes.network() != v1::NODE},
+               {"ipc", "ipc", modes.ipc() != v1::NODE},
+               {"uts", "uts", true},
+               {"pid", "pid", modes.pid() != v1::NODE}};
+  for (const auto& kind : kinds) {
+    if (!kind.own) continue;
+    auto pin = sandbox.pinned.find(kind.type);
+    if (kind.type == std::string("network") && !sandbox.netns.empty()) {
+      info.namespaces[kind.type] = sandbox.netns;
+    } else if (pin != sandbox.pinned.end()) {
+      info.namespaces[kind.type] = pin->second;
+    } else if (info.infra_pid > 0) {
+      info.namespaces[kind.type] = crisp::StrCat("/proc/", info.infra_pid, "/ns/", kind.proc_name);
+    }
   }
   return info;
 }

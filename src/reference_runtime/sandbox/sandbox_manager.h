@@ -1,6 +1,8 @@
-// Pod sandboxes: a network namespace with the CNI network, and our static
-// pause program as the infra process under runc, holding the pod's IPC,
-// UTS and PID namespaces. State machine:
+// Pod sandboxes: a network namespace with the CNI network, and the pod's
+// IPC and UTS namespaces, held either by bind mounts (Host::pinner: no
+// process at all) or, when the pod's containers share a PID namespace
+// (or no pinner is wired), by our static pause program as the infra
+// process under runc, which then holds the PID namespace too. State machine:
 //
 //   RunPodSandbox ──► READY ──StopPodSandbox──► NOTREADY ──RemovePodSandbox──► (gone)
 //                       └──────────────RemovePodSandbox (stops first)─────────────┘
@@ -11,6 +13,7 @@
 #pragma once
 
 #include <functional>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -44,9 +47,12 @@ struct SandboxInfo {
   std::string dir;       // hostname, hosts, resolv.conf, shm
   std::string hostname;
   std::string handler;   // the CRI runtime handler: its containers use the same OCI runtime
-  int infra_pid = 0;
+  int infra_pid = 0;     // 0: no infra process (pinned namespaces)
   bool ready = false;
   std::string netns;     // the pod's network namespace (a bind mount); empty: the host's
+  // The path of each namespace the pod's containers join, by OCI type
+  // ("network", "ipc", "uts", "pid"): pins, the netns, or the infra's /proc/<pid>/ns/*.
+  std::map<std::string, std::string> namespaces;
 };
 
 class SandboxManager {
@@ -86,6 +92,8 @@ class SandboxManager {
     // (not after a restart): reaped at stop, never confused with a new
     // process that takes its PID.
     std::shared_ptr<ProcessHandle> infra;
+    std::map<std::string, std::string> pinned;  // OCI type -> bind mount, when there is no infra process
+    bool infra_released = false;  // pins or infra container gone: a later stop has nothing to end
   };
 
   using SandboxEntry = Entry<Sandbox>;

@@ -88,6 +88,106 @@ TEST_F(SandboxManagerTest, RunMakesAReadySandboxWithItsNetworkAndShm) {
   EXPECT_THAT(text, HasSubstr("10.0.0.2\tweb"));
 }
 
+// The kubelet's default pod (pid CONTAINER): its namespaces are pinned, and
+// no infra process or OCI container exists at all.
+TEST_F(SandboxManagerTest, APodWithoutASharedPidNamespaceIsPinnedNotRun) {
+  v1::PodSandboxConfig config = Config("web");
+  config.mutable_linux()->mutable_security_context()->mutable_namespace_options()->set_pid(v1::CONTAINER);
+  (*config.mutable_linux()->mutable_sysctls())["net.ipv4.ip_unprivileged_port_start"] = "0";
+  absl::StatusOr<std::string> id = manager_->Run(config, "");
+  ASSERT_TRUE(id.ok()) << id.status();
+  const std::string dir = dir_ + "/state/sandboxes/" + *id;
+  EXPECT_FALSE(fake_.oci.Has(*id));
+  EXPECT_THAT(fake_.oci.calls(), IsEmpty());
+  std::map<std::string, NamespacePinner::Request> pinned = fake_.pinner.pinned();
+  ASSERT_EQ(pinned.count(dir), 1u);
+  const NamespacePinner::Request& request = pinned.at(dir);
+  EXPECT_TRUE(request.ipc);
+  EXPECT_EQ(request.hostname, "web");
+  EXPECT_EQ(request.netns, "/fake/netns/" + id->substr(0, 16));
+  EXPECT_EQ(request.sysctls.at("net.ipv4.ip_unprivileged_port_start"), "0");
+  EXPECT_EQ(request.cgroup, "/crispd/" + *id);
+  EXPECT_FALSE(fs::exists(dir + "/rootfs")) << "no infra, no root for one";
+
+  absl::StatusOr<SandboxInfo> info = manager_->Info(*id);
+  ASSERT_TRUE(info.ok()) << info.status();
+  EXPECT_TRUE(info->ready);
+  EXPECT_EQ(info->infra_pid, 0);
+  const std::map<std::string, std::string> expected = {
+      {"network", "/fake/netns/" + id->substr(0, 16)}, {"ipc", dir + "/ns/ipc"}, {"uts", dir + "/ns/uts"}};
+  EXPECT_EQ(info->namespaces, expected);
+
+  Reopen();  // the pins are in the record
+  info = manager_->Info(*id);
+  ASSERT_TRUE(info.ok()) << info.status();
+  EXPECT_EQ(info->namespaces, expected);
+
+  ASSERT_TRUE(manager_->Stop(*id).ok());
+  EXPECT_THAT(fake_.pinner.pinned(), IsEmpty());
+  EXPECT_THAT(fake_.pinner.calls(), Contains("unpin " + dir + " /crispd/" + *id));
+  EXPECT_THAT(fake_.network.attached(), IsEmpty());
+  ASSERT_TRUE(manager_->Remove(*id).ok());
+  EXPECT_THAT(fake_.oci.calls(), IsEmpty()) << "nothing of an OCI runtime was asked, not even at removal";
+  EXPECT_FALSE(fs::exists(dir));
+}
+
+TEST_F(SandboxManagerTest, ASharedPidNamespaceKeepsTheInfraProcess) {
+  v1::PodSandboxConfig config = Config("web");
+  config.mutable_linux()->mutable_security_context()->mutable_namespace_options()->set_pid(v1::POD);
+  absl::StatusOr<std::string> id = manager_->Run(config, "");
+  ASSERT_TRUE(id.ok()) << id.status();
+  EXPECT_EQ(fake_.oci.StateOf(*id), "running");
+  EXPECT_THAT(fake_.pinner.calls(), IsEmpty());
+  absl::StatusOr<SandboxInfo> info = manager_->Info(*id);
+  ASSERT_TRUE(info.ok()) << info.status();
+  const std::string proc = "/proc/" + std::to_string(info->infra_pid) + "/ns/";
+  EXPECT_EQ(info->namespaces.at("pid"), proc + "pid");
+  EXPECT_EQ(info->namespaces.at("ipc"), proc + "ipc");
+  EXPECT_EQ(info->namespaces.at("uts"), proc + "uts");
+  EXPECT_EQ(info->namespaces.at("network"), "/fake/netns/" + id->substr(0, 16));
+}
+
+TEST_F(SandboxManagerTest, ThePodsOwnIpcNamespaceIsPinnedOnlyWhenItHasOne) {
+  v1::PodSandboxConfig config = Config("web");
+  auto* modes = config.mutable_linux()->mutable_security_context()->mutable_namespace_options();
+  modes->set_pid(v1::CONTAINER);
+  modes->set_ipc(v1::NODE);
+  modes->set_network(v1::NODE);
+  absl::StatusOr<std::string> id = manager_->Run(config, "");
+  ASSERT_TRUE(id.ok()) << id.status();
+  EXPECT_FALSE(fake_.pinner.pinned().begin()->second.ipc);
+  EXPECT_EQ(fake_.pinner.pinned().begin()->second.netns, "");
+  absl::StatusOr<SandboxInfo> info = manager_->Info(*id);
+  ASSERT_TRUE(info.ok()) << info.status();
+  EXPECT_EQ(info->namespaces.size(), 1u);
+  EXPECT_EQ(info->namespaces.count("uts"), 1u);
+}
+
+TEST_F(SandboxManagerTest, AFailedPinIsRolledBack) {
+  v1::PodSandboxConfig config = Config("web");
+  config.mutable_linux()->mutable_security_context()->mutable_namespace_options()->set_pid(v1::CONTAINER);
+  fake_.pinner.FailNext(absl::InvalidArgumentError("sysctl net.x: no such file"));
+  absl::StatusOr<std::string> id = manager_->Run(config, "");
+  ASSERT_FALSE(id.ok());
+  EXPECT_THAT(std::string(id.status().message()), HasSubstr("sysctl net.x"));
+  EXPECT_THAT(fake_.network.attached(), IsEmpty());
+  EXPECT_TRUE(manager_->Run(config, "").ok()) << "the name stayed reserved after a failed run";
+}
+
+TEST_F(SandboxManagerTest, WithoutAPinnerEveryPodHasAnInfraProcess) {
+  manager_.reset();
+  absl::StatusOr<std::unique_ptr<SandboxManager>> opened =
+      SandboxManager::Open({dir_ + "/state", dir_ + "/pause"}, fake_.host_without_pins());
+  ASSERT_TRUE(opened.ok()) << opened.status();
+  manager_ = std::move(*opened);
+  v1::PodSandboxConfig config = Config("web");
+  config.mutable_linux()->mutable_security_context()->mutable_namespace_options()->set_pid(v1::CONTAINER);
+  absl::StatusOr<std::string> id = manager_->Run(config, "");
+  ASSERT_TRUE(id.ok()) << id.status();
+  EXPECT_EQ(fake_.oci.StateOf(*id), "running");
+  EXPECT_THAT(fake_.pinner.calls(), IsEmpty());
+}
+
 TEST_F(SandboxManagerTest, NamesAreReservedUntilRemoved) {
   absl::StatusOr<std::string> first = manager_->Run(Config("web"), "");
   ASSERT_TRUE(first.ok()) << first.status();

@@ -392,13 +392,15 @@ grpc::Status RuntimeServiceImpl::PortForward(grpc::ServerContext*, const v1::Por
     }
     absl::StatusOr<SandboxInfo> sandbox = sandboxes_.Info(request->pod_sandbox_id());
     if (!sandbox.ok()) return sandbox.status();
-    if (!sandbox->ready || sandbox->infra_pid <= 0) {
+    if (!sandbox->ready) {
       return absl::FailedPreconditionError(crisp::StrCat("pod sandbox ", sandbox->id, " is not ready"));
     }
-    // The pod's netns by its bind mount, opened now: the URL leads into
-    // this pod whatever becomes of the path (or of the infra PID) later.
-    absl::StatusOr<std::shared_ptr<const NetworkNamespace>> netns = NetworkNamespace::Open(
-        sandbox->netns.empty() ? crisp::StrCat("/proc/", sandbox->infra_pid, "/ns/net") : sandbox->netns);
+    // The pod's netns, opened now: the URL leads into this pod whatever
+    // becomes of the path (or of the infra PID) later. A pod on the node's
+    // network forwards in crispd's own.
+    auto network = sandbox->namespaces.find("network");
+    absl::StatusOr<std::shared_ptr<const NetworkNamespace>> netns =
+        NetworkNamespace::Open(network != sandbox->namespaces.end() ? network->second : "/proc/self/ns/net");
     if (!netns.ok()) return netns.status();
     response->set_url(streaming_.PortForwardUrl({*std::move(netns), std::move(ports)}));
     return absl::OkStatus();
