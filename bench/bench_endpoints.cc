@@ -27,13 +27,15 @@ absl::StatusOr<std::vector<client::Endpoint>> EndpointsFromEnvironment() {
   return endpoints;
 }
 
-int RunForEachEndpoint(int argc, char** argv, const std::function<void(const client::Endpoint&)>& register_for) {
+int RunForEachEndpoint(int argc, char** argv, const std::function<void(const client::Endpoint&)>& register_for,
+                       const std::function<void()>& register_once) {
   absl::StatusOr<std::vector<client::Endpoint>> endpoints = EndpointsFromEnvironment();
   if (!endpoints.ok()) {
     std::fprintf(stderr, "%s\n", std::string(endpoints.status().message()).c_str());
     return 2;
   }
   for (const client::Endpoint& endpoint : *endpoints) register_for(endpoint);
+  if (register_once) register_once();
   benchmark::Initialize(&argc, argv);
   benchmark::RunSpecifiedBenchmarks();
   benchmark::Shutdown();

@@ -16,7 +16,9 @@ absl::StatusOr<std::vector<client::Endpoint>> EndpointsFromEnvironment();
 
 // A benchmark program's main: registers benchmarks for each endpoint of
 // CRISP_BENCH_ENDPOINTS with `register_for`, then runs them; 2 on bad input.
-int RunForEachEndpoint(int argc, char** argv, const std::function<void(const client::Endpoint&)>& register_for);
+// `register_once`, when given, registers what is not per endpoint, after.
+int RunForEachEndpoint(int argc, char** argv, const std::function<void(const client::Endpoint&)>& register_for,
+                       const std::function<void()>& register_once = nullptr);
 
 // fixtures/testdata/<name>, as text.
 std::string ReadFixture(const std::string& name);

@@ -3,13 +3,22 @@
 // teardown is not timed. Endpoints come from CRISP_BENCH_ENDPOINTS as
 // "name=unix:///path,name=unix:///path". Each benchmark reports p50_ms and
 // p95_ms counters; bench/run-lifecycle-bench turns them into ratios.
+//
+// And the floor no runtime can go below on this machine: bare `runc run`
+// of a trivial container (busybox `true`, from a bundle made once), timed
+// to its exit (RuncRunFloor).
 #include <algorithm>
 #include <chrono>
 #include <cstdlib>
 #include <string>
 #include <vector>
 
+#include <filesystem>
+#include <fstream>
+
 #include "bench/bench_endpoints.h"
+#include "common/subprocess.h"
+#include "nlohmann/json.hpp"
 #include "benchmark/benchmark.h"
 #include "harness/client/cri_client.h"
 #include "harness/client/json_request.h"
@@ -87,6 +96,53 @@ void PodAndContainerStart(benchmark::State& state, const crisp::client::Endpoint
   state.counters["p95_ms"] = Percentile(samples, 0.95);
 }
 
+void RuncRunFloor(benchmark::State& state) {
+  namespace fs = std::filesystem;
+  const std::string dir = "/tmp/crisp-runc-floor-" + std::to_string(getpid());
+  std::error_code error;
+  fs::create_directories(dir + "/bundle/rootfs/bin", error);
+  fs::copy_file("/bin/busybox", dir + "/bundle/rootfs/bin/busybox", error);
+  if (error) {
+    state.SkipWithError(("a bundle with /bin/busybox (busybox-static): " + error.message()).c_str());
+    return;
+  }
+  auto run = [](std::vector<std::string> argv) {
+    crisp::RunOptions options;
+    options.spawn.argv = std::move(argv);
+    options.timeout = absl::Seconds(30);
+    return crisp::RunProgram(options);
+  };
+  // runc's own default spec, made to run `true` without a terminal.
+  absl::StatusOr<crisp::RunResult> spec = run({"/usr/bin/runc", "spec", "--bundle", dir + "/bundle"});
+  nlohmann::json config = nlohmann::json::parse(std::ifstream(dir + "/bundle/config.json"), nullptr, false);
+  if (!spec.ok() || !spec->status.success() || !config.is_object()) {
+    state.SkipWithError("runc spec failed");
+    fs::remove_all(dir, error);
+    return;
+  }
+  config["process"]["terminal"] = false;
+  config["process"]["args"] = {"/bin/busybox", "true"};
+  std::ofstream(dir + "/bundle/config.json") << config.dump();
+  std::vector<double> samples;
+  int n = 0;
+  for (auto _ : state) {
+    auto start = std::chrono::steady_clock::now();
+    absl::StatusOr<crisp::RunResult> ran = run({"/usr/bin/runc", "--root", dir + "/state", "run", "--bundle", dir + "/bundle",
+                                                "floor-" + std::to_string(++n)});
+    auto elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    if (!ran.ok() || !ran->status.success()) {
+      state.SkipWithError(("runc run: " + (ran.ok() ? ran->stderr_text : std::string(ran.status().message()))).c_str());
+      break;
+    }
+    state.SetIterationTime(elapsed);
+    samples.push_back(elapsed * 1000);
+  }
+  fs::remove_all(dir, error);
+  if (samples.empty()) return;
+  state.counters["p50_ms"] = Percentile(samples, 0.50);
+  state.counters["p95_ms"] = Percentile(samples, 0.95);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -96,5 +152,7 @@ int main(int argc, char** argv) {
         ->UseManualTime()
         ->Unit(benchmark::kMillisecond)
         ->Iterations(30);
+  }, [] {
+    benchmark::RegisterBenchmark("RuncRunFloor", RuncRunFloor)->UseManualTime()->Unit(benchmark::kMillisecond)->Iterations(30);
   });
 }

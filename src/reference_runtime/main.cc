@@ -17,6 +17,7 @@
 #include "grpcpp/server.h"
 #include "grpcpp/server_builder.h"
 #include "reference_runtime/image/image_store.h"
+#include "reference_runtime/host/bridge_network.h"
 #include "reference_runtime/host/namespace_pins.h"
 #include "reference_runtime/host/real_host.h"
 #include "reference_runtime/host/stage_clock.h"
@@ -162,7 +163,7 @@ int RunDaemon(const Flags& flags) {
   }
   // The real seams: runc/crun, the CNI network, conmon, mount(2).
   crisp::crispd::RuncRuntime oci(flags.state);
-  auto network = crisp::crispd::CniPodNetwork::Open(CniFromFlags(flags));
+  auto network = crisp::crispd::BridgePodNetwork::Open(CniFromFlags(flags));
   if (!network.ok()) {
     std::cerr << "crispd: error: " << network.status().message() << '\n';
     return 1;

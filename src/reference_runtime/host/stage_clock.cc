@@ -51,6 +51,11 @@ std::string StageClock::Summary() const {
   return line + ")";
 }
 
+StageClock* CurrentStageClock() { return t_current; }
+
+StageClockLoan::StageClockLoan(StageClock* clock) : previous_(t_current) { t_current = clock; }
+StageClockLoan::~StageClockLoan() { t_current = previous_; }
+
 void Stage(std::string_view stage) {
   if (t_current != nullptr) t_current->Mark(stage);
 }

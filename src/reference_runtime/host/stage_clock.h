@@ -42,4 +42,16 @@ class StageClock {
 // Marks a stage on this thread's innermost clock, if any.
 void Stage(std::string_view stage);
 
+// For a helper thread that the caller joins: the caller's clock, to be
+// lent to it (StageClockLoan on the helper's stack).
+StageClock* CurrentStageClock();
+class StageClockLoan {
+ public:
+  explicit StageClockLoan(StageClock* clock);
+  ~StageClockLoan();
+
+ private:
+  StageClock* previous_;
+};
+
 }  // namespace crisp::crispd

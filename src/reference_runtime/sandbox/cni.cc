@@ -32,15 +32,35 @@ absl::Status Cni::EnsureDefaultNetwork() {
   fs::create_directories(config_.conf_dir, error);
   if (error) return absl::InternalError(crisp::StrCat("cannot create ", config_.conf_dir, ": ", error.message()));
   if (!ConfigFiles(config_.conf_dir).empty()) return absl::OkStatus();
+  return WriteFileAtomically(config_.conf_dir + "/10-crispd.conflist", DefaultNetwork().dump(2) + "\n");
+}
+
+json Cni::DefaultNetwork() const {
   json ipam = {{"type", "host-local"}, {"ranges", {{{{"subnet", config_.subnet}}}}}, {"routes", {{{"dst", "0.0.0.0/0"}}}}};
   if (!config_.ipam_dir.empty()) ipam["dataDir"] = config_.ipam_dir;
-  json network = {{"cniVersion", "0.4.0"},
-                  {"name", "crispd"},
-                  {"plugins",
-                   {{{"type", "bridge"}, {"bridge", config_.bridge}, {"isGateway", true}, {"ipMasq", false},
-                     {"hairpinMode", true}, {"ipam", ipam}},
-                    {{"type", "portmap"}, {"capabilities", {{"portMappings", true}}}}}}};
-  return WriteFileAtomically(config_.conf_dir + "/10-crispd.conflist", network.dump(2) + "\n");
+  return {{"cniVersion", "0.4.0"},
+          {"name", "crispd"},
+          {"plugins",
+           {{{"type", "bridge"}, {"bridge", config_.bridge}, {"isGateway", true}, {"ipMasq", false},
+             {"hairpinMode", true}, {"ipam", ipam}},
+            {{"type", "portmap"}, {"capabilities", {{"portMappings", true}}}}}}};
+}
+
+bool Cni::UsesDefaultNetwork() const {
+  absl::StatusOr<json> network = Network();
+  return network.ok() && *network == DefaultNetwork();
+}
+
+absl::StatusOr<json> Cni::RunPlugin(const std::string& command, const std::string& type, const std::string& id,
+                                    const std::string& netns, const json& prev_result, const json& port_mappings) {
+  absl::StatusOr<json> network = Network();
+  if (!network.ok()) return network.status();
+  for (const json& plugin : (*network)["plugins"]) {
+    if (plugin.value("type", "") == type) {
+      return Exec(command, plugin, *network, id, netns, "eth0", prev_result, port_mappings);
+    }
+  }
+  return absl::NotFoundError(crisp::StrCat("the network has no ", type, " plugin"));
 }
 
 absl::StatusOr<json> Cni::Network() const {

@@ -24,6 +24,16 @@ class Cni {
   // Writes the default bridge network (bridge, host-local, portmap) into an
   // empty conf_dir; a directory with a network already is left alone.
   absl::Status EnsureDefaultNetwork();
+  // That network, as EnsureDefaultNetwork writes it.
+  nlohmann::json DefaultNetwork() const;
+  // Whether the network in use is the default one, word for word.
+  bool UsesDefaultNetwork() const;
+
+  // Runs one plugin of the network (by type) alone: ADD with `prev_result`,
+  // or DEL. For the steps crispd does not do itself.
+  absl::StatusOr<nlohmann::json> RunPlugin(const std::string& command, const std::string& type, const std::string& id,
+                                           const std::string& netns, const nlohmann::json& prev_result,
+                                           const nlohmann::json& port_mappings);
 
   // Whether a network and its plugins are there; `why` says what is missing.
   bool Ready(std::string* why) const;

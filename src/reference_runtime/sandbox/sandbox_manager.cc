@@ -208,7 +208,7 @@ absl::Status SandboxManager::StartInfra(Sandbox& sandbox) {
     if (!ip.ok()) return ip.status();
     sandbox.ip = *ip;
   }
-  Stage("network");
+  Stage("net.rest");
 
   // Files the pod's containers will share (bind-mounted: they must exist).
   std::string hostname = sandbox.config.hostname().empty() ? sandbox.id.substr(0, 12) : sandbox.config.hostname();
