@@ -19,10 +19,6 @@ else
 fi
 endpoints+=(-e reference)
 names="$names reference"
-mirrors=()
-for registry in docker.io registry.k8s.io gcr.io k8s.gcr.io quay.io; do
-  mirrors+=(--registry-mirror "$registry=http://$CRISP_REGISTRY")
-done
 start=$(date +%s.%N)
 set +e
 "$CRISP" "${mirrors[@]}" matrix "${endpoints[@]}" --suite "$repo/suites" -j 2 \

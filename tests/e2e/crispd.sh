@@ -11,10 +11,6 @@ CRISPD=${2:?usage: $0 CRISP CRISPD}
 repo=$(cd "$(dirname "$0")/../.." && pwd)
 dir=$(mktemp -d /tmp/crispd-e2e.XXXXXX)
 socket="$dir/crispd.sock"
-mirrors=()
-for registry in docker.io registry.k8s.io gcr.io k8s.gcr.io quay.io; do
-  mirrors+=(--registry-mirror "$registry=http://$CRISP_REGISTRY")
-done
 # Its own bridge and subnet, apart from containerd's.
 "$CRISPD" --listen "unix://$socket" --root "$dir/root" --state "$dir/state" "${mirrors[@]}" \
   --bridge crispd-e2e --pod-cidr 10.97.0.0/16 \

@@ -12,6 +12,13 @@ fi
 # shellcheck disable=SC1090
 source "$env_file"
 
+# crisp's --registry-mirror flags: every registry the suites' images name
+# is the local one (crisp passes them on to a private crispd it starts).
+mirrors=()
+for registry in docker.io registry.k8s.io gcr.io k8s.gcr.io quay.io; do
+  mirrors+=(--registry-mirror "$registry=http://$CRISP_REGISTRY")
+done
+
 failures=0
 # check DESCRIPTION EXPECTED ACTUAL
 check() {

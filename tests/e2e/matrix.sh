@@ -7,10 +7,6 @@ source "$(dirname "$0")/lib.sh"
 repo=$(cd "$(dirname "$0")/../.." && pwd)
 reports=$(mktemp -d)
 trap 'rm -rf "$reports"' EXIT
-mirrors=()
-for registry in docker.io registry.k8s.io gcr.io k8s.gcr.io quay.io; do
-  mirrors+=(--registry-mirror "$registry=http://$CRISP_REGISTRY")
-done
 set +e
 "$CRISP" "${mirrors[@]}" matrix -e "containerd=$CRISP_CONTAINERD_ENDPOINT" -e reference \
   --suite "$repo/suites/seed" -j 2 --report-dir "$reports"

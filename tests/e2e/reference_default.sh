@@ -5,10 +5,6 @@
 # no netns, no mount.
 source "$(dirname "$0")/lib.sh"
 repo=$(cd "$(dirname "$0")/../.." && pwd)
-mirrors=()
-for registry in docker.io registry.k8s.io gcr.io k8s.gcr.io quay.io; do
-  mirrors+=(--registry-mirror "$registry=http://$CRISP_REGISTRY")
-done
 before_dirs=$(ls -d /tmp/crisp-reference-* 2>/dev/null | sort || true)
 reports=$(mktemp -d)
 trap 'rm -rf "$reports"' EXIT

@@ -89,6 +89,7 @@ class FakeRuntime::RuntimeImpl final : public v1::RuntimeService::Service {
     *sandbox.mutable_labels() = request->config().labels();
     sandbox.set_state(v1::SANDBOX_READY);
     config_.sandboxes.push_back(sandbox);
+    ++pods_run_;
     response->set_pod_sandbox_id(sandbox.id());
     return grpc::Status::OK;
   }
@@ -154,6 +155,25 @@ class FakeRuntime::RuntimeImpl final : public v1::RuntimeService::Service {
     if (config_.container_removal_fails) return grpc::Status(grpc::StatusCode::UNKNOWN, "removal failed");
     return Missing(containers_.erase(request->container_id()) > 0);
   }
+  grpc::Status ListContainers(grpc::ServerContext*, const v1::ListContainersRequest* request,
+                              v1::ListContainersResponse* response) override {
+    if (!config_.lists_containers) {
+      return grpc::Status(grpc::StatusCode::UNIMPLEMENTED, "unknown method ListContainers for service runtime.v1.RuntimeService");
+    }
+    absl::MutexLock lock(&mutex_);
+    for (const auto& [id, sandbox] : containers_) {
+      if (!request->filter().pod_sandbox_id().empty() && sandbox != request->filter().pod_sandbox_id()) continue;
+      v1::Container* container = response->add_containers();
+      container->set_id(id);
+      container->set_pod_sandbox_id(sandbox);
+      container->set_state(v1::CONTAINER_CREATED);
+    }
+    return grpc::Status::OK;
+  }
+  int PodsRun() const {
+    absl::MutexLock lock(&mutex_);
+    return pods_run_;
+  }
   std::vector<v1::PodSandbox> Sandboxes() const {
     absl::MutexLock lock(&mutex_);
     return config_.sandboxes;
@@ -193,6 +213,7 @@ class FakeRuntime::RuntimeImpl final : public v1::RuntimeService::Service {
   FakeRuntimeConfig& config_;
   std::map<std::string, std::string> containers_;  // id -> sandbox id
   int next_id_ = 0;
+  int pods_run_ = 0;
 };
 
 class FakeRuntime::ImageImpl final : public v1::ImageService::Service {
@@ -229,6 +250,7 @@ std::vector<v1::PodSandbox> FakeRuntime::sandboxes() const {
 }
 
 std::vector<std::string> FakeRuntime::containers() const { return runtime_service_->Containers(); }
+int FakeRuntime::pods_run() const { return runtime_service_->PodsRun(); }
 
 FakeRuntime::~FakeRuntime() {
   server_->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(1));

@@ -33,6 +33,8 @@ struct FakeRuntimeConfig {
   // RemoveContainer answers Unknown and keeps the container, and removing
   // a sandbox leaves its containers.
   bool container_removal_fails = false;
+  // ListContainers answers (by pod sandbox ID filter) instead of Unimplemented.
+  bool lists_containers = false;
 };
 
 // A config that looks like a healthy containerd-ish runtime.
@@ -49,6 +51,8 @@ class FakeRuntime {
   std::vector<runtime::v1::PodSandbox> sandboxes() const;
   // The IDs of the containers not yet removed.
   std::vector<std::string> containers() const;
+  // How many RunPodSandbox calls it has answered.
+  int pods_run() const;
 
  private:
   class RuntimeImpl;

@@ -468,5 +468,118 @@ TEST_F(RunIntegrationTest, AMalformedCrispYamlIsAnErrorWithItsPlace) {
   EXPECT_THAT(result.err, HasSubstr("missing.yaml"));
 }
 
+
+constexpr char kSharedSuite[] = R"(suite: shared
+shared:
+  pod:
+    call: RunPodSandbox
+    request: {config: {metadata: {name: p, uid: u, namespace: n}}}
+scenarios:
+  - id: shared.one
+    title: A container in the shared pod
+    uses: [pod]
+    steps:
+      - call: CreateContainer
+        request:
+          pod_sandbox_id: "${pod.pod_sandbox_id}"
+          config: {metadata: {name: c}, image: {image: busybox}}
+  - id: shared.two
+    title: Another container in the shared pod
+    uses: [pod]
+    steps:
+      - call: CreateContainer
+        request:
+          pod_sandbox_id: "${pod.pod_sandbox_id}"
+          config: {metadata: {name: c}, image: {image: busybox}}
+  - id: shared.breaks-it
+    title: Stops the shared pod
+    uses: [pod]
+    steps:
+      - call: StopPodSandbox
+        request: {pod_sandbox_id: "${pod.pod_sandbox_id}"}
+  - id: shared.three
+    title: A container in a pod that is READY again
+    uses: [pod]
+    steps:
+      - call: CreateContainer
+        request:
+          pod_sandbox_id: "${pod.pod_sandbox_id}"
+          config: {metadata: {name: c}, image: {image: busybox}}
+)";
+
+TEST_F(RunIntegrationTest, ASharedPodServesScenariosInTurnAndIsMadeAgainWhenBroken) {
+  testing::FakeRuntimeConfig config = HealthyRuntime();
+  config.lists_containers = true;
+  FakeRuntime runtime(std::move(config));
+  std::string suite = Write("shared.yaml", kSharedSuite);
+  CliResult result = RunCrispForTest({"run", "-e", runtime.endpoint(), "--suite", suite, "--report-dir", dir_ + "/out"});
+  EXPECT_EQ(result.code, cli::kExitOk) << result.out << result.err;
+  EXPECT_EQ(runtime.pods_run(), 2) << "one pod for the first three, one more after the third stopped it";
+  nlohmann::json results = nlohmann::json::parse(Read("out/results.json"));
+  std::vector<std::string> messages;
+  for (const nlohmann::json& scenario : results["scenarios"]) {
+    EXPECT_EQ(scenario["verdict"], "pass") << scenario.dump();
+    const nlohmann::json& shared = scenario["steps"][0];
+    EXPECT_EQ(shared["kind"], "shared");
+    EXPECT_EQ(shared["method"], "RunPodSandbox");
+    // Made or reused, the step shows the call that made the pod.
+    EXPECT_EQ(shared["observations"][0]["code_name"], "OK");
+    messages.push_back(shared["message"]);
+  }
+  ASSERT_EQ(messages.size(), 4u);
+  EXPECT_EQ(messages[0], "");
+  EXPECT_THAT(messages[1], HasSubstr("reused: made by shared.one"));
+  EXPECT_THAT(messages[2], HasSubstr("reused: made by shared.one"));
+  EXPECT_THAT(messages[3], HasSubstr("was not reused: the pod is not READY"));
+  EXPECT_EQ(results["scenarios"][0]["work"]["RunPodSandbox"], 1);
+  EXPECT_FALSE(results["scenarios"][1]["work"].contains("RunPodSandbox"));
+  EXPECT_EQ(results["summary"]["work"]["RunPodSandbox"], 2);
+  EXPECT_EQ(results["summary"]["work"]["CreateContainer"], 3);
+  EXPECT_TRUE(runtime.sandboxes().empty()) << "the shared pods are removed when the run ends";
+  EXPECT_TRUE(runtime.containers().empty());
+  EXPECT_EQ(results["sweep"]["removed"], 0) << "removed by the pool, not found as leaks";
+}
+
+TEST_F(RunIntegrationTest, WithScenarioScopedFixturesEveryScenarioMakesItsOwn) {
+  testing::FakeRuntimeConfig config = HealthyRuntime();
+  config.lists_containers = true;
+  FakeRuntime runtime(std::move(config));
+  std::string suite = Write("shared.yaml", kSharedSuite);
+  CliResult result = RunCrispForTest({"run", "-e", runtime.endpoint(), "--suite", suite, "--fixture-scope", "scenario",
+                                      "--report-dir", dir_ + "/out"});
+  EXPECT_EQ(result.code, cli::kExitOk) << result.out << result.err;
+  EXPECT_EQ(runtime.pods_run(), 4);
+  nlohmann::json results = nlohmann::json::parse(Read("out/results.json"));
+  EXPECT_EQ(results["scenarios"][1]["steps"][0]["kind"], "call");
+  EXPECT_TRUE(runtime.sandboxes().empty());
+}
+
+TEST_F(RunIntegrationTest, DurationsOfAnEarlierRunStartTheLongestFirst) {
+  FakeRuntime runtime(HealthyRuntime());
+  std::string suite = Write("fake.yaml", kSuite);
+  Write("durations.json", R"({"scenarios": [{"id": "fake.error-expected", "duration_ms": 900},
+                                            {"id": "fake.version-fails", "duration_ms": 100},
+                                            {"id": "fake.unimplemented-fails", "duration_ms": 500}]})");
+  CliResult result = RunCrispForTest({"run", "-e", runtime.endpoint(), "--suite", suite, "--durations",
+                                      dir_ + "/durations.json", "--report-dir", dir_ + "/out"});
+  // One at a time: the console says each as it ends, in the order they ran.
+  std::vector<std::pair<size_t, std::string>> seen;
+  for (const char* id : {"fake.version-passes", "fake.error-expected", "fake.unimplemented-fails", "fake.version-fails"}) {
+    seen.emplace_back(result.out.find(std::string(id) + " "), id);
+  }
+  std::sort(seen.begin(), seen.end());
+  std::vector<std::string> order;
+  for (const auto& [position, id] : seen) order.push_back(id);
+  // Not in the file first (it may be long), then by the time it took.
+  EXPECT_THAT(order, ::testing::ElementsAre("fake.version-passes", "fake.error-expected", "fake.unimplemented-fails",
+                                            "fake.version-fails"));
+  Write("broken.json", "{not json");
+  CliResult broken = RunCrispForTest({"run", "-e", runtime.endpoint(), "--suite", suite, "--durations",
+                                      dir_ + "/broken.json"});
+  EXPECT_EQ(broken.code, cli::kExitUsage);
+  EXPECT_THAT(broken.err, HasSubstr("--durations: "));
+  EXPECT_THAT(broken.err, HasSubstr("is not a results.json"));
+}
+
 }  // namespace
 }  // namespace crisp

@@ -207,7 +207,8 @@ nlohmann::json RunBench(const std::vector<Target>& targets, const std::vector<co
         }
         runner::Runner runner(*target.client, target.endpoint,
                               {.jobs = level, .run_id = "", .call_timeout = options.call_timeout, .progress = nullptr,
-                               .cancel = options.cancel, .capabilities = &capabilities[r], .baseline = nullptr});
+                               .cancel = options.cancel, .capabilities = &capabilities[r], .baseline = nullptr,
+                                .fixture_scope = runner::FixtureScope::kScenario, .durations = {}});
         const absl::Time start = absl::Now();
         runner::RunResult result = runner.Run(copies, target.version);
         const double wall_ms = absl::ToDoubleMilliseconds(absl::Now() - start);

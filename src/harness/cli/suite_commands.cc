@@ -311,6 +311,64 @@ extern "C" void OnStopSignal(int) {
   (void)ignored;
 }
 
+// How a run shares what scenarios set up, and in which order they start.
+struct Scheduling {
+  std::string fixture_scope = "run";
+  std::string durations;  // a results.json whose durations order the run
+};
+
+void AddSchedulingFlags(CLI::App* command, Scheduling& scheduling) {
+  command->add_option("--fixture-scope", scheduling.fixture_scope,
+                      "What a suite's shared steps make (uses:, a pod or an image) serves scenarios one after "
+                      "another: run: of every suite with the same step; suite: of its suite; scenario: none, "
+                      "every scenario makes its own")
+      ->check(CLI::IsMember({"run", "suite", "scenario"}))
+      ->capture_default_str();
+  command->add_option("--durations", scheduling.durations,
+                      "A results.json of an earlier run (crisp run or matrix): the scenarios that took longest "
+                      "start first, so the end of a -j run is not one long scenario alone");
+}
+
+runner::FixtureScope ScopeOf(const Scheduling& scheduling) {
+  return scheduling.fixture_scope == "scenario" ? runner::FixtureScope::kScenario
+         : scheduling.fixture_scope == "suite"  ? runner::FixtureScope::kSuite
+                                                : runner::FixtureScope::kRun;
+}
+
+// Scenario ID -> the longest it took in a results.json (one run, or each
+// runtime's of a matrix).
+absl::StatusOr<std::map<std::string, absl::Duration>> ReadDurations(const std::string& path) {
+  std::map<std::string, absl::Duration> durations;
+  if (path.empty()) return durations;
+  std::ifstream in(path);
+  if (!in) return absl::NotFoundError(crisp::StrCat("--durations: cannot read ", path));
+  nlohmann::json results = nlohmann::json::parse(in, nullptr, false);
+  if (results.is_discarded() || !results.is_object()) {
+    return absl::InvalidArgumentError(crisp::StrCat("--durations: ", path, " is not a results.json (not a JSON object)"));
+  }
+  std::vector<const nlohmann::json*> runs;
+  if (results.contains("runs") && results["runs"].is_array()) {
+    for (const nlohmann::json& run : results["runs"]) runs.push_back(&run);
+  } else {
+    runs.push_back(&results);
+  }
+  for (const nlohmann::json* run : runs) {
+    if (!run->is_object() || !run->contains("scenarios") || !(*run)["scenarios"].is_array()) {
+      return absl::InvalidArgumentError(crisp::StrCat("--durations: ", path, " has no scenarios list"));
+    }
+    for (const nlohmann::json& scenario : (*run)["scenarios"]) {
+      if (!scenario.is_object() || !scenario.contains("id") || !scenario["id"].is_string() ||
+          !scenario.contains("duration_ms") || !scenario["duration_ms"].is_number()) {
+        continue;
+      }
+      absl::Duration took = absl::Milliseconds(scenario["duration_ms"].get<double>());
+      absl::Duration& kept = durations[scenario["id"].get<std::string>()];
+      kept = std::max(kept, took);
+    }
+  }
+  return durations;
+}
+
 struct RunFlags {
   std::string endpoint = std::string(client::kReferenceEndpoint);
   Selection selection;
@@ -318,6 +376,7 @@ struct RunFlags {
   std::string report_dir;
   std::string run_id;
   std::string baseline;
+  Scheduling scheduling;
 };
 
 // What crisp.yaml gives where the command line gave nothing.
@@ -341,6 +400,8 @@ int RunSuites(const GlobalOptions& global, const RunFlags& flags, std::ostream& 
   g_cancel = false;
   auto previous_int = std::signal(SIGINT, OnStopSignal);
   auto previous_term = std::signal(SIGTERM, OnStopSignal);
+  absl::StatusOr<std::map<std::string, absl::Duration>> durations = ReadDurations(flags.scheduling.durations);
+  if (!durations.ok()) return ExitWithError(err, durations.status());
   ConsoleProgress console(out, selected->scenarios.size(), &out == &std::cout && isatty(STDOUT_FILENO));
   Lane progress(console, "");
   runner::RunOptions options{.jobs = flags.jobs,
@@ -348,7 +409,9 @@ int RunSuites(const GlobalOptions& global, const RunFlags& flags, std::ostream& 
                              .call_timeout = connection->timeout,
                              .progress = &progress,
                              .cancel = &g_cancel,
-                             .baseline = baseline ? &*baseline : nullptr};
+                             .baseline = baseline ? &*baseline : nullptr,
+                             .fixture_scope = ScopeOf(flags.scheduling),
+                             .durations = *std::move(durations)};
   out << "crisp: running " << selected->scenarios.size() << " scenario(s) on " << connection->endpoint.name
       << " (" << connection->version.runtime_name() << " " << connection->version.runtime_version() << ")"
       << (flags.jobs > 1 ? crisp::StrCat(", ", flags.jobs, " at a time") : "") << std::endl;
@@ -378,6 +441,7 @@ struct MatrixFlags {
   std::string baseline;
   std::vector<std::string> rules;
   bool serial = false;
+  Scheduling scheduling;
 };
 
 // Runs the same scenarios on each runtime, each run with its own ID, all
@@ -419,6 +483,8 @@ int RunMatrix(const GlobalOptions& global, const MatrixFlags& flags, std::ostrea
   out << "crisp: " << (flags.serial || connections.size() == 1 ? "one runtime at a time" : "all runtimes at once")
       << (flags.jobs > 1 ? crisp::StrCat(", ", flags.jobs, " scenarios at a time on each") : "") << std::endl;
 
+  absl::StatusOr<std::map<std::string, absl::Duration>> durations = ReadDurations(flags.scheduling.durations);
+  if (!durations.ok()) return ExitWithError(err, durations.status());
   g_cancel = false;
   auto previous_int = std::signal(SIGINT, OnStopSignal);
   auto previous_term = std::signal(SIGTERM, OnStopSignal);
@@ -432,7 +498,8 @@ int RunMatrix(const GlobalOptions& global, const MatrixFlags& flags, std::ostrea
     runner::Runner runner(*connections[i].client, connections[i].endpoint,
                           {.jobs = flags.jobs, .run_id = "", .call_timeout = connections[i].timeout,
                            .progress = lanes[i].get(), .cancel = &g_cancel,
-                           .baseline = baseline ? &*baseline : nullptr});
+                           .baseline = baseline ? &*baseline : nullptr,
+                           .fixture_scope = ScopeOf(flags.scheduling), .durations = *durations});
     runs[i] = runner.Run(selected->scenarios, client::ProtoToJson(connections[i].version));
   };
   if (flags.serial) {
@@ -801,6 +868,7 @@ void AddSuiteCommands(CLI::App& app, const GlobalOptions& global, Actions& actio
   run->add_option("--run-id", run_flags->run_id, "Label this run's pods with this ID (default: time + random)");
   run->add_option("--baseline", run_flags->baseline,
                   "YAML of known failures: those scenarios show as known and do not fail the run");
+  AddSchedulingFlags(run, run_flags->scheduling);
   run->footer("Verdicts: pass, fail, error, skip (crisp cannot run it here), n.a. (the runtime lacks what it "
               "requires), known (a baseline lists the failure).\nExit codes: 0 nothing failed or errored, 1 a "
               "scenario failed or errored, 2 usage or input error, 130 interrupted (after cleaning up).");
@@ -833,6 +901,7 @@ void AddSuiteCommands(CLI::App& app, const GlobalOptions& global, Actions& actio
                      "docs/normalisation.md)");
   matrix->add_flag("--serial", matrix_flags->serial,
                    "Run one runtime after the other (default: all at once; use this when comparing latency)");
+  AddSchedulingFlags(matrix, matrix_flags->scheduling);
   matrix->footer("Exit codes: 0 nothing failed or errored anywhere, 1 a scenario failed or errored somewhere, 2 usage "
                  "or endpoint error, 130 interrupted.");
   actions[matrix] = [&global, matrix_flags, &out, &err] { return RunMatrix(global, *matrix_flags, out, err); };

@@ -51,6 +51,7 @@ Coverage BuildCoverage(const std::vector<const scenario::Scenario*>& scenarios, 
       }
       by_spec[key].push_back(scenario->id);
     }
+    for (const scenario::Step& step : scenario->uses) by_rpc[step.method].insert(scenario->id);  // shared or not, called for it
     for (const scenario::Step& step : scenario->steps) {
       if (step.kind == scenario::Step::Kind::kCall) by_rpc[step.method].insert(scenario->id);
     }

@@ -161,7 +161,9 @@ std::string JunitXml(const RunResult& run) {
 nlohmann::json ResultsJson(const RunResult& run) {
   nlohmann::json scenarios = nlohmann::json::array();
   int fixed = 0;
+  std::map<std::string, int> work;  // the run's, summed
   for (const ScenarioResult& scenario : run.scenarios) {
+    for (const auto& [method, count] : scenario.work) work[method] += count;
     nlohmann::json steps = nlohmann::json::array();
     for (const runner::StepResult& step : scenario.steps) {
       steps.push_back({{"index", step.index},
@@ -187,7 +189,8 @@ nlohmann::json ResultsJson(const RunResult& run) {
                          {"steps", std::move(steps)},
                          {"cleanup", scenario.cleanup},
                          {"findings", scenario.findings},
-                         {"substitutions", scenario.substitutions}});
+                         {"substitutions", scenario.substitutions},
+                         {"work", scenario.work}});
     if (!scenario.normalise.is_null()) scenarios.back()["normalise"] = scenario.normalise;
     if (scenario.baseline) {
       const runner::BaselineMatch& match = *scenario.baseline;
@@ -216,7 +219,8 @@ nlohmann::json ResultsJson(const RunResult& run) {
             {"skip", run.Count(Verdict::kSkip)},
             {"na", run.Count(Verdict::kNotApplicable)},
             {"known", run.Count(Verdict::kKnown)},
-            {"fixed", fixed}}},
+            {"fixed", fixed},
+            {"work", work}}},
           {"capabilities", run.capabilities},
           {"sweep", {{"removed", run.swept}, {"failures", run.sweep_failures}}},
           {"scenarios", std::move(scenarios)}};
@@ -333,6 +337,12 @@ absl::StatusOr<RunResult> RunFromResultsJson(const nlohmann::json& results) {
     scenario.duration = absl::Milliseconds(read.Integer(in, "duration_ms", where));
     scenario.cleanup = read.Strings(in, "cleanup", where);
     if (in.contains("findings")) scenario.findings = read.Strings(in, "findings", where);
+    if (const nlohmann::json* work = in.contains("work") ? read.Field(in, "work", where, nlohmann::json::value_t::object)
+                                                         : nullptr) {
+      for (const auto& [method, count] : work->items()) {
+        if (count.is_number_integer()) scenario.work[method] = count.get<int>();
+      }
+    }
     if (const nlohmann::json* substitutions = read.Field(in, "substitutions", where, nlohmann::json::value_t::object)) {
       for (const auto& [value, symbol] : substitutions->items()) {
         if (symbol.is_string()) scenario.substitutions[value] = symbol.get<std::string>();

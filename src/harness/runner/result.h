@@ -74,6 +74,10 @@ struct ScenarioResult {
   std::map<std::string, std::string> substitutions;
   std::optional<BaselineMatch> baseline;
   nlohmann::json normalise;  // the scenario's own normalisation rules, if any
+  // The runtime work the scenario caused, by RPC (RunPodSandbox,
+  // CreateContainer, ExecSync, Exec, Attach, PullImage): calls made, shared
+  // steps it was handed not counted.
+  std::map<std::string, int> work;
 };
 
 struct RunResult {

@@ -18,6 +18,7 @@
 #include "harness/client/proto_json.h"
 #include "harness/runner/host_actions.h"
 #include "harness/runner/kubelet.h"
+#include "harness/runner/shared_pool.h"
 #include "harness/runner/sweep.h"
 #include "harness/scenario/cri_log.h"
 #include "harness/scenario/expect.h"
@@ -91,10 +92,13 @@ ScenarioResult ResultFor(const Scenario& scenario) {
 
 class Execution {
  public:
+  // `pool`: where shared steps' results are kept between scenarios (null:
+  // each scenario makes its own).
   Execution(const Scenario& scenario, client::CriClient& client, const RunOptions& options,
-            const Capabilities& capabilities)
-      : scenario_(scenario), client_(client), options_(options), capabilities_(capabilities),
+            const Capabilities& capabilities, SharedPool* pool)
+      : scenario_(scenario), client_(client), options_(options), capabilities_(capabilities), pool_(pool),
         suffix_(RandomHex(6)), host_(suffix_) {
+    own_suffixes_.push_back(suffix_);
     variables_.Set("run", {{"id", options.run_id}, {"suffix", suffix_}});
     variables_.Set("scenario", {{"id", scenario.id}});
     deadline_ = absl::Now() + scenario.timeout;
@@ -114,8 +118,13 @@ class Execution {
       return result;
     }
 
+    // The shared steps it uses first, then its own.
+    std::vector<std::pair<const Step*, bool>> all;
+    for (const Step& step : scenario_.uses) all.emplace_back(&step, true);
+    for (const Step& step : scenario_.steps) all.emplace_back(&step, false);
     int index = 0;
-    for (const Step& step : scenario_.steps) {
+    for (const auto& [step_pointer, shared] : all) {
+      const Step& step = *step_pointer;
       ++index;
       if (Cancelled()) {
         result.verdict = Verdict::kError;
@@ -129,7 +138,7 @@ class Execution {
         break;
       }
       if (options_.progress != nullptr) options_.progress->StepStarted(scenario_, step, index);
-      StepResult step_result = RunStep(step, index);
+      StepResult step_result = shared && pool_ != nullptr ? UseShared(step, index, result) : RunStep(step, index);
       const bool passed = step_result.verdict == Verdict::kPass;
       if (!passed) {
         result.verdict = step_result.verdict;
@@ -140,6 +149,11 @@ class Execution {
     }
     if (!host_.area().empty()) result.substitutions[host_.area()] = "${host.area}";
     CleanUp(result);
+    // What this scenario was handed or made for sharing goes back, after its
+    // containers are gone; the next user checks it first.
+    for (SharedInstance& instance : leases_) pool_->Give(std::move(instance));
+    leases_.clear();
+    result.work = work_;
     int port_number = 0;
     for (int port : host_ports_) result.substitutions[std::to_string(port)] = crisp::StrCat("${host-port#", ++port_number, "}");
     result.duration = absl::Now() - result.start;
@@ -148,6 +162,69 @@ class Execution {
 
  private:
   bool Cancelled() const { return options_.cancel != nullptr && options_.cancel->load(); }
+
+  // A shared step with suite-scoped fixtures: an idle instance from the
+  // pool when there is a healthy one, else the call made now, its result
+  // then kept for the pool instead of undone. Either way the step shows the
+  // call that made it, so that runtimes compare the same.
+  StepResult UseShared(const Step& step, int index, ScenarioResult& scenario_result) {
+    const std::string key = options_.fixture_scope == FixtureScope::kSuite
+                                ? crisp::StrCat(scenario_.suite, "/", step.save)
+                                : crisp::StrCat(step.method, " ", step.request.dump());
+    std::string dropped;
+    std::optional<SharedInstance> instance = pool_->Take(key, &dropped);
+    StepResult result;
+    if (instance) {
+      result.index = index;
+      result.name = step.name;
+      result.kind = "shared";
+      result.method = step.method;
+      result.attempts = 0;
+      result.message = crisp::StrCat("reused: made by ", instance->made_by, ", serving its scenario #",
+                                     instance->uses + 1);
+      variables_.Set(step.save, instance->saved);
+      if (step.method == "RunPodSandbox") sandbox_configs_[instance->id] = instance->sandbox_config;
+      // The pod's names carry its maker's suffix: compared as this run's own.
+      scenario_result.substitutions[instance->suffix] = "${run.suffix}";
+      own_suffixes_.push_back(instance->suffix);
+      result.observations.push_back(instance->observation);
+      leases_.push_back(*std::move(instance));
+      return result;
+    }
+    result = RunStep(step, index);
+    result.kind = "shared";
+    result.message = dropped.empty() ? result.message
+                                     : crisp::StrCat(result.message, result.message.empty() ? "" : "; ", dropped);
+    if (result.verdict != Verdict::kPass || result.observations.empty()) return result;
+    absl::StatusOr<nlohmann::json> saved = variables_.Resolve("${" + step.save + "}");
+    if (!saved.ok()) return result;
+    SharedInstance made;
+    made.key = key;
+    made.method = step.method;
+    made.saved = *saved;
+    made.observation = result.observations.back();
+    made.suffix = suffix_;
+    made.made_by = scenario_.id;
+    made.uses = 1;
+    if (step.method == "RunPodSandbox") {
+      made.id = saved->value("pod_sandbox_id", "");
+      made.sandbox_config = sandbox_configs_[made.id];
+      made.log_directory = made.sandbox_config.value("log_directory", "");
+      // The pool undoes it now, not this scenario's cleanup: the pod and its
+      // log directory (which PrepareHost listed apart, for a failed run).
+      for (Created& created : created_) {
+        if (created.kind == Created::Kind::kSandbox &&
+            (created.id == made.id || (created.id.empty() && created.log_directory == made.log_directory))) {
+          created.id.clear();
+          created.log_directory.clear();
+        }
+      }
+    } else {
+      made.id = saved->value("request", nlohmann::json::object()).value("image", nlohmann::json::object()).value("image", "");
+    }
+    leases_.push_back(std::move(made));
+    return result;
+  }
 
   StepResult RunStep(const Step& step, int index) {
     StepResult result;
@@ -260,7 +337,11 @@ class Execution {
     } else if (step.method == "CreateContainer") {
       directory = kubelet::ContainerLogDirectory(request.value("sandbox_config", nlohmann::json()),
                                                  request.value("config", nlohmann::json()));
-      if (directory.find(suffix_) == std::string::npos) return absl::OkStatus();
+      // In this run's pod directories only: the scenario's own or a shared pod's.
+      if (std::none_of(own_suffixes_.begin(), own_suffixes_.end(),
+                       [&](const std::string& own) { return directory.find(own) != std::string::npos; })) {
+        return absl::OkStatus();
+      }
     }
     if (directory.empty()) return absl::OkStatus();
     return kubelet::MakeDirectory(directory);
@@ -360,6 +441,9 @@ class Execution {
       auto* exec = static_cast<v1::ExecSyncRequest*>(request.get());
       timeout = std::max(timeout, absl::Seconds(exec->timeout()) + absl::Seconds(30));
     }
+    static const std::set<std::string> kWork = {"RunPodSandbox", "CreateContainer", "ExecSync", "Exec", "Attach",
+                                                "PullImage"};
+    if (kWork.count(step.method)) work_[step.method] += step.concurrent;
     // Usually one call; `concurrent: N` issues N at once, and each must end
     // as expected.
     std::vector<client::CallRecord> records(static_cast<size_t>(step.concurrent));
@@ -645,6 +729,7 @@ class Execution {
         break;
       }
       case Created::Kind::kContainer: {
+        if (scenario_.kubelet_fidelity) RemoveContainerLog(created.id);
         v1::RemoveContainerRequest remove;
         remove.set_container_id(created.id);
         UndoAnswer removed = Undo("RemoveContainer", remove);
@@ -719,6 +804,32 @@ class Execution {
     return "";
   }
 
+  // As the kubelet does before RemoveContainer: the files of the log path
+  // ContainerStatus names (the log and its rotations) are deleted, so a
+  // later container with the same name and attempt in the same pod starts a
+  // log of its own. Only in this run's directories; errors are the next
+  // cleanup's to find.
+  void RemoveContainerLog(const std::string& id) {
+    v1::ContainerStatusRequest status;
+    status.set_container_id(id);
+    client::CallRecord seen = client_.Call(**client::FindCriMethod("ContainerStatus"), status,
+                                           {.timeout = options_.call_timeout});
+    if (!seen.ok()) return;
+    const std::string log_path = static_cast<const v1::ContainerStatusResponse&>(*seen.response).status().log_path();
+    if (log_path.empty() || std::none_of(own_suffixes_.begin(), own_suffixes_.end(), [&](const std::string& own) {
+          return log_path.find(own) != std::string::npos;
+        })) {
+      return;
+    }
+    const std::filesystem::path path(log_path);
+    std::error_code error;
+    for (const auto& entry : std::filesystem::directory_iterator(path.parent_path(), error)) {
+      if (entry.path().filename().string().starts_with(path.filename().string())) {
+        std::filesystem::remove(entry.path(), error);
+      }
+    }
+  }
+
   // Log directories are per run (they carry the suffix); the runtime made
   // them on this host.
   void RemoveLogDirectory(const std::string& directory, ScenarioResult& result) {
@@ -732,7 +843,11 @@ class Execution {
   client::CriClient& client_;
   const RunOptions& options_;
   const Capabilities& capabilities_;
+  SharedPool* const pool_;
   const std::string suffix_;
+  std::vector<std::string> own_suffixes_;  // this scenario's, and those of shared pods it was handed
+  std::vector<SharedInstance> leases_;     // shared results it holds, given back at its end
+  std::map<std::string, int> work_;        // calls that made runtime work, by RPC
   HostSide host_;
   std::vector<int> host_ports_;
   absl::Time deadline_;
@@ -746,6 +861,22 @@ class Execution {
   };
   std::map<std::string, OpenedStream> streams_;  // by the opening step's save
 };
+
+// The order scenarios start in: by how long each took last time, the
+// longest first, so that the last to finish is a short one; those with no
+// figure (new, or no --durations) before them, in the order given.
+std::vector<size_t> StartOrder(const std::vector<const Scenario*>& scenarios,
+                               const std::map<std::string, absl::Duration>& durations) {
+  std::vector<size_t> order(scenarios.size());
+  for (size_t i = 0; i < order.size(); ++i) order[i] = i;
+  if (durations.empty()) return order;
+  auto took = [&](size_t i) {
+    auto found = durations.find(scenarios[i]->id);
+    return found == durations.end() ? absl::InfiniteDuration() : found->second;
+  };
+  std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) { return took(a) > took(b); });
+  return order;
+}
 
 }  // namespace
 
@@ -777,9 +908,9 @@ Runner::Runner(client::CriClient& client, client::Endpoint endpoint, RunOptions 
   options_.jobs = std::max(1, options_.jobs);
 }
 
-ScenarioResult Runner::RunScenario(const Scenario& scenario, const nlohmann::json& version) {
+ScenarioResult Runner::RunScenario(const Scenario& scenario, const nlohmann::json& version, SharedPool* pool) {
   if (options_.progress != nullptr) options_.progress->ScenarioStarted(scenario);
-  ScenarioResult result = Execution(scenario, client_, options_, *options_.capabilities).Run();
+  ScenarioResult result = Execution(scenario, client_, options_, *options_.capabilities, pool).Run();
   if (options_.baseline != nullptr) ApplyBaseline(*options_.baseline, endpoint_.name, version, result);
   if (options_.progress != nullptr) options_.progress->ScenarioFinished(result);
   return result;
@@ -799,15 +930,19 @@ RunResult Runner::Run(const std::vector<const Scenario*>& scenarios, const nlohm
   run.capabilities = options_.capabilities->ToJson();
   run.scenarios.resize(scenarios.size());
   std::vector<char> started(scenarios.size(), 0);  // not vector<bool>: written by several threads
+  std::vector<size_t> order = StartOrder(scenarios, options_.durations);
+  std::optional<SharedPool> pool;
+  if (options_.fixture_scope != FixtureScope::kScenario) pool.emplace(client_, options_.call_timeout);
 
   std::atomic<size_t> next{0};
   auto worker = [&] {
     while (true) {
-      size_t index = next.fetch_add(1);
-      if (index >= scenarios.size()) return;
+      size_t position = next.fetch_add(1);
+      if (position >= order.size()) return;
       if (options_.cancel != nullptr && options_.cancel->load()) return;
+      const size_t index = order[position];
       started[index] = 1;
-      run.scenarios[index] = RunScenario(*scenarios[index], version);
+      run.scenarios[index] = RunScenario(*scenarios[index], version, pool ? &*pool : nullptr);
     }
   };
   std::vector<std::thread> workers;
@@ -824,12 +959,16 @@ RunResult Runner::Run(const std::vector<const Scenario*>& scenarios, const nlohm
     result.reason = "not run: the run was interrupted";
   }
 
-  // Anything still labelled with this run is a leak of cleanup; remove it.
+  // What the scenarios shared is removed by the pool; anything else still
+  // labelled with this run is a leak of cleanup: remove it.
+  std::vector<std::string> shared_failures;
+  if (pool) shared_failures = pool->TearDown();
   std::ostringstream ignored;
   CleanResult sweep = CleanSandboxes(client_, {{kRunIdLabel, options_.run_id}},
                                      std::max(options_.call_timeout, absl::Minutes(2)), ignored);
   run.swept = sweep.removed;
   run.sweep_failures = sweep.failures;
+  run.sweep_failures.insert(run.sweep_failures.begin(), shared_failures.begin(), shared_failures.end());
   run.end = absl::Now();
   if (options_.capabilities == &probed) options_.capabilities = nullptr;
   return run;

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <atomic>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -15,6 +16,8 @@
 #include "harness/scenario/model.h"
 
 namespace crisp::runner {
+
+class SharedPool;
 
 // The label every pod sandbox of a run carries, with the run's ID.
 inline constexpr char kRunIdLabel[] = "crisp.run-id";
@@ -30,6 +33,8 @@ class Progress {
   virtual void ScenarioFinished(const ScenarioResult& result) = 0;
 };
 
+enum class FixtureScope { kScenario, kSuite, kRun };
+
 struct RunOptions {
   int jobs = 1;
   std::string run_id;
@@ -43,6 +48,14 @@ struct RunOptions {
   const Capabilities* capabilities = nullptr;
   // Known failures, applied as each scenario ends (so progress shows them).
   const Baseline* baseline = nullptr;
+  // What a suite's shared steps make (`uses:`) serves the scenarios that
+  // use it, one at a time: those of its suite (kSuite), or of any suite
+  // whose shared step is the same call with the same request (kRun). With
+  // kScenario every scenario makes its own, as if the steps were its own.
+  FixtureScope fixture_scope = FixtureScope::kRun;
+  // Scenario ID -> how long it took last time (--durations): the longest
+  // start first, those not in it before them all.
+  std::map<std::string, absl::Duration> durations;
 };
 
 class Runner {
@@ -55,7 +68,7 @@ class Runner {
                 const nlohmann::json& version);
 
  private:
-  ScenarioResult RunScenario(const scenario::Scenario& scenario, const nlohmann::json& version);
+  ScenarioResult RunScenario(const scenario::Scenario& scenario, const nlohmann::json& version, SharedPool* pool);
 
   client::CriClient& client_;
   client::Endpoint endpoint_;

@@ -657,7 +657,7 @@ std::optional<Scenario> ParseScenario(const YAML::Node& node, const Suite& suite
     return std::nullopt;
   }
   CheckKeys(node, {"id", "title", "tags", "spec_ref", "critest", "requires", "allow_unimplemented", "kubelet_fidelity", "normalise",
-                   "strict", "timeout", "steps"},
+                   "strict", "timeout", "uses", "steps"},
             "a scenario", checker);
   Scenario scenario;
   scenario.suite = suite.name;
@@ -732,6 +732,27 @@ std::optional<Scenario> ParseScenario(const YAML::Node& node, const Suite& suite
     return scenario;
   }
   ScenarioContext context;
+  if (node["uses"]) {
+    for (const std::string& name : StringList(node["uses"], "uses", checker)) {
+      auto shared = std::find_if(suite.shared.begin(), suite.shared.end(),
+                                 [&](const Step& step) { return step.save == name; });
+      if (shared == suite.shared.end()) {
+        std::string known;
+        for (const Step& step : suite.shared) crisp::StrAppend(&known, known.empty() ? "" : ", ", step.save);
+        checker.Error(node["uses"], crisp::StrCat("uses: \"", name, "\" is not one of the suite's shared steps (",
+                                                  known.empty() ? "it has none" : known, ")"));
+      } else if (context.saved.count(name)) {
+        checker.Error(node["uses"], crisp::StrCat("uses: \"", name, "\" twice"));
+      } else {
+        scenario.uses.push_back(*shared);
+        context.saved.insert(name);
+        context.saved_method[name] = shared->method;
+      }
+    }
+    if (!scenario.uses.empty() && !scenario.kubelet_fidelity) {
+      checker.Error(node["uses"], "a kubelet_fidelity: false scenario makes its own pod: shared steps are made as a kubelet would");
+    }
+  }
   for (const auto& step_node : node["steps"]) {
     if (auto step = ParseStep(step_node, suite.fixture_dir, context, checker)) {
       scenario.steps.push_back(*std::move(step));
@@ -752,12 +773,51 @@ std::string FindFixtureDir(const std::string& file) {
   }
 }
 
+// `shared:`, a map of name to one call step: a pod (RunPodSandbox) or an
+// image (PullImage) that scenarios may share (uses: [name]). The step saves
+// under its name; it expects OK and neither waits nor is conditional.
+void ParseShared(const YAML::Node& node, Suite& suite, Checker& checker) {
+  if (!node.IsMap()) {
+    checker.Error(node, "shared: must map names to steps (pod: {call: RunPodSandbox, request: ...})");
+    return;
+  }
+  for (const auto& entry : node) {
+    const std::string name = entry.first.as<std::string>();
+    const YAML::Node& step_node = entry.second;
+    static const std::regex name_format(R"(^[a-z][a-z0-9_]*$)");
+    if (!std::regex_match(name, name_format)) {
+      checker.Error(entry.first, crisp::StrCat("shared: \"", name, "\" must be a lowercase name ([a-z][a-z0-9_]*)"));
+      continue;
+    }
+    if (!step_node.IsMap()) {
+      checker.Error(step_node, crisp::StrCat("shared: ", name, " must be a step (call:, request:)"));
+      continue;
+    }
+    for (const char* key : {"save", "expect", "wait", "when", "concurrent", "cleanup"}) {
+      if (step_node[key]) {
+        checker.Error(step_node[key], crisp::StrCat("shared: ", name, ": a shared step has no ", key,
+                                                    ": (it saves under its name, expects OK, is undone at the end)"));
+      }
+    }
+    ScenarioContext context;
+    std::optional<Step> step = ParseStep(step_node, suite.fixture_dir, context, checker);
+    if (!step) continue;
+    if (step->kind != Step::Kind::kCall || (step->method != "RunPodSandbox" && step->method != "PullImage")) {
+      checker.Error(step_node, crisp::StrCat("shared: ", name, ": only a RunPodSandbox or PullImage call can be shared"));
+      continue;
+    }
+    step->save = name;
+    if (step->name == step->method) step->name = crisp::StrCat("shared ", name, " (", step->method, ")");
+    suite.shared.push_back(*std::move(step));
+  }
+}
+
 void ParseSuite(const YAML::Node& root, Suite& suite, Checker& checker) {
   if (!root.IsMap()) {
     checker.Error(root, "a suite file must be a map with scenarios:");
     return;
   }
-  CheckKeys(root, {"suite", "description", "fixtures", "scenarios"}, "a suite file", checker);
+  CheckKeys(root, {"suite", "description", "fixtures", "shared", "scenarios"}, "a suite file", checker);
   if (root["suite"]) suite.name = String(root["suite"], "suite", checker).value_or(suite.name);
   if (root["description"]) suite.description = String(root["description"], "description", checker).value_or("");
   if (root["fixtures"]) {
@@ -769,6 +829,7 @@ void ParseSuite(const YAML::Node& root, Suite& suite, Checker& checker) {
       }
     }
   }
+  if (root["shared"]) ParseShared(root["shared"], suite, checker);
   if (!root["scenarios"] || !root["scenarios"].IsSequence()) {
     checker.Error(root, "a suite file needs scenarios: (a list)");
     return;

@@ -297,5 +297,75 @@ scenarios:
   EXPECT_THAT(Messages(bad)[0], ::testing::HasSubstr("s.yaml:6:7: action must be one of drop, symbol"));
 }
 
+TEST(LoaderTest, SharedStepsAreUsedByNameAndSaveUnderIt) {
+  LoadResult result = Load(R"(suite: s
+shared:
+  pod:
+    call: RunPodSandbox
+    request: {config: {$fixture: pod_config.json, port_mappings: []}}
+  busybox:
+    call: PullImage
+    request: {image: {image: "busybox:latest"}}
+scenarios:
+  - id: s.uses-both
+    title: Both shared steps, then its own
+    uses: [pod, busybox]
+    steps:
+      - call: PodSandboxStatus
+        request: {pod_sandbox_id: "${pod.pod_sandbox_id}"}
+)");
+  ASSERT_TRUE(result.ok()) << ::testing::PrintToString(Messages(result));
+  const Suite& suite = result.suites[0];
+  ASSERT_THAT(suite.shared, SizeIs(2));
+  const Scenario& scenario = suite.scenarios[0];
+  ASSERT_THAT(scenario.uses, SizeIs(2));
+  EXPECT_EQ(scenario.uses[0].save, "pod");
+  EXPECT_EQ(scenario.uses[0].method, "RunPodSandbox");
+  EXPECT_EQ(scenario.uses[0].name, "shared pod (RunPodSandbox)");
+  EXPECT_EQ(scenario.uses[0].request["config"]["port_mappings"], nlohmann::json::array());
+  EXPECT_EQ(scenario.uses[1].save, "busybox");
+}
+
+TEST(LoaderTest, SharedStepsAndTheirUsesAreChecked) {
+  LoadResult result = Load(R"(suite: s
+shared:
+  pod:
+    call: RunPodSandbox
+    request: {config: {$fixture: pod_config.json}}
+    expect: {code: NotFound}
+  status:
+    call: Status
+  Bad-Name:
+    call: PullImage
+    request: {image: {image: x}}
+scenarios:
+  - id: s.unknown
+    title: Uses what the suite does not share
+    uses: [pod, nothing, pod]
+    steps:
+      - call: Version
+  - id: s.no-fidelity
+    title: Without kubelet fidelity
+    kubelet_fidelity: false
+    uses: [pod]
+    steps:
+      - call: Version
+  - id: s.unshared-reference
+    title: Refers to a shared step it does not use
+    steps:
+      - call: PodSandboxStatus
+        request: {pod_sandbox_id: "${pod.pod_sandbox_id}"}
+)");
+  std::string all;
+  for (const std::string& message : Messages(result)) all += message + "\n";
+  EXPECT_THAT(all, HasSubstr("a shared step has no expect:"));
+  EXPECT_THAT(all, HasSubstr("shared: status: only a RunPodSandbox or PullImage call can be shared"));
+  EXPECT_THAT(all, HasSubstr("shared: \"Bad-Name\" must be a lowercase name"));
+  EXPECT_THAT(all, HasSubstr("uses: \"nothing\" is not one of the suite's shared steps (pod)"));
+  EXPECT_THAT(all, HasSubstr("uses: \"pod\" twice"));
+  EXPECT_THAT(all, HasSubstr("a kubelet_fidelity: false scenario makes its own pod"));
+  EXPECT_THAT(all, HasSubstr("${pod...} refers to nothing"));
+}
+
 }  // namespace
 }  // namespace crisp::scenario

@@ -113,6 +113,10 @@ struct Scenario {
   // Why this scenario may pin a runtime-specific form (an ID's shape, a
   // whole map): the portability lint (portability.h) skips it when set.
   std::string strict;
+  // The suite's shared steps this scenario begins with (`uses:`), each
+  // saving under its name: with suite-scoped fixtures the runner may hand
+  // it what an earlier scenario's made (a pod, a pulled image) instead.
+  std::vector<Step> uses;
   std::vector<Step> steps;
   absl::Duration timeout = absl::Minutes(5);
   std::string suite;  // the suite's name
@@ -124,6 +128,8 @@ struct Suite {
   std::string description;
   std::string file;
   std::string fixture_dir;  // where $fixture files are looked up
+  // Steps its scenarios may share (`shared:`), by name: RunPodSandbox or PullImage.
+  std::vector<Step> shared;
   std::vector<Scenario> scenarios;
 };
 

@@ -1,0 +1,111 @@
+#include "harness/runner/shared_pool.h"
+
+#include <filesystem>
+
+#include "common/strings.h"
+#include "harness/client/methods.h"
+#include "runtime/v1/api.pb.h"
+
+namespace crisp::runner {
+namespace {
+
+namespace v1 = runtime::v1;
+
+}  // namespace
+
+std::optional<SharedInstance> SharedPool::Take(const std::string& key, std::string* why) {
+  while (true) {
+    std::optional<SharedInstance> instance;
+    {
+      absl::MutexLock lock(&mu_);
+      auto found = idle_.find(key);
+      if (found == idle_.end()) return std::nullopt;
+      instance = std::move(found->second);
+      idle_.erase(found);
+    }
+    std::string unhealthy = Unhealthy(*instance);
+    if (unhealthy.empty()) {
+      ++instance->uses;
+      return instance;
+    }
+    *why = crisp::StrCat("the shared ", instance->method == "PullImage" ? "image" : "pod", " made by ",
+                         instance->made_by, " was not reused: ", unhealthy);
+    std::string failed = Destroy(*instance);
+    if (!failed.empty()) crisp::StrAppend(why, " (and removing it failed: ", failed, ")");
+  }
+}
+
+void SharedPool::Give(SharedInstance instance) {
+  absl::MutexLock lock(&mu_);
+  std::string key = instance.key;
+  idle_.emplace(std::move(key), std::move(instance));
+}
+
+std::vector<std::string> SharedPool::TearDown() {
+  std::multimap<std::string, SharedInstance> all;
+  {
+    absl::MutexLock lock(&mu_);
+    all.swap(idle_);
+  }
+  std::vector<std::string> failures;
+  for (const auto& [key, instance] : all) {
+    std::string failed = Destroy(instance);
+    if (!failed.empty()) failures.push_back(crisp::StrCat("shared ", key, " (", instance.id, "): ", failed));
+  }
+  return failures;
+}
+
+std::string SharedPool::Unhealthy(const SharedInstance& instance) {
+  const client::CallOptions options{.timeout = call_timeout_};
+  if (instance.method == "PullImage") {
+    v1::ImageStatusRequest status;
+    status.mutable_image()->set_image(instance.id);
+    client::CallRecord seen = client_.Call(**client::FindCriMethod("ImageStatus"), status, options);
+    if (!seen.ok()) return crisp::StrCat("ImageStatus answered ", client::GrpcCodeName(seen.code), ": ", seen.message);
+    if (!static_cast<const v1::ImageStatusResponse&>(*seen.response).has_image()) return "the image is gone";
+    return "";
+  }
+  v1::PodSandboxStatusRequest status;
+  status.set_pod_sandbox_id(instance.id);
+  client::CallRecord seen = client_.Call(**client::FindCriMethod("PodSandboxStatus"), status, options);
+  if (!seen.ok()) return crisp::StrCat("PodSandboxStatus answered ", client::GrpcCodeName(seen.code), ": ", seen.message);
+  if (static_cast<const v1::PodSandboxStatusResponse&>(*seen.response).status().state() != v1::SANDBOX_READY) {
+    return "the pod is not READY";
+  }
+  v1::ListContainersRequest list;
+  list.mutable_filter()->set_pod_sandbox_id(instance.id);
+  client::CallRecord listed = client_.Call(**client::FindCriMethod("ListContainers"), list, options);
+  if (!listed.ok()) return crisp::StrCat("ListContainers answered ", client::GrpcCodeName(listed.code), ": ", listed.message);
+  int left = static_cast<const v1::ListContainersResponse&>(*listed.response).containers_size();
+  if (left > 0) return crisp::StrCat(left, " container(s) are still in the pod");
+  return "";
+}
+
+std::string SharedPool::Destroy(const SharedInstance& instance) {
+  if (instance.method == "PullImage") return "";
+  const client::CallOptions options{.timeout = std::max(call_timeout_, absl::Minutes(2))};
+  std::string failed;
+  for (const char* method : {"StopPodSandbox", "RemovePodSandbox"}) {
+    v1::StopPodSandboxRequest stop;
+    v1::RemovePodSandboxRequest remove;
+    stop.set_pod_sandbox_id(instance.id);
+    remove.set_pod_sandbox_id(instance.id);
+    const google::protobuf::Message& request = std::string(method) == "StopPodSandbox"
+                                                   ? static_cast<const google::protobuf::Message&>(stop)
+                                                   : static_cast<const google::protobuf::Message&>(remove);
+    client::CallRecord record = client_.Call(**client::FindCriMethod(method), request, options);
+    if (!record.ok() && record.code != absl::StatusCode::kNotFound) {
+      crisp::StrAppend(&failed, failed.empty() ? "" : "; ", method, ": ", client::GrpcCodeName(record.code), ": ",
+                       record.message);
+    }
+  }
+  // The log directory is this run's (it carries the maker's suffix).
+  if (!instance.log_directory.empty() && !instance.suffix.empty() &&
+      instance.log_directory.find(instance.suffix) != std::string::npos) {
+    std::error_code error;
+    std::filesystem::remove_all(instance.log_directory, error);
+  }
+  return failed;
+}
+
+}  // namespace crisp::runner
