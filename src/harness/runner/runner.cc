@@ -678,6 +678,13 @@ class Execution {
     return Check(step.expect, log, {{"path", path}, {"log", log}});
   }
 
+  // One cleanup call; NotFound means already gone. `failure` is "" on success.
+  struct UndoAnswer {
+    std::string method;
+    std::string code_name;
+    std::string failure;
+  };
+
   void CleanUp(ScenarioResult& result) {
     for (auto& [name, opened] : streams_) {
       if (opened.stream) opened.stream->Close();  // a stream no step awaited
@@ -698,11 +705,46 @@ class Execution {
   // in one call, where removing each container first costs a stop apiece.
   // The containers' own removal follows and finds them gone (NotFound), so a
   // runtime that left one behind is still caught.
+  //
+  // Containers left then (those in a shared pod) are removed at once, each
+  // on a thread of its own, as a kubelet kills a pod's containers: a
+  // runtime that gives a container ignoring SIGTERM a grace period before
+  // killing it gives them all one, not one each.
   void CleanUpRuntime(ScenarioResult& result) {
-    for (bool sandboxes : {true, false}) {
-      for (auto it = created_.rbegin(); it != created_.rend(); ++it) {
-        if ((it->kind == Created::Kind::kSandbox) == sandboxes) UndoOne(*it, result);
-      }
+    for (auto it = created_.rbegin(); it != created_.rend(); ++it) {
+      if (it->kind == Created::Kind::kSandbox) UndoOne(*it, result);
+    }
+    std::vector<const Created*> containers;
+    for (auto it = created_.rbegin(); it != created_.rend(); ++it) {
+      if (it->kind == Created::Kind::kContainer && !it->id.empty()) containers.push_back(&*it);
+    }
+    std::vector<UndoAnswer> removed(containers.size());
+    std::vector<std::thread> threads;
+    for (size_t i = 0; i < containers.size(); ++i) {
+      threads.emplace_back([&, i] { removed[i] = RemoveContainerAsTheKubeletDoes(containers[i]->id); });
+    }
+    for (std::thread& thread : threads) thread.join();
+    for (size_t i = 0; i < containers.size(); ++i) SettleContainer(containers[i]->id, removed[i], result);
+    for (auto it = created_.rbegin(); it != created_.rend(); ++it) {
+      if (it->kind == Created::Kind::kImage) UndoOne(*it, result);
+    }
+  }
+
+  UndoAnswer RemoveContainerAsTheKubeletDoes(const std::string& id) {
+    if (scenario_.kubelet_fidelity) RemoveContainerLog(id);
+    v1::RemoveContainerRequest remove;
+    remove.set_container_id(id);
+    return Undo("RemoveContainer", remove);
+  }
+
+  void SettleContainer(const std::string& id, const UndoAnswer& removed, ScenarioResult& result) {
+    v1::ContainerStatusRequest status;
+    status.set_container_id(id);
+    std::string failure = Settle({&removed}, "ContainerStatus", status, "container", result);
+    result.cleanup.push_back(crisp::StrCat("container ", id.substr(0, 13), failure.empty() ? ": removed" : ": FAILED: " + failure));
+    if (!failure.empty() && result.verdict == Verdict::kPass) {
+      result.verdict = Verdict::kError;
+      result.reason = "cleanup failed: " + result.cleanup.back();
     }
   }
 
@@ -729,16 +771,8 @@ class Execution {
         break;
       }
       case Created::Kind::kContainer: {
-        if (scenario_.kubelet_fidelity) RemoveContainerLog(created.id);
-        v1::RemoveContainerRequest remove;
-        remove.set_container_id(created.id);
-        UndoAnswer removed = Undo("RemoveContainer", remove);
-        v1::ContainerStatusRequest status;
-        status.set_container_id(created.id);
-        failure = Settle({&removed}, "ContainerStatus", status, "container", result);
-        result.cleanup.push_back(crisp::StrCat("container ", created.id.substr(0, 13),
-                                               failure.empty() ? ": removed" : ": FAILED: " + failure));
-        break;
+        SettleContainer(created.id, RemoveContainerAsTheKubeletDoes(created.id), result);
+        return;  // SettleContainer judged it
       }
       case Created::Kind::kImage: {
         // An image the scenario removed itself is not removed again: a
@@ -766,12 +800,7 @@ class Execution {
     }
   }
 
-  // One cleanup call; NotFound means already gone. `failure` is "" on success.
-  struct UndoAnswer {
-    std::string method;
-    std::string code_name;
-    std::string failure;
-  };
+  // One cleanup call.
   UndoAnswer Undo(std::string_view method, const google::protobuf::Message& request) {
     client::CallRecord record = client_.Call(**client::FindCriMethod(method), request,
                                              {.timeout = DefaultTimeout(method, options_.call_timeout)});
