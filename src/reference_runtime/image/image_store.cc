@@ -145,15 +145,19 @@ absl::Status ImageStore::EnsureBlob(const Source& source, const std::string& dig
 
 absl::StatusOr<std::string> ImageStore::EnsureLayer(const std::string& blob_digest, const std::string& diff_id,
                                                     const std::string& parent_chain) {
+  // Unpacked already: that layer was checked against its diff_id then, and
+  // the chain (of diff_ids, which the image ID covers) names its content.
+  // Checking this blob again would decompress it on every pull.
+  if (!IsDigest(diff_id)) return absl::DataLossError(crisp::StrCat("bad diff_id \"", diff_id, "\" in the image config"));
+  std::string chain = parent_chain.empty() ? diff_id : Sha256Digest(parent_chain + " " + diff_id);
+  fs::path final_dir = fs::path(root_) / "layers" / Hex(chain);
+  if (fs::exists(final_dir / "fs")) return chain;
   absl::StatusOr<std::string> uncompressed = UncompressedDigest(BlobPath(blob_digest));
   if (!uncompressed.ok()) return uncompressed.status();
   if (*uncompressed != diff_id) {
     return absl::DataLossError(crisp::StrCat("layer ", blob_digest, " unpacks to ", *uncompressed,
                                              ", but the image config says ", diff_id));
   }
-  std::string chain = parent_chain.empty() ? diff_id : Sha256Digest(parent_chain + " " + diff_id);
-  fs::path final_dir = fs::path(root_) / "layers" / Hex(chain);
-  if (fs::exists(final_dir / "fs")) return chain;
   fs::path work = fs::path(root_) / "tmp" / ScratchName("layer-" + Hex(chain).substr(0, 12));
   std::error_code error;
   fs::create_directories(work / "fs", error);
