@@ -1,5 +1,7 @@
 // crispd: crisp's reference CRI runtime. A thin main over the libraries.
 #include <fcntl.h>
+#include <poll.h>
+#include <sys/syscall.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -62,6 +64,7 @@ struct Flags {
   std::string pod_cidr = crisp::crispd::CniConfig{}.subnet;
   std::string bridge = crisp::crispd::CniConfig{}.bridge;
   std::string log_level = "info";
+  int owner_pid = 0;  // --owner-pid: a private runtime, removed when its owner ends
 };
 
 crisp::crispd::CniConfig CniFromFlags(const Flags& flags) {
@@ -130,8 +133,23 @@ int Import(const Flags& flags, const std::string& file, const std::string& name)
   return 0;
 }
 
+// Whether the process behind `pidfd` has ended.
+bool Ended(int pidfd) {
+  pollfd fd{pidfd, POLLIN, 0};
+  return poll(&fd, 1, 0) > 0;
+}
+
 int RunDaemon(const Flags& flags) {
   crisp::crispd::SetStageLogging(flags.log_level == "debug");
+  // The owner is held by pidfd: a PID reused after it ends is not it.
+  int owner = -1;
+  if (flags.owner_pid > 0) {
+    owner = static_cast<int>(syscall(SYS_pidfd_open, flags.owner_pid, 0));
+    if (owner < 0) {
+      std::cerr << "crispd: error: --owner-pid " << flags.owner_pid << ": no such process\n";
+      return 2;
+    }
+  }
   const std::string& listen = flags.listen;
   const std::string& root = flags.root;
   const std::vector<std::string>& mirrors = flags.mirrors;
@@ -239,12 +257,22 @@ int RunDaemon(const Flags& flags) {
   std::signal(SIGINT, OnStop);
   std::signal(SIGTERM, OnStop);
   std::thread waiter([&] { server->Wait(); });
-  while (!g_stop) std::this_thread::sleep_for(std::chrono::milliseconds(100));
-  std::cerr << "crispd: stopping" << std::endl;
+  bool owner_gone = false;
+  while (!g_stop && !owner_gone) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    owner_gone = owner >= 0 && Ended(owner);
+  }
+  std::cerr << "crispd: stopping" << (owner_gone ? crisp::StrCat(": its owner (PID ", flags.owner_pid, ") has ended") : "")
+            << std::endl;
   server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(5));
   waiter.join();
   fs::remove(socket_path, error);
-  return 0;
+  if (!owner_gone) return 0;
+  // Nobody is left to clean up after this private runtime: what it made
+  // goes, as `crispd reset` would remove it, and so do its directories.
+  int reset = Reset(flags, /*keep_bridge=*/false);
+  for (const std::string& dir : {flags.root, flags.state}) fs::remove_all(dir, error);
+  return reset;
 }
 
 }  // namespace
@@ -286,6 +314,10 @@ int main(int argc, char** argv) {
                  "milliseconds of each stage")
       ->capture_default_str()
       ->check(CLI::IsMember({"info", "debug"}));
+  app.add_option("--owner-pid", flags.owner_pid,
+                 "Serve as this process's private runtime: when it ends (even killed), stop, remove everything "
+                 "made (as crispd reset does) and the --root and --state directories")
+      ->check(CLI::PositiveNumber);
   app.add_flag_function("--version", [](int64_t) {
     std::cout << "crispd " << crisp::kCrispVersion << " (CRI runtime.v1, cri-api " << crisp::kCriApiVersion << ")\n";
     throw CLI::Success();

@@ -89,7 +89,10 @@ absl::StatusOr<std::unique_ptr<PrivateCrispd>> PrivateCrispd::Start(const std::v
   crispd->binary_ = *binary;
   crispd->dir_args_ = {"--root", crispd->dir_ + "/root", "--state", crispd->dir_ + "/state",
                        "--bridge", crispd->bridge_, "--pod-cidr", FreeSubnet()};
-  std::vector<std::string> args = {*binary, "--listen", "unix://" + crispd->socket_};
+  // Should crisp die without its cleanup (SIGKILL), crispd removes what
+  // the run left and itself.
+  std::vector<std::string> args = {*binary, "--listen", "unix://" + crispd->socket_, "--owner-pid",
+                                   std::to_string(getpid())};
   args.insert(args.end(), crispd->dir_args_.begin(), crispd->dir_args_.end());
   args.insert(args.end(), extra_args.begin(), extra_args.end());
   std::string log = crispd->dir_ + "/crispd.log";
