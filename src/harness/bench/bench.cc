@@ -11,6 +11,7 @@
 #include "runtime/v1/api.grpc.pb.h"
 #include "common/strings.h"
 #include "fmt/format.h"
+#include "harness/bench/density.h"
 #include "harness/bench/process_meter.h"
 #include "harness/bench/stats.h"
 #include "harness/report/reports.h"
@@ -278,9 +279,74 @@ nlohmann::json RunBench(const std::vector<Target>& targets, const std::vector<co
     }
     out["workloads"].push_back(std::move(entry));
   }
+  // The same workloads with objects present: one population for all, grown
+  // level by level, so each level costs only the pods it adds.
+  if (!options.population.empty() && !cancelled) {
+    std::vector<int> levels = options.population;
+    std::sort(levels.begin(), levels.end());
+    PodPopulation population(targets, {.pods = levels.back(), .batch = 10, .image = "busybox:latest",
+                                       .call_timeout = std::max(options.call_timeout, absl::Minutes(2)),
+                                       .cancel = options.cancel, .progress = options.progress});
+    for (int level : levels) {
+      population.GrowTo(level);
+      const nlohmann::json present = population.Present();
+      for (size_t w = 0; w < workloads.size() && !cancelled; ++w) {
+        nlohmann::json measured = measure(workloads[w], 1);
+        measured["present"] = present;
+        out["workloads"][w]["population"][std::to_string(level)] = std::move(measured);
+      }
+      if (cancelled) break;
+    }
+    out["population_removed"] = population.RemoveAll();
+  }
   out["interrupted"] = cancelled;
   return out;
 }
+
+namespace {
+
+// How a workload's RPCs grow with pods present: p50 ms per RPC, by runtime
+// and by the pods present (0: the plain measurement).
+std::string PopulationMarkdown(const nlohmann::json& workload, const std::vector<std::string>& names) {
+  std::vector<std::pair<int, const nlohmann::json*>> levels;
+  if (workload.contains("results")) levels.emplace_back(0, &workload["results"]);
+  for (const auto& [level, measured] : workload["population"].items()) levels.emplace_back(std::stoi(level), &measured);
+  std::sort(levels.begin(), levels.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
+  std::string md = crisp::StrCat("\np50 ms with pods present (each with a running container), by runtime and pods\n\n| RPC |");
+  for (const std::string& name : names) {
+    for (const auto& [level, unused] : levels) crisp::StrAppend(&md, " ", name, " ", level, " |");
+  }
+  md += "\n|---|";
+  for (size_t i = 0; i < names.size() * levels.size(); ++i) md += "---|";
+  md += "\n";
+  std::map<std::string, bool> rpcs;
+  for (const auto& [level, measured] : levels) {
+    const nlohmann::json& results = level == 0 ? *measured : (*measured)["results"];
+    for (const std::string& name : names) {
+      if (!results.contains(name)) continue;
+      for (const auto& [rpc, stats] : results[name]["rpcs"].items()) rpcs[rpc] = true;
+    }
+  }
+  for (const auto& [rpc, unused] : rpcs) {
+    crisp::StrAppend(&md, "| ", rpc, " |");
+    for (const std::string& name : names) {
+      for (const auto& [level, measured] : levels) {
+        const nlohmann::json& results = level == 0 ? *measured : (*measured)["results"];
+        const nlohmann::json* stats = results.contains(name) && results[name]["rpcs"].contains(rpc)
+                                          ? &results[name]["rpcs"][rpc]
+                                          : nullptr;
+        crisp::StrAppend(&md, " ", stats != nullptr && stats->contains("p50_ms")
+                                       ? fmt::format("{:.1f}", (*stats)["p50_ms"].get<double>())
+                                       : std::string("—"),
+                         " |");
+      }
+    }
+    md += "\n";
+  }
+  return md;
+}
+
+}  // namespace
 
 std::string BenchMarkdown(const nlohmann::json& bench) {
   std::vector<std::string> names;
@@ -383,6 +449,7 @@ std::string BenchMarkdown(const nlohmann::json& bench) {
                        " |");
     }
     md += "\n";
+    if (workload.contains("population")) md += PopulationMarkdown(workload, names);
   }
   md += "\nRuntime CPU and memory: the process serving each socket (SO_PEERCRED), its descendants, and processes "
         "whose command line names the socket (containerd's shims), sampled every 100 ms over the measured "

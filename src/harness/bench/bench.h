@@ -35,6 +35,11 @@ struct BenchOptions {
   // Copies of a workload in flight at once; 1 gives "results", each other
   // level "concurrency": {"N": {"order", "results"}} (ops/s counts copies).
   std::vector<int> concurrency = {1};
+  // Each workload measured again with this many pods (each with a running
+  // container) present on every runtime, level by level, ascending:
+  // "population": {"N": {"order", "results", "present"}}. The pods are made
+  // 10 at a time, not measured, and removed at the end.
+  std::vector<int> population;
   absl::Duration call_timeout = absl::Seconds(10);
   const std::atomic<bool>* cancel = nullptr;
   // "workload i/n runtime", as each iteration starts.

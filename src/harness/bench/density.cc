@@ -22,6 +22,7 @@ namespace v1 = runtime::v1;
 struct Density {
   const Target* target = nullptr;
   std::string run_id;
+  std::string purpose = "density";  // the crisp.io/bench label and the pods' name prefix
   std::vector<std::string> pods;
   std::vector<std::string> log_directories;
   std::map<std::string, std::vector<double>> latency_ms;
@@ -47,16 +48,16 @@ absl::StatusOr<Response> Timed(Density& d, std::string_view method, const google
 }
 
 void StartOne(Density& d, int index, const DensityOptions& options) {
-  const std::string name = crisp::StrCat("density-", index, "-", d.run_id);
+  const std::string name = crisp::StrCat(d.purpose, "-", index, "-", d.run_id);
   v1::PodSandboxConfig config;
   config.mutable_metadata()->set_name(name);
   config.mutable_metadata()->set_namespace_("crisp");
   config.mutable_metadata()->set_uid(crisp::StrCat("uid-", name));
-  config.set_hostname(crisp::StrCat("density-", index));
+  config.set_hostname(crisp::StrCat(d.purpose, "-", index));
   config.set_log_directory(crisp::StrCat("/tmp/crisp/pods/crisp_", name));
   std::error_code ignored;
   std::filesystem::create_directories(config.log_directory() + "/sleeper", ignored);  // as the kubelet does
-  (*config.mutable_labels())["crisp.io/bench"] = "density";
+  (*config.mutable_labels())["crisp.io/bench"] = d.purpose;
   (*config.mutable_labels())[runner::kRunIdLabel] = d.run_id;
   v1::RunPodSandboxRequest run;
   *run.mutable_config() = config;
@@ -85,7 +86,90 @@ void StartOne(Density& d, int index, const DensityOptions& options) {
   (void)Timed<v1::ListPodSandboxResponse>(d, "ListPodSandbox", list, options.call_timeout);
 }
 
+// Stops and removes every pod of `d`, and their log directories; how many went.
+int RemovePods(Density& d, const DensityOptions& options) {
+  int removed = 0;
+  for (const std::string& id : d.pods) {
+    v1::StopPodSandboxRequest stop;
+    stop.set_pod_sandbox_id(id);
+    (void)client::CallAs<v1::StopPodSandboxResponse>(*d.target->client, "StopPodSandbox", stop, {.timeout = options.call_timeout});
+    v1::RemovePodSandboxRequest remove;
+    remove.set_pod_sandbox_id(id);
+    removed += client::CallAs<v1::RemovePodSandboxResponse>(*d.target->client, "RemovePodSandbox", remove,
+                                                            {.timeout = options.call_timeout})
+                   .ok();
+  }
+  std::error_code ignored;
+  for (const std::string& directory : d.log_directories) std::filesystem::remove_all(directory, ignored);
+  d.pods.clear();
+  d.log_directories.clear();
+  return removed;
+}
+
+// Starts pods index first.. first+count-1 on `d`, `batch` at a time.
+void StartPods(Density& d, int first, int count, const DensityOptions& options) {
+  for (int started = 0; started < count; started += options.batch) {
+    if (options.cancel != nullptr && options.cancel->load()) return;
+    std::vector<std::thread> threads;
+    for (int i = 0; i < std::min(options.batch, count - started); ++i) {
+      threads.emplace_back([&, index = first + started + i] { StartOne(d, index, options); });
+    }
+    for (std::thread& thread : threads) thread.join();
+  }
+}
+
+void PullOnce(Density& d, const DensityOptions& options) {
+  v1::PullImageRequest pull;
+  pull.mutable_image()->set_image(options.image);
+  (void)client::CallAs<v1::PullImageResponse>(*d.target->client, "PullImage", pull, {.timeout = absl::Minutes(5)});
+}
+
 }  // namespace
+
+struct PodPopulation::State : Density {};
+
+PodPopulation::PodPopulation(const std::vector<Target>& targets, DensityOptions options) : options_(std::move(options)) {
+  for (const Target& target : targets) {
+    auto d = std::make_unique<State>();
+    d->target = &target;
+    d->run_id = runner::NewRunId();
+    d->purpose = "population";
+    PullOnce(*d, options_);
+    runtimes_.push_back(std::move(d));
+  }
+}
+
+PodPopulation::~PodPopulation() { RemoveAll(); }
+
+void PodPopulation::GrowTo(int pods) {
+  for (auto& d : runtimes_) {
+    const int more = pods - static_cast<int>(d->pods.size());
+    if (more <= 0) continue;
+    if (options_.progress) {
+      options_.progress(crisp::StrCat("population: ", d->pods.size(), " -> ", pods, " pods on ", d->target->endpoint.name));
+    }
+    StartPods(*d, next_index_, more, options_);
+    next_index_ += more;
+  }
+}
+
+nlohmann::json PodPopulation::Present() const {
+  nlohmann::json present = nlohmann::json::object();
+  for (const auto& d : runtimes_) {
+    present[d->target->endpoint.name] = {{"pods", d->pods.size()}, {"errors", d->errors}, {"error_messages", d->error_messages}};
+  }
+  return present;
+}
+
+nlohmann::json PodPopulation::RemoveAll() {
+  nlohmann::json removed = nlohmann::json::object();
+  for (auto& d : runtimes_) {
+    if (d->pods.empty() && d->log_directories.empty()) continue;
+    if (options_.progress) options_.progress(crisp::StrCat("population: removing ", d->pods.size(), " pods on ", d->target->endpoint.name));
+    removed[d->target->endpoint.name] = RemovePods(*d, options_);
+  }
+  return removed;
+}
 
 nlohmann::json RunDensity(const std::vector<Target>& targets, const DensityOptions& options) {
   std::vector<std::unique_ptr<Density>> runtimes;
@@ -100,11 +184,7 @@ nlohmann::json RunDensity(const std::vector<Target>& targets, const DensityOptio
     out["runtimes"][target.endpoint.name] = {{"batches", nlohmann::json::array()}};
   }
   // Pull once, not measured.
-  for (auto& d : runtimes) {
-    v1::PullImageRequest pull;
-    pull.mutable_image()->set_image(options.image);
-    (void)client::CallAs<v1::PullImageResponse>(*d->target->client, "PullImage", pull, {.timeout = absl::Minutes(5)});
-  }
+  for (auto& d : runtimes) PullOnce(*d, options);
   for (int started = 0; started < options.pods; started += options.batch) {
     const int batch = std::min(options.batch, options.pods - started);
     for (auto& d : runtimes) {
@@ -123,19 +203,7 @@ nlohmann::json RunDensity(const std::vector<Target>& targets, const DensityOptio
   // Every pod goes, whatever happened.
   for (auto& d : runtimes) {
     if (options.progress) options.progress(crisp::StrCat("density: removing ", d->pods.size(), " pods on ", d->target->endpoint.name));
-    int removed = 0;
-    for (const std::string& id : d->pods) {
-      v1::StopPodSandboxRequest stop;
-      stop.set_pod_sandbox_id(id);
-      (void)client::CallAs<v1::StopPodSandboxResponse>(*d->target->client, "StopPodSandbox", stop, {.timeout = options.call_timeout});
-      v1::RemovePodSandboxRequest remove;
-      remove.set_pod_sandbox_id(id);
-      removed += client::CallAs<v1::RemovePodSandboxResponse>(*d->target->client, "RemovePodSandbox", remove,
-                                                              {.timeout = options.call_timeout})
-                     .ok();
-    }
-    std::error_code ignored;
-    for (const std::string& directory : d->log_directories) std::filesystem::remove_all(directory, ignored);
+    const int removed = RemovePods(*d, options);
     nlohmann::json& runtime = out["runtimes"][d->target->endpoint.name];
     runtime["errors"] = d->errors;
     runtime["error_messages"] = d->error_messages;

@@ -8,6 +8,7 @@
 #pragma once
 
 #include <atomic>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -32,5 +33,30 @@ nlohmann::json RunDensity(const std::vector<Target>& targets, const DensityOptio
 
 // The Markdown table: per batch, each runtime's p50 of each RPC.
 std::string DensityMarkdown(const nlohmann::json& density);
+
+// Pods with one running container each, kept on every runtime while other
+// workloads are measured (crisp bench --population): made like density's,
+// `batch` at a time, not measured; labelled crisp.io/bench=population;
+// removed by RemoveAll (or when it goes).
+class PodPopulation {
+ public:
+  PodPopulation(const std::vector<Target>& targets, DensityOptions options);
+  ~PodPopulation();
+  PodPopulation(const PodPopulation&) = delete;
+  PodPopulation& operator=(const PodPopulation&) = delete;
+
+  // Starts pods on each runtime until it has `pods` of them.
+  void GrowTo(int pods);
+  // {name: {"pods": N, "errors": N, "error_messages": [...]}}
+  nlohmann::json Present() const;
+  // Every pod stopped and removed; {name: removed}.
+  nlohmann::json RemoveAll();
+
+ private:
+  struct State;
+  std::vector<std::unique_ptr<State>> runtimes_;
+  DensityOptions options_;
+  int next_index_ = 0;
+};
 
 }  // namespace crisp::bench

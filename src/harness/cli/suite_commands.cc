@@ -710,6 +710,7 @@ struct BenchFlags {
   int iterations = 20;
   int warmup = 1;
   std::vector<int> concurrency = {1};
+  std::vector<int> population;
   int density = 0;
   std::string report_dir;
 };
@@ -768,9 +769,16 @@ int RunBench(const GlobalOptions& global, const BenchFlags& flags, std::ostream&
       return kExitUsage;
     }
   }
+  for (int pods : flags.population) {
+    if (pods < 1 || pods > 1000) {
+      err << "crisp: error: --population takes pod counts from 1 to 1000, not " << pods << "\n";
+      return kExitUsage;
+    }
+  }
   bench::BenchOptions options{.iterations = flags.iterations,
                               .warmup = flags.warmup,
                               .concurrency = flags.concurrency,
+                              .population = flags.population,
                               .call_timeout = connections.front().timeout,
                               .cancel = &g_cancel,
                               .progress = [&](const std::string& what) {
@@ -945,6 +953,11 @@ void AddSuiteCommands(CLI::App& app, const GlobalOptions& global, Actions& actio
   bench_command->add_option("--density", bench_flags->density,
                             "Also start this many pods with a running container on each runtime, 10 at a time, "
                             "timing each batch (how latency grows with the count), then remove them");
+  bench_command->add_option("--population", bench_flags->population,
+                            "Also measure each workload with this many pods (each with a running container) present "
+                            "on every runtime, a level per value (100,500): how list and status calls grow with "
+                            "what a runtime holds. Made 10 at a time, not measured, removed at the end")
+      ->delimiter(',');
   bench_command->add_option("--report-dir", bench_flags->report_dir, "Write bench.html, bench.json and bench.md here");
   bench_command->footer(
       "Each iteration runs a workload (a scenario: the suites' step language) once on one runtime, cleanup "
