@@ -34,6 +34,18 @@ try {
   if (data.density) {
     check('density plots', await page.locator('.plot h3', { hasText: 'by pods present' }).count() === 4);
   }
+  const populated = data.workloads.filter(w => w.population);
+  if (populated.length) {
+    const expected = populated.map(w => new Set(
+      [w.results, ...Object.values(w.population).map(v => v.results)].flatMap(r => names.flatMap(n => Object.keys((r[n] || {}).rpcs || {})))).size)
+      .reduce((a, b) => a + b, 0);
+    const plots = page.locator('.population .plot');
+    check('a population plot per RPC', await plots.count() === expected, `${await plots.count()} of ${expected}`);
+    // Each runtime's line goes through every level: at least two points.
+    const segments = await plots.first().locator('path.series').evaluateAll(ps => ps.map(p => (p.getAttribute('d').match(/L/g) || []).length));
+    check('population lines drawn for each runtime', segments.length === names.length && segments.every(n => n >= 1),
+          segments.join(','));
+  }
   await page.screenshot({ path: png, fullPage: true });
   check('no script errors', errors.length === 0, errors.join('; '));
   check('nothing fetched from the network', requests.length === 0, requests.join(', '));

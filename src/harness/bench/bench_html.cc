@@ -111,6 +111,17 @@ for (const w of data.workloads) {
     body += '<div class="plots">' + plot('throughput by copies in flight', 'copies in flight', 'ops/s',
       names.map(n => ({name: n, points: levels.map(([level, r]) => [level, (r[n] || {}).ops_per_s || 0])}))) + '</div>';
   }
+  if (w.population) {
+    // The same workload with pods present: each RPC's p50 by their number.
+    const levels = [[0, w.results], ...Object.entries(w.population).map(([k, v]) => [+k, v.results])].filter(([, r]) => r).sort((a, b) => a[0] - b[0]);
+    const rpcs = [...new Set(levels.flatMap(([, r]) => names.flatMap(n => Object.keys((r[n] || {}).rpcs || {}))))].sort();
+    body += '<div class="plots population">';
+    for (const rpc of rpcs) {
+      body += plot(`${rpc}: p50 with pods present`, 'pods present', 'ms', names.map(n => ({name: n,
+        points: levels.filter(([, r]) => (((r[n] || {}).rpcs || {})[rpc] || {}).count).map(([level, r]) => [level, r[n].rpcs[rpc].p50_ms])})));
+    }
+    body += '</div>';
+  }
 }
 if (data.density) {
   const d = data.density;
