@@ -136,7 +136,7 @@ int Import(const Flags& flags, const std::string& file, const std::string& name)
 // Whether the process behind `pidfd` has ended.
 bool Ended(int pidfd) {
   pollfd fd{pidfd, POLLIN, 0};
-  return poll(&fd, 1, 0) > 0;
+  return poll(&fd, 1, 0) > 0 && (fd.revents & POLLIN) != 0;
 }
 
 int RunDaemon(const Flags& flags) {
@@ -271,7 +271,10 @@ int RunDaemon(const Flags& flags) {
   // Nobody is left to clean up after this private runtime: what it made
   // goes, as `crispd reset` would remove it, and so do its directories.
   int reset = Reset(flags, /*keep_bridge=*/false);
-  for (const std::string& dir : {flags.root, flags.state}) fs::remove_all(dir, error);
+  // Not through a mount reset could not detach.
+  if (reset == 0) {
+    for (const std::string& dir : {flags.root, flags.state}) fs::remove_all(dir, error);
+  }
   return reset;
 }
 

@@ -289,6 +289,8 @@ nlohmann::json RunBench(const std::vector<Target>& targets, const std::vector<co
                                        .cancel = options.cancel, .progress = options.progress});
     for (int level : levels) {
       population.GrowTo(level);
+      cancelled = options.cancel != nullptr && options.cancel->load();
+      if (cancelled) break;  // a level with fewer pods than it says is not measured
       const nlohmann::json present = population.Present();
       for (size_t w = 0; w < workloads.size() && !cancelled; ++w) {
         nlohmann::json measured = measure(workloads[w], 1);

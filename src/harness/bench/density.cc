@@ -5,12 +5,14 @@
 #include <filesystem>
 #include <map>
 #include <mutex>
+#include <sstream>
 #include <thread>
 
 #include "common/strings.h"
 #include "fmt/format.h"
 #include "harness/bench/stats.h"
 #include "harness/runner/runner.h"
+#include "harness/runner/sweep.h"
 #include "runtime/v1/api.pb.h"
 
 namespace crisp::bench {
@@ -167,6 +169,10 @@ nlohmann::json PodPopulation::RemoveAll() {
     if (d->pods.empty() && d->log_directories.empty()) continue;
     if (options_.progress) options_.progress(crisp::StrCat("population: removing ", d->pods.size(), " pods on ", d->target->endpoint.name));
     removed[d->target->endpoint.name] = RemovePods(*d, options_);
+    // A pod whose RunPodSandbox timed out here but went on in the runtime
+    // is not in the list: it carries the run's label.
+    std::ostringstream ignored;
+    runner::CleanSandboxes(*d->target->client, {{runner::kRunIdLabel, d->run_id}}, options_.call_timeout, ignored);
   }
   return removed;
 }

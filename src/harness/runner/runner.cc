@@ -851,11 +851,12 @@ class Execution {
       return;
     }
     const std::filesystem::path path(log_path);
+    // (on a removal thread: nothing here may throw)
     std::error_code error;
-    for (const auto& entry : std::filesystem::directory_iterator(path.parent_path(), error)) {
-      if (entry.path().filename().string().starts_with(path.filename().string())) {
-        std::filesystem::remove(entry.path(), error);
-      }
+    for (auto it = std::filesystem::directory_iterator(path.parent_path(), error);
+         !error && it != std::filesystem::directory_iterator(); it.increment(error)) {
+      std::error_code ignored;
+      if (it->path().filename().string().starts_with(path.filename().string())) std::filesystem::remove(it->path(), ignored);
     }
   }
 

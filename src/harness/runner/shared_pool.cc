@@ -26,6 +26,7 @@ std::optional<SharedInstance> SharedPool::Take(const std::string& key, std::stri
     std::string unhealthy = Unhealthy(*instance);
     if (unhealthy.empty()) {
       ++instance->uses;
+      ClearLogs(*instance);
       return instance;
     }
     *why = crisp::StrCat("the shared ", instance->method == "PullImage" ? "image" : "pod", " made by ",
@@ -53,6 +54,22 @@ std::vector<std::string> SharedPool::TearDown() {
     if (!failed.empty()) failures.push_back(crisp::StrCat("shared ", key, " (", instance.id, "): ", failed));
   }
   return failures;
+}
+
+// The logs the last user's containers left (one it removed itself, with
+// a RemoveContainer step, kept its log): the next user's container of the
+// same name and attempt starts a log of its own, as in a pod of its own.
+void SharedPool::ClearLogs(const SharedInstance& instance) {
+  if (instance.log_directory.empty() || instance.suffix.empty() ||
+      instance.log_directory.find(instance.suffix) == std::string::npos) {
+    return;
+  }
+  std::error_code error;
+  for (auto it = std::filesystem::directory_iterator(instance.log_directory, error);
+       !error && it != std::filesystem::directory_iterator(); it.increment(error)) {
+    std::error_code ignored;
+    std::filesystem::remove_all(it->path(), ignored);
+  }
 }
 
 std::string SharedPool::Unhealthy(const SharedInstance& instance) {

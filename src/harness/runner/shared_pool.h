@@ -49,6 +49,8 @@ class SharedPool {
  private:
   // "" when it can serve another scenario; else why not.
   std::string Unhealthy(const SharedInstance& instance);
+  // Empties a pod's log directory before its next use.
+  static void ClearLogs(const SharedInstance& instance);
   // Removes a pod (an image is left: removing it is no scenario's ask); "" or what failed.
   std::string Destroy(const SharedInstance& instance);
 

@@ -191,7 +191,9 @@ absl::Status DeletePodLinkOnThisThread(const std::string& netns) {
   int fd = open(netns.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) return errno == ENOENT ? absl::OkStatus() : SystemError("opening " + netns);
   int joined = setns(fd, CLONE_NEWNET);
+  const int saved = errno;
   close(fd);
+  errno = saved;
   // Not a namespace (a file whose bind mount is gone): nothing to delete in it.
   if (joined != 0) return errno == EINVAL ? absl::OkStatus() : SystemError("joining " + netns);
   absl::StatusOr<Socket> inside = Connect();

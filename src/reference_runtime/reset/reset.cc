@@ -109,7 +109,10 @@ void ReleasePins(const ResetOptions& options, ResetReport& report) {
   for (const auto& dir : fs::directory_iterator(fs::path(options.state) / "sandboxes", error)) {
     ::crispd::state::v1::SandboxRecord record;
     if (!ReadRecord((dir.path() / "sandbox.json").string(), &record).ok()) continue;  // said by TearDownNetworks
-    if (record.pinned_namespaces().empty()) continue;
+    // Pinned, or of the kind that is (its pins may predate the record).
+    const bool pinned = !record.pinned_namespaces().empty() ||
+                        record.config().linux().security_context().namespace_options().pid() != runtime::v1::POD;
+    if (!pinned) continue;
     pinner.Unpin(dir.path().string(), InfraCgroup(record.config(), record.id()));
     report.removed.push_back(crisp::StrCat("released the namespaces and cgroup of sandbox ", record.id()));
   }

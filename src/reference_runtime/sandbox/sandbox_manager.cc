@@ -265,13 +265,19 @@ absl::Status SandboxManager::StartInfra(Sandbox& sandbox) {
 absl::Status SandboxManager::StopInfra(Sandbox& sandbox) {
   const std::string dir = Dir(sandbox.id);
   absl::Status status;
+  // A pod of the pinned kind whose record names no pins yet (crispd died
+  // between pinning and saving): release what pinning may have made, and
+  // ask the OCI runtime too, in case the record is older than pins.
+  const bool pinned_kind =
+      host_.pinner != nullptr && sandbox.config.linux().security_context().namespace_options().pid() != v1::POD;
   if (sandbox.infra_released) {
     // Stopped before: nothing of the infra is left.
-  } else if (!sandbox.pinned.empty()) {
-    host_.pinner->Unpin(dir, InfraCgroup(sandbox.config, sandbox.id));
+  } else if (!sandbox.pinned.empty() || pinned_kind) {
+    if (host_.pinner != nullptr) host_.pinner->Unpin(dir, InfraCgroup(sandbox.config, sandbox.id));
+    sandbox.infra_released = !sandbox.pinned.empty();
     sandbox.pinned.clear();
-    sandbox.infra_released = true;
-  } else {
+  }
+  if (!sandbox.infra_released) {
     // The infra process: SIGKILL, wait until the runtime sees it stopped, delete.
     host_.oci->Kill(sandbox.handler, sandbox.id, SIGKILL, false).IgnoreError();  // not running is fine: delete follows
     for (int i = 0; i < 100; ++i) {

@@ -13,6 +13,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "common/temp_dir.h"
+#include "nlohmann/json.hpp"
 #include "reference_runtime/host/fake_host.h"
 
 namespace crisp::crispd {
@@ -128,6 +129,28 @@ TEST_F(SandboxManagerTest, APodWithoutASharedPidNamespaceIsPinnedNotRun) {
   EXPECT_THAT(fake_.network.attached(), IsEmpty());
   ASSERT_TRUE(manager_->Remove(*id).ok());
   EXPECT_THAT(fake_.oci.calls(), IsEmpty()) << "nothing of an OCI runtime was asked, not even at removal";
+  EXPECT_FALSE(fs::exists(dir));
+}
+
+// crispd died after pinning and before the record named the pins: the
+// next stop still releases them, and asks the OCI runtime too.
+TEST_F(SandboxManagerTest, PinsTheRecordDoesNotNameYetAreReleasedAtStop) {
+  v1::PodSandboxConfig config = Config("web");
+  config.mutable_linux()->mutable_security_context()->mutable_namespace_options()->set_pid(v1::CONTAINER);
+  absl::StatusOr<std::string> id = manager_->Run(config, "");
+  ASSERT_TRUE(id.ok()) << id.status();
+  const std::string dir = dir_ + "/state/sandboxes/" + *id;
+  std::ifstream in(dir + "/sandbox.json");
+  nlohmann::json record = nlohmann::json::parse(in);
+  in.close();
+  ASSERT_TRUE(record.contains("pinnedNamespaces")) << record.dump();
+  record.erase("pinnedNamespaces");
+  std::ofstream(dir + "/sandbox.json") << record.dump();
+  Reopen();
+  ASSERT_TRUE(manager_->Stop(*id).ok());
+  EXPECT_THAT(fake_.pinner.calls(), Contains("unpin " + dir + " /crispd/" + *id));
+  EXPECT_THAT(fake_.pinner.pinned(), IsEmpty());
+  ASSERT_TRUE(manager_->Remove(*id).ok());
   EXPECT_FALSE(fs::exists(dir));
 }
 
