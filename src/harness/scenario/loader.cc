@@ -806,6 +806,23 @@ void ParseShared(const YAML::Node& node, Suite& suite, Checker& checker) {
       checker.Error(step_node, crisp::StrCat("shared: ", name, ": only a RunPodSandbox or PullImage call can be shared"));
       continue;
     }
+    // Shared between scenarios, it must mean the same for each: no value of
+    // one scenario's (${...}), no host port (each scenario is given its own).
+    if (step->request.dump().find("${") != std::string::npos) {
+      checker.Error(step_node, crisp::StrCat("shared: ", name, ": a shared step's request cannot refer to ${...}: "
+                                             "it serves scenarios whose values differ"));
+      continue;
+    }
+    bool host_port = false;
+    for (const nlohmann::json& mapping : step->request.value("config", nlohmann::json::object())
+                                             .value("port_mappings", nlohmann::json::array())) {
+      host_port = host_port || (mapping.is_object() && mapping.value("host_port", 0) != 0);
+    }
+    if (host_port) {
+      checker.Error(step_node, crisp::StrCat("shared: ", name, ": a shared pod cannot map a host port (each scenario "
+                                             "is given a free one); give that scenario a pod of its own"));
+      continue;
+    }
     step->save = name;
     if (step->name == step->method) step->name = crisp::StrCat("shared ", name, " (", step->method, ")");
     suite.shared.push_back(*std::move(step));

@@ -338,6 +338,12 @@ shared:
   Bad-Name:
     call: PullImage
     request: {image: {image: x}}
+  per_scenario:
+    call: PullImage
+    request: {image: {image: "busybox:${run.suffix}"}}
+  ported:
+    call: RunPodSandbox
+    request: {config: {$fixture: pod_config.json, port_mappings: [{container_port: 80, host_port: 8080}]}}
 scenarios:
   - id: s.unknown
     title: Uses what the suite does not share
@@ -365,6 +371,8 @@ scenarios:
   EXPECT_THAT(all, HasSubstr("uses: \"pod\" twice"));
   EXPECT_THAT(all, HasSubstr("a kubelet_fidelity: false scenario makes its own pod"));
   EXPECT_THAT(all, HasSubstr("${pod...} refers to nothing"));
+  EXPECT_THAT(all, HasSubstr("shared: per_scenario: a shared step's request cannot refer to ${...}"));
+  EXPECT_THAT(all, HasSubstr("shared: ported: a shared pod cannot map a host port"));
 }
 
 }  // namespace
