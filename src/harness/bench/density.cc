@@ -91,16 +91,7 @@ void StartOne(Density& d, int index, const DensityOptions& options) {
 // Stops and removes every pod of `d`, and their log directories; how many went.
 int RemovePods(Density& d, const DensityOptions& options) {
   int removed = 0;
-  for (const std::string& id : d.pods) {
-    v1::StopPodSandboxRequest stop;
-    stop.set_pod_sandbox_id(id);
-    (void)client::CallAs<v1::StopPodSandboxResponse>(*d.target->client, "StopPodSandbox", stop, {.timeout = options.call_timeout});
-    v1::RemovePodSandboxRequest remove;
-    remove.set_pod_sandbox_id(id);
-    removed += client::CallAs<v1::RemovePodSandboxResponse>(*d.target->client, "RemovePodSandbox", remove,
-                                                            {.timeout = options.call_timeout})
-                   .ok();
-  }
+  for (const std::string& id : d.pods) removed += runner::RemoveSandbox(*d.target->client, id, options.call_timeout).empty();
   std::error_code ignored;
   for (const std::string& directory : d.log_directories) std::filesystem::remove_all(directory, ignored);
   d.pods.clear();

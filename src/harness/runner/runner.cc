@@ -721,7 +721,7 @@ class Execution {
     std::vector<UndoAnswer> removed(containers.size());
     std::vector<std::thread> threads;
     for (size_t i = 0; i < containers.size(); ++i) {
-      threads.emplace_back([&, i] { removed[i] = RemoveContainerAsTheKubeletDoes(containers[i]->id); });
+      threads.emplace_back([&, i] { removed[i] = RemoveContainer(containers[i]->id); });
     }
     for (std::thread& thread : threads) thread.join();
     for (size_t i = 0; i < containers.size(); ++i) SettleContainer(containers[i]->id, removed[i], result);
@@ -730,8 +730,7 @@ class Execution {
     }
   }
 
-  UndoAnswer RemoveContainerAsTheKubeletDoes(const std::string& id) {
-    if (scenario_.kubelet_fidelity) RemoveContainerLog(id);
+  UndoAnswer RemoveContainer(const std::string& id) {
     v1::RemoveContainerRequest remove;
     remove.set_container_id(id);
     return Undo("RemoveContainer", remove);
@@ -771,7 +770,7 @@ class Execution {
         break;
       }
       case Created::Kind::kContainer: {
-        SettleContainer(created.id, RemoveContainerAsTheKubeletDoes(created.id), result);
+        SettleContainer(created.id, RemoveContainer(created.id), result);
         return;  // SettleContainer judged it
       }
       case Created::Kind::kImage: {
@@ -831,33 +830,6 @@ class Execution {
     }
     result.cleanup.push_back(crisp::StrCat("(", failure, "; ", status_method, " answers NotFound: gone)"));
     return "";
-  }
-
-  // As the kubelet does before RemoveContainer: the files of the log path
-  // ContainerStatus names (the log and its rotations) are deleted, so a
-  // later container with the same name and attempt in the same pod starts a
-  // log of its own. Only in this run's directories; errors are the next
-  // cleanup's to find.
-  void RemoveContainerLog(const std::string& id) {
-    v1::ContainerStatusRequest status;
-    status.set_container_id(id);
-    client::CallRecord seen = client_.Call(**client::FindCriMethod("ContainerStatus"), status,
-                                           {.timeout = options_.call_timeout});
-    if (!seen.ok()) return;
-    const std::string log_path = static_cast<const v1::ContainerStatusResponse&>(*seen.response).status().log_path();
-    if (log_path.empty() || std::none_of(own_suffixes_.begin(), own_suffixes_.end(), [&](const std::string& own) {
-          return log_path.find(own) != std::string::npos;
-        })) {
-      return;
-    }
-    const std::filesystem::path path(log_path);
-    // (on a removal thread: nothing here may throw)
-    std::error_code error;
-    for (auto it = std::filesystem::directory_iterator(path.parent_path(), error);
-         !error && it != std::filesystem::directory_iterator(); it.increment(error)) {
-      std::error_code ignored;
-      if (it->path().filename().string().starts_with(path.filename().string())) std::filesystem::remove(it->path(), ignored);
-    }
   }
 
   // Log directories are per run (they carry the suffix); the runtime made

@@ -4,6 +4,7 @@
 
 #include "common/strings.h"
 #include "harness/client/methods.h"
+#include "harness/runner/sweep.h"
 #include "runtime/v1/api.pb.h"
 
 namespace crisp::runner {
@@ -100,22 +101,7 @@ std::string SharedPool::Unhealthy(const SharedInstance& instance) {
 
 std::string SharedPool::Destroy(const SharedInstance& instance) {
   if (instance.method == "PullImage") return "";
-  const client::CallOptions options{.timeout = std::max(call_timeout_, absl::Minutes(2))};
-  std::string failed;
-  for (const char* method : {"StopPodSandbox", "RemovePodSandbox"}) {
-    v1::StopPodSandboxRequest stop;
-    v1::RemovePodSandboxRequest remove;
-    stop.set_pod_sandbox_id(instance.id);
-    remove.set_pod_sandbox_id(instance.id);
-    const google::protobuf::Message& request = std::string(method) == "StopPodSandbox"
-                                                   ? static_cast<const google::protobuf::Message&>(stop)
-                                                   : static_cast<const google::protobuf::Message&>(remove);
-    client::CallRecord record = client_.Call(**client::FindCriMethod(method), request, options);
-    if (!record.ok() && record.code != absl::StatusCode::kNotFound) {
-      crisp::StrAppend(&failed, failed.empty() ? "" : "; ", method, ": ", client::GrpcCodeName(record.code), ": ",
-                       record.message);
-    }
-  }
+  std::string failed = RemoveSandbox(client_, instance.id, std::max(call_timeout_, absl::Minutes(2)));
   // The log directory is this run's (it carries the maker's suffix).
   if (!instance.log_directory.empty() && !instance.suffix.empty() &&
       instance.log_directory.find(instance.suffix) != std::string::npos) {

@@ -21,6 +21,18 @@ client::CallRecord CallByName(client::CriClient& client, std::string_view method
 
 }  // namespace
 
+std::string RemoveSandbox(client::CriClient& client, const std::string& id, absl::Duration timeout) {
+  v1::StopPodSandboxRequest stop;
+  stop.set_pod_sandbox_id(id);
+  client::CallRecord stopped = CallByName(client, "StopPodSandbox", stop, timeout);
+  v1::RemovePodSandboxRequest remove;
+  remove.set_pod_sandbox_id(id);
+  client::CallRecord removed = CallByName(client, "RemovePodSandbox", remove, timeout);
+  if (removed.ok() || removed.code == absl::StatusCode::kNotFound) return "";
+  return crisp::StrCat(stopped.ok() || stopped.code == absl::StatusCode::kNotFound ? "" : Failure(stopped) + "; ",
+                       Failure(removed));
+}
+
 CleanResult CleanSandboxes(client::CriClient& client,
                            const std::map<std::string, std::string>& labels,
                            absl::Duration timeout, std::ostream& log) {
@@ -43,18 +55,11 @@ CleanResult CleanSandboxes(client::CriClient& client,
     std::string name = crisp::StrCat(sandbox.metadata().namespace_(), "/",
                                      sandbox.metadata().name(), " (",
                                      sandbox.id().substr(0, 13), ")");
-    v1::StopPodSandboxRequest stop;
-    stop.set_pod_sandbox_id(sandbox.id());
-    client::CallRecord stopped = CallByName(client, "StopPodSandbox", stop, timeout);
-    v1::RemovePodSandboxRequest remove;
-    remove.set_pod_sandbox_id(sandbox.id());
-    client::CallRecord removed = CallByName(client, "RemovePodSandbox", remove, timeout);
-    if (removed.ok()) {
+    if (std::string failed = RemoveSandbox(client, sandbox.id(), timeout); failed.empty()) {
       ++result.removed;
       log << "removed pod sandbox " << name << '\n';
     } else {
-      result.failures.push_back(crisp::StrCat(
-          name, ": ", stopped.ok() ? "" : Failure(stopped) + "; ", Failure(removed)));
+      result.failures.push_back(crisp::StrCat(name, ": ", failed));
     }
   }
   return result;

@@ -19,6 +19,10 @@ struct CleanResult {
   std::vector<std::string> failures;
 };
 
+// Stops and removes one sandbox (and so its containers); "" when it is gone
+// (NotFound counts as gone), else what failed.
+std::string RemoveSandbox(client::CriClient& client, const std::string& id, absl::Duration timeout);
+
 // Stops and removes every sandbox whose labels include all of `labels`
 // (every sandbox when `labels` is empty). Progress goes to `log`.
 CleanResult CleanSandboxes(client::CriClient& client,
