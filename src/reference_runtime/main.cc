@@ -65,6 +65,7 @@ struct Flags {
   std::string bridge = crisp::crispd::CniConfig{}.bridge;
   std::string log_level = "info";
   int owner_pid = 0;  // --owner-pid: a private runtime, removed when its owner ends
+  std::vector<std::string> quirks;  // --quirk: deviations from the reference, for testing crisp
 };
 
 crisp::crispd::CniConfig CniFromFlags(const Flags& flags) {
@@ -150,6 +151,13 @@ int RunDaemon(const Flags& flags) {
       return 2;
     }
   }
+  crisp::crispd::Quirks quirks;
+  for (const std::string& names : flags.quirks) {
+    if (absl::Status added = crisp::crispd::AddQuirks(names, quirks); !added.ok()) {
+      std::cerr << "crispd: error: --quirk: " << added.message() << '\n';
+      return 2;
+    }
+  }
   const std::string& listen = flags.listen;
   const std::string& root = flags.root;
   const std::vector<std::string>& mirrors = flags.mirrors;
@@ -205,6 +213,7 @@ int RunDaemon(const Flags& flags) {
   crisp::crispd::ContainerOptions container_options;
   container_options.state_dir = flags.state;
   container_options.events = &events;
+  container_options.make_log_directory = !quirks.no_log_directory;
   auto containers = crisp::crispd::ContainerManager::Open(container_options, **store, **sandboxes, host);
   if (!containers.ok()) {
     std::cerr << "crispd: error: " << containers.status().message() << '\n';
@@ -237,8 +246,9 @@ int RunDaemon(const Flags& flags) {
                                  {"runtimeHandlers", oci.Handlers()},
                                  {"cgroupDriver", "cgroupfs"},
                                  {"registryMirrors", mirrors},
-                                 {"insecureRegistries", insecure}};
-  crisp::crispd::RuntimeServiceImpl runtime_service(**sandboxes, **containers, **streaming, &events, config);
+                                 {"insecureRegistries", insecure},
+                                 {"quirks", crisp::crispd::QuirkList(quirks)}};
+  crisp::crispd::RuntimeServiceImpl runtime_service(**sandboxes, **containers, **streaming, &events, config, quirks);
   crisp::crispd::ImageServiceImpl image_service(**store);
   grpc::ServerBuilder builder;
   builder.AddListeningPort("unix://" + socket_path, grpc::InsecureServerCredentials());
@@ -254,6 +264,10 @@ int RunDaemon(const Flags& flags) {
   chmod(socket_path.c_str(), 0660);
   std::cerr << "crispd " << crisp::kCrispVersion << " listening on unix://" << socket_path << ", root " << root
             << std::endl;
+  if (quirks.any()) {
+    std::cerr << "crispd: warning: quirks on (" << crisp::crispd::QuirkList(quirks)
+              << "): this crispd is not the reference runtime" << std::endl;
+  }
   std::signal(SIGINT, OnStop);
   std::signal(SIGTERM, OnStop);
   std::thread waiter([&] { server->Wait(); });
@@ -321,6 +335,9 @@ int main(int argc, char** argv) {
                  "Serve as this process's private runtime: when it ends (even killed), stop, remove everything "
                  "made (as crispd reset does) and the --root and --state directories")
       ->check(CLI::PositiveNumber);
+  std::string quirk_help = "For testing crisp: behave like a minimal runtime, not the reference (repeatable or A,B):";
+  for (const auto& [name, what] : crisp::crispd::QuirkNames()) crisp::StrAppend(&quirk_help, "\n  ", name, ": ", what);
+  app.add_option("--quirk", flags.quirks, quirk_help);
   app.add_flag_function("--version", [](int64_t) {
     std::cout << "crispd " << crisp::kCrispVersion << " (CRI runtime.v1, cri-api " << crisp::kCriApiVersion << ")\n";
     throw CLI::Success();

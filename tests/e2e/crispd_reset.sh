@@ -14,10 +14,7 @@ dir=$(mktemp -d /tmp/crispd-reset.XXXXXX)
 socket="$dir/crispd.sock"
 bridge=crispd-rst
 dir_args=(--root "$dir/root" --state "$dir/state" --bridge "$bridge" --pod-cidr 10.95.0.0/16)
-args=(--listen "unix://$socket" "${dir_args[@]}")
-for registry in docker.io registry.k8s.io gcr.io k8s.gcr.io quay.io; do
-  args+=(--registry-mirror "$registry=http://$CRISP_REGISTRY")
-done
+args=(--listen "unix://$socket" "${dir_args[@]}" "${mirrors[@]}")
 crispd_pid=""
 cleanup() {
   [ -n "$crispd_pid" ] && kill -KILL "$crispd_pid" 2>/dev/null

@@ -7,10 +7,7 @@ CRISPD=${2:?usage: $0 CRISP CRISPD}
 repo=$(cd "$(dirname "$0")/../.." && pwd)
 dir=$(mktemp -d /tmp/crispd-restart.XXXXXX)
 socket="$dir/crispd.sock"
-args=(--listen "unix://$socket" --root "$dir/root" --state "$dir/state" --bridge crispd-rs --pod-cidr 10.94.0.0/16)
-for registry in docker.io registry.k8s.io gcr.io k8s.gcr.io quay.io; do
-  args+=(--registry-mirror "$registry=http://$CRISP_REGISTRY")
-done
+args=(--listen "unix://$socket" --root "$dir/root" --state "$dir/state" --bridge crispd-rs --pod-cidr 10.94.0.0/16 "${mirrors[@]}")
 cleanup() {
   "$CRISP" clean -e "$socket" --all >/dev/null 2>&1 || true
   kill "$crispd_pid" 2>/dev/null || true

@@ -13,7 +13,8 @@ fi
 source "$env_file"
 
 # crisp's --registry-mirror flags: every registry the suites' images name
-# is the local one (crisp passes them on to a private crispd it starts).
+# is the local one (crisp passes them on to a private crispd it starts;
+# crispd takes the same flags).
 mirrors=()
 for registry in docker.io registry.k8s.io gcr.io k8s.gcr.io quay.io; do
   mirrors+=(--registry-mirror "$registry=http://$CRISP_REGISTRY")

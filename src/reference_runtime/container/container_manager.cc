@@ -243,7 +243,7 @@ absl::StatusOr<std::string> ContainerManager::CreateIn(const SandboxInfo& sandbo
   } else {
     container.log_path = dir + "/container.log";
   }
-  fs::create_directories(fs::path(container.log_path).parent_path(), error);
+  if (options_.make_log_directory) fs::create_directories(fs::path(container.log_path).parent_path(), error);
 
   Monitor::Request request{container.id,
                            config.metadata().name(),

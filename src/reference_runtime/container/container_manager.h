@@ -26,6 +26,9 @@ struct ContainerOptions {
   std::string cgroup_root = "/sys/fs/cgroup";  // where stats are read
   std::string proc_root = "/proc";             // where a pod's network counters are read
   EventBus* events = nullptr;  // where lifecycle events go (may be null); must outlive the manager
+  // Whether CreateContainer makes the directory of the container's log file
+  // (false: the no-log-directory quirk, the kubelet makes it).
+  bool make_log_directory = true;
 };
 
 class ContainerManager {

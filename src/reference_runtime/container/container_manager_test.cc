@@ -127,6 +127,25 @@ TEST_F(ContainerManagerTest, UpdateResourcesReachesTheRuntimeAndStatusUntilTheCo
   EXPECT_TRUE(absl::IsNotFound(containers_->UpdateResources("no-such-id", update)));
 }
 
+// The no-log-directory quirk: the log file's directory is the caller's to
+// make (the kubelet makes it); without it, CreateContainer fails as conmon does.
+TEST_F(ContainerManagerTest, WithoutMakingTheLogDirectoryCreateNeedsItToExist) {
+  ContainerOptions options{dir_ + "/state", dir_ + "/cgroup"};
+  options.make_log_directory = false;
+  containers_.reset();
+  auto containers = ContainerManager::Open(options, images_, *sandboxes_, fake_.host());
+  ASSERT_TRUE(containers.ok()) << containers.status();
+  containers_ = std::move(*containers);
+  absl::StatusOr<std::string> refused = containers_->Create(pod_, Config("app"));
+  ASSERT_FALSE(refused.ok());
+  EXPECT_THAT(std::string(refused.status().message()), HasSubstr(dir_ + "/logs/app/0.log"));
+  EXPECT_FALSE(fs::exists(dir_ + "/logs/app"));
+  fs::create_directories(dir_ + "/logs/app");
+  absl::StatusOr<std::string> id = containers_->Create(pod_, Config("app"));
+  ASSERT_TRUE(id.ok()) << id.status();
+  EXPECT_TRUE(fs::exists(dir_ + "/logs/app/0.log"));
+}
+
 TEST_F(ContainerManagerTest, CreateStartStopRemove) {
   absl::StatusOr<std::string> id = containers_->Create(pod_, Config("app"));
   ASSERT_TRUE(id.ok()) << id.status();

@@ -192,9 +192,12 @@ absl::StatusOr<Monitor::Started> FakeMonitor::Start(const Request& request) {
     calls_.push_back("start " + request.id);
     if (!failure_.ok()) return std::exchange(failure_, absl::OkStatus());
   }
+  // conmon opens the CRI log first, and fails when it cannot.
+  if (!std::ofstream(request.log_path, std::ios::app)) {
+    return absl::InternalError(crisp::StrCat("conmon cannot open the log ", request.log_path));
+  }
   absl::StatusOr<std::shared_ptr<ProcessHandle>> init = oci_.Create("", request.id, request.dir);
   if (!init.ok()) return init.status();
-  std::ofstream(request.log_path, std::ios::app).flush();  // conmon opens the CRI log
   auto monitor = std::make_shared<FakeProcess>(next_pid_++);
   std::lock_guard lock(mutex_);
   dirs_[request.id] = request.dir;

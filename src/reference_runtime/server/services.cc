@@ -3,6 +3,7 @@
 #include <arpa/inet.h>
 
 #include <algorithm>
+#include <functional>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_split.h"
@@ -16,6 +17,23 @@ namespace crisp::crispd {
 namespace {
 
 namespace v1 = runtime::v1;
+
+// A streaming URL as the quirks want it: `http://host:port/...`, or the
+// same without its scheme.
+std::string AsAnswered(std::string url, const Quirks& quirks) {
+  if (quirks.scheme_relative_urls && url.starts_with("http:")) url.erase(0, 5);
+  return url;
+}
+
+// Under the unknown-on-missing quirk, Stop and Remove of an object whose
+// lookup (`known`) answers NotFound answer Unknown; otherwise `act` answers.
+absl::Status UnlessMissing(const Quirks& quirks, const std::function<absl::Status()>& known, std::string_view what,
+                           const std::string& id, const std::function<absl::Status()>& act) {
+  if (quirks.unknown_on_missing && absl::IsNotFound(known())) {
+    return absl::UnknownError(crisp::StrCat(what, " \"", id, "\" does not exist"));
+  }
+  return act();
+}
 
 void FillImage(const ImageRecord& record, v1::Image* image) {
   image->set_id(record.id);
@@ -160,12 +178,18 @@ grpc::Status RuntimeServiceImpl::RunPodSandbox(grpc::ServerContext*, const v1::R
 
 grpc::Status RuntimeServiceImpl::StopPodSandbox(grpc::ServerContext*, const v1::StopPodSandboxRequest* request,
                                                 v1::StopPodSandboxResponse*) {
-  return AnswerRpc("StopPodSandbox", [&] { return sandboxes_.Stop(request->pod_sandbox_id()); });
+  return AnswerRpc("StopPodSandbox", [&] {
+    const std::string& id = request->pod_sandbox_id();
+    return UnlessMissing(quirks_, [&] { return sandboxes_.Info(id).status(); }, "pod sandbox", id, [&] { return sandboxes_.Stop(id); });
+  });
 }
 
 grpc::Status RuntimeServiceImpl::RemovePodSandbox(grpc::ServerContext*, const v1::RemovePodSandboxRequest* request,
                                                   v1::RemovePodSandboxResponse*) {
-  return AnswerRpc("RemovePodSandbox", [&] { return sandboxes_.Remove(request->pod_sandbox_id()); });
+  return AnswerRpc("RemovePodSandbox", [&] {
+    const std::string& id = request->pod_sandbox_id();
+    return UnlessMissing(quirks_, [&] { return sandboxes_.Info(id).status(); }, "pod sandbox", id, [&] { return sandboxes_.Remove(id); });
+  });
 }
 
 grpc::Status RuntimeServiceImpl::PodSandboxStatus(grpc::ServerContext*, const v1::PodSandboxStatusRequest* request,
@@ -204,12 +228,20 @@ grpc::Status RuntimeServiceImpl::StartContainer(grpc::ServerContext*, const v1::
 
 grpc::Status RuntimeServiceImpl::StopContainer(grpc::ServerContext*, const v1::StopContainerRequest* request,
                                                v1::StopContainerResponse*) {
-  return AnswerRpc("StopContainer", [&] { return containers_.Stop(request->container_id(), request->timeout()); });
+  return AnswerRpc("StopContainer", [&] {
+    const std::string& id = request->container_id();
+    return UnlessMissing(quirks_, [&] { return containers_.Status(id, false).status(); }, "container", id,
+                         [&] { return containers_.Stop(id, request->timeout()); });
+  });
 }
 
 grpc::Status RuntimeServiceImpl::RemoveContainer(grpc::ServerContext*, const v1::RemoveContainerRequest* request,
                                                  v1::RemoveContainerResponse*) {
-  return AnswerRpc("RemoveContainer", [&] { return containers_.Remove(request->container_id()); });
+  return AnswerRpc("RemoveContainer", [&] {
+    const std::string& id = request->container_id();
+    return UnlessMissing(quirks_, [&] { return containers_.Status(id, false).status(); }, "container", id,
+                         [&] { return containers_.Remove(id); });
+  });
 }
 
 grpc::Status RuntimeServiceImpl::UpdateContainerResources(grpc::ServerContext*,
@@ -362,8 +394,9 @@ grpc::Status RuntimeServiceImpl::Exec(grpc::ServerContext*, const v1::ExecReques
     absl::StatusOr<std::vector<std::string>> argv = containers_.ExecArgv(
         request->container_id(), std::vector<std::string>(request->cmd().begin(), request->cmd().end()), console);
     if (!argv.ok()) return argv.status();
-    response->set_url(streaming_.ExecUrl(
-        {*std::move(argv), request->stdin(), request->stdout(), request->stderr(), request->tty(), console}));
+    response->set_url(AsAnswered(
+        streaming_.ExecUrl({*std::move(argv), request->stdin(), request->stdout(), request->stderr(), request->tty(), console}),
+        quirks_));
     return absl::OkStatus();
   });
 }
@@ -374,8 +407,8 @@ grpc::Status RuntimeServiceImpl::Attach(grpc::ServerContext*, const v1::AttachRe
     if (absl::Status valid = CheckStreams(*request); !valid.ok()) return valid;
     absl::StatusOr<ContainerManager::AttachPoint> point = containers_.Attach(request->container_id(), request->stdin());
     if (!point.ok()) return point.status();
-    response->set_url(
-        streaming_.AttachUrl({point->dir, request->stdin(), request->stdout(), request->stderr(), point->tty}));
+    response->set_url(AsAnswered(
+        streaming_.AttachUrl({point->dir, request->stdin(), request->stdout(), request->stderr(), point->tty}), quirks_));
     return absl::OkStatus();
   });
 }
@@ -402,7 +435,7 @@ grpc::Status RuntimeServiceImpl::PortForward(grpc::ServerContext*, const v1::Por
     absl::StatusOr<std::shared_ptr<const NetworkNamespace>> netns =
         NetworkNamespace::Open(network != sandbox->namespaces.end() ? network->second : "/proc/self/ns/net");
     if (!netns.ok()) return netns.status();
-    response->set_url(streaming_.PortForwardUrl({*std::move(netns), std::move(ports)}));
+    response->set_url(AsAnswered(streaming_.PortForwardUrl({*std::move(netns), std::move(ports)}), quirks_));
     return absl::OkStatus();
   });
 }

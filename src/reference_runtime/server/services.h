@@ -13,6 +13,7 @@
 #include "reference_runtime/container/container_manager.h"
 #include "reference_runtime/image/image_store.h"
 #include "reference_runtime/sandbox/sandbox_manager.h"
+#include "reference_runtime/server/quirks.h"
 #include "reference_runtime/streaming/streaming_server.h"
 #include "runtime/v1/api.grpc.pb.h"
 
@@ -22,11 +23,13 @@ class RuntimeServiceImpl final : public runtime::v1::RuntimeService::Service {
  public:
   // `events`: what the managers publish (null: GetContainerEvents answers
   // UNIMPLEMENTED); `config`: crispd's settings, as Status answers them
-  // when asked verbose.
+  // when asked verbose; `quirks`: how it deviates from the reference
+  // (server/quirks.h; none by default).
   RuntimeServiceImpl(SandboxManager& sandboxes, ContainerManager& containers, StreamingServer& streaming,
-                     EventBus* events = nullptr, nlohmann::json config = nlohmann::json::object())
+                     EventBus* events = nullptr, nlohmann::json config = nlohmann::json::object(),
+                     Quirks quirks = {})
       : sandboxes_(sandboxes), containers_(containers), streaming_(streaming), events_(events),
-        config_(std::move(config)) {}
+        config_(std::move(config)), quirks_(quirks) {}
 
   grpc::Status Version(grpc::ServerContext* context, const runtime::v1::VersionRequest* request,
                        runtime::v1::VersionResponse* response) override;
@@ -104,6 +107,7 @@ class RuntimeServiceImpl final : public runtime::v1::RuntimeService::Service {
   StreamingServer& streaming_;
   EventBus* events_;
   const nlohmann::json config_;
+  const Quirks quirks_;
   absl::Mutex mu_;
   std::string pod_cidr_ ABSL_GUARDED_BY(mu_);  // the last UpdateRuntimeConfig's
 };

@@ -233,6 +233,52 @@ TEST_F(RuntimeServiceTest, ExecValidatesItsStreamsAndAnswersAUrl) {
   EXPECT_EQ(service_->Exec(nullptr, &request, &response).error_code(), grpc::StatusCode::NOT_FOUND);
 }
 
+// The quirks (server/quirks.h) change only what they name.
+TEST_F(RuntimeServiceTest, QuirksAnswerLikeAMinimalRuntime) {
+  std::string pod = RunPod();
+  std::string ctr = RunContainer(pod);
+  // Without quirks: a stop or removal of what is not there is OK.
+  v1::RemoveContainerRequest remove;
+  remove.set_container_id("unknown");
+  v1::RemoveContainerResponse removed;
+  EXPECT_TRUE(service_->RemoveContainer(nullptr, &remove, &removed).ok());
+
+  Quirks quirks;
+  ASSERT_TRUE(AddQuirks("scheme-relative-urls,unknown-on-missing", quirks).ok());
+  EXPECT_EQ(QuirkList(quirks), "scheme-relative-urls,unknown-on-missing");
+  RuntimeServiceImpl quirky(*sandboxes_, *containers_, *streaming_, nullptr, nlohmann::json::object(), quirks);
+  v1::ExecRequest exec;
+  exec.set_container_id(ctr);
+  exec.add_cmd("true");
+  exec.set_stdout(true);
+  v1::ExecResponse url;
+  ASSERT_TRUE(quirky.Exec(nullptr, &exec, &url).ok());
+  EXPECT_THAT(url.url(), StartsWith("//127.0.0.1:"));
+
+  grpc::Status unknown = quirky.RemoveContainer(nullptr, &remove, &removed);
+  EXPECT_EQ(unknown.error_code(), grpc::StatusCode::UNKNOWN);
+  EXPECT_THAT(unknown.error_message(), HasSubstr("\"unknown\" does not exist"));
+  v1::StopPodSandboxRequest stop_pod;
+  stop_pod.set_pod_sandbox_id("unknown");
+  v1::StopPodSandboxResponse stopped_pod;
+  EXPECT_EQ(quirky.StopPodSandbox(nullptr, &stop_pod, &stopped_pod).error_code(), grpc::StatusCode::UNKNOWN);
+  // What exists is stopped and removed as always.
+  v1::StopContainerRequest stop;
+  stop.set_container_id(ctr);
+  v1::StopContainerResponse stopped;
+  EXPECT_TRUE(quirky.StopContainer(nullptr, &stop, &stopped).ok());
+  remove.set_container_id(ctr);
+  EXPECT_TRUE(quirky.RemoveContainer(nullptr, &remove, &removed).ok());
+  EXPECT_EQ(quirky.RemoveContainer(nullptr, &remove, &removed).error_code(), grpc::StatusCode::UNKNOWN);
+  stop_pod.set_pod_sandbox_id(pod);
+  EXPECT_TRUE(quirky.StopPodSandbox(nullptr, &stop_pod, &stopped_pod).ok());
+
+  Quirks none;
+  absl::Status bad = AddQuirks("no-log-directory,sloppy", none);
+  EXPECT_EQ(bad.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(bad.message()), HasSubstr("unknown quirk \"sloppy\"; known: no-log-directory,"));
+}
+
 TEST_F(RuntimeServiceTest, AttachValidatesItsStreamsAndTheContainersStdin) {
   std::string ctr = RunContainer(RunPod());  // created without stdin
   v1::AttachRequest request;
