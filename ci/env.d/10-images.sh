@@ -8,7 +8,7 @@ images_cache_key() {
   {
     cat "$repo/fixtures/images/build-images" "$repo"/fixtures/images/*/*
     dpkg-query -W -f='${Package} ${Version}\n' busybox-static procps util-linux \
-      redis-server redis-tools libc6 libc6-dev gcc-12 tar gzip jq
+      redis-server redis-tools libc6 libc6-dev cpp-12 gcc-12 g++-12 tar gzip jq
   } | sha256sum | cut -c1-16
 }
 
