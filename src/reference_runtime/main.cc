@@ -227,7 +227,8 @@ int RunDaemon(const Flags& flags) {
       {.address = flags.streaming_address,
        .url_lifetime = std::chrono::seconds(flags.streaming_url_lifetime),
        .max_sessions = flags.streaming_max_sessions,
-       .idle_timeout = std::chrono::seconds(flags.streaming_idle_timeout)});
+       .idle_timeout = std::chrono::seconds(flags.streaming_idle_timeout),
+       .console_dir = flags.state + "/console"});
   if (!streaming.ok()) {
     std::cerr << "crispd: error: " << streaming.status().message() << '\n';
     return 1;

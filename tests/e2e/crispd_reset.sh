@@ -63,6 +63,7 @@ for n in 1 2; do
   ctr=$(call CreateContainer "{\"pod_sandbox_id\": \"$pod\", \"config\": $config, \"sandbox_config\": $sandbox}" | jq -r .container_id)
   call StartContainer "{\"container_id\": \"$ctr\"}" >/dev/null
 done
+check "the console sockets are in crispd's state" yes "$([ -d "$dir/state/console" ] && echo yes || echo no)"
 check "two pods running" 2 "$(call ListContainers '{}' | jq '[.containers[] | select(.state == "CONTAINER_RUNNING")] | length')"
 kill -KILL "$crispd_pid"
 wait "$crispd_pid" 2>/dev/null || true
@@ -76,6 +77,7 @@ check "the host as before crispd started" "$before" "$(host_state)"
 check "no pod cgroup left" "" "$(for pod in "${pods[@]}"; do ls -d /sys/fs/cgroup/*/crispd/"$pod" 2>/dev/null; done)"
 # (runc list would make its root again: look at the directory instead)
 check "no OCI runtime state left" no "$([ -e "$dir/state/oci" ] && echo yes || echo no)"
+check "no console socket directory left" no "$([ -e "$dir/state/console" ] && echo yes || echo no)"
 "$CRISPD" reset "${dir_args[@]}" > "$dir/reset2.out" 2>&1
 check "a second reset finds nothing" "" "$(grep -v '^crispd reset: removed 0 thing(s), 0 error(s)$' "$dir/reset2.out")"
 finish

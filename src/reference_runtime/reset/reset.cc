@@ -142,7 +142,7 @@ void Unmount(const std::vector<std::string>& dirs, ResetReport& report) {
 }
 
 void RemoveRecords(const std::string& state, ResetReport& report) {
-  for (const char* sub : {"containers", "sandboxes", "oci", "ipam", "attach", "quarantine"}) {
+  for (const char* sub : {"containers", "sandboxes", "oci", "ipam", "attach", "quarantine", "console"}) {
     fs::path path = fs::path(state) / sub;
     std::error_code error;
     if (!fs::exists(path, error)) continue;

@@ -9,6 +9,7 @@
 #include <poll.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <netinet/tcp.h>
 #include <termios.h>
@@ -1236,11 +1237,23 @@ absl::StatusOr<std::unique_ptr<StreamingServer>> StreamingServer::Start(const St
     return absl::InternalError(crisp::StrCat("streaming server on ", address, ": ", std::strerror(errno)));
   }
   server->base_ = crisp::StrCat("http://", address, ":", ntohs(bind_to.sin_port));
-  char console_dir[] = "/tmp/crispd-console-XXXXXX";  // 0700, ours
-  if (mkdtemp(console_dir) == nullptr) {
-    return absl::InternalError(crisp::StrCat("a directory for console sockets: ", std::strerror(errno)));
+  // A socket path must fit sockaddr_un (108 bytes): "/<n>.sock" follows.
+  constexpr size_t kRoomForSocketName = 24;
+  if (!options.console_dir.empty() && options.console_dir.size() + kRoomForSocketName < sizeof(sockaddr_un::sun_path)) {
+    std::error_code error;
+    std::filesystem::remove_all(options.console_dir, error);  // sockets of an earlier crispd
+    if (mkdir(options.console_dir.c_str(), 0700) != 0) {
+      return absl::InternalError(
+          crisp::StrCat("a directory for console sockets, ", options.console_dir, ": ", std::strerror(errno)));
+    }
+    server->console_dir_ = options.console_dir;
+  } else {
+    char console_dir[] = "/tmp/crispd-console-XXXXXX";  // 0700, ours
+    if (mkdtemp(console_dir) == nullptr) {
+      return absl::InternalError(crisp::StrCat("a directory for console sockets: ", std::strerror(errno)));
+    }
+    server->console_dir_ = console_dir;
   }
-  server->console_dir_ = console_dir;
   server->acceptor_ = std::thread([raw = server.get()] { raw->AcceptLoop(); });
   return server;
 }

@@ -94,6 +94,11 @@ struct StreamingOptions {
   // A session whose connection carries no data either way this long is
   // closed (the kubelet's streamingConnectionIdleTimeout, 4 h by default).
   std::chrono::seconds idle_timeout{4 * 3600};
+  // Where the console sockets of exec sessions with a terminal are made
+  // (0700, removed when the server ends; crispd: STATE/console, so that
+  // `crispd reset` removes what a killed crispd left). Empty, or a path too
+  // long for a socket in it: a fresh directory under /tmp.
+  std::string console_dir{};
 };
 
 class StreamingServer {

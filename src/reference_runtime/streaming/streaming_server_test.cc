@@ -445,6 +445,33 @@ TEST(StreamingServerTest, SpdyWithoutACommonStreamProtocolIsRefused) {
   EXPECT_EQ(answer["X-Accepted-Stream-Protocol-Versions"], "v4.channel.k8s.io");
 }
 
+// Console sockets go where crispd says (its state, which `crispd reset`
+// clears after a SIGKILL) and leave with the server; a directory too long
+// for a socket path falls back to a fresh one under /tmp.
+TEST(StreamingServerTest, ConsoleSocketsLiveInTheGivenDirectoryAndLeaveWithTheServer) {
+  absl::StatusOr<TempDir> temp = TempDir::Make("crispd-console-test");
+  ASSERT_TRUE(temp.ok()) << temp.status();
+  StreamingOptions options;
+  options.console_dir = temp->path() + "/console";
+  std::filesystem::create_directories(options.console_dir + "/stale");  // an earlier crispd's
+  auto server = StreamingServer::Start(options);
+  ASSERT_TRUE(server.ok()) << server.status();
+  EXPECT_THAT((*server)->ConsoleSocket(), ::testing::StartsWith(options.console_dir + "/"));
+  EXPECT_FALSE(std::filesystem::exists(options.console_dir + "/stale"));
+  EXPECT_EQ(std::filesystem::status(options.console_dir).permissions(), std::filesystem::perms::owner_all);
+  server->reset();
+  EXPECT_FALSE(std::filesystem::exists(options.console_dir));
+
+  options.console_dir = temp->path() + "/" + std::string(100, 'x');
+  auto fallback = StreamingServer::Start(options);
+  ASSERT_TRUE(fallback.ok()) << fallback.status();
+  std::string socket = (*fallback)->ConsoleSocket();
+  EXPECT_THAT(socket, ::testing::StartsWith("/tmp/crispd-console-"));
+  std::string dir = std::filesystem::path(socket).parent_path();
+  fallback->reset();
+  EXPECT_FALSE(std::filesystem::exists(dir));
+}
+
 TEST(StreamingServerTest, AUrlOutlivesItsLifetimeNot) {
   auto server = StreamingServer::Start(StreamingOptions{.address = "127.0.0.1", .url_lifetime = std::chrono::seconds(1)});
   ASSERT_TRUE(server.ok()) << server.status();
