@@ -157,6 +157,9 @@ const std::vector<Rule>& DefaultRules() {
       // message is the server's free text.
       Replace("host.stream.status", R"("message":"(?:[^"\\]|\\.)*")", R"("message":"<text>")",
               "a Status message is free text; status, reason and causes are kept"),
+      // What a stream carried after its until: text came in the same read.
+      Builtin("host.stream.after_until", Action::kDrop,
+              "what a stream carried after its until: text came in the same read only by the timing of reads"),
       // Where a runtime keeps its files is its own choice; that there is
       // an absolute path is behaviour.
       Replace("**.fs_id.mountpoint", "^/.*$", "<absolute path>", "where a runtime keeps its files is its choice"),
@@ -286,19 +289,25 @@ class Pass {
   }
 
   // First pass over an answer: IDs get symbols in the order they appear.
-  void Collect(const json& node, std::vector<std::string>& path) {
+  // An ID first seen inside an unordered list (a List* answer) is of an
+  // object the scenario never made: another scenario's, running beside it.
+  // It is a stranger and gets no symbol (its element is left out later),
+  // so it cannot shift the numbers of the scenario's own objects.
+  void Collect(const json& node, std::vector<std::string>& path, bool in_list = false) {
     if (node.is_object()) {
       for (const auto& [key, value] : node.items()) {
         path.push_back(key);
-        Collect(value, path);
+        Collect(value, path, in_list);
         path.pop_back();
       }
       return;
     }
     if (node.is_array()) {
+      const Normaliser::Compiled* list_rule = RuleFor(path);
+      in_list = in_list || (list_rule != nullptr && list_rule->rule.action == Action::kUnordered);
       std::string saved = path.back();
       path.back() += "[]";
-      for (const json& element : node) Collect(element, path);
+      for (const json& element : node) Collect(element, path, in_list);
       path.back() = saved;
       return;
     }
@@ -306,7 +315,11 @@ class Pass {
     const Normaliser::Compiled* rule = RuleFor(path);
     if (rule == nullptr || rule->rule.action != Action::kSymbol) return;
     const std::string& id = node.get_ref<const std::string&>();
-    if (symbols_.count(id)) return;
+    if (symbols_.count(id) || strangers_.count(id)) return;
+    if (in_list) {
+      strangers_.insert(id);
+      return;
+    }
     symbols_[id] = crisp::StrCat(rule->rule.kind, "#", ++counts_[rule->rule.kind]);
   }
 
@@ -423,13 +436,15 @@ class Pass {
     } else if (node.is_array()) {
       std::string saved = path.back();
       path.back() += "[]";
+      const bool unordered = rule != nullptr && rule->rule.action == Action::kUnordered;
       json kept = json::array();
       for (json& element : node) {
+        if (unordered && NamesAStranger(element)) continue;  // which strangers a list shows is timing
         if (Transform(element, path)) kept.push_back(std::move(element));
       }
       node = std::move(kept);
       path.back() = saved;
-      if (rule != nullptr && rule->rule.action == Action::kUnordered) {
+      if (unordered) {
         // IDs are symbols by now, numbered where the scenario made them,
         // so equal lists sort alike whatever order they came in.
         std::sort(node.begin(), node.end(), [](const json& a, const json& b) { return a.dump() < b.dump(); });
@@ -448,6 +463,17 @@ class Pass {
     return true;
   }
 
+  // Whether any string in `node` is a stranger's ID (see Collect).
+  bool NamesAStranger(const json& node) const {
+    if (node.is_string()) return strangers_.count(node.get_ref<const std::string&>()) > 0;
+    if (node.is_object() || node.is_array()) {
+      for (const json& child : node) {
+        if (NamesAStranger(child)) return true;
+      }
+    }
+    return false;
+  }
+
   // Actions that replace a whole subtree (a map or list included).
   static bool ReplacesSubtree(Action action) {
     return action == Action::kDrop || action == Action::kKeys || action == Action::kType;
@@ -456,6 +482,7 @@ class Pass {
   const RuleList& rules_;
   std::vector<std::pair<std::string, std::string>> replacements_;
   std::map<std::string, std::string> symbols_;
+  std::set<std::string> strangers_;  // IDs first seen in a List* answer
   std::map<std::string, int> counts_;
   std::map<json, int> ranks_;
 };

@@ -183,6 +183,25 @@ TEST(NormaliseTest, ListsInTheRuntimesOrderCompareAlike) {
   EXPECT_EQ(in_order["response"]["containers"][0]["id"], "ctr#1");
 }
 
+// A List* answer may show other scenarios' objects, running beside this
+// one: which it shows is timing, so they are left out, and they take no
+// symbol numbers from the scenario's own.
+TEST(NormaliseTest, ListsLeaveOutObjectsTheScenarioNeverMade) {
+  auto scenario = [](json list) {
+    return ScenarioOf({{"CreateContainer", json::object(), {{"container_id", "aaa"}}},
+                       {"ListContainerStats", json::object(), {{"stats", std::move(list)}}},
+                       {"CreateContainer", json::object(), {{"container_id", "bbb"}}}});
+  };
+  json mine = {{"attributes", {{"id", "aaa"}, {"labels", {{"foo", "1"}}}}}};
+  json other = {{"attributes", {{"id", "zzz"}, {"labels", {{"foo", "2"}}}}}};
+  std::vector<json> alone = Normaliser().Normalise(scenario(json::array({mine})));
+  std::vector<json> crowded = Normaliser().Normalise(scenario(json::array({other, mine})));
+  EXPECT_EQ(alone, crowded);
+  EXPECT_EQ(crowded[1]["response"]["stats"].size(), 1u);
+  EXPECT_EQ(crowded[1]["response"]["stats"][0]["attributes"]["id"], "ctr#1");
+  EXPECT_EQ(crowded[2]["response"]["container_id"], "ctr#2");
+}
+
 // docs/normalisation.md lists every built-in rule, so the docs cannot drift.
 TEST(NormaliseTest, DocsListEveryBuiltInRule) {
   std::ifstream in(std::string(CRISP_SOURCE_DIR) + "/docs/normalisation.md");

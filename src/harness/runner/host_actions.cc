@@ -316,7 +316,7 @@ absl::StatusOr<nlohmann::json> HostSide::RunAction(std::string_view action, cons
     std::string form = StreamingUrlForm(request.url);
     if (form == "scheme-relative") request.url = "http:" + request.url;
     streaming::ChannelSessionResult session = streaming::RunChannelSession(request);
-    nlohmann::json result = exec ? streaming::RemoteCommandResult(session)
+    nlohmann::json result = exec ? streaming::RemoteCommandResult(session, request.until)
                                  : streaming::PortForwardResult(session, request.forward_ports.size());
     result["url_form"] = form;
     return result;

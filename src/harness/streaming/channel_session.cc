@@ -298,11 +298,17 @@ std::optional<int> ExitCodeOfStatus(const std::string& status) {
   return std::nullopt;
 }
 
-nlohmann::json RemoteCommandResult(const ChannelSessionResult& session) {
+nlohmann::json RemoteCommandResult(const ChannelSessionResult& session, const std::string& until) {
   nlohmann::json result = Common(session);
   std::string status = Channel(session.channels, 3);
   std::optional<int> exit_code = ExitCodeOfStatus(status);
-  result["stdout"] = client::BytesToJson(Channel(session.channels, 1));
+  std::string stdout_data = Channel(session.channels, 1);
+  size_t found = until.empty() || session.closed_by != "crisp" ? std::string::npos : stdout_data.find(until);
+  if (found != std::string::npos) {
+    result["after_until"] = client::BytesToJson(stdout_data.substr(found + until.size()));
+    stdout_data.resize(found + until.size());
+  }
+  result["stdout"] = client::BytesToJson(stdout_data);
   result["stderr"] = client::BytesToJson(Channel(session.channels, 2));
   result["status"] = client::BytesToJson(status);
   result["exit_code"] = exit_code ? nlohmann::json(*exit_code) : nlohmann::json(nullptr);

@@ -96,8 +96,10 @@ ChannelSessionResult RunSpdyChannelSession(const ChannelSessionRequest& request)
 // Exec or attach: {connected, protocol, stdout, stderr, exit_code, status,
 // before_stdin, stdin_closed, closed_by, error}. exit_code comes from the v4 Status on
 // channel 3 (0 for Success, the ExitCode cause for NonZeroExitCode), null
-// when no status came.
-nlohmann::json RemoteCommandResult(const ChannelSessionResult& session);
+// when no status came. When crisp ended the stream because stdout carried
+// `until`, stdout ends with that text's first occurrence, and what came
+// after it (in the same read: the timing of reads decides) is `after_until`.
+nlohmann::json RemoteCommandResult(const ChannelSessionResult& session, const std::string& until = "");
 
 // Port forward: {connected, protocol, port, error_port, data, errors,
 // forwards, closed_by, error}; `forwards` has {port, error_port, data,

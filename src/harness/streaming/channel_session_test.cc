@@ -108,16 +108,17 @@ TEST(ChannelSessionTest, InputIsWrittenAfterTheQuietTimeAndUntilEndsTheSession) 
     FakeStreamServer server([&received](Socket& ws) {
       Send(ws, 1, "");
       received = Receive(ws);
-      Send(ws, 1, "hello\n");
+      Send(ws, 1, "hello\n/ # ");  // a prompt in the same message: timing
       DrainUntilClosed(ws);
     });
     ChannelSessionRequest request = Request(server.Url("/attach/token"));
     request.input = "echo hello\n";
     request.quiet_ms = 100;
     request.until = "hello\n";
-    json result = RemoteCommandResult(RunChannelSession(request));
+    json result = RemoteCommandResult(RunChannelSession(request), request.until);
     EXPECT_EQ(result["before_stdin"], "");
     EXPECT_EQ(result["stdout"], "hello\n");
+    EXPECT_EQ(result["after_until"], "/ # ");
     EXPECT_EQ(result["closed_by"], "crisp");
     EXPECT_EQ(result["error"], "");
     EXPECT_EQ(result["exit_code"], nullptr);
