@@ -88,6 +88,25 @@ try {
     check('the diff view shows the differing field', table.includes(withFields.fields[0].path), table.slice(0, 200));
     check('the diff view names every runtime that answered',
           Object.keys(withFields.fields[0].values).every(n => table.includes(n)), table.slice(0, 200));
+    // Its rows are grouped by kind, and the cell lists its differing steps by kind.
+    const kind = withFields.fields[0].absent.length ? 'presence' : 'value';
+    check(`the field's row is in the ${kind} group`,
+          await step.locator(`table.diff tr[data-kind="${kind}"] td:text-is("${withFields.fields[0].path}")`).count() === 1);
+    check('the group has its heading', await step.locator(`table.diff tr.kindrow[data-kind="${kind}"]`).count() === 1);
+    const listed = page.locator(`#details .kinds li[data-kind="${kind}"] a.steplink[data-step="${withFields.step}"]`);
+    check(`the step is listed under ${kind} differences`, await listed.count() === 1);
+    await listed.click();
+    check('a step link marks its step', await page.locator(`#details #step-${withFields.step}.flash`).count() === 1);
+    check('and leaves the address at the cell', decodeURIComponent(new URL(page.url()).hash).startsWith(`#${withFields.scenario}@`),
+          page.url());
+    const expectedKinds = new Set();
+    for (const d of data.differences.filter(d => d.scenario === withFields.scenario)) {
+      if (new Set(Object.values(d.codes).filter(c => c)).size > 1) expectedKinds.add('code');
+      for (const f of d.fields) expectedKinds.add(f.absent.length ? 'presence' : 'value');
+    }
+    const shownKinds = await page.locator('#details .kinds li').evaluateAll(items => items.map(i => i.dataset.kind));
+    check('the kinds listed are those of the scenario\'s differences',
+          JSON.stringify([...shownKinds].sort()) === JSON.stringify([...expectedKinds].sort()), shownKinds.join(','));
   } else {
     console.log('note: no field differences in this matrix; diff table not checked');
   }

@@ -30,6 +30,7 @@ td.selected{box-shadow:inset 0 0 0 3px #1d1d1f}
 .step.pass{border-color:#3a3}.step.fail{border-color:#c33}.step.error{border-color:#d90}.step.na{border-color:#999}
 table.diff{margin:.4em 0;font-size:12px}table.diff td{font-family:ui-monospace,monospace}
 .diffnote{color:#5a3dd6;font-weight:600}
+tr.kindrow td{font-family:inherit;font-style:italic;background:#f3f0ff}.kinds ul{margin:.2em 0}.step.flash{outline:2px solid #5a3dd6}
 .muted{color:#777}
 .runtime{display:flex;gap:.8em;align-items:center;margin:.2em 0}
 .bar{display:flex;width:16em;height:.8em;border:1px solid #d0d0d5}
@@ -160,10 +161,13 @@ function diffTable(d, self) {
     html += '<div class="diffnote">codes differ: ' + codes.map(([r, c]) => `${esc(r)} ${esc(c)}`).join(', ') + '</div>';
   if (d.fields.length) {
     const names = runs.map(r => r.endpoint.name).filter(n => d.fields.some(f => n in f.values || f.absent.includes(n)));
+    // Grouped by kind: fields one side lacks, then values that differ.
+    const group = (title, kind, fields) => fields.length ? `<tr class="kindrow" data-kind="${kind}"><td colspan="${names.length + 1}">${title}</td></tr>` +
+      fields.map(f => `<tr data-kind="${kind}"><td>${esc(f.path)}</td>` + names.map(n => `<td>${show_json(f.values[n])}</td>`).join('') + '</tr>').join('') : '';
     html += '<table class="diff"><tr><th>field (normalised)</th>' + names.map(n =>
       `<th>${esc(n)}${n === self ? ' (this)' : ''}</th>`).join('') + '</tr>' +
-      d.fields.map(f => `<tr><td>${esc(f.path)}</td>` + names.map(n => `<td>${show_json(f.values[n])}</td>`).join('') + '</tr>').join('') +
-      '</table>';
+      group('present on one side only', 'presence', d.fields.filter(f => f.absent.length)) +
+      group('values differ', 'value', d.fields.filter(f => !f.absent.length)) + '</table>';
     if (d.fields_left_out) html += `<div class="muted">and ${d.fields_left_out} more field(s) in results.json</div>`;
   }
   return html;
@@ -182,10 +186,24 @@ function show(cell) {
     (s.baseline.fixed ? ' — <b>fixed: remove from baseline</b>' : ` (actual: ${esc(s.baseline.actual)})`) + '</p>';
   if (s.reason) html += `<p><b>${esc(s.reason)}</b></p>`;
   const stepDiffs = diffs.get(id) || new Map();
+  // The differing steps, grouped by kind of difference, each a link to its step.
+  const byKind = {code: [], presence: [], value: []};
+  for (const step of s.steps) {
+    const d = stepDiffs.get(step.index);
+    if (!d) continue;
+    if (new Set(Object.values(d.codes).filter(c => c)).size > 1) byKind.code.push(step);
+    if (d.fields.some(f => f.absent.length)) byKind.presence.push(step);
+    if (d.fields.some(f => !f.absent.length)) byKind.value.push(step);
+  }
+  const kindTitles = {code: 'gRPC code', presence: 'a field on one side only', value: 'a value'};
+  const kindItems = Object.entries(byKind).filter(([, steps]) => steps.length).map(([kind, steps]) =>
+    `<li data-kind="${kind}">${kindTitles[kind]}: ` + steps.map(st =>
+      `<a href="#" class="steplink" data-step="${st.index}">step ${st.index} ${esc(st.name)}</a>`).join(', ') + '</li>');
+  if (kindItems.length) html += `<div class="kinds"><b>Differing steps by kind</b><ul>${kindItems.join('')}</ul></div>`;
   for (const step of s.steps) {
     const obs = step.observations[step.observations.length - 1] || {};
     const d = stepDiffs.get(step.index);
-    html += `<div class="step ${esc(step.verdict)}"><b>step ${step.index} ${esc(step.name)}</b>: ${esc(label[step.verdict] || step.verdict)}` +
+    html += `<div class="step ${esc(step.verdict)}" id="step-${step.index}"><b>step ${step.index} ${esc(step.name)}</b>: ${esc(label[step.verdict] || step.verdict)}` +
       (obs.code_name ? ` — ${esc(obs.code_name)}` : '') + (step.attempts > 1 ? ` <span class="muted">(${step.attempts} attempts)</span>` : '') +
       (step.message ? `<div>${esc(step.message)}</div>` : '') +
       (d ? diffTable(d, run.endpoint.name) : (runs.length > 1 ? '<div class="muted">same behaviour on the other runtimes that reached this step</div>' : '')) +
@@ -197,6 +215,15 @@ function show(cell) {
   box.innerHTML = html;
 }
 
+document.getElementById('details').addEventListener('click', e => {
+  const link = e.target.closest('a.steplink');
+  if (!link) return;
+  e.preventDefault();  // the address keeps pointing at the cell
+  const step = document.getElementById(`step-${link.dataset.step}`);
+  document.querySelectorAll('.step.flash').forEach(el => el.classList.remove('flash'));
+  step.classList.add('flash');
+  step.scrollIntoView({block: 'nearest'});
+});
 document.querySelector('#matrix tbody').addEventListener('click', e => {
   const cell = e.target.closest('td.cell');
   if (cell) { show(cell); history.replaceState(null, '', `#${cell.dataset.id}@${runs[+cell.dataset.run].endpoint.name}`); }
