@@ -23,7 +23,10 @@ constexpr std::pair<Action, std::string_view> kActionNames[] = {
     {Action::kDrop, "drop"},     {Action::kSymbol, "symbol"},  {Action::kTimestamp, "timestamp"},
     {Action::kAddress, "address"}, {Action::kTimeForm, "time-form"}, {Action::kType, "type"},
     {Action::kKeys, "keys"},     {Action::kReplace, "replace"}, {Action::kUnordered, "unordered"},
+    {Action::kMentioned, "mentioned"},
 };
+
+
 
 std::vector<std::string> SplitPattern(std::string_view pattern) {
   std::vector<std::string> segments;
@@ -181,6 +184,10 @@ const std::vector<Rule>& DefaultRules() {
       Builtin("Version.response.runtime_version", Action::kDrop, "the runtime's own version"),
       Builtin("**.info", Action::kKeys, "verbose info is free-form per runtime; which keys it has is kept"),
       Builtin("ListImages.response.images", Action::kType, "the whole image store, which other runs change too"),
+      Builtin("ImageStatus.response.image.repo_tags", Action::kMentioned,
+              "other names of the same content come from what else the run pulled, and when"),
+      Builtin("ImageStatus.response.image.repo_digests", Action::kMentioned,
+              "other names of the same content come from what else the run pulled, and when"),
   };
   return rules;
 }
@@ -323,6 +330,16 @@ class Pass {
     symbols_[id] = crisp::StrCat(rule->rule.kind, "#", ++counts_[rule->rule.kind]);
   }
 
+  // The repositories of every string in a request (see ImageRepository): the
+  // image names the scenario itself used.
+  void Mention(const json& node) {
+    if (node.is_string()) {
+      if (!node.get_ref<const std::string&>().empty()) mentioned_.insert(ImageRepository(node.get<std::string>()));
+    } else if (node.is_object() || node.is_array()) {
+      for (const json& child : node) Mention(child);
+    }
+  }
+
   // Ranks of the times in one answer, among those Transform keeps.
   void Rank(const json& node, std::vector<std::string>& path, std::set<json>& times) {
     const Normaliser::Compiled* rule = RuleFor(path);
@@ -422,7 +439,8 @@ class Pass {
           }
           return true;
         case Action::kUnordered:
-          break;  // a list: its elements first, then the sort, below
+        case Action::kMentioned:
+          break;  // a list: handled with its elements, below
       }
     }
     if (node.is_object()) {
@@ -440,11 +458,15 @@ class Pass {
       json kept = json::array();
       for (json& element : node) {
         if (unordered && NamesAStranger(element)) continue;  // which strangers a list shows is timing
+        if (rule != nullptr && rule->rule.action == Action::kMentioned && element.is_string() &&
+            !mentioned_.count(ImageRepository(element.get<std::string>()))) {
+          continue;  // another name of the same content, which the scenario never used
+        }
         if (Transform(element, path)) kept.push_back(std::move(element));
       }
       node = std::move(kept);
       path.back() = saved;
-      if (unordered) {
+      if (unordered || (rule != nullptr && rule->rule.action == Action::kMentioned)) {
         // IDs are symbols by now, numbered where the scenario made them,
         // so equal lists sort alike whatever order they came in.
         std::sort(node.begin(), node.end(), [](const json& a, const json& b) { return a.dump() < b.dump(); });
@@ -483,6 +505,7 @@ class Pass {
   std::vector<std::pair<std::string, std::string>> replacements_;
   std::map<std::string, std::string> symbols_;
   std::set<std::string> strangers_;  // IDs first seen in a List* answer
+  std::set<std::string> mentioned_;  // repositories the scenario's requests name
   std::map<std::string, int> counts_;
   std::map<json, int> ranks_;
 };
@@ -523,6 +546,10 @@ std::vector<json> Normaliser::Normalise(const json& scenario) const {
   pass.Freeze();
   for (const json& step : steps) {
     const json* last = LastObservation(step);
+    if (last != nullptr && last->contains("request")) pass.Mention((*last)["request"]);
+  }
+  for (const json& step : steps) {
+    const json* last = LastObservation(step);
     json behaviour = json::object();
     if (last == nullptr) {
       out.push_back(std::move(behaviour));
@@ -552,6 +579,18 @@ std::vector<json> Normaliser::Normalise(const json& scenario) const {
     out.push_back(std::move(behaviour));
   }
   return out;
+}
+
+std::string ImageRepository(std::string ref) {
+  ref = ref.substr(0, ref.find('@'));
+  size_t colon = ref.rfind(':');
+  size_t slash = ref.rfind('/');
+  if (colon != std::string::npos && (slash == std::string::npos || colon > slash)) ref.resize(colon);
+  size_t first = ref.find('/');
+  if (first == std::string::npos) return "docker.io/library/" + ref;
+  std::string domain = ref.substr(0, first);
+  if (domain.find_first_of(".:") == std::string::npos && domain != "localhost") return "docker.io/" + ref;
+  return ref;
 }
 
 }  // namespace crisp::diff

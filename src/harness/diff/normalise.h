@@ -31,9 +31,15 @@ enum class Action {
   kKeys,       // a map becomes the sorted list of its keys
   kReplace,    // a regular expression replaced in a string
   kUnordered,  // a list whose order is the runtime's: its normalised elements are sorted
+  kMentioned,  // a list of image names: only those of repositories the scenario's requests name stay
 };
 
 std::string_view ActionName(Action action);
+
+// The repository an image reference names, in full: tag and digest cut
+// off, Docker Hub's implicit registry and library/ put in ("busybox:1" ->
+// "docker.io/library/busybox").
+std::string ImageRepository(std::string ref);
 
 struct Rule {
   std::string path;

@@ -202,6 +202,27 @@ TEST(NormaliseTest, ListsLeaveOutObjectsTheScenarioNeverMade) {
   EXPECT_EQ(crowded[2]["response"]["container_id"], "ctr#2");
 }
 
+// An image's other names come from what else the run pulled: only those of
+// repositories the scenario's own requests name are compared.
+TEST(NormaliseTest, AnImagesNamesAreThoseTheScenarioUsed) {
+  auto status = [](json tags, json digests) {
+    return Normaliser().Normalise(ScenarioOf({{"ImageStatus", {{"image", {{"image", "busybox:latest"}}}},
+                                               {{"image", {{"repo_tags", tags}, {"repo_digests", digests}}}}}}))[0];
+  };
+  json alone = status({"docker.io/library/busybox:latest"}, {"docker.io/library/busybox@sha256:aa"});
+  json crowded = status({"docker.io/library/busybox:latest", "registry.k8s.io/e2e/busybox:1.29"},
+                        {"docker.io/library/busybox@sha256:aa", "registry.k8s.io/e2e/busybox@sha256:aa"});
+  EXPECT_EQ(alone, crowded);
+  EXPECT_EQ(crowded["response"]["image"]["repo_tags"], json({"docker.io/library/busybox:latest"}));
+  // A name of the same repository with another tag stays: that is behaviour.
+  json other_tag = status({"docker.io/library/busybox:latest", "docker.io/library/busybox:1.36"}, json::array());
+  EXPECT_EQ(other_tag["response"]["image"]["repo_tags"],
+            json({"docker.io/library/busybox:1.36", "docker.io/library/busybox:latest"}));  // sorted
+  EXPECT_EQ(ImageRepository("localhost:5000/app:v1"), "localhost:5000/app");
+  EXPECT_EQ(ImageRepository("quay.io/x/y@sha256:0"), "quay.io/x/y");
+  EXPECT_EQ(ImageRepository("library/redis"), "docker.io/library/redis");
+}
+
 // docs/normalisation.md lists every built-in rule, so the docs cannot drift.
 TEST(NormaliseTest, DocsListEveryBuiltInRule) {
   std::ifstream in(std::string(CRISP_SOURCE_DIR) + "/docs/normalisation.md");
