@@ -348,10 +348,17 @@ class Execution {
   }
 
   void MakeSandboxUnique(nlohmann::json& config) {
-    nlohmann::json& metadata = config["metadata"];
-    metadata["name"] = crisp::StrCat(metadata.value("name", "crisp"), "-", suffix_);
-    metadata["uid"] = crisp::StrCat(metadata.value("uid", "crisp"), "-", suffix_);
-    if (!metadata.contains("namespace")) metadata["namespace"] = "crisp";
+    // A name or uid the scenario left empty, or metadata it left out, is
+    // the point of the scenario (suites/robustness): it stays so, and the
+    // run-id label still finds the pod for cleanup.
+    if (config.contains("metadata") && config["metadata"].is_object()) {
+      nlohmann::json& metadata = config["metadata"];
+      for (const char* key : {"name", "uid"}) {
+        std::string value = metadata.value(key, "crisp");
+        if (!value.empty()) metadata[key] = crisp::StrCat(value, "-", suffix_);
+      }
+      if (!metadata.contains("namespace")) metadata["namespace"] = "crisp";
+    }
     config["labels"][kRunIdLabel] = options_.run_id;
     config["labels"][kScenarioLabel] = scenario_.id;
     if (config.contains("log_directory") && !config["log_directory"].get<std::string>().empty()) {

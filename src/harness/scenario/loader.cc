@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <map>
 #include <regex>
 #include <set>
@@ -924,7 +925,79 @@ void DeepMerge(nlohmann::json& base, const nlohmann::json& overrides) {
   }
 }
 
+namespace {
+
+// {$repeat: {times: N, text: T}}: T written N times, one string.
+// {$repeat: {times: N, item: T}}: a list of N copies of T (any value), {i}
+// in its strings their index.
+// {$repeat: {times: N, key: K, value: V}}: a map of N entries, {i} in K (and V).
+// For requests no kubelet sends: huge labels, env, command lines. At most
+// 16 MiB of text in all, so a typo cannot exhaust memory.
+absl::StatusOr<nlohmann::json> Repeat(const nlohmann::json& spec) {
+  constexpr size_t kMaxBytes = 16 << 20;
+  if (!spec.is_object() || !spec.contains("times") || !spec["times"].is_number_unsigned()) {
+    return absl::InvalidArgumentError("$repeat takes {times: N, and text:, item:, or key: with value:}");
+  }
+  for (const auto& [key, value] : spec.items()) {
+    if (key != "times" && key != "text" && key != "item" && key != "key" && key != "value") {
+      return absl::InvalidArgumentError(crisp::StrCat("$repeat: unknown key \"", key, "\" (times, text, item, key, value)"));
+    }
+    if (key != "times" && key != "item" && !value.is_string()) {
+      return absl::InvalidArgumentError(crisp::StrCat("$repeat: ", key, " is text"));
+    }
+  }
+  const size_t times = spec["times"].get<size_t>();
+  const int forms = static_cast<int>(spec.contains("text")) + static_cast<int>(spec.contains("item")) +
+                    static_cast<int>(spec.contains("key"));
+  if (forms != 1 || spec.contains("key") != spec.contains("value")) {
+    return absl::InvalidArgumentError("$repeat takes one of text:, item:, or key: with value:");
+  }
+  std::function<nlohmann::json(const nlohmann::json&, size_t)> numbered_json;
+  auto numbered = [](const std::string& pattern, size_t i) {
+    std::string out = pattern;
+    const std::string index = std::to_string(i);
+    for (size_t at = out.find("{i}"); at != std::string::npos; at = out.find("{i}", at + index.size())) {
+      out.replace(at, 3, index);
+    }
+    return out;
+  };
+  numbered_json = [&](const nlohmann::json& value, size_t i) -> nlohmann::json {
+    if (value.is_string()) return numbered(value.get<std::string>(), i);
+    nlohmann::json out = value;
+    for (auto& child : out) child = numbered_json(child, i);
+    return out;
+  };
+  size_t unit = 0;
+  for (const char* key : {"text", "item", "key", "value"}) {
+    if (spec.contains(key)) unit += spec[key].dump().size() + 8;
+  }
+  if (times > 0 && unit > kMaxBytes / times) {
+    return absl::InvalidArgumentError(crisp::StrCat("$repeat: ", times, " times is more than 16 MiB"));
+  }
+  if (spec.contains("text")) {
+    std::string out;
+    const std::string& text = spec["text"].get_ref<const std::string&>();
+    out.reserve(text.size() * times);
+    for (size_t i = 0; i < times; ++i) out += text;
+    return nlohmann::json(std::move(out));
+  }
+  if (spec.contains("item")) {
+    nlohmann::json out = nlohmann::json::array();
+    for (size_t i = 0; i < times; ++i) out.push_back(numbered_json(spec["item"], i));
+    return out;
+  }
+  nlohmann::json out = nlohmann::json::object();
+  for (size_t i = 0; i < times; ++i) out[numbered(spec["key"].get<std::string>(), i)] = numbered(spec["value"].get<std::string>(), i);
+  return out;
+}
+
+}  // namespace
+
 absl::StatusOr<nlohmann::json> ResolveFixtures(const nlohmann::json& node, const std::string& fixture_dir) {
+  if (node.is_object() && node.contains("$repeat")) {
+    if (node.size() != 1) return absl::InvalidArgumentError("$repeat stands alone in its map");
+    return Repeat(node["$repeat"]);
+  }
   if (node.is_array()) {
     nlohmann::json out = nlohmann::json::array();
     for (const auto& element : node) {

@@ -11,6 +11,7 @@ namespace {
 
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
+using ::testing::IsEmpty;
 using ::testing::SizeIs;
 
 const std::string kFixtures = std::string(CRISP_SOURCE_DIR) + "/fixtures/testdata";
@@ -112,6 +113,49 @@ TEST(LoaderTest, FixtureProblemsNameTheFixture) {
       HasSubstr("s.yaml:6:18: " + dir + "/broken.json:4:3: not valid JSON"),
       HasSubstr("s.yaml:8:18: fixture " + dir + "/missing.json does not exist"),
       HasSubstr("unknown field \"nam\" in runtime.v1.PodSandboxMetadata at config.metadata")));
+}
+
+TEST(LoaderTest, RepeatBuildsLargeValuesAndRefusesWhatItCannot) {
+  LoadResult result = Load(R"(scenarios:
+  - id: a.b
+    title: t
+    kubelet_fidelity: false
+    steps:
+      - call: RunPodSandbox
+        request:
+          config:
+            metadata: {name: x, uid: u, namespace: n}
+            labels: {$repeat: {times: 3, key: "k{i}", value: "v{i}"}}
+            annotations: {big: {$repeat: {times: 4, text: "ab"}}}
+            dns_config: {servers: {$repeat: {times: 2, item: "10.0.0.{i}"}}}
+      - call: CreateContainer
+        request:
+          pod_sandbox_id: x
+          config:
+            metadata: {name: c}
+            envs: {$repeat: {times: 2, item: {key: "K{i}", value: "v{i}"}}}
+)");
+  ASSERT_THAT(Messages(result), IsEmpty());
+  const nlohmann::json& config = result.suites[0].scenarios[0].steps[0].request["config"];
+  EXPECT_EQ(config["labels"], nlohmann::json({{"k0", "v0"}, {"k1", "v1"}, {"k2", "v2"}}));
+  EXPECT_EQ(config["annotations"]["big"], "abababab");
+  EXPECT_EQ(config["dns_config"]["servers"], nlohmann::json({"10.0.0.0", "10.0.0.1"}));
+  EXPECT_EQ(result.suites[0].scenarios[0].steps[1].request["config"]["envs"][1],
+            nlohmann::json({{"key", "K1"}, {"value", "v1"}}));
+
+  LoadResult bad = Load(R"(scenarios:
+  - id: a.b
+    title: t
+    steps:
+      - call: Version
+        request: {version: {$repeat: {times: 3}}}
+      - call: Version
+        request: {version: {$repeat: {times: 100000000, text: "xxxxxxxx"}}}
+      - call: Version
+        request: {version: {$repeat: {times: 1, text: "x"}, other: 1}}
+)");
+  EXPECT_THAT(Messages(bad), ElementsAre(HasSubstr("$repeat takes one of text:"), HasSubstr("is more than 16 MiB"),
+                                         HasSubstr("$repeat stands alone in its map")));
 }
 
 TEST(LoaderTest, ReferencesExpectationsAndIdsAreChecked) {

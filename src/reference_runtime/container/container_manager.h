@@ -113,6 +113,8 @@ class ContainerManager {
   void Load();
   absl::StatusOr<std::string> CreateIn(const SandboxInfo& sandbox, const runtime::v1::ContainerConfig& config,
                                        const ImageRecord& image);
+  // The PID namespace of a container of the pod (pid mode TARGET).
+  absl::StatusOr<std::string> TargetPidNamespace(const std::string& sandbox_id, const std::string& target_id);
   // Reads the exit file into a RUNNING record (and reaps conmon).
   void Refresh(Container& container);
   void Publish(const Container& container, runtime::v1::ContainerEventType type);

@@ -146,6 +146,38 @@ TEST_F(ContainerManagerTest, WithoutMakingTheLogDirectoryCreateNeedsItToExist) {
   EXPECT_TRUE(fs::exists(dir_ + "/logs/app/0.log"));
 }
 
+// Requests no kubelet sends (suites/robustness) are refused before
+// anything is made.
+TEST_F(ContainerManagerTest, HostileConfigsAreRefusedUpFront) {
+  auto refused = [&](v1::ContainerConfig config, const std::string& why) {
+    absl::StatusOr<std::string> id = containers_->Create(pod_, config);
+    EXPECT_TRUE(absl::IsInvalidArgument(id.status()) || absl::IsNotFound(id.status())) << why << ": " << id.status();
+    if (!id.ok()) {
+      EXPECT_THAT(std::string(id.status().message()), HasSubstr(why));
+    }
+  };
+  v1::ContainerConfig absolute = Config("abs");
+  absolute.set_log_path("/tmp/escaped.log");
+  refused(absolute, "is absolute");
+  v1::ContainerConfig climbs = Config("climbs");
+  climbs.set_log_path("climbs/../../escaped.log");
+  refused(climbs, "climbs out");
+  v1::ContainerConfig missing = Config("missing");
+  missing.add_mounts()->set_host_path(dir_ + "/no-such-dir");
+  missing.mutable_mounts(0)->set_container_path("/mnt");
+  refused(missing, "does not exist");
+  v1::ContainerConfig relative = Config("relative");
+  relative.add_mounts()->set_host_path(dir_);
+  relative.mutable_mounts(0)->set_container_path("mnt");
+  refused(relative, "is not an absolute path");
+  v1::ContainerConfig target = Config("target");
+  target.mutable_linux()->mutable_security_context()->mutable_namespace_options()->set_pid(v1::TARGET);
+  target.mutable_linux()->mutable_security_context()->mutable_namespace_options()->set_target_id("no-such-container");
+  refused(target, "is not a container of pod");
+  EXPECT_THAT(containers_->List({}), IsEmpty());
+  EXPECT_FALSE(fs::exists(dir_ + "/logs/climbs"));
+}
+
 TEST_F(ContainerManagerTest, CreateStartStopRemove) {
   absl::StatusOr<std::string> id = containers_->Create(pod_, Config("app"));
   ASSERT_TRUE(id.ok()) << id.status();

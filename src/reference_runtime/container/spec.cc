@@ -328,7 +328,10 @@ absl::StatusOr<json> BuildContainerSpec(const SpecInputs& in) {
   const auto& container_ns = security.namespace_options();
   const bool shares_pod_pid =
       container_ns.pid() == v1::POD || (container_ns.pid() != v1::NODE && sandbox_ns.pid() != v1::NODE);
-  if (container_ns.pid() != v1::CONTAINER && shares_pod_pid && in.namespaces.count("pid")) {
+  if (container_ns.pid() == v1::TARGET) {
+    if (in.target_pid_namespace.empty()) return absl::InvalidArgumentError("pid namespace TARGET without a target");
+    namespaces.push_back({{"type", "pid"}, {"path", in.target_pid_namespace}});
+  } else if (container_ns.pid() != v1::CONTAINER && shares_pod_pid && in.namespaces.count("pid")) {
     namespaces.push_back({{"type", "pid"}, {"path", in.namespaces.at("pid")}});
   } else if (container_ns.pid() == v1::CONTAINER || shares_pod_pid) {
     // Its own; also when the pod keeps none to share (its containers' PID

@@ -26,6 +26,8 @@ struct SpecInputs {
   // The pod's namespaces to join, by OCI type (SandboxInfo::namespaces):
   // a pod without a shared PID namespace has no "pid".
   std::map<std::string, std::string> namespaces;
+  // pid TARGET: the target container's PID namespace (/proc/PID/ns/pid).
+  std::string target_pid_namespace;
   std::string hostname;
   std::vector<std::string> bounding_capabilities;  // crispd's own: nothing beyond is asked for
   int min_oom_score_adj = 0;     // crispd's own: nothing lower is asked for

@@ -156,6 +156,10 @@ absl::StatusOr<RegistryClient::Response> RegistryClient::Get(
     curl_easy_setopt(curl.get(), CURLOPT_FOLLOWLOCATION, 1L);
     curl_easy_setopt(curl.get(), CURLOPT_MAXREDIRS, 10L);
     curl_easy_setopt(curl.get(), CURLOPT_CONNECTTIMEOUT, 10L);
+    // A registry that accepts and then sends nothing would hold the pull
+    // (and a thread) forever: under 1 byte/s for 30 s ends the transfer.
+    curl_easy_setopt(curl.get(), CURLOPT_LOW_SPEED_LIMIT, 1L);
+    curl_easy_setopt(curl.get(), CURLOPT_LOW_SPEED_TIME, 30L);
     curl_easy_setopt(curl.get(), CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(curl.get(), CURLOPT_WRITEFUNCTION, OnData);
     curl_easy_setopt(curl.get(), CURLOPT_WRITEDATA, &transfer);
@@ -225,6 +229,8 @@ absl::StatusOr<std::string> RegistryClient::Token(const std::string& challenge, 
   curl_easy_setopt(curl.get(), CURLOPT_URL, url.c_str());
   curl_easy_setopt(curl.get(), CURLOPT_HTTPHEADER, list);
   curl_easy_setopt(curl.get(), CURLOPT_CONNECTTIMEOUT, 10L);
+  curl_easy_setopt(curl.get(), CURLOPT_LOW_SPEED_LIMIT, 1L);  // a silent token server, as above
+  curl_easy_setopt(curl.get(), CURLOPT_LOW_SPEED_TIME, 30L);
   curl_easy_setopt(curl.get(), CURLOPT_NOSIGNAL, 1L);
   curl_easy_setopt(curl.get(), CURLOPT_WRITEFUNCTION, OnData);
   curl_easy_setopt(curl.get(), CURLOPT_WRITEDATA, &transfer);
