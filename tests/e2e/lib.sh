@@ -46,3 +46,28 @@ start_crispd() {
   exit 1
 }
 call() { "$CRISP" --timeout 2m call "$1" -e "$socket" -d "$2"; }
+
+# Leak accounting: host_snapshot PATTERN [CIDR] lists, one "kind item" per
+# line, what a run can leave on the host: network namespaces, links (veths,
+# bridges), mounts whose line names PATTERN (a runtime's root or state),
+# processes whose command line names PATTERN, NAT rules naming CIDR (a
+# pod network's portmap), pod cgroups crispd makes, System V shared memory,
+# and crisp's temporary directories. leaks_between BEFORE AFTER prints the
+# lines of AFTER that BEFORE lacks: everything the run left, named.
+host_snapshot() {
+  local pattern=$1 cidr=${2:-}
+  {
+    ip netns list 2>/dev/null | awk '{print "netns " $1}'
+    ip -o link show 2>/dev/null | awk -F': ' '{sub(/@.*/, "", $2); print "link " $2}'
+    grep -F -- "$pattern" /proc/self/mountinfo 2>/dev/null | awk '{print "mount " $5}'
+    pgrep -a -f -- "$pattern" 2>/dev/null | grep -v -e "^$$ " -e ' pgrep ' -e 'host_snapshot' |
+      awk '{$1=""; print "process" $0}' || true
+    if [ -n "$cidr" ]; then
+      iptables-save -t nat 2>/dev/null | grep -F -- "${cidr%.*/*}" | sed 's/^/nat /' || true
+    fi
+    find /sys/fs/cgroup -maxdepth 3 -path '*/crispd/*' -type d 2>/dev/null | sed 's/^/cgroup /'
+    ipcs -m 2>/dev/null | awk 'NR > 3 && $2 ~ /^[0-9]+$/ {print "shm " $2}'
+    ls -d /tmp/crisp-reference-* /tmp/crispd-console-* 2>/dev/null | sed 's/^/tempdir /' || true
+  } | sort -u
+}
+leaks_between() { comm -13 <(echo "$1") <(echo "$2"); }

@@ -111,8 +111,19 @@ void ContainerManager::Load() {
     ::crispd::state::v1::ContainerRecord record;
     absl::Status read =
         LoadRecordOrSetAside(options_.state_dir, "container", entry.path().string(), "container.json", &record);
-    // Not found: it died in CreateContainer before its record; crispd reset removes it.
-    if (!read.ok()) continue;  // otherwise said and set aside
+    if (absl::IsNotFound(read)) {
+      // A crispd died in CreateContainer after it made the container and
+      // before its record: no client knows the ID, so it is removed now
+      // (its monitor, OCI state, rootfs mount, cgroup and directory).
+      Container orphan;
+      orphan.id = entry.path().filename().string();
+      for (const std::string& handler : host_.oci->Handlers()) host_.oci->Delete(handler, orphan.id).IgnoreError();
+      absl::Status destroyed = Destroy(orphan);
+      std::cerr << "crispd: container " << orphan.id << " was made but never recorded (crispd ended in "
+                << "CreateContainer): " << (destroyed.ok() ? "removed" : std::string(destroyed.message())) << std::endl;
+      continue;
+    }
+    if (!read.ok()) continue;  // said and set aside
     Container c;
     c.id = record.id();
     c.sandbox_id = record.sandbox_id();

@@ -324,6 +324,21 @@ TEST_F(ContainerManagerTest, StoppingThePodKillsItsContainersAndRemovingRemovesT
   EXPECT_EQ(images_.pins(image_.id), 0);
 }
 
+// crispd killed in CreateContainer after the OCI create and before the
+// record (e2e.crispd_faults, CreateContainer:monitor+create): no client
+// knows the ID, so the restart removes what was made.
+TEST_F(ContainerManagerTest, ARestartRemovesAContainerMadeButNeverRecorded) {
+  absl::StatusOr<std::string> id = containers_->Create(pod_, Config("app"));
+  ASSERT_TRUE(id.ok()) << id.status();
+  const std::string dir = dir_ + "/state/containers/" + *id;
+  ASSERT_TRUE(fs::remove(dir + "/container.json"));  // as if crispd died before saving it
+  Reopen();
+  EXPECT_FALSE(fs::exists(dir));
+  EXPECT_THAT(fake_.oci.calls(), Contains("delete " + *id));
+  EXPECT_THAT(fake_.mounter.mounted(), ::testing::Not(Contains(dir + "/rootfs")));
+  EXPECT_THAT(containers_->List({}), IsEmpty());
+}
+
 TEST_F(ContainerManagerTest, ARestartRecoversContainersAndReadsExitsThatCameMeanwhile) {
   std::string running = CreateAndStart("running");
   std::string created = containers_->Create(pod_, Config("created")).value();

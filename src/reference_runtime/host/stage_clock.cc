@@ -1,7 +1,9 @@
 #include "reference_runtime/host/stage_clock.h"
 
 #include <atomic>
+#include <csignal>
 #include <cstdio>
+#include <cstdlib>
 #include <iostream>
 
 namespace crisp::crispd {
@@ -57,7 +59,22 @@ StageClockLoan::StageClockLoan(StageClock* clock) : previous_(t_current) { t_cur
 StageClockLoan::~StageClockLoan() { t_current = previous_; }
 
 void Stage(std::string_view stage) {
-  if (t_current != nullptr) t_current->Mark(stage);
+  if (t_current == nullptr) return;
+  t_current->Mark(stage);
+  // Fault injection, for the crash tests only (off unless the variable is
+  // set): CRISPD_FAULT=RunPodSandbox:net.rest kills crispd with SIGKILL
+  // right after that stage of that call, as a crash or an OOM kill would.
+  static const std::string fault = [] {
+    const char* value = std::getenv("CRISPD_FAULT");
+    return std::string(value == nullptr ? "" : value);
+  }();
+  if (fault.empty()) return;
+  const std::string& what = t_current->what();
+  const std::string call = what.substr(0, what.find(' '));
+  if (fault == call + ":" + std::string(stage)) {
+    std::cerr << "crispd: CRISPD_FAULT: killed after " << fault << std::endl;
+    raise(SIGKILL);
+  }
 }
 
 }  // namespace crisp::crispd

@@ -30,6 +30,7 @@ class StageClock {
   // The line it logs: "what: total ms (stage ms, ...)".
   std::string Summary() const;
   const std::vector<std::pair<std::string, double>>& stages() const { return stages_; }
+  const std::string& what() const { return what_; }
 
  private:
   using Clock = std::chrono::steady_clock;
@@ -39,7 +40,11 @@ class StageClock {
   StageClock* outer_;
 };
 
-// Marks a stage on this thread's innermost clock, if any.
+// Marks a stage on this thread's innermost clock, if any. With the
+// environment variable CRISPD_FAULT=<call>:<stage> (<call> the first word of
+// the clock's name: RunPodSandbox, CreateContainer, StartContainer,
+// PullImage), crispd kills itself with SIGKILL right after that stage: the
+// crash tests (tests/e2e/crispd_faults.sh) use it, nothing else sets it.
 void Stage(std::string_view stage);
 
 // For a helper thread that the caller joins: the caller's clock, to be

@@ -1,5 +1,7 @@
 #include "reference_runtime/image/image_store.h"
 
+#include "reference_runtime/host/stage_clock.h"
+
 #include <fcntl.h>
 #include <sys/file.h>
 #include <unistd.h>
@@ -179,6 +181,7 @@ absl::StatusOr<ImageRecord> ImageStore::Pull(const std::string& image, const Cre
                                              const CancelCheck& cancelled) {
   absl::StatusOr<ImageReference> reference = ParseImageReference(image);
   if (!reference.ok()) return reference.status();
+  StageClock clock("PullImage " + image);  // stages: manifest, config, layer (each), record
   std::shared_lock pulling(gc_mutex_);
   auto endpoint = std::make_shared<std::string>();
   Source source;
@@ -201,6 +204,7 @@ absl::StatusOr<ImageRecord> ImageStore::Store(const ImageReference& ref, const S
   std::string wanted = reference->digest.empty() ? reference->tag : reference->digest;
   absl::StatusOr<Manifest> top = source.manifest(wanted);
   if (!top.ok()) return top.status();
+  Stage("manifest");
   json body = json::parse(top->body, nullptr, false);
   if (!body.is_object()) return absl::DataLossError(crisp::StrCat(image, ": the manifest is not JSON"));
   std::string type = MediaType(*top, body);
@@ -249,6 +253,7 @@ absl::StatusOr<ImageRecord> ImageStore::Store(const ImageReference& ref, const S
   if (!config_text.ok()) return config_text.status();
   json config = json::parse(*config_text, nullptr, false);
   if (!config.is_object()) return absl::DataLossError(crisp::StrCat(image, ": the image config is not JSON"));
+  Stage("config");
   std::vector<std::string> diff_ids = config.value("rootfs", json::object()).value("diff_ids", std::vector<std::string>{});
   const json& layer_descriptors = body.value("layers", json::array());
   if (diff_ids.size() != layer_descriptors.size()) {
@@ -276,6 +281,7 @@ absl::StatusOr<ImageRecord> ImageStore::Store(const ImageReference& ref, const S
     record.layers.push_back(chain);
     record.blobs.push_back(digest);
     record.size += std::max<int64_t>(size, 0);
+    Stage("layer");
   }
 
   std::lock_guard lock(mutex_);
@@ -296,6 +302,7 @@ absl::StatusOr<ImageRecord> ImageStore::Store(const ImageReference& ref, const S
   if (!tag_ref.empty()) AddUnique(existing->repo_tags, tag_ref);
   AddUnique(existing->repo_digests, crisp::StrCat(reference->Name(), "@", top->digest));
   if (absl::Status saved = Save(); !saved.ok()) return saved;
+  Stage("record");
   return *existing;
 }
 
