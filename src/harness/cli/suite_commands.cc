@@ -404,8 +404,11 @@ int RunSuites(const GlobalOptions& global, const RunFlags& flags, std::ostream& 
   if (!durations.ok()) return ExitWithError(err, durations.status());
   ConsoleProgress console(out, selected->scenarios.size(), &out == &std::cout && isatty(STDOUT_FILENO));
   Lane progress(console, "");
+  // Said at the start, so that whatever ends this run (even a SIGKILL),
+  // `crisp clean -l crisp.run-id=ID` can remove what it made.
+  const std::string run_id = flags.run_id.empty() ? runner::NewRunId() : flags.run_id;
   runner::RunOptions options{.jobs = flags.jobs,
-                             .run_id = flags.run_id,
+                             .run_id = run_id,
                              .call_timeout = connection->timeout,
                              .progress = &progress,
                              .cancel = &g_cancel,
@@ -414,7 +417,8 @@ int RunSuites(const GlobalOptions& global, const RunFlags& flags, std::ostream& 
                              .durations = *std::move(durations)};
   out << "crisp: running " << selected->scenarios.size() << " scenario(s) on " << connection->endpoint.name
       << " (" << connection->version.runtime_name() << " " << connection->version.runtime_version() << ")"
-      << (flags.jobs > 1 ? crisp::StrCat(", ", flags.jobs, " at a time") : "") << std::endl;
+      << (flags.jobs > 1 ? crisp::StrCat(", ", flags.jobs, " at a time") : "") << ", run ID " << run_id
+      << std::endl;
   runner::Runner runner(*connection->client, connection->endpoint, options);
   runner::RunResult run = runner.Run(selected->scenarios, client::ProtoToJson(connection->version));
   console.Finish();
@@ -473,11 +477,14 @@ int RunMatrix(const GlobalOptions& global, const MatrixFlags& flags, std::ostrea
   }
   // Every endpoint must answer before anything runs.
   std::vector<Connection> connections;
+  std::vector<std::string> run_ids;  // one per runtime, said at the start
   for (const std::string& text : endpoints) {
     absl::StatusOr<Connection> connection = Connect(global, text);
     if (!connection.ok()) return ExitWithError(err, connection.status());
+    run_ids.push_back(runner::NewRunId());
     out << "crisp: " << connection->endpoint.name << " (" << connection->version.runtime_name() << " "
-        << connection->version.runtime_version() << "): " << selected->scenarios.size() << " scenario(s)\n";
+        << connection->version.runtime_version() << "): " << selected->scenarios.size() << " scenario(s), run ID "
+        << run_ids.back() << "\n";
     connections.push_back(*std::move(connection));
   }
   out << "crisp: " << (flags.serial || connections.size() == 1 ? "one runtime at a time" : "all runtimes at once")
@@ -496,7 +503,7 @@ int RunMatrix(const GlobalOptions& global, const MatrixFlags& flags, std::ostrea
   auto run_one = [&](size_t i) {
     if (g_cancel) return;
     runner::Runner runner(*connections[i].client, connections[i].endpoint,
-                          {.jobs = flags.jobs, .run_id = "", .call_timeout = connections[i].timeout,
+                          {.jobs = flags.jobs, .run_id = run_ids[i], .call_timeout = connections[i].timeout,
                            .progress = lanes[i].get(), .cancel = &g_cancel,
                            .baseline = baseline ? &*baseline : nullptr,
                            .fixture_scope = ScopeOf(flags.scheduling), .durations = *durations});

@@ -3,6 +3,7 @@
 #include <string>
 
 #include "absl/strings/escaping.h"
+#include "common/strings.h"
 
 namespace crisp::client {
 namespace {
@@ -10,26 +11,6 @@ namespace {
 using google::protobuf::FieldDescriptor;
 using google::protobuf::Message;
 using google::protobuf::Reflection;
-
-// Well-formed UTF-8 by lead and continuation bytes (overlong forms are
-// not rejected: the point is readable text, not validation).
-bool IsUtf8(const std::string& bytes) {
-  size_t i = 0;
-  while (i < bytes.size()) {
-    auto lead = static_cast<unsigned char>(bytes[i]);
-    size_t length = lead < 0x80 ? 1
-                    : (lead & 0xE0) == 0xC0 ? 2
-                    : (lead & 0xF0) == 0xE0 ? 3
-                    : (lead & 0xF8) == 0xF0 ? 4
-                                            : 0;
-    if (length == 0 || i + length > bytes.size()) return false;
-    for (size_t k = 1; k < length; ++k) {
-      if ((static_cast<unsigned char>(bytes[i + k]) & 0xC0) != 0x80) return false;
-    }
-    i += length;
-  }
-  return true;
-}
 
 nlohmann::json Value(const Message& message, const FieldDescriptor* field, int index) {
   const Reflection* reflection = message.GetReflection();
@@ -77,7 +58,7 @@ nlohmann::json Value(const Message& message, const FieldDescriptor* field, int i
 }  // namespace
 
 nlohmann::json BytesToJson(const std::string& bytes) {
-  if (IsUtf8(bytes)) return bytes;
+  if (crisp::IsUtf8(bytes)) return bytes;  // strict: what a JSON writer accepts
   return {{"base64", absl::Base64Escape(bytes)}};
 }
 

@@ -260,7 +260,8 @@ absl::StatusOr<std::vector<Rule>> LoadRules(const std::string& path) {
 absl::StatusOr<std::vector<Rule>> RulesFromJson(const nlohmann::json& rules, std::string_view source_name) {
   if (!rules.is_array()) return absl::InvalidArgumentError(crisp::StrCat(source_name, ": normalise: is a list of rules"));
   // JSON is YAML's flow style: the YAML reader checks it all.
-  return ParseRules(crisp::StrCat("rules: ", rules.dump()), source_name);
+  return ParseRules(crisp::StrCat("rules: ", rules.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace)),
+                    source_name);
 }
 
 Normaliser::Normaliser(std::vector<Rule> extra) {

@@ -8,11 +8,13 @@
 #include <filesystem>
 #include <fstream>
 #include <mutex>
+#include <optional>
 #include <random>
 #include <set>
 #include <sstream>
 #include <thread>
 
+#include "absl/synchronization/mutex.h"
 #include "common/strings.h"
 #include "harness/client/json_request.h"
 #include "harness/client/proto_json.h"
@@ -943,15 +945,45 @@ RunResult Runner::Run(const std::vector<const Scenario*>& scenarios, const nlohm
   std::optional<SharedPool> pool;
   if (options_.fixture_scope != FixtureScope::kScenario) pool.emplace(client_, options_.call_timeout);
 
+  // A runtime that stops answering (killed, restarting) fails the
+  // scenarios in flight; the next ones wait for it to answer again, for at
+  // most options_.reconnect_wait from when it was found gone, instead of
+  // all failing at once while it restarts.
+  absl::Mutex reconnect_mu;
+  std::optional<absl::Time> lost_since;  // guarded by reconnect_mu
+  auto answers = [&](absl::Duration timeout) {
+    runtime::v1::VersionRequest request;
+    client::CallRecord record = client_.Call(**client::FindCriMethod("Version"), request, {.timeout = timeout});
+    return record.code != absl::StatusCode::kUnavailable && record.code != absl::StatusCode::kDeadlineExceeded;
+  };
+  auto await_runtime = [&] {
+    absl::MutexLock lock(&reconnect_mu);
+    // A runtime that died between scenarios is found before the next starts.
+    if (!lost_since && !answers(absl::Seconds(2))) lost_since = absl::Now();
+    if (!lost_since) return;
+    while (absl::Now() < *lost_since + options_.reconnect_wait) {
+      if (options_.cancel != nullptr && options_.cancel->load()) return;
+      if (answers(absl::Seconds(1))) {
+        lost_since.reset();
+        return;
+      }
+      absl::SleepFor(absl::Milliseconds(250));
+    }
+  };
   std::atomic<size_t> next{0};
   auto worker = [&] {
     while (true) {
       size_t position = next.fetch_add(1);
       if (position >= order.size()) return;
       if (options_.cancel != nullptr && options_.cancel->load()) return;
+      await_runtime();
       const size_t index = order[position];
       started[index] = 1;
       run.scenarios[index] = RunScenario(*scenarios[index], version, pool ? &*pool : nullptr);
+      if (run.scenarios[index].verdict == Verdict::kError && !answers(absl::Seconds(2))) {
+        absl::MutexLock lock(&reconnect_mu);
+        if (!lost_since) lost_since = absl::Now();
+      }
     }
   };
   std::vector<std::thread> workers;

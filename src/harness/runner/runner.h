@@ -56,6 +56,9 @@ struct RunOptions {
   // Scenario ID -> how long it took last time (--durations): the longest
   // start first, those not in it before them all.
   std::map<std::string, absl::Duration> durations;
+  // After a scenario errors because the runtime stopped answering, the next
+  // scenarios wait this long (from then) for it to answer again.
+  absl::Duration reconnect_wait = absl::Seconds(30);
 };
 
 class Runner {

@@ -814,10 +814,16 @@ void ParseShared(const YAML::Node& node, Suite& suite, Checker& checker) {
                                              "it serves scenarios whose values differ"));
       continue;
     }
+    // (Read with care: a request that is not what api.proto says was
+    // diagnosed above, and must not throw here.)
     bool host_port = false;
-    for (const nlohmann::json& mapping : step->request.value("config", nlohmann::json::object())
-                                             .value("port_mappings", nlohmann::json::array())) {
-      host_port = host_port || (mapping.is_object() && mapping.value("host_port", 0) != 0);
+    const nlohmann::json& request = step->request;
+    if (request.is_object() && request.contains("config") && request["config"].is_object() &&
+        request["config"].contains("port_mappings") && request["config"]["port_mappings"].is_array()) {
+      for (const nlohmann::json& mapping : request["config"]["port_mappings"]) {
+        host_port = host_port || (mapping.is_object() && mapping.contains("host_port") &&
+                                  !(mapping["host_port"].is_number() && mapping["host_port"] == 0));
+      }
     }
     if (host_port) {
       checker.Error(step_node, crisp::StrCat("shared: ", name, ": a shared pod cannot map a host port (each scenario "
@@ -864,6 +870,18 @@ void LoadOne(const std::string& text, const std::string& file, const std::string
   suite.file = file;
   suite.name = fs::path(file).stem().string();
   suite.fixture_dir = fixture_dir;
+  // Everything in a suite ends up in JSON (requests, reports), which holds
+  // only UTF-8: other bytes are refused here, where the file and line say
+  // where they are.
+  if (size_t bad = 0; !crisp::IsUtf8(text, &bad)) {
+    const size_t line = 1 + static_cast<size_t>(std::count(text.begin(), text.begin() + static_cast<std::ptrdiff_t>(bad), '\n'));
+    const size_t line_start = text.rfind('\n', bad == 0 ? 0 : bad - 1);
+    const size_t column = bad - (line_start == std::string::npos || bad == 0 ? 0 : line_start + 1) + 1;
+    checker.Error(SourceLocation{file, static_cast<int>(line), static_cast<int>(column)},
+                  "not UTF-8 text (suite files are UTF-8)");
+    result.suites.push_back(std::move(suite));
+    return;
+  }
   try {
     YAML::Node root = YAML::Load(text);
     CheckRepeatedKeys(root, checker);

@@ -62,8 +62,44 @@ void AddUnique(std::vector<std::string>& list, const std::string& value) {
 }
 
 // The manifest's media type, from its JSON or else the Content-Type.
+// Fields of a document a registry or a layout served. One that is missing,
+// or of another type than the field's, reads as empty (and the checks that
+// follow refuse it) rather than throwing: a hostile manifest is an error
+// of the pull, not of crispd.
+const json& Member(const json& object, const char* key) {
+  static const json kNull;
+  if (!object.is_object()) return kNull;
+  auto found = object.find(key);
+  return found == object.end() ? kNull : *found;
+}
+std::string Text(const json& object, const char* key) {
+  const json& value = Member(object, key);
+  return value.is_string() ? value.get<std::string>() : "";
+}
+int64_t Number(const json& object, const char* key, int64_t fallback) {
+  const json& value = Member(object, key);
+  return value.is_number_integer() ? value.get<int64_t>() : fallback;
+}
+const json& ArrayAt(const json& object, const char* key) {
+  static const json kEmpty = json::array();
+  const json& value = Member(object, key);
+  return value.is_array() ? value : kEmpty;
+}
+const json& Object(const json& object, const char* key) {
+  static const json kEmpty = json::object();
+  const json& value = Member(object, key);
+  return value.is_object() ? value : kEmpty;
+}
+// A list of strings; other elements read as "" (so counts still match and
+// the digest checks refuse them).
+std::vector<std::string> Texts(const json& list) {
+  std::vector<std::string> out;
+  for (const json& element : list) out.push_back(element.is_string() ? element.get<std::string>() : "");
+  return out;
+}
+
 std::string MediaType(const Manifest& manifest, const json& body) {
-  std::string declared = body.value("mediaType", "");
+  std::string declared = Text(body, "mediaType");
   std::string header = manifest.media_type.substr(0, manifest.media_type.find(';'));
   return declared.empty() ? header : declared;
 }
@@ -209,7 +245,7 @@ absl::StatusOr<ImageRecord> ImageStore::Store(const ImageReference& ref, const S
   if (!body.is_object()) return absl::DataLossError(crisp::StrCat(image, ": the manifest is not JSON"));
   std::string type = MediaType(*top, body);
   std::string header_type = top->media_type.substr(0, top->media_type.find(';'));
-  if (!body.value("mediaType", "").empty() && !header_type.empty() && header_type != type &&
+  if (!Text(body, "mediaType").empty() && !header_type.empty() && header_type != type &&
       header_type != "application/json") {
     return absl::DataLossError(crisp::StrCat(image, ": the manifest says ", type, " but was served as ", header_type));
   }
@@ -217,10 +253,10 @@ absl::StatusOr<ImageRecord> ImageStore::Store(const ImageReference& ref, const S
   Manifest manifest = *top;
   if (OneOf(type, kIndexTypes)) {
     std::string chosen;
-    for (const json& entry : body.value("manifests", json::array())) {
-      const json& platform = entry.value("platform", json::object());
-      if (platform.value("os", "") == "linux" && platform.value("architecture", "") == "amd64") {
-        chosen = entry.value("digest", "");
+    for (const json& entry : ArrayAt(body, "manifests")) {
+      const json& platform = Object(entry, "platform");
+      if (Text(platform, "os") == "linux" && Text(platform, "architecture") == "amd64") {
+        chosen = Text(entry, "digest");
         break;
       }
     }
@@ -243,9 +279,9 @@ absl::StatusOr<ImageRecord> ImageStore::Store(const ImageReference& ref, const S
     }
   }
 
-  const json& config_descriptor = body.value("config", json::object());
-  std::string config_digest = config_descriptor.value("digest", "");
-  if (absl::Status fetched = EnsureBlob(source, config_digest, config_descriptor.value("size", int64_t{-1}));
+  const json& config_descriptor = Object(body, "config");
+  std::string config_digest = Text(config_descriptor, "digest");
+  if (absl::Status fetched = EnsureBlob(source, config_digest, Number(config_descriptor, "size", -1));
       !fetched.ok()) {
     return fetched;
   }
@@ -254,8 +290,8 @@ absl::StatusOr<ImageRecord> ImageStore::Store(const ImageReference& ref, const S
   json config = json::parse(*config_text, nullptr, false);
   if (!config.is_object()) return absl::DataLossError(crisp::StrCat(image, ": the image config is not JSON"));
   Stage("config");
-  std::vector<std::string> diff_ids = config.value("rootfs", json::object()).value("diff_ids", std::vector<std::string>{});
-  const json& layer_descriptors = body.value("layers", json::array());
+  std::vector<std::string> diff_ids = Texts(ArrayAt(Object(config, "rootfs"), "diff_ids"));
+  const json& layer_descriptors = ArrayAt(body, "layers");
   if (diff_ids.size() != layer_descriptors.size()) {
     return absl::DataLossError(crisp::StrCat(image, ": ", layer_descriptors.size(), " layers but ",
                                              diff_ids.size(), " diff_ids in the config"));
@@ -263,14 +299,14 @@ absl::StatusOr<ImageRecord> ImageStore::Store(const ImageReference& ref, const S
 
   ImageRecord record;
   record.id = config_digest;
-  record.config = config.value("config", json::object());
-  record.size = config_descriptor.value("size", int64_t{0});
+  record.config = Object(config, "config");
+  record.size = Number(config_descriptor, "size", 0);
   record.blobs = blobs;
   record.blobs.push_back(config_digest);
   std::string chain;
   for (size_t i = 0; i < layer_descriptors.size(); ++i) {
-    std::string digest = layer_descriptors[i].value("digest", "");
-    int64_t size = layer_descriptors[i].value("size", int64_t{-1});
+    std::string digest = Text(layer_descriptors[i], "digest");
+    int64_t size = Number(layer_descriptors[i], "size", -1);
     if (absl::Status fetched = EnsureBlob(source, digest, size); !fetched.ok()) {
       return fetched;
     }
@@ -338,12 +374,12 @@ absl::StatusOr<std::vector<ImageRecord>> ImageStore::ImportLayout(const std::str
   };
   std::shared_lock importing(gc_mutex_);
   std::vector<ImageRecord> imported;
-  for (const json& entry : index["manifests"]) {
-    std::string ref_name = entry.value("annotations", json::object()).value("org.opencontainers.image.ref.name", "");
+  for (const json& entry : ArrayAt(index, "manifests")) {
+    std::string ref_name = Text(Object(entry, "annotations"), "org.opencontainers.image.ref.name");
     std::string full = ref_name;
     if (ref_name.empty() || ref_name.find('/') == std::string::npos) {
       if (name.empty()) {
-        return absl::InvalidArgumentError(crisp::StrCat("manifest ", entry.value("digest", ""), " is named \"", ref_name,
+        return absl::InvalidArgumentError(crisp::StrCat("manifest ", Text(entry, "digest"), " is named \"", ref_name,
                                                         "\", not a full reference: give --name REPOSITORY"));
       }
       full = ref_name.empty() ? name : name + ":" + ref_name;
@@ -352,7 +388,7 @@ absl::StatusOr<std::vector<ImageRecord>> ImageStore::ImportLayout(const std::str
     if (!reference.ok()) return reference.status();
     // Resolve by the manifest's digest, keeping the tag for the record.
     ImageReference by_digest = *reference;
-    std::string digest = entry.value("digest", "");
+    std::string digest = Text(entry, "digest");
     Source pinned = source;
     pinned.manifest = [&, digest](const std::string& wanted) {
       return source.manifest(wanted == reference->tag || wanted.empty() ? digest : wanted);

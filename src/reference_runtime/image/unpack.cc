@@ -21,6 +21,13 @@
 namespace crisp::crispd {
 namespace {
 
+// libarchive's message for the last error, which may be none (null).
+std::string ArchiveError(archive* handle) {
+  const char* message = archive_error_string(handle);
+  return message != nullptr ? message : "unreadable archive (libarchive gives no reason)";
+}
+
+
 using ArchivePtr = std::unique_ptr<archive, int (*)(archive*)>;
 
 // A relative path with no `..` component; "./a/b" and "a/b/" are fine.
@@ -96,7 +103,7 @@ absl::Status ExtractLayerInChroot(int blob_fd, const std::string& layer_dir) {
   archive_read_support_format_tar(reader.get());
   archive_read_support_format_gnutar(reader.get());
   if (archive_read_open_fd(reader.get(), blob_fd, 1 << 16) != ARCHIVE_OK) {
-    return absl::InvalidArgumentError(crisp::StrCat("not a layer archive: ", archive_error_string(reader.get())));
+    return absl::InvalidArgumentError(crisp::StrCat("not a layer archive: ", ArchiveError(reader.get())));
   }
   ArchivePtr writer(archive_write_disk_new(), archive_write_free);
   archive_write_disk_set_options(
@@ -111,7 +118,7 @@ absl::Status ExtractLayerInChroot(int blob_fd, const std::string& layer_dir) {
     int read = archive_read_next_header(reader.get(), &entry);
     if (read == ARCHIVE_EOF) break;
     if (read < ARCHIVE_WARN) {
-      return absl::InvalidArgumentError(crisp::StrCat("corrupt layer: ", archive_error_string(reader.get())));
+      return absl::InvalidArgumentError(crisp::StrCat("corrupt layer: ", ArchiveError(reader.get())));
     }
     std::string path = archive_entry_pathname(entry);
     if (absl::Status checked = CheckEntryPath(path); !checked.ok()) return checked;
@@ -142,16 +149,16 @@ absl::Status ExtractLayerInChroot(int blob_fd, const std::string& layer_dir) {
       }
       if (data < ARCHIVE_WARN) {
         return absl::InvalidArgumentError(crisp::StrCat("corrupt layer at \"", path, "\": ",
-                                                        archive_error_string(reader.get())));
+                                                        ArchiveError(reader.get())));
       }
     }
     if (written < ARCHIVE_WARN || archive_write_finish_entry(writer.get()) < ARCHIVE_WARN) {
       return absl::PermissionDeniedError(crisp::StrCat("entry \"", path, "\" refused: ",
-                                                       archive_error_string(writer.get())));
+                                                       ArchiveError(writer.get())));
     }
   }
   if (archive_write_close(writer.get()) != ARCHIVE_OK) {
-    return absl::InternalError(crisp::StrCat("finishing the layer: ", archive_error_string(writer.get())));
+    return absl::InternalError(crisp::StrCat("finishing the layer: ", ArchiveError(writer.get())));
   }
   return absl::OkStatus();
 }
@@ -175,11 +182,11 @@ absl::StatusOr<std::string> UncompressedDigest(const std::string& blob_path) {
   archive_read_support_filter_all(reader.get());
   archive_read_support_format_raw(reader.get());
   if (archive_read_open_filename(reader.get(), blob_path.c_str(), 1 << 16) != ARCHIVE_OK) {
-    return absl::InvalidArgumentError(crisp::StrCat(blob_path, ": ", archive_error_string(reader.get())));
+    return absl::InvalidArgumentError(crisp::StrCat(blob_path, ": ", ArchiveError(reader.get())));
   }
   archive_entry* entry = nullptr;
   if (archive_read_next_header(reader.get(), &entry) != ARCHIVE_OK) {
-    return absl::InvalidArgumentError(crisp::StrCat(blob_path, ": ", archive_error_string(reader.get())));
+    return absl::InvalidArgumentError(crisp::StrCat(blob_path, ": ", ArchiveError(reader.get())));
   }
   Sha256 hash;
   std::vector<char> buffer(1 << 16);
@@ -187,7 +194,7 @@ absl::StatusOr<std::string> UncompressedDigest(const std::string& blob_path) {
   while ((n = archive_read_data(reader.get(), buffer.data(), buffer.size())) > 0) {
     hash.Update(buffer.data(), static_cast<size_t>(n));
   }
-  if (n < 0) return absl::InvalidArgumentError(crisp::StrCat(blob_path, ": ", archive_error_string(reader.get())));
+  if (n < 0) return absl::InvalidArgumentError(crisp::StrCat(blob_path, ": ", ArchiveError(reader.get())));
   std::string digest = hash.Digest();
   return digest;
 }
