@@ -22,12 +22,20 @@ done
 
 failures=0
 # check DESCRIPTION EXPECTED ACTUAL
+# With CRISP_CHECK_LOG set, each check is also appended to that file as a
+# JSON line {test, check, ok, got} (ci/reliability-report reads them).
 check() {
+  local ok=true
   if [ "$2" = "$3" ]; then
     echo "ok: $1"
   else
+    ok=false
     echo "FAIL: $1: expected '$2', got '$3'" >&2
     failures=$((failures + 1))
+  fi
+  if [ -n "${CRISP_CHECK_LOG:-}" ]; then
+    jq -nc --arg test "$(basename "$0" .sh)" --arg check "$1" --argjson ok "$ok" --arg got "${3:0:300}" \
+      '{test: $test, check: $check, ok: $ok, got: $got}' >> "$CRISP_CHECK_LOG"
   fi
 }
 finish() {

@@ -311,6 +311,35 @@ extern "C" void OnStopSignal(int) {
   (void)ignored;
 }
 
+// OnStopSignal for SIGINT and SIGTERM for as long as a command runs, from
+// its first line: a signal that comes while suites load or endpoints
+// connect stops the command too (exit 130), instead of being lost (a
+// process started in the background by a shell ignores SIGINT until it
+// sets a handler of its own).
+class StopSignals {
+ public:
+  StopSignals() {
+    g_cancel = false;
+    previous_int_ = std::signal(SIGINT, OnStopSignal);
+    previous_term_ = std::signal(SIGTERM, OnStopSignal);
+  }
+  ~StopSignals() {
+    std::signal(SIGINT, previous_int_);
+    std::signal(SIGTERM, previous_term_);
+  }
+  StopSignals(const StopSignals&) = delete;
+  StopSignals& operator=(const StopSignals&) = delete;
+  // Stopped before anything was made: say so, for the caller to exit 130.
+  bool StoppedEarly(std::ostream& err) const {
+    if (g_cancel) err << "crisp: stopped before anything ran\n";
+    return g_cancel;
+  }
+
+ private:
+  void (*previous_int_)(int) = SIG_DFL;
+  void (*previous_term_)(int) = SIG_DFL;
+};
+
 // How a run shares what scenarios set up, and in which order they start.
 struct Scheduling {
   std::string fixture_scope = "run";
@@ -389,6 +418,7 @@ std::string BaselineOr(const std::string& flag, const CrispConfig& config) {
 }
 
 int RunSuites(const GlobalOptions& global, const RunFlags& flags, std::ostream& out, std::ostream& err) {
+  StopSignals stop_signals;
   absl::StatusOr<Prepared> prepared =
       PrepareRun(WithConfigSuites(flags.selection, global.config), flags.jobs, BaselineOr(flags.baseline, global.config));
   if (!prepared.ok()) return ExitWithError(err, prepared.status());
@@ -397,9 +427,7 @@ int RunSuites(const GlobalOptions& global, const RunFlags& flags, std::ostream& 
   absl::StatusOr<Connection> connection = Connect(global, flags.endpoint);
   if (!connection.ok()) return ExitWithError(err, connection.status());
 
-  g_cancel = false;
-  auto previous_int = std::signal(SIGINT, OnStopSignal);
-  auto previous_term = std::signal(SIGTERM, OnStopSignal);
+  if (stop_signals.StoppedEarly(err)) return kExitInterrupted;
   absl::StatusOr<std::map<std::string, absl::Duration>> durations = ReadDurations(flags.scheduling.durations);
   if (!durations.ok()) return ExitWithError(err, durations.status());
   ConsoleProgress console(out, selected->scenarios.size(), &out == &std::cout && isatty(STDOUT_FILENO));
@@ -422,8 +450,6 @@ int RunSuites(const GlobalOptions& global, const RunFlags& flags, std::ostream& 
   runner::Runner runner(*connection->client, connection->endpoint, options);
   runner::RunResult run = runner.Run(selected->scenarios, client::ProtoToJson(connection->version));
   console.Finish();
-  std::signal(SIGINT, previous_int);
-  std::signal(SIGTERM, previous_term);
 
   PrintSummary(run, out);
   if (!flags.report_dir.empty()) {
@@ -453,6 +479,7 @@ struct MatrixFlags {
 // Parallel runs are safe: each run names and labels what it creates with
 // its own run ID and suffixes, and its sweep removes only its own.
 int RunMatrix(const GlobalOptions& global, const MatrixFlags& flags, std::ostream& out, std::ostream& err) {
+  StopSignals stop_signals;
   absl::StatusOr<Prepared> prepared =
       PrepareRun(WithConfigSuites(flags.selection, global.config), flags.jobs, BaselineOr(flags.baseline, global.config));
   if (!prepared.ok()) return ExitWithError(err, prepared.status());
@@ -492,9 +519,7 @@ int RunMatrix(const GlobalOptions& global, const MatrixFlags& flags, std::ostrea
 
   absl::StatusOr<std::map<std::string, absl::Duration>> durations = ReadDurations(flags.scheduling.durations);
   if (!durations.ok()) return ExitWithError(err, durations.status());
-  g_cancel = false;
-  auto previous_int = std::signal(SIGINT, OnStopSignal);
-  auto previous_term = std::signal(SIGTERM, OnStopSignal);
+  if (stop_signals.StoppedEarly(err)) return kExitInterrupted;
   ConsoleProgress console(out, selected->scenarios.size() * connections.size(),
                           &out == &std::cout && isatty(STDOUT_FILENO));
   std::vector<runner::RunResult> runs(connections.size());
@@ -517,8 +542,6 @@ int RunMatrix(const GlobalOptions& global, const MatrixFlags& flags, std::ostrea
     for (std::thread& thread : threads) thread.join();
   }
   console.Finish();
-  std::signal(SIGINT, previous_int);
-  std::signal(SIGTERM, previous_term);
   bool interrupted = g_cancel.load();
   // A run cancelled before it started has no endpoint; keep only real runs.
   std::vector<runner::RunResult> finished;
@@ -725,6 +748,7 @@ struct BenchFlags {
 // crisp bench: the workloads on each runtime, interleaved; bench.json and
 // bench.md in the report directory.
 int RunBench(const GlobalOptions& global, const BenchFlags& flags, std::ostream& out, std::ostream& err) {
+  StopSignals stop_signals;
   if (flags.iterations < 1 || flags.warmup < 0) {
     err << "crisp: error: -n takes at least 1 iteration and --warmup at least 0\n";
     return kExitUsage;
@@ -762,9 +786,7 @@ int RunBench(const GlobalOptions& global, const BenchFlags& flags, std::ostream&
   for (Connection& connection : connections) {
     targets.push_back({connection.endpoint, connection.client.get(), client::ProtoToJson(connection.version)});
   }
-  g_cancel = false;
-  auto previous_int = std::signal(SIGINT, OnStopSignal);
-  auto previous_term = std::signal(SIGTERM, OnStopSignal);
+  if (stop_signals.StoppedEarly(err)) return kExitInterrupted;
   const bool tty = &out == &std::cout && isatty(STDOUT_FILENO) && std::getenv("NO_COLOR") == nullptr;
   out << "crisp: bench of " << selected->scenarios.size() << " workload(s) on " << connections.size()
       << " runtime(s), " << flags.iterations << " iteration(s) each after " << flags.warmup << " warm-up, interleaved"
@@ -803,8 +825,6 @@ int RunBench(const GlobalOptions& global, const BenchFlags& flags, std::ostream&
                                                       .progress = options.progress});
   }
   if (tty) out << "\r\033[K";
-  std::signal(SIGINT, previous_int);
-  std::signal(SIGTERM, previous_term);
   std::string markdown = bench::BenchMarkdown(document);
   if (document.contains("density")) markdown += bench::DensityMarkdown(document["density"]);
   out << markdown;

@@ -1005,8 +1005,28 @@ RunResult Runner::Run(const std::vector<const Scenario*>& scenarios, const nlohm
   std::vector<std::string> shared_failures;
   if (pool) shared_failures = pool->TearDown();
   std::ostringstream ignored;
-  CleanResult sweep = CleanSandboxes(client_, {{kRunIdLabel, options_.run_id}},
-                                     std::max(options_.call_timeout, absl::Minutes(2)), ignored);
+  const absl::Duration sweep_timeout = std::max(options_.call_timeout, absl::Minutes(2));
+  CleanResult sweep = CleanSandboxes(client_, {{kRunIdLabel, options_.run_id}}, sweep_timeout, ignored);
+  // A call crisp gave up on (interrupted, timed out, connection lost) may
+  // still complete on the runtime, which does not stop a RunPodSandbox
+  // because its client went away: such a pod turns up after the sweep.
+  // So after any error, sweep again until nothing new has turned up for
+  // kSettleQuiet (at most kSettleMax). Found by tests/e2e/interrupt_loop.sh.
+  const bool settle = run.interrupted || std::any_of(run.scenarios.begin(), run.scenarios.end(), [](const auto& s) {
+    return s.verdict == Verdict::kError;
+  });
+  if (settle) {
+    constexpr absl::Duration kSettleQuiet = absl::Seconds(3), kSettleMax = absl::Seconds(30);
+    const absl::Time deadline = absl::Now() + kSettleMax;
+    absl::Time quiet_since = absl::Now();
+    while (absl::Now() < deadline && absl::Now() - quiet_since < kSettleQuiet) {
+      absl::SleepFor(absl::Milliseconds(500));
+      CleanResult again = CleanSandboxes(client_, {{kRunIdLabel, options_.run_id}}, sweep_timeout, ignored);
+      if (again.removed > 0) quiet_since = absl::Now();
+      sweep.removed += again.removed;
+      sweep.failures.insert(sweep.failures.end(), again.failures.begin(), again.failures.end());
+    }
+  }
   run.swept = sweep.removed;
   run.sweep_failures = sweep.failures;
   run.sweep_failures.insert(run.sweep_failures.begin(), shared_failures.begin(), shared_failures.end());
