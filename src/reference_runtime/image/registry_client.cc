@@ -4,7 +4,9 @@
 
 #include <curl/curl.h>
 
+#include <cerrno>
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <memory>
@@ -29,7 +31,14 @@ struct Transfer {
   int64_t bytes = 0;
   std::map<std::string, std::string> headers;  // lowercase names
   const CancelCheck* cancelled = nullptr;
+  int write_errno = 0;  // why writing to `file` failed (ENOSPC: the disk is full)
 };
+
+// The error of a blob that could not be written where it goes.
+absl::Status WriteError(const std::string& path, int error) {
+  std::string what = crisp::StrCat("writing ", path, ": ", std::strerror(error));
+  return error == ENOSPC || error == EDQUOT ? absl::ResourceExhaustedError(what) : absl::InternalError(what);
+}
 
 size_t OnData(char* data, size_t size, size_t count, void* user) {
   auto* transfer = static_cast<Transfer*>(user);
@@ -37,7 +46,10 @@ size_t OnData(char* data, size_t size, size_t count, void* user) {
   transfer->bytes += static_cast<int64_t>(total);
   if (transfer->file != nullptr) {
     transfer->hash.Update(data, total);
-    if (std::fwrite(data, 1, total, transfer->file) != total) return 0;
+    if (std::fwrite(data, 1, total, transfer->file) != total) {
+      transfer->write_errno = errno != 0 ? errno : EIO;
+      return 0;  // curl stops with CURLE_WRITE_ERROR
+    }
   } else {
     transfer->body.append(data, total);
   }
@@ -170,6 +182,12 @@ absl::StatusOr<RegistryClient::Response> RegistryClient::Get(
     curl_easy_setopt(curl.get(), CURLOPT_XFERINFODATA, &transfer);
     CURLcode code = curl_easy_perform(curl.get());
     if (code == CURLE_ABORTED_BY_CALLBACK) return absl::CancelledError("the pull was cancelled");
+    if (code == CURLE_WRITE_ERROR && transfer.write_errno != 0) return WriteError(to_file, transfer.write_errno);
+    // What the stream's buffer still holds must reach the disk too, or the
+    // blob on disk is shorter than the digest computed on the way says.
+    if (code == CURLE_OK && file && (std::fflush(file.get()) != 0 || std::ferror(file.get()))) {
+      return WriteError(to_file, errno != 0 ? errno : EIO);
+    }
     if (code != CURLE_OK) {
       return absl::UnavailableError(crisp::StrCat(url, ": ", curl_easy_strerror(code)));
     }
