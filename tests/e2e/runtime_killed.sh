@@ -56,7 +56,7 @@ for _ in $(seq 1 300); do
   [ "$(pods_of_run 2>/dev/null || echo 0)" -gt 0 ] && break
   sleep 0.1
 done
-check "the run has pods before the kill" yes "$([ "$(pods_of_run)" -gt 0 ] && echo yes || echo no)"
+check "$runtime: the run has pods before the kill" yes "$([ "$(pods_of_run)" -gt 0 ] && echo yes || echo no)"
 sleep "0.$((RANDOM % 10))"  # a random moment of the run
 kill_runtime
 sleep 1
@@ -65,27 +65,27 @@ restart_runtime
 # crisp ends by itself: no hang, however the calls in flight ended.
 for _ in $(seq 1 1800); do kill -0 "$crisp_pid" 2>/dev/null || break; sleep 0.1; done
 hung=$(kill -0 "$crisp_pid" 2>/dev/null && echo yes || echo no)
-check "crisp ended within 3 minutes of the restart" no "$hung"
+check "$runtime: crisp ended within 3 minutes of the restart" no "$hung"
 [ "$hung" = yes ] && kill -KILL "$crisp_pid"
 rc=0
 wait "$crisp_pid" || rc=$?
-check "crisp exits 1: the scenarios in flight errored" 1 "$rc"
+check "$runtime: crisp exits 1: the scenarios in flight errored" 1 "$rc"
 results="$dir/report/results.json"
-check "results.json was written" yes "$([ -s "$results" ] && echo yes || echo no)"
+check "$runtime: results.json was written" yes "$([ -s "$results" ] && echo yes || echo no)"
 lost=$(jq '[.scenarios[] | select(.verdict == "error" or .verdict == "fail")
             | select((.reason // "") + ([.steps[]?.message // ""] | join(" ")) | test("Unavailable|UNAVAILABLE|connection|Socket closed|Connection reset"; "i"))] | length' "$results")
-check "only the scenarios in flight (-j 2) failed; the rest ran on the restarted runtime" yes \
+check "$runtime: only the scenarios in flight (-j 2) failed; the rest ran on the restarted runtime" yes \
   "$(jq -r '[.scenarios[] | select(.verdict == "error" or .verdict == "fail")] | length | if . <= 2 then "yes" else "no: \(.)" end' "$results")"
-check "an errored scenario names the lost connection" yes "$([ "$lost" -gt 0 ] && echo yes || echo "no: $(jq -c '[.scenarios[] | select(.verdict != "pass" and .verdict != "n.a.") | {id, reason}] | .[:3]' "$results")")"
+check "$runtime: an errored scenario names the lost connection" yes "$([ "$lost" -gt 0 ] && echo yes || echo "no: $(jq -c '[.scenarios[] | select(.verdict != "pass" and .verdict != "n.a.") | {id, reason}] | .[:3]' "$results")")"
 
 "$CRISP" clean -e "$endpoint" -l "crisp.run-id=$run_id" > "$dir/clean.log" 2>&1 || true
-check "no pod of the run after crisp clean" 0 "$(pods_of_run)"
-check "no container of the run after crisp clean" 0 \
+check "$runtime: no pod of the run after crisp clean" 0 "$(pods_of_run)"
+check "$runtime: no container of the run after crisp clean" 0 \
   "$("$CRISP" call ListContainers -e "$endpoint" -d "{\"filter\": {\"label_selector\": {\"crisp.run-id\": \"$run_id\"}}}" | jq '.containers | length')"
 if [ "$runtime" = crispd ]; then
   kill -TERM "$crispd_pid"; wait "$crispd_pid" 2>/dev/null || true; crispd_pid=""
   ip link del crispd-kld 2>/dev/null || true
 fi
 sleep 1
-check "nothing of the run left on the host" "" "$(leaks_between "$before" "$(host_snapshot "$pattern" "$cidr")" | grep -v '^process .*containerd --config' || true)"
+check "$runtime: nothing of the run left on the host" "" "$(leaks_between "$before" "$(host_snapshot "$pattern" "$cidr")" | grep -v '^process .*containerd --config' || true)"
 finish
