@@ -97,6 +97,17 @@ std::string Address(const std::string& value) {
 
 }  // namespace
 
+// A field of results.json read with care: it may come from a file a person
+// edited (crisp diff, crisp report), so a value of another type reads as
+// the default instead of throwing.
+std::string TextOf(const json& object, const char* key, const char* fallback = "") {
+  if (!object.is_object() || !object.contains(key) || !object[key].is_string()) return fallback;
+  return object[key].get<std::string>();
+}
+bool FlagOf(const json& object, const char* key) {
+  return object.is_object() && object.contains(key) && object[key].is_boolean() && object[key].get<bool>();
+}
+
 const json* LastObservation(const json& step) {
   if (!step.is_object() || !step.contains("observations")) return nullptr;
   const json& observations = step["observations"];
@@ -520,7 +531,7 @@ std::vector<json> Normaliser::Normalise(const json& scenario) const {
   // The scenario's own rules first (a bad one was refused when it loaded).
   std::vector<Compiled> scenario_rules;
   if (scenario.contains("normalise") && scenario["normalise"].is_array() && !scenario["normalise"].empty()) {
-    absl::StatusOr<std::vector<Rule>> own = RulesFromJson(scenario["normalise"], scenario.value("id", "scenario"));
+    absl::StatusOr<std::vector<Rule>> own = RulesFromJson(scenario["normalise"], TextOf(scenario, "id", "scenario"));
     if (own.ok()) {
       for (const Rule& rule : *own) {
         scenario_rules.push_back({rule, SplitPattern(rule.path),
@@ -531,7 +542,7 @@ std::vector<json> Normaliser::Normalise(const json& scenario) const {
   }
   Pass pass(scenario_rules.empty() ? rules_ : scenario_rules, scenario);
   auto root = [](const json& step, std::string_view part) {
-    std::string method = step.value("method", "");
+    std::string method = TextOf(step, "method");
     return std::vector<std::string>{method.empty() ? "log" : method, std::string(part)};
   };
   for (const json& step : steps) {
@@ -556,7 +567,7 @@ std::vector<json> Normaliser::Normalise(const json& scenario) const {
       out.push_back(std::move(behaviour));
       continue;
     }
-    if (last->value("skipped", false)) {
+    if (FlagOf(*last, "skipped")) {
       behaviour["code"] = "skipped";  // when: was false
     } else if (last->contains("log")) {
       std::vector<std::string> path = {"log"};
@@ -565,13 +576,13 @@ std::vector<json> Normaliser::Normalise(const json& scenario) const {
       // A host step: its result, under "host.<action>"; none when the
       // action itself could not be done.
       if (last->contains("result")) {
-        std::vector<std::string> path = {"host", last->value("host", "")};
+        std::vector<std::string> path = {"host", TextOf(*last, "host")};
         behaviour["host"] = pass.NormaliseAnswer((*last)["result"], path);
       } else {
         behaviour["code"] = "harness error";
       }
     } else {
-      behaviour["code"] = last->value("code_name", "");
+      behaviour["code"] = TextOf(*last, "code_name");
       if (last->contains("response") && !(*last)["response"].is_null()) {
         std::vector<std::string> path = root(step, "response");
         behaviour["response"] = pass.NormaliseAnswer((*last)["response"], path);
