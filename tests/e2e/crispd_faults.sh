@@ -26,9 +26,7 @@ before=$(host_snapshot "$base" "$cidr")
 # start DIR [FAULT]: crispd on DIR's root and state, with CRISPD_FAULT set when given.
 start() {
   dir=$1
-  socket="$dir/crispd.sock"
-  args=(--listen "unix://$socket" --root "$dir/root" --state "$dir/state" --bridge "$bridge" --pod-cidr "$cidr"
-        "${mirrors[@]}")
+  crispd_args "$dir" "$bridge" "$cidr"
   if [ -n "${2:-}" ]; then
     CRISPD_FAULT=$2 start_crispd
   else

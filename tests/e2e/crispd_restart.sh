@@ -6,8 +6,7 @@ source "$(dirname "$0")/lib.sh"
 CRISPD=${2:?usage: $0 CRISP CRISPD}
 repo=$(cd "$(dirname "$0")/../.." && pwd)
 dir=$(mktemp -d /tmp/crispd-restart.XXXXXX)
-socket="$dir/crispd.sock"
-args=(--listen "unix://$socket" --root "$dir/root" --state "$dir/state" --bridge crispd-rs --pod-cidr 10.94.0.0/16 "${mirrors[@]}")
+crispd_args "$dir" crispd-rs 10.94.0.0/16
 cleanup() {
   "$CRISP" clean -e "$socket" --all >/dev/null 2>&1 || true
   kill "$crispd_pid" 2>/dev/null || true

@@ -11,7 +11,6 @@ source "$(dirname "$0")/lib.sh"
 CRISPD=${2:?usage: $0 CRISP CRISPD}
 here=$(cd "$(dirname "$0")" && pwd)
 dir=$(mktemp -d /tmp/crispd-storage.XXXXXX)
-socket="$dir/crispd.sock"
 port=$((20000 + RANDOM % 20000))
 crispd_pid="" proxy_pid=""
 cleanup() {
@@ -29,8 +28,7 @@ listed() { call ListImages '{}' | jq --arg i "$image" '[.images[] | select(.repo
 python3 "$here/registry_proxy.py" "$CRISP_REGISTRY" "$port" &
 proxy_pid=$!
 for _ in $(seq 1 50); do (echo > "/dev/tcp/127.0.0.1/$port") 2>/dev/null && break; sleep 0.1; done
-args=(--listen "unix://$socket" --root "$dir/root" --state "$dir/state" --bridge crispd-sto --pod-cidr 10.89.0.0/16
-      --registry-mirror "docker.io=http://127.0.0.1:$port")
+crispd_args "$dir" crispd-sto 10.89.0.0/16 --registry-mirror "docker.io=http://127.0.0.1:$port"
 start_crispd
 started=$SECONDS
 rc=0
@@ -42,7 +40,7 @@ check "and says what happened" yes \
 check "no partial image is listed" 0 "$(listed)"
 kill "$proxy_pid"; wait "$proxy_pid" 2>/dev/null || true; proxy_pid=""
 kill -TERM "$crispd_pid"; wait "$crispd_pid" 2>/dev/null || true; crispd_pid=""
-args=(--listen "unix://$socket" --root "$dir/root" --state "$dir/state" --bridge crispd-sto --pod-cidr 10.89.0.0/16 "${mirrors[@]}")
+crispd_args "$dir" crispd-sto 10.89.0.0/16
 start_crispd
 check "with the registry whole again, the pull works" yes \
   "$(call PullImage "{\"image\": {\"image\": \"$image\"}}" | jq -e '.image_ref | length > 0' >/dev/null && echo yes || echo no)"

@@ -12,9 +12,8 @@ iterations=${3:-100}
 summary=${4:-/dev/null}
 suite="$(dirname "$0")/suites/slow.yaml"
 dir=$(mktemp -d /tmp/crisp-sigint.XXXXXX)
-socket="$dir/crispd.sock"
 cidr=10.99.0.0/16
-args=(--listen "unix://$socket" --root "$dir/root" --state "$dir/state" --bridge crispd-sig --pod-cidr "$cidr" "${mirrors[@]}")
+crispd_args "$dir" crispd-sig "$cidr"
 crispd_pid=""
 cleanup() {
   [ -n "$crispd_pid" ] && kill -TERM "$crispd_pid" 2>/dev/null && wait "$crispd_pid" 2>/dev/null

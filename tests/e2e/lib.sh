@@ -42,6 +42,18 @@ finish() {
   [ "$failures" -eq 0 ] || { echo "$failures check(s) failed" >&2; exit 1; }
 }
 
+# crispd_args DIR BRIDGE CIDR [FLAG...]: for a crispd of a test's own, its
+# root, state and socket in DIR, sets $socket and ${args[@]} (start_crispd's
+# flags): its own bridge and pod CIDR, then FLAG..., or the mirrors above
+# when no FLAG is given.
+crispd_args() {
+  local home=$1 bridge=$2 cidr=$3
+  shift 3
+  socket="$home/crispd.sock"
+  args=(--listen "unix://$socket" --root "$home/root" --state "$home/state" --bridge "$bridge" --pod-cidr "$cidr")
+  if [ $# -gt 0 ]; then args+=("$@"); else args+=("${mirrors[@]}"); fi
+}
+
 # For tests that run their own crispd: with $CRISPD, ${args[@]} (its flags),
 # $socket and $dir set, start_crispd starts it (logging to $dir/crispd.log),
 # sets crispd_pid and waits until it answers; call RPC JSON calls it.

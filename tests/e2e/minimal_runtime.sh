@@ -15,8 +15,6 @@ source "$(dirname "$0")/lib.sh"
 CRISPD=${2:?usage: $0 CRISP CRISPD}
 repo=$(cd "$(dirname "$0")/../.." && pwd)
 dir=$(mktemp -d /tmp/crisp-minimal.XXXXXX)
-socket="$dir/crispd.sock"
-base_args=(--listen "unix://$socket" --root "$dir/root" --state "$dir/state" --bridge crispd-min --pod-cidr 10.96.0.0/16 "${mirrors[@]}")
 crispd_pid=""
 stop_crispd() {
   [ -n "$crispd_pid" ] || return 0
@@ -38,7 +36,7 @@ trap cleanup EXIT
 run_quirk() {
   local quirk=$1
   shift
-  args=("${base_args[@]}" --quirk "$quirk")
+  crispd_args "$dir" crispd-min 10.96.0.0/16 "${mirrors[@]}" --quirk "$quirk"
   start_crispd
   check "$quirk: crispd says it is not the reference" 1 "$(grep -c "quirks on ($quirk)" "$dir/crispd.log")"
   local suites=(--suite "$repo/suites/seed" --suite "$repo/suites/container")

@@ -15,11 +15,10 @@ run_id="killed-$runtime-$$"
 crispd_pid=""
 case $runtime in
   crispd)
-    socket="$dir/crispd.sock"
+    cidr=10.98.0.0/16
+    crispd_args "$dir" crispd-kld "$cidr"
     endpoint="unix://$socket"
     pattern=$dir
-    cidr=10.98.0.0/16
-    args=(--listen "$endpoint" --root "$dir/root" --state "$dir/state" --bridge crispd-kld --pod-cidr "$cidr" "${mirrors[@]}")
     kill_runtime() { kill -KILL "$crispd_pid"; wait "$crispd_pid" 2>/dev/null || true; crispd_pid=""; }
     restart_runtime() { start_crispd; }
     ;;
