@@ -163,7 +163,8 @@ struct Collected {
 nlohmann::json RunBench(const std::vector<Target>& targets, const std::vector<const scenario::Scenario*>& workloads,
                         const BenchOptions& options) {
   std::vector<runner::Capabilities> capabilities;
-  for (const Target& target : targets) capabilities.push_back(runner::Capabilities::Probe(*target.client, options.call_timeout));
+  for (const Target& target : targets) capabilities.push_back(runner::Capabilities::Probe(*target.client, options.call_timeout,
+                                                                                                   target.endpoint.socket_path));
   nlohmann::json out = {{"schema", kBenchSchema},
                         {"crisp_version", kCrispVersion},
                         {"iterations", options.iterations},

@@ -27,6 +27,7 @@
 #include "harness/runner/runner.h"
 #include "harness/scenario/loader.h"
 #include "harness/scenario/portability.h"
+#include "harness/scenario/shard.h"
 
 namespace crisp::cli {
 namespace {
@@ -41,6 +42,7 @@ struct Selection {
   std::string skip;
   std::vector<std::string> tags;
   std::string critest_key;
+  std::string shard;  // "K/N", or "" for all
 };
 
 void AddSelectionFlags(CLI::App* command, Selection& selection) {
@@ -54,6 +56,9 @@ void AddSelectionFlags(CLI::App* command, Selection& selection) {
   command->add_option("--critest-key", selection.critest_key,
                       "Only scenarios covering a critest spec whose key matches this glob (\"*\": the critest-parity "
                       "set; keys in docs/critest-v1.26.1.yaml)");
+  command->add_option("--shard", selection.shard,
+                      "Only shard K of N (K/N) of the selected scenarios, split by a hash of the ID: N jobs with "
+                      "1/N..N/N run each scenario once, and crisp merge folds their results");
 }
 
 // Loads the suites and applies the filters. The error holds every
@@ -70,6 +75,12 @@ absl::StatusOr<Selected> Select(const Selection& selection) {
       return absl::InvalidArgumentError("no --suite given and no suites/ directory here");
     }
     paths.push_back("suites");
+  }
+  std::optional<scenario::Shard> shard;
+  if (!selection.shard.empty()) {
+    absl::StatusOr<scenario::Shard> parsed = scenario::ParseShard(selection.shard);
+    if (!parsed.ok()) return parsed.status();
+    shard = *parsed;
   }
   std::optional<std::regex> focus, skip;
   try {
@@ -102,6 +113,7 @@ absl::StatusOr<Selected> Select(const Selection& selection) {
           })) {
         continue;
       }
+      if (shard && !scenario::InShard(scenario.id, *shard)) continue;
       selected.scenarios.push_back(&scenario);
     }
   }
@@ -449,6 +461,7 @@ int RunSuites(const GlobalOptions& global, const RunFlags& flags, std::ostream& 
       << std::endl;
   runner::Runner runner(*connection->client, connection->endpoint, options);
   runner::RunResult run = runner.Run(selected->scenarios, client::ProtoToJson(connection->version));
+  run.shard = flags.selection.shard;
   console.Finish();
 
   PrintSummary(run, out);
@@ -533,6 +546,7 @@ int RunMatrix(const GlobalOptions& global, const MatrixFlags& flags, std::ostrea
                            .baseline = baseline ? &*baseline : nullptr,
                            .fixture_scope = ScopeOf(flags.scheduling), .durations = *durations});
     runs[i] = runner.Run(selected->scenarios, client::ProtoToJson(connections[i].version));
+    runs[i].shard = flags.selection.shard;
   };
   if (flags.serial) {
     for (size_t i = 0; i < connections.size(); ++i) run_one(i);

@@ -208,6 +208,8 @@ nlohmann::json ResultsJson(const RunResult& run) {
           {"run_id", run.run_id},
           {"endpoint", {{"name", run.endpoint.name}, {"address", run.endpoint.Display()}}},
           {"runtime", run.runtime_version},
+          {"node", run.node},
+          {"shard", run.shard},
           {"start", Time(run.start)},
           {"end", Time(run.end)},
           {"interrupted", run.interrupted},
@@ -310,6 +312,11 @@ absl::StatusOr<RunResult> RunFromResultsJson(const nlohmann::json& results) {
   if (const nlohmann::json* runtime = read.Field(results, "runtime", "", nlohmann::json::value_t::object)) {
     run.runtime_version = *runtime;
   }
+  // Both added within v1: older files have neither.
+  if (results.contains("node")) {
+    if (const nlohmann::json* node = read.Field(results, "node", "", nlohmann::json::value_t::object)) run.node = *node;
+  }
+  if (results.contains("shard")) run.shard = read.String(results, "shard", "");
   run.start = read.Time(results, "start", "");
   run.end = read.Time(results, "end", "");
   if (const nlohmann::json* interrupted = read.Field(results, "interrupted", "", nlohmann::json::value_t::boolean)) {

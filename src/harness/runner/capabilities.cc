@@ -69,9 +69,11 @@ nlohmann::json HostFacts::ToJson() const {
           {"seccomp", seccomp},   {"cgroup_v1", cgroup_v1}, {"cgroup_v2", cgroup_v2}};
 }
 
-Capabilities Capabilities::Probe(client::CriClient& client, absl::Duration timeout) {
+Capabilities Capabilities::Probe(client::CriClient& client, absl::Duration timeout,
+                                 const std::string& socket_path) {
   Capabilities capabilities;
   capabilities.host = HostFacts::Probe();
+  capabilities.node = NodeView::Probe(socket_path);
   runtime::v1::StatusRequest status;
   status.set_verbose(false);
   capabilities.status = ProbeCall(client, "Status", status, timeout, capabilities.status_error);
@@ -103,6 +105,7 @@ std::string Capabilities::Unmet(std::string_view requirement) const {
     for (char& c : driver) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
     return driver == want ? "" : crisp::StrCat("the runtime's cgroup driver is ", driver.empty() ? "unknown" : driver);
   }
+  if (requirement.starts_with("node-")) return node.Unshared(requirement);
   if (requirement.starts_with("handler-feature:")) {
     std::string feature = crisp::StrCat(requirement.substr(requirement.find(':') + 1));
     for (char& c : feature) c = c == '-' ? '_' : c;
@@ -122,7 +125,7 @@ nlohmann::json Capabilities::ToJson() const {
   for (const scenario::Requirement& requirement : scenario::Requirements()) {
     met[std::string(requirement.name)] = Unmet(requirement.name).empty();
   }
-  nlohmann::json out = {{"host", host.ToJson()}, {"status", status}, {"runtime_config", runtime_config}, {"met", met}};
+  nlohmann::json out = {{"host", host.ToJson()},  {"node_namespaces", node.ToJson()}, {"status", status}, {"runtime_config", runtime_config}, {"met", met}};
   if (status.is_null()) out["status_error"] = status_error;
   if (runtime_config.is_null()) out["runtime_config_error"] = runtime_config_error;
   return out;

@@ -9,6 +9,7 @@
 
 #include "absl/time/time.h"
 #include "harness/client/cri_client.h"
+#include "harness/runner/node.h"
 #include "nlohmann/json.hpp"
 
 namespace crisp::runner {
@@ -30,6 +31,8 @@ struct HostFacts {
 
 struct Capabilities {
   HostFacts host;
+  // Which of the runtime's namespaces crisp shares (node-*-namespace).
+  NodeView node;
   // The StatusResponse (not verbose) and RuntimeConfigResponse as JSON; null
   // when the call did not answer OK, with the gRPC code and message in
   // *_error ("Unimplemented: ...").
@@ -38,14 +41,16 @@ struct Capabilities {
   nlohmann::json runtime_config;
   std::string runtime_config_error = "not probed";
 
-  // Calls Status and RuntimeConfig (each with `timeout`) and probes the host.
-  static Capabilities Probe(client::CriClient& client, absl::Duration timeout);
+  // Calls Status and RuntimeConfig (each with `timeout`) and probes the
+  // host, and through `socket_path` ("" for the bundled runtime) what crisp
+  // shares of the runtime's namespaces.
+  static Capabilities Probe(client::CriClient& client, absl::Duration timeout, const std::string& socket_path);
 
   // "" when the requirement is met; otherwise why not, in words fit for a
   // report ("the host has no AppArmor").
   std::string Unmet(std::string_view requirement) const;
 
-  // {"host": {...}, "status": ..., "runtime_config": ..., "met": {requirement: bool}}
+  // {"host": {...}, "node_namespaces": {...}, "status": ..., "runtime_config": ..., "met": {requirement: bool}}
   nlohmann::json ToJson() const;
 };
 

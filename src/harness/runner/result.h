@@ -84,6 +84,11 @@ struct RunResult {
   std::string run_id;
   client::Endpoint endpoint;
   nlohmann::json runtime_version;  // the VersionResponse
+  // Where it ran: {"name", "kernel", "os", "arch"} (node.h NodeFacts).
+  nlohmann::json node = nlohmann::json::object();
+  // "K/N" when the run took shard K of N of the selected scenarios
+  // (crisp run --shard), else "".
+  std::string shard;
   // What the runner probed before running: {"status", "runtime_config",
   // "host", "facts"}; see capabilities.h.
   nlohmann::json capabilities = nlohmann::json::object();

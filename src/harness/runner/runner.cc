@@ -5,6 +5,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <mutex>
@@ -19,6 +20,7 @@
 #include "harness/client/json_request.h"
 #include "harness/client/proto_json.h"
 #include "harness/runner/host_actions.h"
+#include "harness/scenario/host_actions.h"
 #include "harness/runner/kubelet.h"
 #include "harness/runner/shared_pool.h"
 #include "harness/runner/sweep.h"
@@ -41,6 +43,25 @@ std::string RandomHex(int digits) {
   std::string out;
   for (int i = 0; i < digits; ++i) out += "0123456789abcdef"[engine() % 16];
   return out;
+}
+
+// What a scenario requires: its own `requires:`, then what its host and
+// log steps need of the node (scenario/host_actions.h), each word once.
+std::vector<std::string> Requirements(const Scenario& scenario) {
+  std::vector<std::string> words = scenario.requires_;
+  auto add = [&](std::string_view word) {
+    if (std::find(words.begin(), words.end(), word) == words.end()) words.emplace_back(word);
+  };
+  for (const std::vector<Step>* steps : {&scenario.uses, &scenario.steps}) {
+    for (const Step& step : *steps) {
+      if (step.kind == Step::Kind::kLog) add(scenario::kNodeMount);
+      if (step.kind != Step::Kind::kHost) continue;
+      if (const scenario::HostAction* action = scenario::FindHostAction(step.host_action)) {
+        for (std::string_view word : action->node_requirements) add(word);
+      }
+    }
+  }
+  return words;
 }
 
 // A TCP port on the host that nothing listens on now.
@@ -111,7 +132,7 @@ class Execution {
     result.substitutions[options_.run_id] = "${run.id}";
     result.substitutions[suffix_] = "${run.suffix}";
 
-    for (const std::string& requirement : scenario_.requires_) {
+    for (const std::string& requirement : Requirements(scenario_)) {
       std::string unmet = capabilities_.Unmet(requirement);
       if (unmet.empty()) continue;
       result.verdict = IsHarnessRequirement(requirement) ? Verdict::kSkip : Verdict::kNotApplicable;
@@ -932,10 +953,11 @@ RunResult Runner::Run(const std::vector<const Scenario*>& scenarios, const nlohm
   run.run_id = options_.run_id;
   run.endpoint = endpoint_;
   run.runtime_version = version;
+  run.node = NodeFacts::Probe().ToJson();
   run.start = absl::Now();
   Capabilities probed;
   if (options_.capabilities == nullptr) {
-    probed = Capabilities::Probe(client_, options_.call_timeout);
+    probed = Capabilities::Probe(client_, options_.call_timeout, endpoint_.socket_path);
     options_.capabilities = &probed;
   }
   run.capabilities = options_.capabilities->ToJson();

@@ -17,7 +17,18 @@ struct HostAction {
   std::vector<std::string_view> optional;
   std::string_view result;                 // what the step's result has, for docs and errors
   bool repeatable;                         // false: the step cannot take wait: (it uses up what it acts on)
+  // What the action needs of the node when crisp runs apart from the
+  // runtime (in a pod), as requirement words: "node-mount-namespace" for
+  // paths the runtime must see, "node-network-namespace" for addresses it
+  // listens on or reaches; a host command may look at anything, so `run`
+  // needs every namespace. The runner treats them as implied `requires:`.
+  std::vector<std::string_view> node_requirements;
 };
+
+inline constexpr std::string_view kNodeMount = "node-mount-namespace";
+inline constexpr std::string_view kNodeNetwork = "node-network-namespace";
+inline constexpr std::string_view kNodePid = "node-pid-namespace";
+inline constexpr std::string_view kNodeIpc = "node-ipc-namespace";
 
 std::span<const HostAction> HostActions();
 const HostAction* FindHostAction(std::string_view name);

@@ -22,6 +22,14 @@ constexpr std::array kRequirements = {
                 "Status lists the default runtime handler with recursive read-only mounts"},
     Requirement{"handler-feature:user-namespaces",
                 "Status lists the default runtime handler with user namespaces"},
+    Requirement{"node-mount-namespace",
+                "crisp sees the runtime's files: same mount namespace (implied by host steps on paths, and log "
+                "steps)"},
+    Requirement{"node-network-namespace",
+                "crisp reaches what the runtime reaches: same network namespace (implied by host steps that "
+                "listen, dial or stream)"},
+    Requirement{"node-pid-namespace", "crisp sees the runtime's processes: same PID namespace"},
+    Requirement{"node-ipc-namespace", "crisp shares the runtime's IPC namespace"},
 };
 
 }  // namespace
