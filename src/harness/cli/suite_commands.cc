@@ -21,6 +21,7 @@
 #include "harness/client/proto_json.h"
 #include "harness/diff/run_diff.h"
 #include "harness/report/coverage.h"
+#include "harness/report/fleet.h"
 #include "harness/report/matrix.h"
 #include "harness/report/reports.h"
 #include "harness/runner/baseline.h"
@@ -700,36 +701,50 @@ struct ReportFlags {
   std::vector<std::string> rules;
 };
 
+// Every run in results.json files (a run's, or each of a matrix's), each
+// with where it came from ("m.json#2" for a matrix's second run).
+std::optional<std::vector<report::FleetInput>> ReadRuns(const std::vector<std::string>& paths, std::ostream& err) {
+  std::vector<report::FleetInput> runs;
+  for (const std::string& path : paths) {
+    std::optional<nlohmann::json> document = ReadResults(path, err);
+    if (!document) return std::nullopt;
+    std::vector<const nlohmann::json*> documents;
+    const bool matrix = document->is_object() && document->value("schema", "") == report::kMatrixSchema &&
+                        document->contains("runs") && (*document)["runs"].is_array();
+    if (matrix) {
+      for (const nlohmann::json& run : (*document)["runs"]) documents.push_back(&run);
+    } else {
+      documents.push_back(&*document);
+    }
+    for (size_t i = 0; i < documents.size(); ++i) {
+      absl::StatusOr<runner::RunResult> run = report::RunFromResultsJson(*documents[i]);
+      if (!run.ok()) {
+        err << "crisp: error: " << path << ": " << run.status().message() << '\n';
+        return std::nullopt;
+      }
+      runs.push_back({matrix ? crisp::StrCat(path, "#", i + 1) : path, *std::move(run)});
+    }
+  }
+  return runs;
+}
+
 // Renders the reports again from saved results.json files: one run gives
 // report.html, junit.xml and results.json; several runs (files of single
 // runs, or a matrix's results.json) give the matrix reports.
 int RenderReports(const ReportFlags& flags, std::ostream& out, std::ostream& err) {
   absl::StatusOr<diff::Normaliser> normaliser = ReadRules(flags.rules);
   if (!normaliser.ok()) return ExitWithError(err, normaliser.status());
+  std::optional<std::vector<report::FleetInput>> inputs = ReadRuns(flags.results, err);
+  if (!inputs) return kExitUsage;
   std::vector<runner::RunResult> runs;
   std::set<std::string> names;
-  for (const std::string& path : flags.results) {
-    std::optional<nlohmann::json> document = ReadResults(path, err);
-    if (!document) return kExitUsage;
-    std::vector<const nlohmann::json*> documents;
-    if (document->value("schema", "") == report::kMatrixSchema && (*document)["runs"].is_array()) {
-      for (const nlohmann::json& run : (*document)["runs"]) documents.push_back(&run);
-    } else {
-      documents.push_back(&*document);
+  for (report::FleetInput& input : *inputs) {
+    if (!names.insert(input.run.endpoint.name).second) {
+      err << "crisp: error: " << input.source << ": a second run on \"" << input.run.endpoint.name
+          << "\"; a matrix needs one run per runtime name (crisp merge folds runs of many nodes)\n";
+      return kExitUsage;
     }
-    for (const nlohmann::json* one : documents) {
-      absl::StatusOr<runner::RunResult> run = report::RunFromResultsJson(*one);
-      if (!run.ok()) {
-        err << "crisp: error: " << path << ": " << run.status().message() << '\n';
-        return kExitUsage;
-      }
-      if (!names.insert(run->endpoint.name).second) {
-        err << "crisp: error: " << path << ": a second run on \"" << run->endpoint.name
-            << "\"; a matrix needs one run per runtime name\n";
-        return kExitUsage;
-      }
-      runs.push_back(*std::move(run));
-    }
+    runs.push_back(std::move(input.run));
   }
   if (runs.size() == 1) {
     if (absl::Status written = report::WriteReports(runs[0], flags.report_dir); !written.ok()) {
@@ -745,6 +760,28 @@ int RenderReports(const ReportFlags& flags, std::ostream& out, std::ostream& err
   }
   out << "reports: " << flags.report_dir << "/matrix.html, summary.md, results.json, junit-<runtime>.xml\n";
   return kExitOk;
+}
+
+// Folds runs from many nodes (and shards of one) into one fleet report:
+// a column per node and runtime, grouped by runtime version, kernel and OS.
+int MergeRuns(const ReportFlags& flags, std::ostream& out, std::ostream& err) {
+  absl::StatusOr<diff::Normaliser> normaliser = ReadRules(flags.rules);
+  if (!normaliser.ok()) return ExitWithError(err, normaliser.status());
+  std::optional<std::vector<report::FleetInput>> inputs = ReadRuns(flags.results, err);
+  if (!inputs) return kExitUsage;
+  absl::StatusOr<report::Fleet> fleet = report::FoldFleet(*std::move(inputs));
+  if (!fleet.ok()) return ExitWithError(err, fleet.status());
+  report::Matrix matrix = report::BuildMatrix(fleet->columns, *normaliser);
+  matrix.document["fleet"] = fleet->ToJson();
+  const std::string summary = report::FleetMarkdown(*fleet) + report::MatrixMarkdown(matrix);
+  if (absl::Status written = report::WriteMatrixReports(matrix, summary, flags.report_dir); !written.ok()) {
+    return ExitWithError(err, written);
+  }
+  out << summary << "\nreports: " << flags.report_dir
+      << "/matrix.html, summary.md, results.json, junit-<node>_<runtime>.xml\n";
+  bool failed = !fleet->conflicts.empty();
+  for (const runner::RunResult& run : fleet->columns) failed = failed || Failed(run);
+  return failed ? kExitFailures : kExitOk;
 }
 
 struct BenchFlags {
@@ -1017,6 +1054,21 @@ void AddSuiteCommands(CLI::App& app, const GlobalOptions& global, Actions& actio
       "One run: report.html, junit.xml, results.json. Several: matrix.html, summary.md, results.json, "
       "junit-<runtime>.xml. Exit codes: 0 written, 1 not written, 2 unreadable input.");
   actions[report_command] = [report_flags, &out, &err] { return RenderReports(*report_flags, out, err); };
+
+  auto merge_flags = std::make_shared<ReportFlags>();
+  CLI::App* merge = app.add_subcommand(
+      "merge", "Fold runs from many nodes (results.json of runs, shards or matrices) into one fleet report");
+  merge->add_option("results", merge_flags->results, "results.json files")->required();
+  merge->add_option("--report-dir", merge_flags->report_dir, "Where the fleet reports go")->required();
+  merge->add_option("--normalise", merge_flags->rules,
+                    "YAML of extra normalisation rules for comparing answers (repeatable; docs/normalisation.md)");
+  merge->footer(
+      "Runs of one node (results.json node.name) and runtime fold into one column, NODE/RUNTIME: the shards of "
+      "crisp run --shard K/N, or repeats. A scenario given two verdicts there is shown as an error naming both. "
+      "Columns are grouped by runtime name and version, kernel and OS.\nWrites matrix.html, summary.md, "
+      "results.json (with \"fleet\") and junit-<node>_<runtime>.xml. Exit codes: 0 nothing failed, 1 a scenario "
+      "failed or errored, or verdicts conflict, 2 usage or input error.");
+  actions[merge] = [merge_flags, &out, &err] { return MergeRuns(*merge_flags, out, err); };
 
   auto coverage_flags = std::make_shared<CoverageFlags>();
   CLI::App* coverage = app.add_subcommand("coverage", "Which scenarios cover each critest spec and each CRI RPC (Markdown)");

@@ -1,5 +1,6 @@
 #include "harness/report/matrix.h"
 
+#include <algorithm>
 #include <map>
 #include <set>
 #include <atomic>
@@ -251,7 +252,12 @@ absl::Status WriteMatrixReports(const Matrix& matrix, const std::string& summary
       {"summary.md", summary},
       {"results.json", JsonText(json, 2) + "\n"},
       {"matrix.html", MatrixHtml(json)}};
-  for (const RunResult& run : *matrix.runs) files.emplace_back("junit-" + run.endpoint.name + ".xml", JunitXml(run));
+  for (const RunResult& run : *matrix.runs) {
+    // A fleet's columns are NODE/RUNTIME: one file name each, no directory.
+    std::string name = run.endpoint.name;
+    std::replace(name.begin(), name.end(), '/', '_');
+    files.emplace_back("junit-" + name + ".xml", JunitXml(run));
+  }
   return WriteFiles(directory, files);
 }
 

@@ -41,9 +41,12 @@ tr.kindrow td{font-family:inherit;font-style:italic;background:#f3f0ff}.kinds ul
 .legend span.sw{display:inline-block;width:1.2em;height:.9em;vertical-align:middle;border:1px solid #d0d0d5;margin:0 .2em 0 .6em}
 td.sid .title{display:block;font-size:12px;color:#666;max-width:38em}
 tr.focus td.sid{background:#fff8d0}
+table.fleet{margin:.5em 0 1em}table.fleet td,table.fleet th{padding:2px 8px;font-size:13px}
+ul.conflicts li{color:#a00}
 </style></head><body>
 <h1 id="heading">crisp matrix</h1>
 <div id="runtimes"></div>
+<div id="fleet"></div>
 <div class="legend">
   <span class="sw" style="background:#e3f6e5"></span>pass <span class="sw" style="background:#fbe0e0"></span>fail
   <span class="sw" style="background:#fdf0d5"></span>error <span class="sw" style="background:#efe6fb"></span>known (baseline)
@@ -108,6 +111,21 @@ document.getElementById('runtimes').innerHTML = runs.map(r => {
     ` <span class="muted">API ${esc(r.runtime.runtime_api_version)}; run ${esc(r.run_id)}` +
     (met.length ? `; meets ${esc(met.join(', '))}` : '') + '</span></div>';
 }).join('');
+if (data.fleet) {
+  const f = data.fleet;
+  document.getElementById('heading').textContent =
+    `crisp fleet: ${f.nodes.length} node run${f.nodes.length === 1 ? '' : 's'} in ${f.groups.length} group${f.groups.length === 1 ? '' : 's'}`;
+  document.title = document.getElementById('heading').textContent;
+  let html = '<table class="fleet"><thead><tr><th>group</th><th>column</th><th>node</th><th>runtime</th><th>kernel</th>' +
+    '<th>OS</th><th>shards</th><th>from</th></tr></thead><tbody>' + f.nodes.map(n =>
+      `<tr class="node" data-group="${n.group}"><td>G${n.group}</td><td><b>${esc(n.column)}</b></td><td>${esc(n.node)}</td>` +
+      `<td>${esc(n.runtime_name)} ${esc(n.runtime_version)}</td><td>${esc(n.kernel)}</td><td>${esc(n.os)}</td>` +
+      `<td>${esc(n.shards.join(', '))}</td><td class="muted">${esc(n.sources.join(', '))}</td></tr>`).join('') + '</tbody></table>';
+  if (f.conflicts.length) html += `<p><b>Conflicting verdicts (${f.conflicts.length}), shown as errors:</b></p><ul class="conflicts">` +
+    f.conflicts.map(c => `<li>${esc(c)}</li>`).join('') + '</ul>';
+  if (f.notes.length) html += '<ul class="notes muted">' + f.notes.map(c => `<li>${esc(c)}</li>`).join('') + '</ul>';
+  document.getElementById('fleet').innerHTML = html;
+}
 const titleOf = id => { for (const m of byId) { const s = m.get(id); if (s) return s; } return {}; };
 const areas = [...new Set(ids.map(area))].sort();
 const areaSelect = document.getElementById('area');
