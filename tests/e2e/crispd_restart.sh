@@ -7,15 +7,7 @@ CRISPD=${2:?usage: $0 CRISP CRISPD}
 repo=$(cd "$(dirname "$0")/../.." && pwd)
 dir=$(mktemp -d /tmp/crispd-restart.XXXXXX)
 crispd_args "$dir" crispd-rs 10.94.0.0/16
-cleanup() {
-  "$CRISP" clean -e "$socket" --all >/dev/null 2>&1 || true
-  kill "$crispd_pid" 2>/dev/null || true
-  wait "$crispd_pid" 2>/dev/null || true
-  ip link del crispd-rs 2>/dev/null || true
-  { grep -F "$dir" /proc/self/mountinfo || true; } | awk '{print $5}' | sort -r | xargs -r -n1 umount -l
-  rm -rf "$dir"
-}
-trap cleanup EXIT
+trap 'remove_test_crispd crispd-rs' EXIT
 
 start_crispd
 sandbox=$(jq -c '.log_directory = "'"$dir"'/logs"' "$repo/fixtures/testdata/sandbox_config.json")

@@ -67,6 +67,20 @@ start_crispd() {
 }
 call() { "$CRISP" --timeout 2m call "$1" -e "$socket" -d "$2"; }
 
+# remove_test_crispd BRIDGE: for a trap on EXIT: what start_crispd's crispd
+# holds is removed, then crispd is stopped, its bridge deleted, mounts
+# under $dir detached and $dir removed.
+remove_test_crispd() {
+  if [ -n "${crispd_pid:-}" ]; then
+    "$CRISP" clean -e "$socket" --all >/dev/null 2>&1 || true
+    kill "$crispd_pid" 2>/dev/null || true
+    wait "$crispd_pid" 2>/dev/null || true
+  fi
+  ip link del "$1" 2>/dev/null || true
+  { grep -F "$dir" /proc/self/mountinfo || true; } | awk '{print $5}' | sort -r | xargs -r -n1 umount -l
+  rm -rf "$dir"
+}
+
 # Leak accounting: host_snapshot PATTERN [CIDR] lists, one "kind item" per
 # line, what a run can leave on the host: network namespaces, links (veths,
 # bridges), mounts whose line names PATTERN (a runtime's root or state),

@@ -17,6 +17,7 @@
 #include "harness/cli/config.h"
 #include "harness/cli/info.h"
 #include "harness/cli/streaming_probe.h"
+#include "harness/cli/launch.h"
 #include "harness/cli/suite_commands.h"
 #include "harness/client/connect.h"
 #include "harness/client/proto_json.h"
@@ -267,6 +268,7 @@ int RunCrisp(int argc, const char* const* argv, std::ostream& out,
   actions[clean] = [&] { return RunClean(global, clean_options, out, err); };
 
   AddSuiteCommands(app, global, actions, out, err);
+  AddLaunchCommand(app, global, actions, out, err);
 
   CallOptions call_options;
   CLI::App* call = app.add_subcommand(

@@ -1,5 +1,9 @@
 #include "harness/cli/command_support.h"
 
+#include <unistd.h>
+
+#include <csignal>
+
 #include "common/strings.h"
 #include "harness/cli/app.h"
 #include "harness/client/connect.h"
@@ -51,6 +55,42 @@ absl::StatusOr<Connection> Connect(const GlobalOptions& global, const std::strin
   if (!version.ok()) return version.status();
   connection.version = *std::move(version);
   return connection;
+}
+
+// --- signals ---
+
+std::atomic<bool> g_cancel{false};
+
+namespace {
+
+extern "C" void OnStopSignal(int) {
+  if (g_cancel.exchange(true)) {
+    // A second signal: the user insists. Leave at once.
+    std::signal(SIGINT, SIG_DFL);
+    std::signal(SIGTERM, SIG_DFL);
+    std::raise(SIGINT);
+  }
+  static const char kMessage[] = "\ncrisp: stopping: cleaning up what this run created (again to abort)\n";
+  ssize_t ignored = write(STDERR_FILENO, kMessage, sizeof(kMessage) - 1);
+  (void)ignored;
+}
+
+}  // namespace
+
+StopSignals::StopSignals() {
+  g_cancel = false;
+  previous_int_ = std::signal(SIGINT, OnStopSignal);
+  previous_term_ = std::signal(SIGTERM, OnStopSignal);
+}
+
+StopSignals::~StopSignals() {
+  std::signal(SIGINT, previous_int_);
+  std::signal(SIGTERM, previous_term_);
+}
+
+bool StopSignals::StoppedEarly(std::ostream& err) const {
+  if (g_cancel) err << "crisp: stopped before anything ran\n";
+  return g_cancel;
 }
 
 }  // namespace crisp::cli

@@ -2,6 +2,7 @@
 // getting from an endpoint flag to a client that has passed the handshake.
 #pragma once
 
+#include <atomic>
 #include <memory>
 #include <optional>
 #include <ostream>
@@ -33,6 +34,31 @@ absl::StatusOr<absl::Duration> ParseTimeout(const std::string& text);
 // "crisp: error: <message>" on `err` and returns kExitUsage (a problem
 // before or around the run, never a scenario's verdict).
 int ExitWithError(std::ostream& err, const absl::Status& status);
+
+// --- signals: the first SIGINT/SIGTERM asks the command to stop and clean up ---
+
+// Set by the first SIGINT/SIGTERM while a StopSignals lives; a second one
+// ends the process at once.
+extern std::atomic<bool> g_cancel;
+
+// OnStopSignal for SIGINT and SIGTERM for as long as a command runs, from
+// its first line: a signal that comes while suites load or endpoints
+// connect stops the command too (exit 130), instead of being lost (a
+// process started in the background by a shell ignores SIGINT until it
+// sets a handler of its own).
+class StopSignals {
+ public:
+  StopSignals();
+  ~StopSignals();
+  StopSignals(const StopSignals&) = delete;
+  StopSignals& operator=(const StopSignals&) = delete;
+  // Stopped before anything was made: say so, for the caller to exit 130.
+  bool StoppedEarly(std::ostream& err) const;
+
+ private:
+  void (*previous_int_)(int) = nullptr;
+  void (*previous_term_)(int) = nullptr;
+};
 
 struct Connection {
   // The private crispd behind `reference`; stopped when the connection goes.

@@ -308,51 +308,6 @@ void PrintSummary(const runner::RunResult& run, std::ostream& out) {
   }
 }
 
-// --- signals: the first SIGINT/SIGTERM asks the run to stop and clean up ---
-
-std::atomic<bool> g_cancel{false};
-
-extern "C" void OnStopSignal(int) {
-  if (g_cancel.exchange(true)) {
-    // A second signal: the user insists. Leave at once.
-    std::signal(SIGINT, SIG_DFL);
-    std::signal(SIGTERM, SIG_DFL);
-    std::raise(SIGINT);
-  }
-  static const char kMessage[] = "\ncrisp: stopping: cleaning up what this run created (again to abort)\n";
-  ssize_t ignored = write(STDERR_FILENO, kMessage, sizeof(kMessage) - 1);
-  (void)ignored;
-}
-
-// OnStopSignal for SIGINT and SIGTERM for as long as a command runs, from
-// its first line: a signal that comes while suites load or endpoints
-// connect stops the command too (exit 130), instead of being lost (a
-// process started in the background by a shell ignores SIGINT until it
-// sets a handler of its own).
-class StopSignals {
- public:
-  StopSignals() {
-    g_cancel = false;
-    previous_int_ = std::signal(SIGINT, OnStopSignal);
-    previous_term_ = std::signal(SIGTERM, OnStopSignal);
-  }
-  ~StopSignals() {
-    std::signal(SIGINT, previous_int_);
-    std::signal(SIGTERM, previous_term_);
-  }
-  StopSignals(const StopSignals&) = delete;
-  StopSignals& operator=(const StopSignals&) = delete;
-  // Stopped before anything was made: say so, for the caller to exit 130.
-  bool StoppedEarly(std::ostream& err) const {
-    if (g_cancel) err << "crisp: stopped before anything ran\n";
-    return g_cancel;
-  }
-
- private:
-  void (*previous_int_)(int) = SIG_DFL;
-  void (*previous_term_)(int) = SIG_DFL;
-};
-
 // How a run shares what scenarios set up, and in which order they start.
 struct Scheduling {
   std::string fixture_scope = "run";

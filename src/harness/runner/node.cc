@@ -8,6 +8,7 @@
 #include <array>
 #include <cstdlib>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 
@@ -139,6 +140,25 @@ absl::StatusOr<NodeView> NodeView::FromList(std::string_view list) {
 }
 
 NodeView NodeView::Probe(const std::string& socket_path) {
+  NodeView view = ProbeNamespaces(socket_path);
+  for (absl::string_view piece : absl::StrSplit(Env("CRISP_NODE_PATHS"), ':', absl::SkipEmpty())) {
+    view.node_paths.emplace_back(piece);
+  }
+  return view;
+}
+
+bool NodeView::PodLogs() const {
+  if (mnt) return true;
+  const std::filesystem::path root(kPodLogRoot);
+  for (const std::string& path : node_paths) {
+    const std::filesystem::path given = std::filesystem::path(path).lexically_normal();
+    auto [end, at] = std::mismatch(given.begin(), given.end(), root.begin(), root.end());
+    if (end == given.end() || (std::next(end) == given.end() && end->empty())) return true;
+  }
+  return false;
+}
+
+NodeView NodeView::ProbeNamespaces(const std::string& socket_path) {
   if (std::string list = Env("CRISP_NODE_NAMESPACES"); !list.empty()) {
     absl::StatusOr<NodeView> stated = FromList(list);
     if (stated.ok()) return *stated;
@@ -176,11 +196,17 @@ std::string NodeView::Unshared(std::string_view requirement) const {
   if (requirement == scenario::kNodeNetwork) return check(net, "network", "reach what the runtime reaches");
   if (requirement == scenario::kNodePid) return check(pid, "PID", "see the runtime's processes");
   if (requirement == scenario::kNodeIpc) return check(ipc, "IPC", "share its IPC objects");
+  if (requirement == scenario::kNodePodLogs) {
+    return PodLogs() ? std::string()
+                     : crisp::StrCat("crisp runs outside the runtime's mount namespace (", how, ") and ", kPodLogRoot,
+                                     " is not among the node's paths it has ($CRISP_NODE_PATHS), so it cannot read "
+                                     "the pods' logs");
+  }
   return crisp::StrCat("unknown requirement \"", requirement, "\"");
 }
 
 nlohmann::json NodeView::ToJson() const {
-  return {{"mnt", mnt}, {"net", net}, {"pid", pid}, {"ipc", ipc}, {"how", how}};
+  return {{"mnt", mnt}, {"net", net}, {"pid", pid}, {"ipc", ipc}, {"node_paths", node_paths}, {"how", how}};
 }
 
 }  // namespace crisp::runner

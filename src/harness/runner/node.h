@@ -8,6 +8,7 @@
 #include <map>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "nlohmann/json.hpp"
@@ -29,17 +30,25 @@ struct NodeFacts {
 // namespace sees it (0 when it does not see it), and /proc/PID/ns/* are
 // compared with crisp's own. $CRISP_NODE_NAMESPACES ("mnt,net,pid,ipc",
 // or "none") states them instead, for a runtime crisp cannot see.
+// Where the suites' pods keep their logs (their log_directory values).
+inline constexpr char kPodLogRoot[] = "/tmp/crisp/pods";
+
 struct NodeView {
   bool mnt = true;
   bool net = true;
   bool pid = true;
   bool ipc = true;
+  // Paths of the node mounted at the same place in crisp's pod, from
+  // $CRISP_NODE_PATHS (colon-separated; crisp launch and deploy/'s
+  // manifests set it for the mounts they make).
+  std::vector<std::string> node_paths;
   // How it was found: "peer PID 1234: same mnt, other net, ...",
   // "$CRISP_NODE_NAMESPACES", "the bundled runtime runs beside crisp".
   std::string how = "not probed";
 
   // `socket_path` empty: the runtime is crisp's own child (all shared).
   static NodeView Probe(const std::string& socket_path);
+  static NodeView ProbeNamespaces(const std::string& socket_path);
   // What was found from a peer PID (0: not visible) and the namespace
   // links of both ends; for tests. `mine`/`theirs` map "mnt" to
   // "mnt:[4026531841]", "" when unreadable.
@@ -47,6 +56,10 @@ struct NodeView {
                            const std::map<std::string, std::string>& theirs);
   // Parses $CRISP_NODE_NAMESPACES; an error names the unknown word.
   static absl::StatusOr<NodeView> FromList(std::string_view list);
+
+  // Whether crisp sees the node's pod log directories: the same mount
+  // namespace, or kPodLogRoot (or a parent) in node_paths.
+  bool PodLogs() const;
 
   // "" when shared; otherwise why not, fit for a report.
   std::string Unshared(std::string_view requirement) const;

@@ -78,6 +78,22 @@ TEST(NodeViewTest, ProbesARealSocketServedByThisProcess) {
   EXPECT_NE(view.how.find("same mnt"), std::string::npos) << view.how;
 }
 
+TEST(NodeViewTest, PodLogsFromTheSameMountsOrAGivenNodePath) {
+  NodeView view = NodeView::FromPeer(0, kHost, {});
+  EXPECT_FALSE(view.PodLogs());
+  EXPECT_NE(view.Unshared("node-pod-logs").find("CRISP_NODE_PATHS"), std::string::npos);
+  view.node_paths = {"/var/lib/other", "/tmp/crisp-pods"};
+  EXPECT_FALSE(view.PodLogs());
+  view.node_paths = {"/tmp/crisp/pods/"};
+  EXPECT_TRUE(view.PodLogs());
+  view.node_paths = {"/tmp"};
+  EXPECT_TRUE(view.PodLogs());
+  EXPECT_EQ(view.Unshared("node-pod-logs"), "");
+  EXPECT_FALSE(view.mnt);  // the rest of the node's files stay out of sight
+  NodeView host = NodeView::FromPeer(42, kHost, kHost);
+  EXPECT_TRUE(host.PodLogs());
+}
+
 TEST(NodeFactsTest, NameFromTheEnvironmentElseTheHost) {
   setenv("CRISP_NODE_NAME", "node-7", 1);
   EXPECT_EQ(NodeFacts::Probe().name, "node-7");

@@ -54,7 +54,7 @@ std::vector<std::string> Requirements(const Scenario& scenario) {
   };
   for (const std::vector<Step>* steps : {&scenario.uses, &scenario.steps}) {
     for (const Step& step : *steps) {
-      if (step.kind == Step::Kind::kLog) add(scenario::kNodeMount);
+      if (step.kind == Step::Kind::kLog) add(scenario::kNodePodLogs);
       if (step.kind != Step::Kind::kHost) continue;
       if (const scenario::HostAction* action = scenario::FindHostAction(step.host_action)) {
         for (std::string_view word : action->node_requirements) add(word);

@@ -29,6 +29,8 @@ inline constexpr std::string_view kNodeMount = "node-mount-namespace";
 inline constexpr std::string_view kNodeNetwork = "node-network-namespace";
 inline constexpr std::string_view kNodePid = "node-pid-namespace";
 inline constexpr std::string_view kNodeIpc = "node-ipc-namespace";
+// What a log step needs: the node's pod log directories (runner/node.h).
+inline constexpr std::string_view kNodePodLogs = "node-pod-logs";
 
 std::span<const HostAction> HostActions();
 const HostAction* FindHostAction(std::string_view name);

@@ -23,8 +23,10 @@ constexpr std::array kRequirements = {
     Requirement{"handler-feature:user-namespaces",
                 "Status lists the default runtime handler with user namespaces"},
     Requirement{"node-mount-namespace",
-                "crisp sees the runtime's files: same mount namespace (implied by host steps on paths, and log "
-                "steps)"},
+                "crisp sees the runtime's files: same mount namespace (implied by host steps on paths)"},
+    Requirement{"node-pod-logs",
+                "crisp sees the node's pod log directories (/tmp/crisp/pods): same mount namespace, or that path "
+                "mounted from the node (implied by log steps)"},
     Requirement{"node-network-namespace",
                 "crisp reaches what the runtime reaches: same network namespace (implied by host steps that "
                 "listen, dial or stream)"},

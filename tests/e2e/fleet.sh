@@ -1,0 +1,96 @@
+#!/usr/bin/env bash
+# A fleet dry run on this machine (docs/fleet.md). Three "nodes", each a
+# real runtime here: node-a is ci/env's containerd, node-b a private crispd
+# (crisp launch -e reference), node-c a crispd of this test's own whose
+# pods are networked by the CNI plugins from a config of its own, not by
+# crispd's in-process default network. On each, crisp launch runs crisp's
+# image (ci/env crisp-image) as a pod through CRI, with the runtime's socket
+# mounted in, as a DaemonSet pod would get it; crisp in the pod runs the
+# seed and networking suites against the runtime it sits on, and the host
+# reads results.json back. Then:
+# - the seed suite passes in the pod on every node;
+# - scenarios with host steps the pod cannot do (its network is its own)
+#   are n.a. and say which namespace is missing; none fails;
+# - crisp merge folds the three into a fleet report with two groups
+#   (containerd; crispd twice), checked in headless Chromium;
+# - no launch pod is left on any runtime.
+source "$(dirname "$0")/lib.sh"
+CRISPD=${2:?usage: $0 CRISP CRISPD}
+repo=$(cd "$(dirname "$0")/../.." && pwd)
+dir=$(mktemp -d /tmp/crisp-fleet.XXXXXX)
+out="$dir/out"
+mkdir -p "$out"
+crispd_pid=""
+trap 'remove_test_crispd crisp-fleet' EXIT
+
+"$repo/ci/env" crisp-image "$CRISP" > "$out/image.log" 2>&1 || { cat "$out/image.log" >&2; exit 1; }
+version=$("$CRISP" version | awk 'NR == 1 {print $2}')
+check "ci/env pushed crispproject/crisp:$version" yes \
+  "$(curl -sf "http://$CRISP_REGISTRY/v2/crispproject/crisp/tags/list" | jq -e --arg v "$version" '.tags | index($v)' \
+     > /dev/null && echo yes || echo no)"
+
+# node-c's runtime: crispd with a CNI network config of its own.
+crispd_args "$dir" crisp-fleet 10.93.0.0/16
+mkdir -p "$dir/net.d"
+jq -n --arg state "$dir/state" '{cniVersion: "0.4.0", name: "fleet", plugins: [
+  {type: "bridge", bridge: "crisp-fleet", isGateway: true, ipMasq: false, hairpinMode: true,
+   ipam: {type: "host-local", ranges: [[{subnet: "10.93.0.0/16"}]], routes: [{dst: "0.0.0.0/0"}],
+          dataDir: ($state + "/fleet-ipam")}},
+  {type: "portmap", capabilities: {portMappings: true}}]}' > "$dir/net.d/20-fleet.conflist"
+args+=(--cni-conf-dir "$dir/net.d")
+start_crispd
+
+# launch NODE NAME=ENDPOINT [FLAG...]: crisp's image as a pod on that runtime.
+launch() {
+  local node=$1 endpoint=$2 name=${2%%=*}
+  shift 2
+  local rc=0
+  "$CRISP" "${mirrors[@]}" --timeout 30s launch -e "$endpoint" --node "$node" --results "$out/$node" "$@" -- \
+    run -e "$name=unix:///run/crisp/cri.sock" --suite suites/seed --suite suites/networking -j 2 \
+    --report-dir /results > "$out/$node.log" 2>&1 || rc=$?
+  check "crisp launch on $node exits 0" 0 "$rc"
+  [ "$rc" -eq 0 ] || tail -30 "$out/$node.log" >&2
+}
+launch node-a "containerd=$CRISP_CONTAINERD_ENDPOINT"
+launch node-b reference
+launch node-c "crispd-cni=unix://$socket"
+
+for node in node-a node-b node-c; do
+  results="$out/$node/results.json"
+  check "$node: the host reads results.json the pod wrote" yes "$([ -s "$results" ] && echo yes || echo no)"
+  [ -s "$results" ] || continue
+  check "$node: results.json names the node" "$node" "$(jq -r .node.name "$results")"
+  check "$node: crisp in the pod does not see the runtime's PID namespace" false \
+    "$(jq -r .capabilities.node_namespaces.pid "$results")"
+  check "$node: every seed scenario passes in the pod" "pass pass pass pass" \
+    "$(jq -r '[.scenarios[] | select(.suite == "seed") | .verdict] | join(" ")' "$results")"
+  check "$node: nothing fails or errors" "0 0" "$(jq -r '"\(.summary.fail) \(.summary.error)"' "$results")"
+  check "$node: scenarios with host steps are n.a. and name the namespace" yes \
+    "$(jq -e '[.scenarios[] | select(.verdict == "na")] | length > 0 and
+              all(.reason | test("requires node-(network|mount|pid|ipc)-namespace"))' "$results" >/dev/null &&
+       echo yes || echo no)"
+  check "$node: networking scenarios without host steps ran" yes \
+    "$(jq -e '[.scenarios[] | select(.suite == "networking" and .verdict == "pass")] | length > 0' "$results" \
+       > /dev/null && echo yes || echo no)"
+done
+check "node-c's pods went through the CNI plugins' bridge" yes \
+  "$(grep -q '"bridge": *"crisp-fleet"' "$dir/net.d/20-fleet.conflist" && ip link show crisp-fleet >/dev/null 2>&1 &&
+     echo yes || echo no)"
+
+rc=0
+"$CRISP" merge "$out"/node-{a,b,c}/results.json --report-dir "$out/fleet" > "$out/merge.log" 2>&1 || rc=$?
+check "crisp merge of the three nodes exits 0" 0 "$rc"
+[ "$rc" -eq 0 ] || cat "$out/merge.log" >&2
+check "three columns" "node-a/containerd node-b/reference node-c/crispd-cni" \
+  "$(jq -r '[.runs[].endpoint.name] | join(" ")' "$out/fleet/results.json")"
+check "two groups: containerd, and crispd on both crispd nodes" "1:node-a/containerd 2:node-b/reference,node-c/crispd-cni" \
+  "$(jq -r '[.fleet.groups[] | "\(.group):\(.columns | join(","))"] | join(" ")' "$out/fleet/results.json")"
+check "summary.md starts with the fleet" "## crisp fleet: 3 node run(s) in 2 group(s)" "$(head -1 "$out/fleet/summary.md")"
+node "$repo/tests/browser/fleet-report.mjs" "$out/fleet/matrix.html" "$out/fleet.png" || failures=$((failures + 1))
+
+for endpoint in "$CRISP_CONTAINERD_ENDPOINT" "unix://$socket"; do
+  check "no launch pod left on $endpoint" 0 \
+    "$("$CRISP" call ListPodSandbox -e "$endpoint" -d '{}' | jq '[.items[]? | select(.labels["crisp.io/launch"])] | length')"
+done
+[ -z "${CRISP_FLEET_KEEP:-}" ] || cp -r "$out" "$CRISP_FLEET_KEEP"
+finish
