@@ -13,6 +13,10 @@
 #   are n.a. and say which namespace is missing; none fails;
 # - crisp merge folds the three into a fleet report with two groups
 #   (containerd; crispd twice), checked in headless Chromium;
+# - deploy/job.yaml's pod, rendered by deploy/run-on-cluster and turned into
+#   the CRI requests a kubelet would send (tests/deploy/job-to-cri.mjs),
+#   runs on containerd: its shell line, env and mounts work in the image,
+#   and the seed suite passes in it;
 # - no launch pod is left on any runtime.
 source "$(dirname "$0")/lib.sh"
 CRISPD=${2:?usage: $0 CRISP CRISPD}
@@ -87,6 +91,29 @@ check "two groups: containerd, and crispd on both crispd nodes" "1:node-a/contai
   "$(jq -r '[.fleet.groups[] | "\(.group):\(.columns | join(","))"] | join(" ")' "$out/fleet/results.json")"
 check "summary.md starts with the fleet" "## crisp fleet: 3 node run(s) in 2 group(s)" "$(head -1 "$out/fleet/summary.md")"
 node "$repo/tests/browser/fleet-report.mjs" "$out/fleet/matrix.html" "$out/fleet.png" || failures=$((failures + 1))
+
+# node-d: the Job's pod, as a kubelet would make it from deploy/job.yaml.
+ep=$CRISP_CONTAINERD_ENDPOINT
+image="docker.io/crispproject/crisp:$version"
+"$repo/deploy/run-on-cluster" --render node-d --image "$image" --socket "${ep#unix://}" --runtime containerd -- \
+  --suite suites/seed > "$dir/job.yaml"
+node "$repo/tests/deploy/job-to-cri.mjs" "$dir/job.yaml" node-d "$dir/empty" > "$dir/job-cri.json"
+mkdir -p "$dir/empty/tmp" "$dir/empty/results"
+logs=$(jq -r .sandbox.log_directory "$dir/job-cri.json")
+mkdir -p "$logs/crisp"  # as the kubelet does
+"$CRISP" call PullImage -e "$ep" -d "$(jq -nc --arg i "$image" '{image: {image: $i}}')" > /dev/null
+job_pod=$("$CRISP" call RunPodSandbox -e "$ep" -d "$(jq -c '{config: .sandbox}' "$dir/job-cri.json")" | jq -r .pod_sandbox_id)
+job_ctr=$("$CRISP" call CreateContainer -e "$ep" -d "$(jq -c --arg p "$job_pod" \
+  '{pod_sandbox_id: $p, config: .container, sandbox_config: .sandbox}' "$dir/job-cri.json")" | jq -r .container_id)
+"$CRISP" call StartContainer -e "$ep" -d "$(jq -nc --arg c "$job_ctr" '{container_id: $c}')" > /dev/null
+for _ in $(seq 1 240); do [ -s "$dir/empty/results/exit-code" ] && break; sleep 0.5; done
+check "the Job's crisp wrote its exit code to /results" 0 "$(cat "$dir/empty/results/exit-code" 2>/dev/null || echo none)"
+check "the Job's results.json names node-d" node-d "$(jq -r .node.name "$dir/empty/results/results.json" 2>/dev/null)"
+check "every seed scenario passes in the Job's pod" "pass pass pass pass" \
+  "$(jq -r '[.scenarios[].verdict] | join(" ")' "$dir/empty/results/results.json" 2>/dev/null)"
+"$CRISP" call StopPodSandbox -e "$ep" -d "$(jq -nc --arg p "$job_pod" '{pod_sandbox_id: $p}')" > /dev/null
+"$CRISP" call RemovePodSandbox -e "$ep" -d "$(jq -nc --arg p "$job_pod" '{pod_sandbox_id: $p}')" > /dev/null
+rm -rf "$logs"
 
 for endpoint in "$CRISP_CONTAINERD_ENDPOINT" "unix://$socket"; do
   check "no launch pod left on $endpoint" 0 \
