@@ -105,7 +105,7 @@ NodeView NodeView::FromPeer(int peer_pid, const std::map<std::string, std::strin
   NodeView view;
   if (peer_pid == 0) {
     view.mnt = view.net = view.pid = view.ipc = false;
-    view.how = "the runtime's PID is not visible from crisp's PID namespace: crisp runs apart from it";
+    view.how = "the runtime is out of sight of crisp's PID namespace";
     return view;
   }
   std::vector<std::string> parts;
@@ -189,8 +189,8 @@ NodeView NodeView::ProbeNamespaces(const std::string& socket_path) {
 std::string NodeView::Unshared(std::string_view requirement) const {
   auto check = [&](bool shared, std::string_view name, std::string_view what) {
     return shared ? std::string()
-                  : crisp::StrCat("crisp runs outside the runtime's ", name, " namespace (", how,
-                                  "), so it cannot ", what);
+                  : crisp::StrCat("crisp is not in the runtime's ", name, " namespace (", how, "), so it cannot ",
+                                  what, "; see docs/fleet.md");
   };
   if (requirement == scenario::kNodeMount) return check(mnt, "mount", "see the runtime's files");
   if (requirement == scenario::kNodeNetwork) return check(net, "network", "reach what the runtime reaches");
@@ -198,9 +198,9 @@ std::string NodeView::Unshared(std::string_view requirement) const {
   if (requirement == scenario::kNodeIpc) return check(ipc, "IPC", "share its IPC objects");
   if (requirement == scenario::kNodePodLogs) {
     return PodLogs() ? std::string()
-                     : crisp::StrCat("crisp runs outside the runtime's mount namespace (", how, ") and ", kPodLogRoot,
+                     : crisp::StrCat("crisp is not in the runtime's mount namespace (", how, ") and ", kPodLogRoot,
                                      " is not among the node's paths it has ($CRISP_NODE_PATHS), so it cannot read "
-                                     "the pods' logs");
+                                     "the pods' logs; see docs/fleet.md");
   }
   return crisp::StrCat("unknown requirement \"", requirement, "\"");
 }

@@ -20,7 +20,7 @@ TEST(NodeViewTest, ARuntimeOutOfSightSharesNothing) {
   NodeView view = NodeView::FromPeer(0, kHost, {});
   EXPECT_FALSE(view.mnt || view.net || view.pid || view.ipc);
   EXPECT_NE(view.Unshared("node-network-namespace").find("network namespace"), std::string::npos);
-  EXPECT_NE(view.Unshared("node-network-namespace").find("not visible"), std::string::npos);
+  EXPECT_NE(view.Unshared("node-network-namespace").find("out of sight"), std::string::npos);
 }
 
 TEST(NodeViewTest, ComparesEachNamespace) {
