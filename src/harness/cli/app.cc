@@ -242,7 +242,8 @@ int RunCrisp(int argc, const char* const* argv, std::ostream& out,
   CLI::App* info = app.add_subcommand(
       "info", "Show what a runtime reports: version, conditions, cgroup driver, image filesystems");
   info->add_option("-e,--endpoint", info_options.endpoint,
-                   "CRI endpoint (unix:///path, /path, NAME=..., or reference)")
+                   "CRI endpoint (unix:///path, /path, NAME=..., or reference); default: $CRISP_ENDPOINT, else reference")
+      ->envname("CRISP_ENDPOINT")
       ->capture_default_str();
   info->add_option("-o,--output", info_options.output, "Output format")
       ->check(CLI::IsMember({"table", "json"}))
@@ -260,7 +261,8 @@ int RunCrisp(int argc, const char* const* argv, std::ostream& out,
   CLI::App* clean = app.add_subcommand(
       "clean", "Stop and remove pod sandboxes (and their containers) left on a runtime");
   clean->add_option("-e,--endpoint", clean_options.endpoint,
-                    "CRI endpoint (unix:///path, /path, NAME=..., or reference)")
+                    "CRI endpoint (unix:///path, /path, NAME=..., or reference); default: $CRISP_ENDPOINT, else reference")
+      ->envname("CRISP_ENDPOINT")
       ->capture_default_str();
   clean->add_option("-l,--label", clean_options.labels,
                     "Only sandboxes with this label (KEY=VALUE; repeat to require several)");
@@ -277,7 +279,8 @@ int RunCrisp(int argc, const char* const* argv, std::ostream& out,
                    "RPC name: Version, RunPodSandbox, ImageService/PullImage, ...")
       ->required();
   call->add_option("-e,--endpoint", call_options.endpoint,
-                   "CRI endpoint (unix:///path, /path, NAME=..., or reference)")
+                   "CRI endpoint (unix:///path, /path, NAME=..., or reference); default: $CRISP_ENDPOINT, else reference")
+      ->envname("CRISP_ENDPOINT")
       ->capture_default_str();
   auto* data = call->add_option("-d,--data", call_options.data,
                                 "The request as JSON (api.proto field names)");

@@ -18,6 +18,7 @@ namespace {
 using ::testing::EndsWith;
 using ::testing::HasSubstr;
 using ::testing::IsEmpty;
+using ::testing::Not;
 using ::testing::StartsWith;
 
 int Lines(const std::string& text) {
@@ -146,6 +147,30 @@ TEST(CliDiffTest, RegressionExitsOneAndBrokenInputExitsTwoWithTheLine) {
   CliResult typed = RunCrispForTest({"diff", wrong_type, new_run});
   EXPECT_EQ(typed.code, kExitUsage);
   EXPECT_THAT(typed.err, HasSubstr("wrong type"));
+}
+
+TEST(CliTest, TheEndpointComesFromCrispEndpointWhenNoFlagGivesIt) {
+  // How crisp in a pod finds the node's socket without a flag.
+  setenv("CRISP_ENDPOINT", "/nonexistent/crisp-env-test.sock", 1);
+  CliResult info = RunCrispForTest({"info"});
+  unsetenv("CRISP_ENDPOINT");
+  EXPECT_EQ(info.code, kExitUsage);
+  EXPECT_THAT(info.err, HasSubstr("/nonexistent/crisp-env-test.sock"));
+  // The flag wins over the environment.
+  setenv("CRISP_ENDPOINT", "/nonexistent/crisp-env-test.sock", 1);
+  CliResult flag = RunCrispForTest({"info", "-e", "/nonexistent/crisp-flag-test.sock"});
+  unsetenv("CRISP_ENDPOINT");
+  EXPECT_THAT(flag.err, HasSubstr("crisp-flag-test.sock"));
+  EXPECT_THAT(flag.err, Not(HasSubstr("crisp-env-test.sock")));
+}
+
+TEST(CliTest, ShardAndMergeRefuseBadInput) {
+  CliResult shard = RunCrispForTest({"list", "--suite", CRISP_SOURCE_DIR "/suites/seed", "--shard", "3/2"});
+  EXPECT_EQ(shard.code, kExitUsage);
+  EXPECT_THAT(shard.err, HasSubstr("--shard: 3/2"));
+  CliResult merge = RunCrispForTest({"merge", "/nonexistent/results.json", "--report-dir", "/tmp/crisp-merge-unused"});
+  EXPECT_EQ(merge.code, kExitUsage);
+  EXPECT_THAT(merge.err, HasSubstr("cannot read /nonexistent/results.json"));
 }
 
 }  // namespace

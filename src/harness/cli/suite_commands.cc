@@ -901,7 +901,8 @@ void AddSuiteCommands(CLI::App& app, const GlobalOptions& global, Actions& actio
   auto run_flags = std::make_shared<RunFlags>();
   CLI::App* run = app.add_subcommand("run", "Run scenarios against a runtime and write reports");
   run->add_option("-e,--endpoint", run_flags->endpoint,
-                  "CRI endpoint (unix:///path, /path, NAME=..., or reference)")
+                  "CRI endpoint (unix:///path, /path, NAME=..., or reference); default: $CRISP_ENDPOINT, else reference")
+      ->envname("CRISP_ENDPOINT")
       ->capture_default_str();
   AddSelectionFlags(run, run_flags->selection);
   run->add_option("-j,--jobs", run_flags->jobs, "Scenarios run at a time")->capture_default_str();
