@@ -25,7 +25,15 @@ dir=$(mktemp -d /tmp/crisp-fleet.XXXXXX)
 out="$dir/out"
 mkdir -p "$out"
 crispd_pid=""
-trap 'remove_test_crispd crisp-fleet' EXIT
+job_pod=""
+cleanup() {
+  if [ -n "$job_pod" ]; then  # the Job's pod on ci/env's containerd, if a check stopped the test
+    "$CRISP" call StopPodSandbox -e "$CRISP_CONTAINERD_ENDPOINT" -d "{\"pod_sandbox_id\": \"$job_pod\"}" >/dev/null 2>&1 || true
+    "$CRISP" call RemovePodSandbox -e "$CRISP_CONTAINERD_ENDPOINT" -d "{\"pod_sandbox_id\": \"$job_pod\"}" >/dev/null 2>&1 || true
+  fi
+  remove_test_crispd crisp-fleet
+}
+trap cleanup EXIT
 
 "$repo/ci/env" crisp-image "$CRISP" > "$out/image.log" 2>&1 || { cat "$out/image.log" >&2; exit 1; }
 version=$("$CRISP" version | awk 'NR == 1 {print $2}')
@@ -113,6 +121,7 @@ check "every seed scenario passes in the Job's pod" "pass pass pass pass" \
   "$(jq -r '[.scenarios[].verdict] | join(" ")' "$dir/empty/results/results.json" 2>/dev/null)"
 "$CRISP" call StopPodSandbox -e "$ep" -d "$(jq -nc --arg p "$job_pod" '{pod_sandbox_id: $p}')" > /dev/null
 "$CRISP" call RemovePodSandbox -e "$ep" -d "$(jq -nc --arg p "$job_pod" '{pod_sandbox_id: $p}')" > /dev/null
+job_pod=""
 rm -rf "$logs"
 
 for endpoint in "$CRISP_CONTAINERD_ENDPOINT" "unix://$socket"; do

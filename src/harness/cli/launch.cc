@@ -51,13 +51,14 @@ std::string HostName() {
 
 template <typename Response>
 absl::StatusOr<Response> Call(Connection& connection, std::string_view method, const nlohmann::json& request,
-                              absl::Duration timeout) {
+                              absl::Duration timeout, bool cancellable = true) {
   absl::StatusOr<const client::MethodDescriptor*> found = client::FindCriMethod(method);
   if (!found.ok()) return found.status();
   std::unique_ptr<google::protobuf::Message> message = client::NewRequest(**found);
   if (absl::Status parsed = client::ParseJsonInto(request.dump(), message.get()); !parsed.ok()) return parsed;
   absl::StatusOr<Response> answer =
-      client::CallAs<Response>(*connection.client, method, *message, {.timeout = timeout, .cancel = &g_cancel});
+      client::CallAs<Response>(*connection.client, method, *message,
+                               {.timeout = timeout, .cancel = cancellable ? &g_cancel : nullptr});
   if (!answer.ok()) {
     return absl::Status(answer.status().code(), crisp::StrCat(method, ": ", answer.status().message()));
   }
@@ -155,19 +156,29 @@ int Launch(const GlobalOptions& global, const LaunchFlags& flags, std::ostream& 
       << connection->version.runtime_name() << " " << connection->version.runtime_version() << "), node " << node
       << "\n  crisp " << absl::StrJoin(args, " ") << "\n" << std::flush;
 
-  std::string pod_id;
+  std::string pod_id, container_id;
+  // Not cancelled by the signal that may have asked for it. crisp in the
+  // pod gets SIGTERM and 30 s to clean up its own scenarios' pods first.
   auto remove_pod = [&]() -> absl::Status {
     if (pod_id.empty() || flags.keep) return absl::OkStatus();
+    if (!container_id.empty()) {
+      (void)Call<v1::StopContainerResponse>(*connection, "StopContainer",
+                                            {{"container_id", container_id}, {"timeout", 30}},
+                                            timeout + absl::Seconds(30), false);
+    }
     absl::Status stopped = Call<v1::StopPodSandboxResponse>(*connection, "StopPodSandbox",
-                                                            {{"pod_sandbox_id", pod_id}}, timeout).status();
+                                                            {{"pod_sandbox_id", pod_id}}, timeout, false).status();
     absl::Status removed = Call<v1::RemovePodSandboxResponse>(*connection, "RemovePodSandbox",
-                                                              {{"pod_sandbox_id", pod_id}}, timeout).status();
+                                                              {{"pod_sandbox_id", pod_id}}, timeout, false).status();
     std::filesystem::remove_all(log_directory, error);
     return stopped.ok() ? removed : stopped;
   };
   auto fail = [&](const absl::Status& status) {
     absl::Status removed = remove_pod();
-    if (!removed.ok()) err << "crisp: warning: pod " << pod_id << " not removed: " << removed.message() << '\n';
+    if (!removed.ok()) {
+      err << "crisp: warning: pod " << pod_id << " not removed: " << removed.message()
+          << " (crisp clean -l crisp.io/launch=" << name << ")\n";
+    }
     if (g_cancel) return kExitInterrupted;
     return ExitWithError(err, status);
   };
@@ -184,7 +195,7 @@ int Launch(const GlobalOptions& global, const LaunchFlags& flags, std::ostream& 
       *connection, "CreateContainer", {{"pod_sandbox_id", pod_id}, {"config", container}, {"sandbox_config", sandbox}},
       timeout);
   if (!created.ok()) return fail(created.status());
-  const std::string container_id = created->container_id();
+  container_id = created->container_id();
   if (auto started = Call<v1::StartContainerResponse>(*connection, "StartContainer",
                                                       {{"container_id", container_id}}, timeout);
       !started.ok()) {
@@ -234,7 +245,9 @@ void AddLaunchCommand(CLI::App& app, const GlobalOptions& global, Actions& actio
   auto flags = std::make_shared<LaunchFlags>();
   CLI::App* launch = app.add_subcommand(
       "launch", "Run crisp itself as a pod on a runtime, through CRI, as a DaemonSet's pod runs on its node");
-  launch->add_option("-e,--endpoint", flags->endpoint, "The runtime to run the pod on (and the one it tests)")
+  launch->add_option("-e,--endpoint", flags->endpoint,
+                     "The runtime to run the pod on (and the one it tests); default: $CRISP_ENDPOINT, else reference")
+      ->envname("CRISP_ENDPOINT")
       ->capture_default_str();
   launch->add_option("--image", flags->image, "crisp's image (ci/env crisp-image pushes it)")->capture_default_str();
   launch->add_option("--node", flags->node, "The node name results.json records (default: this host's name)");

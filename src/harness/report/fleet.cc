@@ -64,7 +64,9 @@ absl::StatusOr<Fleet> FoldFleet(std::vector<FleetInput> inputs) {
       first_seen.push_back(key);
       column.run = input.run;
       column.run.scenarios.clear();
-      column.run.endpoint.name = crisp::StrCat(key.first, "/", key.second);
+      // A merge merged again keeps its columns' names.
+      column.run.endpoint.name = key.second.starts_with(key.first + "/") ? key.second
+                                                                         : crisp::StrCat(key.first, "/", key.second);
     } else {
       RunResult& into = column.run;
       if (GroupKey(into) != GroupKey(input.run)) {

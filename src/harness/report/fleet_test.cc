@@ -1,4 +1,5 @@
 #include "harness/report/fleet.h"
+#include "harness/report/reports.h"
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -117,6 +118,24 @@ TEST(FleetTest, ColumnsAreGroupedByRuntimeVersionKernelAndOs) {
   std::string md = FleetMarkdown(*fleet);
   EXPECT_THAT(md, HasSubstr("4 node run(s) in 3 group(s)"));
   EXPECT_THAT(md, HasSubstr("| G2 | crispd 0.1.0 | 6.1.0 | Debian GNU/Linux 12 (bookworm) | `node-b/crispd` |"));
+}
+
+TEST(FleetTest, AMergesResultsReadBackAndMergeAgainUnchanged) {
+  std::vector<FleetInput> inputs;
+  FleetInput one = NodeRun("a.json", "node-a", "containerd", "1.6.20", "", {Scenario("x.one", Verdict::kPass)});
+  one.run.endpoint.socket_path = "/run/containerd/containerd.sock";
+  inputs.push_back(std::move(one));
+  absl::StatusOr<Fleet> fleet = FoldFleet(std::move(inputs));
+  ASSERT_TRUE(fleet.ok());
+  // A column's results.json, as crisp merge writes it, read back.
+  absl::StatusOr<RunResult> back = RunFromResultsJson(ResultsJson(fleet->columns[0]));
+  ASSERT_TRUE(back.ok()) << back.status();
+  EXPECT_EQ(back->endpoint.name, "node-a/containerd");
+  std::vector<FleetInput> again;
+  again.push_back({"merged.json", *std::move(back)});
+  absl::StatusOr<Fleet> refolded = FoldFleet(std::move(again));
+  ASSERT_TRUE(refolded.ok());
+  EXPECT_EQ(refolded->columns[0].endpoint.name, "node-a/containerd");
 }
 
 TEST(FleetTest, NothingToFoldIsAnError) { EXPECT_FALSE(FoldFleet({}).ok()); }

@@ -305,9 +305,14 @@ absl::StatusOr<RunResult> RunFromResultsJson(const nlohmann::json& results) {
   if (endpoint != nullptr) {
     std::string address = read.String(*endpoint, "address", ".endpoint");
     std::string name = read.String(*endpoint, "name", ".endpoint");
-    absl::StatusOr<client::Endpoint> parsed = client::ParseEndpoint(crisp::StrCat(name, "=", address));
+    // The address alone: a name may hold what an endpoint flag's may not
+    // (a fleet's columns are NODE/RUNTIME).
+    absl::StatusOr<client::Endpoint> parsed = client::ParseEndpoint(address);
     if (!parsed.ok() && read.error.empty()) read.error = crisp::StrCat(".endpoint: ", parsed.status().message());
-    if (parsed.ok()) run.endpoint = *parsed;
+    if (parsed.ok()) {
+      run.endpoint = *parsed;
+      run.endpoint.name = name;
+    }
   }
   if (const nlohmann::json* runtime = read.Field(results, "runtime", "", nlohmann::json::value_t::object)) {
     run.runtime_version = *runtime;

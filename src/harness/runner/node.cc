@@ -113,9 +113,10 @@ NodeView NodeView::FromPeer(int peer_pid, const std::map<std::string, std::strin
     auto a = mine.find(std::string(name));
     auto b = theirs.find(std::string(name));
     bool known = a != mine.end() && b != theirs.end() && !a->second.empty() && !b->second.empty();
-    // Unreadable (the runtime's /proc entries are closed to crisp): a
-    // runtime crisp can see is on its host; take the namespace as shared.
-    *Field(view, name) = !known || a->second == b->second;
+    // Unreadable (a pod with hostPID but without the capabilities to
+    // inspect the runtime): nothing is proved, so not shared;
+    // $CRISP_NODE_NAMESPACES can state it.
+    *Field(view, name) = known && a->second == b->second;
     parts.push_back(crisp::StrCat(known ? (*Field(view, name) ? "same " : "other ") : "unreadable ", name));
   }
   view.how = crisp::StrCat("runtime PID ", peer_pid, ": ", absl::StrJoin(parts, ", "));

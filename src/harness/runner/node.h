@@ -28,7 +28,8 @@ struct NodeFacts {
 // Which of the runtime's namespaces crisp is in. Found from the runtime's
 // end of its CRI socket: SO_PEERCRED gives the runtime's PID as crisp's PID
 // namespace sees it (0 when it does not see it), and /proc/PID/ns/* are
-// compared with crisp's own. $CRISP_NODE_NAMESPACES ("mnt,net,pid,ipc",
+// compared with crisp's own; a namespace it cannot compare counts as not
+// shared. $CRISP_NODE_NAMESPACES ("mnt,net,pid,ipc",
 // or "none") states them instead, for a runtime crisp cannot see.
 // Where the suites' pods keep their logs (their log_directory values).
 inline constexpr char kPodLogRoot[] = "/tmp/crisp/pods";

@@ -37,9 +37,11 @@ TEST(NodeViewTest, ComparesEachNamespace) {
   EXPECT_NE(view.how.find("runtime PID 42"), std::string::npos);
 }
 
-TEST(NodeViewTest, UnreadableLinksOfAVisibleRuntimeCountAsShared) {
+TEST(NodeViewTest, UnreadableLinksOfAVisibleRuntimeProveNothing) {
+  // A pod with hostPID but no capabilities sees the runtime's PID and
+  // cannot read its namespaces: nothing is shared that was not proved.
   NodeView view = NodeView::FromPeer(42, kHost, {{"mnt", ""}, {"net", ""}, {"pid", ""}, {"ipc", ""}});
-  EXPECT_TRUE(view.mnt && view.net && view.pid && view.ipc);
+  EXPECT_FALSE(view.mnt || view.net || view.pid || view.ipc);
   EXPECT_NE(view.how.find("unreadable mnt"), std::string::npos);
 }
 
