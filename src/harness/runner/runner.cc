@@ -64,21 +64,31 @@ std::vector<std::string> Requirements(const Scenario& scenario) {
   return words;
 }
 
-// A TCP port on the host that nothing listens on now.
+// A TCP port on the host that nothing listens on now, and that this process
+// has not handed out before: a port mapping binds nothing, so the kernel
+// may offer a mapped port again, and in a matrix two runtimes' scenarios
+// (one process) would then map the same host port.
 int FreeHostPort() {
-  int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (fd < 0) return 0;
-  sockaddr_in address{};
-  address.sin_family = AF_INET;
-  address.sin_addr.s_addr = htonl(INADDR_ANY);
-  socklen_t length = sizeof(address);
-  int port = 0;
-  if (bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address)) == 0 &&
-      getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length) == 0) {
-    port = ntohs(address.sin_port);
+  static std::mutex mutex;
+  static std::set<int> handed_out;
+  for (int attempt = 0; attempt < 32; ++attempt) {
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) return 0;
+    sockaddr_in address{};
+    address.sin_family = AF_INET;
+    address.sin_addr.s_addr = htonl(INADDR_ANY);
+    socklen_t length = sizeof(address);
+    int port = 0;
+    if (bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address)) == 0 &&
+        getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length) == 0) {
+      port = ntohs(address.sin_port);
+    }
+    close(fd);
+    if (port == 0) return 0;
+    std::lock_guard lock(mutex);
+    if (handed_out.insert(port).second) return port;
   }
-  close(fd);
-  return port;
+  return 0;
 }
 
 // Calls that are slow by nature get more than the default deadline.
