@@ -56,7 +56,7 @@ void AddSelectionFlags(CLI::App* command, Selection& selection) {
   command->add_option("-t,--tag", selection.tags, "Only scenarios with this tag (repeatable: any of them)");
   command->add_option("--critest-key", selection.critest_key,
                       "Only scenarios covering a critest spec whose key matches this glob (\"*\": the critest-parity "
-                      "set; keys in docs/critest-v1.26.1.yaml)");
+                      "set; keys in docs/critest-v1.26.1.yaml and docs/critest-head.yaml)");
   command->add_option("--shard", selection.shard,
                       "Only shard K of N (K/N) of the selected scenarios, split by a hash of the ID: N jobs with "
                       "1/N..N/N run each scenario once, and crisp merge folds their results");
@@ -537,7 +537,7 @@ int RunMatrix(const GlobalOptions& global, const MatrixFlags& flags, std::ostrea
 
 struct CoverageFlags {
   Selection selection;
-  std::string critest = "docs/critest-v1.26.1.yaml";
+  std::vector<std::string> critest = {"docs/critest-v1.26.1.yaml", "docs/critest-head.yaml"};
   std::string output;
   bool check = false;
 };
@@ -547,17 +547,24 @@ struct CoverageFlags {
 int WriteCoverage(const CoverageFlags& flags, std::ostream& out, std::ostream& err) {
   absl::StatusOr<Selected> selected = Select(flags.selection);
   if (!selected.ok()) return ExitWithError(err, selected.status());
-  absl::StatusOr<report::CritestList> critest = report::LoadCritestList(flags.critest);
-  if (!critest.ok()) {
-    err << "crisp: error: " << critest.status().message() << '\n';
-    return kExitUsage;
+  std::vector<report::CritestList> lists;
+  for (const std::string& path : flags.critest) {
+    absl::StatusOr<report::CritestList> critest = report::LoadCritestList(path);
+    if (!critest.ok()) {
+      err << "crisp: error: " << critest.status().message() << '\n';
+      return kExitUsage;
+    }
+    lists.push_back(*std::move(critest));
   }
-  report::Coverage coverage = report::BuildCoverage(selected->scenarios, *critest);
+  report::Coverage coverage = report::BuildCoverage(selected->scenarios, lists);
   for (const std::string& problem : coverage.problems) err << problem << '\n';
   if (!coverage.problems.empty()) return kExitUsage;
-  std::string summary = crisp::StrCat("critest ", critest->version, ": ", coverage.specs_runnable_covered, " of ",
-                                      coverage.specs_runnable, " runnable specs covered; ", coverage.rpcs_uncovered,
-                                      " RPC(s) without a scenario\n");
+  std::string summary;
+  for (const report::CritestCount& count : coverage.lists) {
+    crisp::StrAppend(&summary, "critest ", count.version, ": ", count.runnable_covered, " of ", count.runnable,
+                     " runnable specs covered; ");
+  }
+  crisp::StrAppend(&summary, coverage.rpcs_uncovered, " RPC(s) without a scenario\n");
   if (flags.output.empty()) {
     out << coverage.markdown;
     err << summary;
@@ -1029,7 +1036,9 @@ void AddSuiteCommands(CLI::App& app, const GlobalOptions& global, Actions& actio
   auto coverage_flags = std::make_shared<CoverageFlags>();
   CLI::App* coverage = app.add_subcommand("coverage", "Which scenarios cover each critest spec and each CRI RPC (Markdown)");
   AddSelectionFlags(coverage, coverage_flags->selection);
-  coverage->add_option("--critest", coverage_flags->critest, "The critest spec list")->capture_default_str();
+  coverage->add_option("--critest", coverage_flags->critest,
+                       "A critest spec list (repeatable; one section each, in this order)")
+      ->capture_default_str();
   coverage->add_option("-o,--output", coverage_flags->output, "Write here (docs/coverage.md) instead of stdout");
   coverage->add_flag("--check", coverage_flags->check, "With -o: compare with the file instead of writing it; exit 1 if stale");
   actions[coverage] = [coverage_flags, &out, &err] { return WriteCoverage(*coverage_flags, out, err); };

@@ -142,6 +142,36 @@ TEST(CoverageTest, CritestListsThatAreNotMapsAreErrorsNotCrashes) {
   std::filesystem::remove(path);
 }
 
+// Two critest versions: a key known to either is fine, a key known to
+// neither is a problem, and each version gets its own counts.
+TEST(CoverageTest, EachCritestVersionIsCountedAndUnknownKeysAreProblems) {
+  CritestList old_list{"v1", {{"a.kept", "A", "kept", "runs", ""}, {"a.removed", "A", "removed", "runs", ""}}};
+  CritestList head{"HEAD",
+                   {{"a.kept", "A", "kept", "runs", ""},
+                    {"a.new", "A", "new", "runs", ""},
+                    {"nri.x", "NRI", "plugin", "out-of-scope", "a plugin socket, not the CRI"}}};
+  scenario::Scenario kept, removed, stray;
+  kept.id = "s.kept";
+  kept.critest = {"a.kept"};
+  removed.id = "s.removed";
+  removed.critest = {"a.removed"};
+  stray.id = "s.stray";
+  stray.critest = {"a.typo"};
+  Coverage two = BuildCoverage({&kept, &removed}, {old_list, head});
+  EXPECT_TRUE(two.problems.empty());
+  ASSERT_EQ(two.lists.size(), 2u);
+  EXPECT_EQ(two.lists[0].runnable_covered, 2);
+  EXPECT_EQ(two.lists[1].runnable, 2);
+  EXPECT_EQ(two.lists[1].runnable_covered, 1);
+  EXPECT_THAT(two.markdown, HasSubstr("| v1 | 2 | 2 | 2 | 0 |\n| HEAD | 3 | 2 | 1 | 1 |"));
+  EXPECT_THAT(two.markdown, HasSubstr("## critest HEAD specs\n\n1 of the 2 specs"));
+  EXPECT_THAT(two.markdown, HasSubstr("(the rest: 1 out-of-scope)"));
+  EXPECT_THAT(two.markdown, HasSubstr("| A: new | yes | **none** |"));
+  Coverage bad = BuildCoverage({&stray}, {old_list, head});
+  ASSERT_EQ(bad.problems.size(), 1u);
+  EXPECT_THAT(bad.problems[0], HasSubstr("s.stray names critest spec \"a.typo\", which is in no critest list"));
+}
+
 // A program's output need not be UTF-8; the reports must still be written.
 TEST(MatrixTest, BytesThatAreNotUtf8DoNotLoseTheReports) {
   StepResult step = Step("log of app", "");

@@ -117,6 +117,13 @@ std::string Capabilities::Unmet(std::string_view requirement) const {
     }
     return "Status lists no runtime handlers (features unknown)";
   }
+  if (requirement.starts_with("runtime-feature:")) {
+    std::string feature = crisp::StrCat(requirement.substr(requirement.find(':') + 1));
+    for (char& c : feature) c = c == '-' ? '_' : c;
+    if (status.is_null()) return crisp::StrCat("Status did not answer (", status_error, ")");
+    bool has = status.contains("features") && status["features"].value(feature, false);
+    return has ? "" : crisp::StrCat("Status does not report features.", feature);
+  }
   return crisp::StrCat("unknown requirement \"", requirement, "\"");
 }
 

@@ -15,7 +15,8 @@ Capabilities Probed() {
   capabilities.status = {{"status", {{"conditions", {{{"type", "RuntimeReady"}, {"status", true}},
                                                      {{"type", "NetworkReady"}, {"status", false}}}}}},
                          {"runtime_handlers", {{{"name", ""}, {"features", {{"recursive_read_only_mounts", true},
-                                                                           {"user_namespaces", false}}}}}}};
+                                                                           {"user_namespaces", false}}}}}},
+                         {"features", {{"supplemental_groups_policy", true}}}};
   capabilities.status_error.clear();
   capabilities.runtime_config = {{"linux", {{"cgroup_driver", "CGROUPFS"}}}};
   capabilities.runtime_config_error.clear();
@@ -33,6 +34,9 @@ TEST(CapabilitiesTest, RequirementsFromStatusRuntimeConfigAndHost) {
   EXPECT_EQ(capabilities.Unmet("cgroup-driver:systemd"), "the runtime's cgroup driver is cgroupfs");
   EXPECT_EQ(capabilities.Unmet("handler-feature:recursive-read-only-mounts"), "");
   EXPECT_EQ(capabilities.Unmet("handler-feature:user-namespaces"), "the default runtime handler lacks user_namespaces");
+  EXPECT_EQ(capabilities.Unmet("runtime-feature:supplemental-groups-policy"), "");
+  EXPECT_EQ(capabilities.Unmet("runtime-feature:user-namespaces-host-network"),
+            "Status does not report features.user_namespaces_host_network");
   nlohmann::json json = capabilities.ToJson();
   EXPECT_EQ(json["met"]["runtime-ready"], true);
   EXPECT_EQ(json["met"]["selinux"], false);

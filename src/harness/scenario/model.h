@@ -100,7 +100,8 @@ struct Scenario {
   // RPCs whose UNIMPLEMENTED answer makes the scenario n.a. rather than a
   // failure: the parts of CRI a runtime may leave out.
   std::vector<std::string> allow_unimplemented;
-  // Keys of the critest specs this scenario covers (docs/critest-v1.26.1.yaml).
+  // Keys of the critest specs this scenario covers (docs/critest-v1.26.1.yaml,
+  // docs/critest-head.yaml).
   std::vector<std::string> critest;
   // crisp does around each call what the kubelet does (runner/kubelet.h):
   // namespaces a container leaves unset follow its pod's, log directories
