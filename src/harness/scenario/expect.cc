@@ -41,6 +41,13 @@ bool Contains(const nlohmann::json& actual, const nlohmann::json& operand) {
   if (actual.is_string() && operand.is_string()) {
     return actual.get<std::string>().find(operand.get<std::string>()) != std::string::npos;
   }
+  if (actual.is_array() && operand.is_array()) {
+    // As a list inside a pattern does: each element somewhere in the list.
+    for (const auto& wanted : operand) {
+      if (!Contains(actual, wanted)) return false;
+    }
+    return true;
+  }
   if (actual.is_array()) {
     for (const auto& element : actual) {
       if (SubsetMatch(element, operand)) return true;

@@ -42,6 +42,12 @@ TEST(ExpectTest, ContainsOnStringsListsAndObjects) {
   EXPECT_THAT(Check1("status.labels", Op::kContains, {{"tier", "backend"}}), IsEmpty());
   EXPECT_THAT(Check1("images", Op::kNotContains, {{"id", "sha256:3"}}), IsEmpty());
   EXPECT_THAT(Check1("images", Op::kNotContains, {{"id", "sha256:1"}}), SizeIs(1));
+  // A list operand: each of its elements somewhere in the list, in any order.
+  EXPECT_THAT(Check1("images[0].repo_tags", Op::kContains, nlohmann::json::array({"docker.io/library/redis:alpine"})),
+              IsEmpty());
+  EXPECT_THAT(Check1("images[0].repo_tags", Op::kContains,
+                     nlohmann::json::array({"docker.io/library/redis:alpine", "docker.io/library/nginx:1"})),
+              SizeIs(1));
 }
 
 TEST(ExpectTest, MatchesCountsAndComparisons) {

@@ -10,11 +10,14 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <algorithm>
 #include <chrono>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <map>
+#include <set>
 #include <random>
 #include <thread>
 
@@ -143,6 +146,9 @@ void ContainerManager::Load() {
     // Records from before the field: crispd's default parent (a pod's own parent is not known here).
     c.cgroups_path = record.cgroups_path().empty() ? "/crispd/" + c.id : record.cgroups_path();
     images_.Pin(c.image_id);
+    for (const v1::Mount& mount : c.config.mounts()) {
+      if (mount.has_image() && !mount.image().image_ref().empty()) images_.Pin(mount.image().image_ref());
+    }
     std::string id = c.id, key = NameKey(c.sandbox_id, c.config.metadata());
     containers_.Reserve(id, key, std::move(c), "container").IgnoreError();  // IDs and names were unique when saved
   }
@@ -185,6 +191,23 @@ absl::Status CheckConfig(const v1::ContainerConfig& config) {
       return absl::InvalidArgumentError(
           crisp::StrCat("mount container_path \"", mount.container_path(), "\" is not an absolute path"));
     }
+    if (mount.has_image()) {
+      // An image volume: the image's files, read-only, in place of host_path.
+      if (!mount.host_path().empty()) {
+        return absl::InvalidArgumentError(crisp::StrCat("mount ", mount.container_path(),
+                                                        " names both an image and a host_path; they are exclusive"));
+      }
+      if (!mount.readonly()) {
+        return absl::InvalidArgumentError(
+            crisp::StrCat("mount ", mount.container_path(), ": image volumes are read-only; set readonly"));
+      }
+      fs::path sub = fs::path(mount.image_sub_path()).lexically_normal();
+      if (sub.is_absolute() || (!sub.empty() && *sub.begin() == "..")) {
+        return absl::InvalidArgumentError(crisp::StrCat("mount ", mount.container_path(), ": image_sub_path \"",
+                                                        mount.image_sub_path(), "\" is not a path inside the image"));
+      }
+      continue;
+    }
     // "If the hostPath doesn't exist, then runtimes should report error."
     // (exists() follows a symlink: a dangling one is missing too.)
     std::error_code error;
@@ -196,6 +219,39 @@ absl::Status CheckConfig(const v1::ContainerConfig& config) {
 }
 
 }  // namespace
+
+absl::StatusOr<std::string> ContainerManager::MountImageVolume(const std::string& dir, int index,
+                                                               const ImageRecord& volume, const v1::Mount& mount) {
+  // The image's layers, read-only: one layer is its own directory, more are
+  // a read-only overlay (lower directories only, no upper).
+  std::vector<std::string> lower = images_.LayerDirectories(volume);
+  std::reverse(lower.begin(), lower.end());  // overlay lists the top layer first
+  const std::string target = crisp::StrCat(dir, "/image-volumes/", index);
+  std::error_code error;
+  fs::create_directories(target, error);
+  std::string base = target;
+  if (lower.size() == 1) {
+    base = lower.front();
+  } else if (lower.size() > 1) {
+    if (absl::Status mounted =
+            host_.mounter->Mount("overlay", target, "overlay", MS_RDONLY, crisp::StrCat("lowerdir=", Join(lower, ":")));
+        !mounted.ok()) {
+      return mounted;
+    }
+  }
+  if (mount.image_sub_path().empty()) return base;
+  // "The runtime should return an error if the sub path does not exist."
+  // It must stay inside the image, symlinks resolved.
+  const fs::path root = fs::weakly_canonical(base, error);
+  const fs::path sub = fs::weakly_canonical(fs::path(base) / mount.image_sub_path(), error);
+  const auto [end, ignored] = std::mismatch(root.begin(), root.end(), sub.begin(), sub.end());
+  if (error || end != root.end() || !fs::is_directory(sub, error)) {
+    return absl::InvalidArgumentError(crisp::StrCat("image volume ", mount.container_path(), ": image_sub_path \"",
+                                                    mount.image_sub_path(), "\" is not a directory in image ",
+                                                    mount.image().image()));
+  }
+  return sub.string();
+}
 
 absl::StatusOr<std::string> ContainerManager::Create(const std::string& sandbox_id, const v1::ContainerConfig& config) {
   if (absl::Status checked = CheckConfig(config); !checked.ok()) return checked;
@@ -241,13 +297,27 @@ absl::StatusOr<std::string> ContainerManager::CreateIn(const SandboxInfo& sandbo
   container.image_id = image.id;
   container.image_ref = image.repo_digests.empty() ? image.id : image.repo_digests.front();
   container.created_at = absl::ToUnixNanos(absl::Now());
+  // Image volumes name images the kubelet pulled first; the status names
+  // each by its ID (ImageSpec.image_ref).
+  std::map<int, ImageRecord> volume_images;
+  for (int i = 0; i < config.mounts_size(); ++i) {
+    if (!config.mounts(i).has_image()) continue;
+    std::optional<ImageRecord> volume = images_.Find(config.mounts(i).image().image());
+    if (!volume) {
+      return absl::NotFoundError(crisp::StrCat("image volume ", config.mounts(i).container_path(), ": image \"",
+                                               config.mounts(i).image().image(), "\" is not present; pull it first"));
+    }
+    container.config.mutable_mounts(i)->mutable_image()->set_image_ref(volume->id);
+    volume_images[i] = *std::move(volume);
+  }
   absl::StatusOr<EntryPtr> entry =
       containers_.Reserve(container.id, NameKey(sandbox.id, config.metadata()), container,
                           crisp::StrCat("a container named ", config.metadata().name(), " (attempt ",
                                         config.metadata().attempt(), ") in the sandbox"));
   if (!entry.ok()) return entry.status();
   absl::MutexLock lifecycle(&(*entry)->lifecycle);
-  images_.Pin(image.id);  // its layers stay while the container lives
+  images_.Pin(image.id);  // its layers stay while the container lives, and its volumes' too
+  for (const auto& [index, volume] : volume_images) images_.Pin(volume.id);
   auto fail = [&](absl::Status status) {
     Destroy(container).IgnoreError();  // best effort: the create's own error is the one to report
     containers_.Erase(container.id);
@@ -274,10 +344,17 @@ absl::StatusOr<std::string> ContainerManager::CreateIn(const SandboxInfo& sandbo
     fs::create_directories(dir + "/rootfs" + path, error);
   }
 
+  std::map<int, std::string> volume_sources;
+  for (const auto& [index, volume] : volume_images) {
+    absl::StatusOr<std::string> source = MountImageVolume(dir, index, volume, config.mounts(index));
+    if (!source.ok()) return fail(source.status());
+    volume_sources[index] = *source;
+  }
+
   // A mount that is to propagate needs a source whose mount propagates.
   std::string mountinfo;
   for (const v1::Mount& mount : config.mounts()) {
-    if (mount.propagation() == v1::PROPAGATION_PRIVATE) continue;
+    if (mount.propagation() == v1::PROPAGATION_PRIVATE || mount.has_image()) continue;
     if (mountinfo.empty()) mountinfo = ReadFile("/proc/self/mountinfo").value_or("");
     fs::path source = fs::weakly_canonical(mount.host_path(), error);
     if (absl::Status checked = CheckMountSource(error ? mount.host_path() : source.string(), mount.propagation(), mountinfo);
@@ -295,6 +372,7 @@ absl::StatusOr<std::string> ContainerManager::CreateIn(const SandboxInfo& sandbo
     inputs.target_pid_namespace = *target;
   }
   inputs.config = &config;
+  inputs.mount_sources = std::move(volume_sources);
   inputs.sandbox_config = &sandbox.config;
   inputs.image_config = image.config;
   inputs.id = container.id;
@@ -429,6 +507,10 @@ absl::Status ContainerManager::Destroy(Container& container) {
   absl::Status deleted = host_.oci->Delete(container.handler, container.id);
   const std::string dir = Dir(container.id);
   host_.mounter->Unmount(dir + "/rootfs");
+  std::error_code listed;
+  for (const fs::directory_entry& volume : fs::directory_iterator(dir + "/image-volumes", listed)) {
+    host_.mounter->Unmount(volume.path().string());
+  }
   if (container.conmon) {
     // It exits right after writing the exit file; a hung one is ended.
     if (!AwaitReap(*container.conmon, absl::Seconds(1))) {
@@ -440,6 +522,9 @@ absl::Status ContainerManager::Destroy(Container& container) {
   std::error_code error;
   fs::remove_all(dir, error);
   images_.Unpin(container.image_id);
+  for (const v1::Mount& mount : container.config.mounts()) {
+    if (mount.has_image() && !mount.image().image_ref().empty()) images_.Unpin(mount.image().image_ref());
+  }
   if (error) return absl::InternalError(crisp::StrCat("removing ", dir, ": ", error.message()));
   return deleted;
 }
@@ -563,6 +648,21 @@ absl::StatusOr<v1::ContainerStatusResponse> ContainerManager::Status(const std::
   for (const v1::Mount& mount : container->config.mounts()) *status->add_mounts() = mount;
   status->set_log_path(container->log_path);
   *status->mutable_resources()->mutable_linux() = container->config.linux().resources();
+  // ContainerStatus.user: who the first process is, as its OCI spec says.
+  if (absl::StatusOr<std::string> spec = ReadFile(Dir(container->id) + "/config.json"); spec.ok()) {
+    const json user = json::parse(*spec, nullptr, false).value("/process/user"_json_pointer, json());
+    if (user.is_object() && user.contains("uid") && user.contains("gid")) {
+      v1::LinuxContainerUser* linux_user = status->mutable_user()->mutable_linux();
+      linux_user->set_uid(user.value("uid", int64_t{0}));
+      linux_user->set_gid(user.value("gid", int64_t{0}));
+      // The primary group and the additional ones, as `id -G` lists them.
+      std::set<int64_t> groups = {linux_user->gid()};
+      for (const json& gid : user.value("additionalGids", json::array())) {
+        if (gid.is_number_integer()) groups.insert(gid.get<int64_t>());
+      }
+      for (int64_t gid : groups) linux_user->add_supplemental_groups(gid);
+    }
+  }
   if (verbose) {
     (*response.mutable_info())["info"] =
         json{{"bundle", Dir(container->id)}, {"sandbox_id", container->sandbox_id}, {"conmon_pid", container->conmon_pid}}.dump();

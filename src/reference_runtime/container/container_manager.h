@@ -114,6 +114,11 @@ class ContainerManager {
   absl::StatusOr<std::string> CreateIn(const SandboxInfo& sandbox, const runtime::v1::ContainerConfig& config,
                                        const ImageRecord& image);
   // The PID namespace of a container of the pod (pid mode TARGET).
+  // Prepares image volume `index` of a container being made in `dir`: the
+  // image's files read-only (a read-only overlay of its layers), and
+  // image_sub_path within them. Returns the directory to bind-mount.
+  absl::StatusOr<std::string> MountImageVolume(const std::string& dir, int index, const ImageRecord& volume,
+                                               const runtime::v1::Mount& mount);
   absl::StatusOr<std::string> TargetPidNamespace(const std::string& sandbox_id, const std::string& target_id);
   // Reads the exit file into a RUNNING record (and reaps conmon).
   void Refresh(Container& container);

@@ -295,7 +295,10 @@ absl::StatusOr<json> BuildContainerSpec(const SpecInputs& in) {
       rootfs_propagation = "rslave";
     }
   }
-  for (const v1::Mount& mount : config.mounts()) {
+  for (int index = 0; index < config.mounts_size(); ++index) {
+    const v1::Mount& mount = config.mounts(index);
+    const auto prepared = in.mount_sources.find(index);
+    const std::string& source = prepared != in.mount_sources.end() ? prepared->second : mount.host_path();
     std::string propagation = mount.propagation() == v1::PROPAGATION_BIDIRECTIONAL ? "rshared"
                               : mount.propagation() == v1::PROPAGATION_HOST_TO_CONTAINER ? "rslave"
                                                                                           : "rprivate";
@@ -305,8 +308,8 @@ absl::StatusOr<json> BuildContainerSpec(const SpecInputs& in) {
       if (m["destination"] != mount.container_path()) kept.push_back(m);
     }
     mounts = std::move(kept);
-    mounts.push_back({{"destination", mount.container_path()}, {"type", "bind"}, {"source", mount.host_path()},
-                      {"options", {"rbind", propagation, mount.readonly() ? "ro" : "rw"}}});
+    mounts.push_back({{"destination", mount.container_path()}, {"type", "bind"}, {"source", source},
+                      {"options", {"rbind", propagation, mount.readonly() || mount.has_image() ? "ro" : "rw"}}});
   }
 
   json namespaces = json::array({{{"type", "mount"}}});

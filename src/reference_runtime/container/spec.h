@@ -17,6 +17,9 @@ namespace crisp::crispd {
 
 struct SpecInputs {
   const runtime::v1::ContainerConfig* config = nullptr;
+  // Where a mount's files are, by its index in config->mounts, when not at
+  // its host_path: an image volume's prepared directory.
+  std::map<int, std::string> mount_sources;
   const runtime::v1::PodSandboxConfig* sandbox_config = nullptr;
   nlohmann::json image_config;   // the image config's "config" object
   std::string id;

@@ -125,6 +125,8 @@ grpc::Status RuntimeServiceImpl::Status(grpc::ServerContext*, const v1::StatusRe
       response->add_runtime_handlers()->set_name(name);
     }
     response->add_runtime_handlers()->set_name("");  // the default: runc
+    // Strict is honoured, and ContainerStatus.user says what was given.
+    response->mutable_features()->set_supplemental_groups_policy(true);
     auto* network = response->mutable_status()->add_conditions();
     network->set_type("NetworkReady");
     std::string why;
