@@ -191,6 +191,13 @@ absl::Status CheckConfig(const v1::ContainerConfig& config) {
       return absl::InvalidArgumentError(
           crisp::StrCat("mount container_path \"", mount.container_path(), "\" is not an absolute path"));
     }
+    // "If set to true, readonly must also be set to true, and propagation
+    // must be PROPAGATION_PRIVATE."
+    if (mount.recursive_read_only() &&
+        (!mount.readonly() || mount.propagation() != v1::PROPAGATION_PRIVATE)) {
+      return absl::InvalidArgumentError(crisp::StrCat("mount ", mount.container_path(),
+                                                      ": recursive_read_only needs readonly and PROPAGATION_PRIVATE"));
+    }
     if (mount.has_image()) {
       // An image volume: the image's files, read-only, in place of host_path.
       if (!mount.host_path().empty()) {
@@ -297,6 +304,12 @@ absl::StatusOr<std::string> ContainerManager::CreateIn(const SandboxInfo& sandbo
   container.image_id = image.id;
   container.image_ref = image.repo_digests.empty() ? image.id : image.repo_digests.front();
   container.created_at = absl::ToUnixNanos(absl::Now());
+  for (const v1::Mount& mount : config.mounts()) {
+    if (mount.recursive_read_only() && !host_.oci->RecursiveReadOnly(sandbox.handler)) {
+      return absl::InvalidArgumentError(crisp::StrCat("mount ", mount.container_path(), ": runtime handler \"",
+                                                      sandbox.handler, "\" cannot make a mount recursively read-only"));
+    }
+  }
   // Image volumes name images the kubelet pulled first; the status names
   // each by its ID (ImageSpec.image_ref).
   std::map<int, ImageRecord> volume_images;

@@ -178,6 +178,65 @@ TEST_F(ContainerManagerTest, HostileConfigsAreRefusedUpFront) {
   EXPECT_FALSE(fs::exists(dir_ + "/logs/climbs"));
 }
 
+// Image volumes: the image must be present, is pinned while used, is named
+// by ID in the status, and is mounted read-only; what api.proto rules out
+// is refused. Recursive read-only needs readonly, private propagation and
+// a handler that can do it. ContainerStatus.user is the spec's user.
+TEST_F(ContainerManagerTest, ImageVolumesRecursiveReadOnlyAndTheUser) {
+  ImageRecord volume = images_.Add("volume:1", {{"Cmd", {"sh"}}});
+  auto with_volume = [&](const std::string& name, bool readonly, const std::string& sub) {
+    v1::ContainerConfig config = Config(name);
+    v1::Mount* mount = config.add_mounts();
+    mount->set_container_path("/mnt/volume");
+    mount->mutable_image()->set_image("volume:1");
+    mount->set_readonly(readonly);
+    mount->set_image_sub_path(sub);
+    return config;
+  };
+  v1::ContainerConfig config = with_volume("vol", true, "");
+  config.mutable_linux()->mutable_security_context()->mutable_run_as_user()->set_value(1000);
+  config.mutable_linux()->mutable_security_context()->add_supplemental_groups(1234);
+  absl::StatusOr<std::string> id = containers_->Create(pod_, config);
+  ASSERT_TRUE(id.ok()) << id.status();
+  v1::ContainerStatus status = StatusOf(*id);
+  ASSERT_EQ(status.mounts_size(), 1);
+  EXPECT_EQ(status.mounts(0).image().image_ref(), volume.id);
+  EXPECT_EQ(images_.pins(volume.id), 1);
+  EXPECT_EQ(status.user().linux().uid(), 1000);
+  EXPECT_THAT(status.user().linux().supplemental_groups(), Contains(1234));
+  std::ifstream spec(dir_ + "/state/containers/" + *id + "/config.json");
+  std::string text((std::istreambuf_iterator<char>(spec)), std::istreambuf_iterator<char>());
+  EXPECT_THAT(text, HasSubstr("/image-volumes/0"));
+  ASSERT_TRUE(containers_->Remove(*id).ok());
+  EXPECT_EQ(images_.pins(volume.id), 0);
+
+  auto refused = [&](const v1::ContainerConfig& bad, const std::string& why) {
+    absl::StatusOr<std::string> made = containers_->Create(pod_, bad);
+    ASSERT_FALSE(made.ok()) << why;
+    EXPECT_THAT(std::string(made.status().message()), HasSubstr(why));
+  };
+  refused(with_volume("rw", false, ""), "image volumes are read-only");
+  refused(with_volume("climbs", true, "../etc"), "is not a path inside the image");
+  refused(with_volume("missing-sub", true, "no/such/dir"), "is not a directory in image");
+  v1::ContainerConfig absent = with_volume("absent", true, "");
+  absent.mutable_mounts(0)->mutable_image()->set_image("not-pulled:1");
+  refused(absent, "is not present");
+  EXPECT_EQ(images_.pins(volume.id), 0);
+
+  v1::ContainerConfig rro = Config("rro");
+  v1::Mount* mount = rro.add_mounts();
+  mount->set_container_path("/mnt/ro");
+  mount->set_host_path(dir_);
+  mount->set_recursive_read_only(true);
+  refused(rro, "needs readonly and PROPAGATION_PRIVATE");
+  mount->set_readonly(true);
+  absl::StatusOr<std::string> made = containers_->Create(pod_, rro);  // the default handler: runc, which can
+  ASSERT_TRUE(made.ok()) << made.status();
+  std::ifstream rro_spec(dir_ + "/state/containers/" + *made + "/config.json");
+  std::string rro_text((std::istreambuf_iterator<char>(rro_spec)), std::istreambuf_iterator<char>());
+  EXPECT_THAT(rro_text, HasSubstr("\"rro\""));
+}
+
 TEST_F(ContainerManagerTest, CreateStartStopRemove) {
   absl::StatusOr<std::string> id = containers_->Create(pod_, Config("app"));
   ASSERT_TRUE(id.ok()) << id.status();

@@ -308,8 +308,9 @@ absl::StatusOr<json> BuildContainerSpec(const SpecInputs& in) {
       if (m["destination"] != mount.container_path()) kept.push_back(m);
     }
     mounts = std::move(kept);
-    mounts.push_back({{"destination", mount.container_path()}, {"type", "bind"}, {"source", source},
-                      {"options", {"rbind", propagation, mount.readonly() || mount.has_image() ? "ro" : "rw"}}});
+    json options = {"rbind", propagation, mount.readonly() || mount.has_image() ? "ro" : "rw"};
+    if (mount.recursive_read_only()) options.push_back("rro");  // submounts too (mount_setattr)
+    mounts.push_back({{"destination", mount.container_path()}, {"type", "bind"}, {"source", source}, {"options", options}});
   }
 
   json namespaces = json::array({{{"type", "mount"}}});

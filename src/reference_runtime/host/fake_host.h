@@ -49,6 +49,7 @@ class FakeOciRuntime : public OciRuntime {
   std::vector<std::string> Handlers() const override { return {"crun", "runc"}; }
   std::string Binary(const std::string& handler) const override { return "/fake/" + Name(handler); }
   std::string Root(const std::string& handler) const override { return "/fake/state/" + Name(handler); }
+  bool RecursiveReadOnly(const std::string& handler) const override { return Name(handler) == "runc"; }
   absl::StatusOr<std::shared_ptr<ProcessHandle>> Create(const std::string& handler, const std::string& id,
                                                         const std::string& bundle) override;
   absl::Status Start(const std::string& handler, const std::string& id) override;

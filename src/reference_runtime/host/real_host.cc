@@ -80,6 +80,25 @@ std::string RuncRuntime::Root(const std::string& handler) const {
   return crisp::StrCat(state_dir_, "/oci/", Name(handler));
 }
 
+bool RuncRuntime::RecursiveReadOnly(const std::string& handler) const {
+  const std::string name = Name(handler);
+  absl::MutexLock lock(&features_mu_);
+  if (auto known = recursive_read_only_.find(name); known != recursive_read_only_.end()) return known->second;
+  // runc 1.1+ answers `features` with JSON; crun 1.8 has no such command,
+  // so it is taken to lack rro (containerd asks the same question).
+  RunOptions options;
+  options.spawn.argv = {Binary(handler), "features"};
+  options.timeout = absl::Seconds(10);
+  absl::StatusOr<RunResult> result = RunProgram(options);
+  bool supported = false;
+  if (result.ok() && result->status.success()) {
+    json features = json::parse(result->stdout_text, nullptr, false);
+    for (const json& option : features.value("mountOptions", json::array())) supported |= option == "rro";
+  }
+  recursive_read_only_[name] = supported;
+  return supported;
+}
+
 std::vector<std::string> RuncRuntime::Command(const std::string& handler, std::initializer_list<std::string> args) const {
   std::vector<std::string> argv = {Binary(handler), "--root", Root(handler)};
   argv.insert(argv.end(), args);

@@ -7,6 +7,8 @@
 #include <string>
 #include <vector>
 
+#include "absl/base/thread_annotations.h"
+#include "absl/synchronization/mutex.h"
 #include "reference_runtime/host/seams.h"
 #include "reference_runtime/sandbox/cni.h"
 
@@ -41,6 +43,7 @@ class RuncRuntime : public OciRuntime {
   std::vector<std::string> Handlers() const override;
   std::string Binary(const std::string& handler) const override;
   std::string Root(const std::string& handler) const override;
+  bool RecursiveReadOnly(const std::string& handler) const override;
   absl::StatusOr<std::shared_ptr<ProcessHandle>> Create(const std::string& handler, const std::string& id,
                                                         const std::string& bundle) override;
   absl::Status Start(const std::string& handler, const std::string& id) override;
@@ -58,6 +61,10 @@ class RuncRuntime : public OciRuntime {
   absl::StatusOr<std::vector<std::string>> List(const std::string& handler);
 
  private:
+  // `<binary> features` read once per handler: rro support (absl's mutex
+  // guards the cache; Status asks from many threads).
+  mutable absl::Mutex features_mu_;
+  mutable std::map<std::string, bool> recursive_read_only_ ABSL_GUARDED_BY(features_mu_);
   static std::string Name(const std::string& handler) { return handler.empty() ? "runc" : handler; }
   std::vector<std::string> Command(const std::string& handler, std::initializer_list<std::string> args) const;
   std::string state_dir_;

@@ -44,6 +44,9 @@ class OciRuntime {
   virtual std::vector<std::string> Handlers() const = 0;  // without ""
   virtual std::string Binary(const std::string& handler) const = 0;
   virtual std::string Root(const std::string& handler) const = 0;  // its state directory
+  // Whether the handler can make a mount read-only with its submounts
+  // (Mount.recursive_read_only): its `features` lists the "rro" option.
+  virtual bool RecursiveReadOnly(const std::string& handler) const = 0;
 
   // create: the bundle's config.json, stdio /dev/null, log in the bundle;
   // returns the container's init process, held.

@@ -67,6 +67,7 @@ class SandboxManager {
   std::vector<runtime::v1::PodSandbox> List(const runtime::v1::PodSandboxFilter& filter);
   bool NetworkReady(std::string* why) const { return host_.network->Ready(why); }
   std::vector<std::string> Handlers() const { return host_.oci->Handlers(); }
+  bool RecursiveReadOnly(const std::string& handler) const { return host_.oci->RecursiveReadOnly(handler); }
   absl::StatusOr<SandboxInfo> Info(const std::string& id);
   // Runs `fn` with the sandbox's Info while holding off its Stop and Remove
   // (they wait until `fn` returns), if it is READY and its infra process

@@ -121,10 +121,14 @@ grpc::Status RuntimeServiceImpl::Status(grpc::ServerContext*, const v1::StatusRe
     auto* runtime = response->mutable_status()->add_conditions();
     runtime->set_type("RuntimeReady");
     runtime->set_status(true);
-    for (const std::string& name : sandboxes_.Handlers()) {
-      response->add_runtime_handlers()->set_name(name);
+    for (std::string name : sandboxes_.Handlers()) {
+      v1::RuntimeHandler* handler = response->add_runtime_handlers();
+      handler->mutable_features()->set_recursive_read_only_mounts(sandboxes_.RecursiveReadOnly(name));
+      handler->set_name(std::move(name));
     }
-    response->add_runtime_handlers()->set_name("");  // the default: runc
+    v1::RuntimeHandler* default_handler = response->add_runtime_handlers();  // "": runc
+    default_handler->set_name("");
+    default_handler->mutable_features()->set_recursive_read_only_mounts(sandboxes_.RecursiveReadOnly(""));
     // Strict is honoured, and ContainerStatus.user says what was given.
     response->mutable_features()->set_supplemental_groups_policy(true);
     auto* network = response->mutable_status()->add_conditions();
