@@ -164,6 +164,17 @@ TEST(CliTest, TheEndpointComesFromCrispEndpointWhenNoFlagGivesIt) {
   EXPECT_THAT(flag.err, Not(HasSubstr("crisp-env-test.sock")));
 }
 
+TEST(CliTest, AMistypedNodeNamespaceListIsAUsageError) {
+  // Before any runtime is reached: a typo would otherwise make every host
+  // step n.a.
+  setenv("CRISP_NODE_NAMESPACES", "mnt,nett", 1);
+  CliResult run = RunCrispForTest({"run", "-e", "/nonexistent/crisp-node-test.sock", "--suite",
+                                   CRISP_SOURCE_DIR "/suites/seed"});
+  unsetenv("CRISP_NODE_NAMESPACES");
+  EXPECT_EQ(run.code, kExitUsage);
+  EXPECT_THAT(run.err, HasSubstr("unknown namespace \"nett\""));
+}
+
 TEST(CliTest, ShardAndMergeRefuseBadInput) {
   CliResult shard = RunCrispForTest({"list", "--suite", CRISP_SOURCE_DIR "/suites/seed", "--shard", "3/2"});
   EXPECT_EQ(shard.code, kExitUsage);

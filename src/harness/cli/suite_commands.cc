@@ -21,6 +21,7 @@
 #include "harness/client/proto_json.h"
 #include "harness/diff/run_diff.h"
 #include "harness/report/coverage.h"
+#include "harness/runner/node.h"
 #include "harness/report/fleet.h"
 #include "harness/report/matrix.h"
 #include "harness/report/reports.h"
@@ -245,6 +246,11 @@ absl::StatusOr<Prepared> PrepareRun(const Selection& selection, int jobs, const 
   if (!selected.ok()) return selected.status();
   if (selected->scenarios.empty()) return absl::InvalidArgumentError("no scenario matches the filters");
   if (jobs < 1) return absl::InvalidArgumentError("-j must be at least 1");
+  // A mistyped $CRISP_NODE_NAMESPACES is a usage error, not a run whose
+  // host steps all come out n.a.
+  if (const char* stated = std::getenv("CRISP_NODE_NAMESPACES"); stated != nullptr && *stated != '\0') {
+    if (absl::StatusOr<runner::NodeView> view = runner::NodeView::FromList(stated); !view.ok()) return view.status();
+  }
   absl::StatusOr<std::optional<runner::Baseline>> baseline = ReadBaseline(baseline_path);
   if (!baseline.ok()) return baseline.status();
   return Prepared{*std::move(selected), *std::move(baseline)};
