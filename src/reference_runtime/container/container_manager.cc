@@ -663,7 +663,8 @@ absl::StatusOr<v1::ContainerStatusResponse> ContainerManager::Status(const std::
   *status->mutable_resources()->mutable_linux() = container->config.linux().resources();
   // ContainerStatus.user: who the first process is, as its OCI spec says.
   if (absl::StatusOr<std::string> spec = ReadFile(Dir(container->id) + "/config.json"); spec.ok()) {
-    const json user = json::parse(*spec, nullptr, false).value("/process/user"_json_pointer, json());
+    const json parsed = json::parse(*spec, nullptr, false);  // discarded (not an object) when corrupt
+    const json user = parsed.is_object() ? parsed.value("/process/user"_json_pointer, json()) : json();
     if (user.is_object() && user.contains("uid") && user.contains("gid")) {
       v1::LinuxContainerUser* linux_user = status->mutable_user()->mutable_linux();
       linux_user->set_uid(user.value("uid", int64_t{0}));

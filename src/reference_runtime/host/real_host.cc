@@ -82,19 +82,27 @@ std::string RuncRuntime::Root(const std::string& handler) const {
 
 bool RuncRuntime::RecursiveReadOnly(const std::string& handler) const {
   const std::string name = Name(handler);
-  absl::MutexLock lock(&features_mu_);
-  if (auto known = recursive_read_only_.find(name); known != recursive_read_only_.end()) return known->second;
+  {
+    absl::MutexLock lock(&features_mu_);
+    if (auto known = recursive_read_only_.find(name); known != recursive_read_only_.end()) return known->second;
+  }
   // runc 1.1+ answers `features` with JSON; crun 1.8 has no such command,
-  // so it is taken to lack rro (containerd asks the same question).
+  // so it is taken to lack rro (containerd asks the same question). Asked
+  // without the lock (two callers may both ask once); an answer is kept,
+  // a failure to get one (a timeout) is not.
   RunOptions options;
   options.spawn.argv = {Binary(handler), "features"};
   options.timeout = absl::Seconds(10);
   absl::StatusOr<RunResult> result = RunProgram(options);
+  if (!result.ok() || result->timed_out) return false;
   bool supported = false;
-  if (result.ok() && result->status.success()) {
+  if (result->status.success()) {
     json features = json::parse(result->stdout_text, nullptr, false);
-    for (const json& option : features.value("mountOptions", json::array())) supported |= option == "rro";
+    if (features.is_object()) {
+      for (const json& option : features.value("mountOptions", json::array())) supported |= option == "rro";
+    }
   }
+  absl::MutexLock lock(&features_mu_);
   recursive_read_only_[name] = supported;
   return supported;
 }
