@@ -86,5 +86,28 @@ if [ "$runtime" = crispd ]; then
   ip link del crispd-kld 2>/dev/null || true
 fi
 sleep 1
-check "$runtime: nothing of the run left on the host" "" "$(leaks_between "$before" "$(host_snapshot "$pattern" "$cidr")" | grep -v '^process .*containerd --config' || true)"
+leaks=$(leaks_between "$before" "$(host_snapshot "$pattern" "$cidr")" | grep -v '^process .*containerd --config' || true)
+if [ "$runtime" = containerd ]; then
+  # containerd before 1.7 loses the shim of a task it was starting when it
+  # was killed: after the restart it knows no task of that ID and nothing
+  # over the CRI removes the shim (containerd/containerd#6860, fixed by
+  # #6866 in 1.7). Such a shim is reported, and ended so that it does not
+  # outlive the test, but it is not crisp's leak.
+  version=$("$CRISP" call Version -e "$endpoint" | jq -r .runtime_version)
+  kept=""
+  while IFS= read -r line; do
+    [ -z "$line" ] && continue
+    id=$(sed -n 's/^process .*containerd-shim-runc-v2 .*-id \([0-9a-f]\{64\}\) .*/\1/p' <<<"$line")
+    if [ -n "$id" ] && [[ $version == 1.6.* ]] &&
+       [ "$("$CRISP" call ListPodSandbox -e "$endpoint" -d "{\"filter\": {\"id\": \"$id\"}}" | jq '.items | length')" = 0 ] &&
+       [ "$("$CRISP" call ListContainers -e "$endpoint" -d "{\"filter\": {\"id\": \"$id\"}}" | jq '.containers | length')" = 0 ]; then
+      echo "known: containerd $version lost the shim of $id, which it was starting when killed (containerd/containerd#6860, fixed in 1.7); ending it"
+      pkill -KILL -f -- "-id $id" || true
+    else
+      kept+="$line"$'\n'
+    fi
+  done <<<"$leaks"
+  leaks=${kept%$'\n'}
+fi
+check "$runtime: nothing of the run left on the host" "" "$leaks"
 finish
