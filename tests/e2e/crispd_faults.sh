@@ -4,7 +4,8 @@
 # host/stage_clock.h), then started again on the same root and state:
 # every object is either absent, or listed and removable, a half-pulled
 # image is not listed and pulls again, and once all is removed the host
-# holds nothing the crispd made (host_snapshot in lib.sh).
+# holds nothing the crispd made (host_snapshot in lib.sh). Last, its bridge
+# deleted while it runs is made again by the next pod.
 source "$(dirname "$0")/lib.sh"
 CRISPD=${2:?usage: $0 CRISP CRISPD}
 repo=$(cd "$(dirname "$0")/../.." && pwd)
@@ -101,4 +102,27 @@ for point in RunPodSandbox:namespaces.pin RunPodSandbox:net.rest RunPodSandbox:f
   left=$(leaks_between "$before" "$(host_snapshot "$base" "$cidr")")
   check "$point: nothing of crispd's left on the host once all is removed" "" "$left"
 done
+
+# The bridge deleted behind crispd's back while it runs: the next pod makes
+# it again and has a network.
+dir="$base/bridge-deleted"
+mkdir -p "$dir/logs"
+start "$dir"
+sandbox=$(sandbox_config "$dir")
+first=$(call RunPodSandbox "{\"config\": $sandbox}" | jq -r .pod_sandbox_id)
+ip link del "$bridge"
+second_config=$(jq -c '.metadata.name = "second" | .metadata.uid = "second-uid"' <<<"$sandbox")
+second=$(call RunPodSandbox "{\"config\": $second_config}" 2> "$dir/second.err" | jq -r '.pod_sandbox_id // empty') || true
+check "bridge deleted: the next RunPodSandbox succeeds" yes "$([ -n "$second" ] && echo yes || echo "no: $(cat "$dir/second.err")")"
+check "bridge deleted: the bridge is there again" yes "$(ip link show "$bridge" >/dev/null 2>&1 && echo yes || echo no)"
+check "bridge deleted: the new pod has an address in the pod CIDR" yes \
+  "$(call PodSandboxStatus "{\"pod_sandbox_id\": \"$second\"}" | jq -r '.status.network.ip' | grep -q "^${cidr%.*.*/*}\." && echo yes || echo no)"
+for id in $first $second; do
+  call StopPodSandbox "{\"pod_sandbox_id\": \"$id\"}" >/dev/null 2>&1 || true
+  call RemovePodSandbox "{\"pod_sandbox_id\": \"$id\"}" >/dev/null 2>&1 || true
+done
+stop
+ip link del "$bridge" 2>/dev/null || true
+check "bridge deleted: nothing of crispd's left on the host once all is removed" "" \
+  "$(leaks_between "$before" "$(host_snapshot "$base" "$cidr")")"
 finish

@@ -293,14 +293,27 @@ absl::StatusOr<std::string> BridgePodNetwork::Setup(const std::string& sandbox_i
   Stage("net.ipam");
   PodLink pod{netns, NewVethName(), 0, crisp::StrCat(FormatIpv4(*address), "/", subnet_.prefix),
               FormatIpv4(subnet_.gateway())};
-  absl::Status made = OnOwnThread([&]() -> absl::Status {
-    absl::StatusOr<Socket> socket = Connect();
-    if (!socket.ok()) return socket.status();
-    absl::StatusOr<Link> bridge = GetLink(socket->get(), config_.bridge);
-    if (!bridge.ok()) return bridge.status();
-    pod.bridge_index = rtnl_link_get_ifindex(bridge->get());
-    return absl::OkStatus();
-  });
+  auto find_bridge = [&] {
+    return OnOwnThread([&]() -> absl::Status {
+      absl::StatusOr<Socket> socket = Connect();
+      if (!socket.ok()) return socket.status();
+      absl::StatusOr<Link> bridge = GetLink(socket->get(), config_.bridge);
+      if (!bridge.ok()) return bridge.status();
+      pod.bridge_index = rtnl_link_get_ifindex(bridge->get());
+      return absl::OkStatus();
+    });
+  };
+  absl::Status made = find_bridge();
+  if (absl::IsNotFound(made)) {
+    // Deleted behind crispd's back (ip link del): made again, as at the
+    // first pod. The pods already on it lost their network with it.
+    {
+      std::lock_guard<std::mutex> lock(bridge_mu_);
+      bridge_ready_ = false;
+    }
+    made = EnsureBridge();
+    if (made.ok()) made = find_bridge();
+  }
   if (made.ok()) made = OnOwnThread([&] { return MakePodLinkOnThisThread(pod); });
   if (made.ok() && !port_mappings.empty()) {
     made = plugins_.RunPlugin("ADD", "portmap", sandbox_id, netns, BridgeResult(netns, pod.veth, *address),
