@@ -319,6 +319,11 @@ void CheckOperand(const Check& check, Checker& checker) {
     case Check::Op::kOneOf:
       if (!check.operand.is_array()) bad("a list");
       return;
+    case Check::Op::kContains:
+    case Check::Op::kNotContains:
+      // An empty list is in every list: a check that cannot fail (or never holds).
+      if (check.operand.is_array() && check.operand.empty()) bad("a value, or a list with at least one element");
+      return;
     default: return;
   }
 }

@@ -191,6 +191,22 @@ TEST(LoaderTest, ReferencesExpectationsAndIdsAreChecked) {
       HasSubstr("s.yaml:16:5: duplicate id \"a.b\"; first at s.yaml:12:5")));
 }
 
+TEST(LoaderTest, AContainsOfAnEmptyListIsRefused) {
+  // Every list contains the empty list: the check could never fail.
+  LoadResult result = Load(R"(scenarios:
+  - id: a.b
+    title: t
+    steps:
+      - call: ListImages
+        expect:
+          that:
+            images: {contains: []}
+            images[0].repo_tags: {contains: [a], not_contains: []}
+)");
+  EXPECT_THAT(Messages(result), ElementsAre(HasSubstr("contains takes a value, or a list with at least one element"),
+                                            HasSubstr("not_contains takes a value, or a list with at least one element")));
+}
+
 TEST(LoaderTest, HostStepsConcurrencyRequirementsAndCritestKeys) {
   LoadResult good = Load(R"(scenarios:
   - id: container.volume
