@@ -262,17 +262,21 @@ absl::StatusOr<std::string> ContainerManager::MountImageVolume(const std::string
 
 absl::StatusOr<std::string> ContainerManager::Create(const std::string& sandbox_id, const v1::ContainerConfig& config) {
   if (absl::Status checked = CheckConfig(config); !checked.ok()) return checked;
-  std::optional<ImageRecord> image = images_.Find(config.image().image());
+  // Pinned as it is found: its layers stay while the container lives.
+  std::optional<ImageRecord> image = images_.FindAndPin(config.image().image());
   if (!image) return absl::NotFoundError(crisp::StrCat("image \"", config.image().image(), "\" is not present; pull it first"));
   std::string created;
+  bool handed_over = false;  // CreateIn releases the pin itself on failure
   StageClock clock("CreateContainer " + config.metadata().name());
   // The sandbox cannot be stopped or removed until this returns.
   absl::Status status = sandboxes_.WhileReady(sandbox_id, [&](const SandboxInfo& sandbox) -> absl::Status {
+    handed_over = true;
     absl::StatusOr<std::string> id = CreateIn(sandbox, config, *image);
     if (!id.ok()) return id.status();
     created = *id;
     return absl::OkStatus();
   });
+  if (!status.ok() && !handed_over) images_.Unpin(image->id);
   if (!status.ok()) return status;
   return created;
 }
@@ -304,10 +308,17 @@ absl::StatusOr<std::string> ContainerManager::CreateIn(const SandboxInfo& sandbo
   container.image_id = image.id;
   container.image_ref = image.repo_digests.empty() ? image.id : image.repo_digests.front();
   container.created_at = absl::ToUnixNanos(absl::Now());
+  // `image` comes pinned; until the container is reserved (after which
+  // Destroy releases them), a failure releases the pins taken so far.
+  std::vector<std::string> pinned = {image.id};
+  auto release = [&](absl::Status status) {
+    for (const std::string& id : pinned) images_.Unpin(id);
+    return status;
+  };
   for (const v1::Mount& mount : config.mounts()) {
     if (mount.recursive_read_only() && !host_.oci->RecursiveReadOnly(sandbox.handler)) {
-      return absl::InvalidArgumentError(crisp::StrCat("mount ", mount.container_path(), ": runtime handler \"",
-                                                      sandbox.handler, "\" cannot make a mount recursively read-only"));
+      return release(absl::InvalidArgumentError(crisp::StrCat("mount ", mount.container_path(), ": runtime handler \"",
+                                                      sandbox.handler, "\" cannot make a mount recursively read-only")));
     }
   }
   // Image volumes name images the kubelet pulled first; the status names
@@ -315,11 +326,12 @@ absl::StatusOr<std::string> ContainerManager::CreateIn(const SandboxInfo& sandbo
   std::map<int, ImageRecord> volume_images;
   for (int i = 0; i < config.mounts_size(); ++i) {
     if (!config.mounts(i).has_image()) continue;
-    std::optional<ImageRecord> volume = images_.Find(config.mounts(i).image().image());
+    std::optional<ImageRecord> volume = images_.FindAndPin(config.mounts(i).image().image());
     if (!volume) {
-      return absl::NotFoundError(crisp::StrCat("image volume ", config.mounts(i).container_path(), ": image \"",
-                                               config.mounts(i).image().image(), "\" is not present; pull it first"));
+      return release(absl::NotFoundError(crisp::StrCat("image volume ", config.mounts(i).container_path(), ": image \"",
+                                                       config.mounts(i).image().image(), "\" is not present; pull it first")));
     }
+    pinned.push_back(volume->id);
     container.config.mutable_mounts(i)->mutable_image()->set_image_ref(volume->id);
     volume_images[i] = *std::move(volume);
   }
@@ -327,10 +339,8 @@ absl::StatusOr<std::string> ContainerManager::CreateIn(const SandboxInfo& sandbo
       containers_.Reserve(container.id, NameKey(sandbox.id, config.metadata()), container,
                           crisp::StrCat("a container named ", config.metadata().name(), " (attempt ",
                                         config.metadata().attempt(), ") in the sandbox"));
-  if (!entry.ok()) return entry.status();
-  absl::MutexLock lifecycle(&(*entry)->lifecycle);
-  images_.Pin(image.id);  // its layers stay while the container lives, and its volumes' too
-  for (const auto& [index, volume] : volume_images) images_.Pin(volume.id);
+  if (!entry.ok()) return release(entry.status());
+  absl::MutexLock lifecycle(&(*entry)->lifecycle);  // from here Destroy releases the pins
   auto fail = [&](absl::Status status) {
     Destroy(container).IgnoreError();  // best effort: the create's own error is the one to report
     containers_.Erase(container.id);

@@ -222,6 +222,11 @@ TEST_F(ContainerManagerTest, ImageVolumesRecursiveReadOnlyAndTheUser) {
   absent.mutable_mounts(0)->mutable_image()->set_image("not-pulled:1");
   refused(absent, "is not present");
   EXPECT_EQ(images_.pins(volume.id), 0);
+  EXPECT_EQ(images_.pins(image_.id), 0);
+  v1::ContainerConfig taken = Config("vol-twice");
+  ASSERT_TRUE(containers_->Create(pod_, taken).ok());
+  refused(taken, "a container named vol-twice");  // the name is taken: Reserve fails, the pin is released
+  EXPECT_EQ(images_.pins(image_.id), 1);
 
   v1::ContainerConfig rro = Config("rro");
   v1::Mount* mount = rro.add_mounts();
@@ -348,6 +353,8 @@ TEST_F(ContainerManagerTest, CreateNeedsAReadyPodAndAPresentImage) {
   EXPECT_TRUE(absl::IsInvalidArgument(containers_->Create(pod_, nameless).status()));
   ASSERT_TRUE(sandboxes_->Stop(pod_).ok());
   EXPECT_TRUE(absl::IsFailedPrecondition(containers_->Create(pod_, Config("app")).status()));
+  // The image is pinned as it is found; every refusal released it.
+  EXPECT_EQ(images_.pins(image_.id), 0);
 }
 
 TEST_F(ContainerManagerTest, AFailedMonitorStartIsRolledBack) {

@@ -314,6 +314,14 @@ std::optional<ImageRecord> FakeImages::Find(const std::string& reference) const 
   return found->second;
 }
 
+std::optional<ImageRecord> FakeImages::FindAndPin(const std::string& reference) {
+  std::lock_guard lock(mutex_);
+  auto found = images_.find(reference);
+  if (found == images_.end()) return std::nullopt;
+  ++pins_[found->second.id];
+  return found->second;
+}
+
 void FakeImages::Pin(const std::string& image_id) {
   std::lock_guard lock(mutex_);
   ++pins_[image_id];

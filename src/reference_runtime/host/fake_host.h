@@ -177,6 +177,7 @@ class FakeImages : public ImageCatalog {
   std::vector<std::string> LayerDirectories(const ImageRecord&) const override { return {}; }
   void Pin(const std::string& image_id) override;
   void Unpin(const std::string& image_id) override;
+  std::optional<ImageRecord> FindAndPin(const std::string& reference) override;
   int pins(const std::string& image_id) const;
 
  private:

@@ -421,6 +421,14 @@ std::optional<ImageRecord> ImageStore::Find(const std::string& reference) const 
   return images_[*index];
 }
 
+std::optional<ImageRecord> ImageStore::FindAndPin(const std::string& reference) {
+  std::lock_guard lock(mutex_);
+  std::optional<size_t> index = IndexOf(reference);
+  if (!index) return std::nullopt;
+  ++pins_[images_[*index].id];
+  return images_[*index];
+}
+
 std::vector<ImageRecord> ImageStore::List() const {
   std::lock_guard lock(mutex_);
   return images_;

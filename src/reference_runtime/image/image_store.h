@@ -44,6 +44,9 @@ class ImageCatalog {
   // (the record goes) until the last container using it is gone.
   virtual void Pin(const std::string& image_id) = 0;
   virtual void Unpin(const std::string& image_id) = 0;
+  // Find and Pin at once: no RemoveImage can take the layers of an image
+  // between being found and being pinned. The caller unpins it.
+  virtual std::optional<ImageRecord> FindAndPin(const std::string& reference) = 0;
 };
 
 class ImageStore : public ImageCatalog {
@@ -81,6 +84,7 @@ class ImageStore : public ImageCatalog {
   std::vector<std::string> LayerDirectories(const ImageRecord& image) const override;
   void Pin(const std::string& image_id) override;
   void Unpin(const std::string& image_id) override;
+  std::optional<ImageRecord> FindAndPin(const std::string& reference) override;
 
   const std::string& root() const { return root_; }
 
