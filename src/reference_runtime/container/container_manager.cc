@@ -64,6 +64,31 @@ std::string NameKey(const std::string& sandbox_id, const v1::ContainerMetadata& 
   return crisp::StrCat(sandbox_id, "/", m.name(), "/", m.attempt());
 }
 
+// The IDs of the images a container's image volumes mount (set at create).
+std::vector<std::string> VolumeImageIds(const v1::ContainerConfig& config) {
+  std::vector<std::string> ids;
+  for (const v1::Mount& mount : config.mounts()) {
+    if (mount.has_image() && !mount.image().image_ref().empty()) ids.push_back(mount.image().image_ref());
+  }
+  return ids;
+}
+
+// ContainerStatus.user from an OCI spec's process.user: the primary group
+// and the additional ones, as `id -G` lists them. nullopt without one.
+std::optional<v1::LinuxContainerUser> UserOfSpec(const json& spec) {
+  const json user = spec.is_object() ? spec.value("/process/user"_json_pointer, json()) : json();
+  if (!user.is_object() || !user.contains("uid") || !user.contains("gid")) return std::nullopt;
+  v1::LinuxContainerUser linux_user;
+  linux_user.set_uid(user.value("uid", int64_t{0}));
+  linux_user.set_gid(user.value("gid", int64_t{0}));
+  std::set<int64_t> groups = {linux_user.gid()};
+  for (const json& gid : user.value("additionalGids", json::array())) {
+    if (gid.is_number_integer()) groups.insert(gid.get<int64_t>());
+  }
+  for (int64_t gid : groups) linux_user.add_supplemental_groups(gid);
+  return linux_user;
+}
+
 }  // namespace
 
 ContainerManager::ContainerManager(ContainerOptions options, ImageCatalog& images, SandboxManager& sandboxes, Host host)
@@ -146,8 +171,9 @@ void ContainerManager::Load() {
     // Records from before the field: crispd's default parent (a pod's own parent is not known here).
     c.cgroups_path = record.cgroups_path().empty() ? "/crispd/" + c.id : record.cgroups_path();
     images_.Pin(c.image_id);
-    for (const v1::Mount& mount : c.config.mounts()) {
-      if (mount.has_image() && !mount.image().image_ref().empty()) images_.Pin(mount.image().image_ref());
+    for (const std::string& volume : VolumeImageIds(c.config)) images_.Pin(volume);
+    if (absl::StatusOr<std::string> spec = ReadFile(Dir(c.id) + "/config.json"); spec.ok()) {
+      c.user = UserOfSpec(json::parse(*spec, nullptr, false));  // discarded (not an object) when corrupt
     }
     std::string id = c.id, key = NameKey(c.sandbox_id, c.config.metadata());
     containers_.Reserve(id, key, std::move(c), "container").IgnoreError();  // IDs and names were unique when saved
@@ -410,6 +436,7 @@ absl::StatusOr<std::string> ContainerManager::CreateIn(const SandboxInfo& sandbo
   if (!spec.ok()) return fail(spec.status());
   if (absl::Status written = WriteFileAtomically(dir + "/config.json", spec->dump(1)); !written.ok()) return fail(written);
   container.cgroups_path = (*spec)["linux"].value("cgroupsPath", "");
+  container.user = UserOfSpec(*spec);
   Stage("spec");
 
   // The log: the sandbox's log directory joined with the container's log path.
@@ -545,9 +572,7 @@ absl::Status ContainerManager::Destroy(Container& container) {
   std::error_code error;
   fs::remove_all(dir, error);
   images_.Unpin(container.image_id);
-  for (const v1::Mount& mount : container.config.mounts()) {
-    if (mount.has_image() && !mount.image().image_ref().empty()) images_.Unpin(mount.image().image_ref());
-  }
+  for (const std::string& volume : VolumeImageIds(container.config)) images_.Unpin(volume);
   if (error) return absl::InternalError(crisp::StrCat("removing ", dir, ": ", error.message()));
   return deleted;
 }
@@ -671,22 +696,7 @@ absl::StatusOr<v1::ContainerStatusResponse> ContainerManager::Status(const std::
   for (const v1::Mount& mount : container->config.mounts()) *status->add_mounts() = mount;
   status->set_log_path(container->log_path);
   *status->mutable_resources()->mutable_linux() = container->config.linux().resources();
-  // ContainerStatus.user: who the first process is, as its OCI spec says.
-  if (absl::StatusOr<std::string> spec = ReadFile(Dir(container->id) + "/config.json"); spec.ok()) {
-    const json parsed = json::parse(*spec, nullptr, false);  // discarded (not an object) when corrupt
-    const json user = parsed.is_object() ? parsed.value("/process/user"_json_pointer, json()) : json();
-    if (user.is_object() && user.contains("uid") && user.contains("gid")) {
-      v1::LinuxContainerUser* linux_user = status->mutable_user()->mutable_linux();
-      linux_user->set_uid(user.value("uid", int64_t{0}));
-      linux_user->set_gid(user.value("gid", int64_t{0}));
-      // The primary group and the additional ones, as `id -G` lists them.
-      std::set<int64_t> groups = {linux_user->gid()};
-      for (const json& gid : user.value("additionalGids", json::array())) {
-        if (gid.is_number_integer()) groups.insert(gid.get<int64_t>());
-      }
-      for (int64_t gid : groups) linux_user->add_supplemental_groups(gid);
-    }
-  }
+  if (container->user) *status->mutable_user()->mutable_linux() = *container->user;
   if (verbose) {
     (*response.mutable_info())["info"] =
         json{{"bundle", Dir(container->id)}, {"sandbox_id", container->sandbox_id}, {"conmon_pid", container->conmon_pid}}.dump();

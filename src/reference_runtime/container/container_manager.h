@@ -8,6 +8,7 @@
 
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -98,6 +99,9 @@ class ContainerManager {
     std::string log_path;
     int conmon_pid = 0;
     std::string cgroups_path;
+    // Who its first process is (ContainerStatus.user), from its OCI spec:
+    // set at create, read from the bundle once after a restart.
+    std::optional<runtime::v1::LinuxContainerUser> user;
     // conmon, held by pidfd while this crispd is its parent (not after a
     // restart); reaped once the container has exited.
     std::shared_ptr<ProcessHandle> conmon;
@@ -113,12 +117,12 @@ class ContainerManager {
   void Load();
   absl::StatusOr<std::string> CreateIn(const SandboxInfo& sandbox, const runtime::v1::ContainerConfig& config,
                                        const ImageRecord& image);
-  // The PID namespace of a container of the pod (pid mode TARGET).
   // Prepares image volume `index` of a container being made in `dir`: the
   // image's files read-only (a read-only overlay of its layers), and
   // image_sub_path within them. Returns the directory to bind-mount.
   absl::StatusOr<std::string> MountImageVolume(const std::string& dir, int index, const ImageRecord& volume,
                                                const runtime::v1::Mount& mount);
+  // The PID namespace of a container of the pod (pid mode TARGET).
   absl::StatusOr<std::string> TargetPidNamespace(const std::string& sandbox_id, const std::string& target_id);
   // Reads the exit file into a RUNNING record (and reaps conmon).
   void Refresh(Container& container);

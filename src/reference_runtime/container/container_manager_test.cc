@@ -242,6 +242,20 @@ TEST_F(ContainerManagerTest, ImageVolumesRecursiveReadOnlyAndTheUser) {
   EXPECT_THAT(rro_text, HasSubstr("\"rro\""));
 }
 
+// ContainerStatus.user is kept with the container, and read back from its
+// bundle after a restart (not from the bundle on every status).
+TEST_F(ContainerManagerTest, TheUserOutlivesARestart) {
+  v1::ContainerConfig config = Config("user");
+  config.mutable_linux()->mutable_security_context()->mutable_run_as_user()->set_value(1000);
+  config.mutable_linux()->mutable_security_context()->add_supplemental_groups(1234);
+  absl::StatusOr<std::string> id = containers_->Create(pod_, config);
+  ASSERT_TRUE(id.ok()) << id.status();
+  Reopen();
+  v1::ContainerStatus status = StatusOf(*id);
+  EXPECT_EQ(status.user().linux().uid(), 1000);
+  EXPECT_THAT(status.user().linux().supplemental_groups(), Contains(1234));
+}
+
 TEST_F(ContainerManagerTest, CreateStartStopRemove) {
   absl::StatusOr<std::string> id = containers_->Create(pod_, Config("app"));
   ASSERT_TRUE(id.ok()) << id.status();

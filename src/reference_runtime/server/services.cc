@@ -121,14 +121,13 @@ grpc::Status RuntimeServiceImpl::Status(grpc::ServerContext*, const v1::StatusRe
     auto* runtime = response->mutable_status()->add_conditions();
     runtime->set_type("RuntimeReady");
     runtime->set_status(true);
-    for (std::string name : sandboxes_.Handlers()) {
+    std::vector<std::string> handlers = sandboxes_.Handlers();
+    handlers.push_back("");  // the default: runc
+    for (std::string& name : handlers) {
       v1::RuntimeHandler* handler = response->add_runtime_handlers();
       handler->mutable_features()->set_recursive_read_only_mounts(sandboxes_.RecursiveReadOnly(name));
       handler->set_name(std::move(name));
     }
-    v1::RuntimeHandler* default_handler = response->add_runtime_handlers();  // "": runc
-    default_handler->set_name("");
-    default_handler->mutable_features()->set_recursive_read_only_mounts(sandboxes_.RecursiveReadOnly(""));
     // Strict is honoured, and ContainerStatus.user says what was given.
     response->mutable_features()->set_supplemental_groups_policy(true);
     auto* network = response->mutable_status()->add_conditions();
