@@ -540,6 +540,30 @@ TEST_F(RunIntegrationTest, ASharedPodServesScenariosInTurnAndIsMadeAgainWhenBrok
   EXPECT_EQ(results["sweep"]["removed"], 0) << "removed by the pool, not found as leaks";
 }
 
+TEST_F(RunIntegrationTest, ASharedPodIsMadeAsTheKubeletWouldEvenForAScenarioWithoutKubeletFidelity) {
+  testing::FakeRuntimeConfig config = HealthyRuntime();
+  config.lists_containers = true;
+  FakeRuntime runtime(std::move(config));
+  // The first user of the shared pod is a scenario without kubelet fidelity.
+  std::string text = kSharedSuite;
+  const std::string title = "    title: A container in the shared pod\n";
+  text.insert(text.find(title) + title.size(), "    kubelet_fidelity: false\n");
+  std::string suite = Write("shared.yaml", text);
+  CliResult result = RunCrispForTest({"run", "-e", runtime.endpoint(), "--suite", suite, "--report-dir", dir_ + "/out"});
+  EXPECT_EQ(result.code, cli::kExitOk) << result.out << result.err;
+  nlohmann::json results = nlohmann::json::parse(Read("out/results.json"));
+  const nlohmann::json& first = results["scenarios"][0];
+  ASSERT_EQ(first["id"], "shared.one");
+  // The pool's pod carries the kubelet's labels though its maker does not ...
+  const nlohmann::json& pod = first["steps"][0]["observations"][0]["request"]["config"];
+  EXPECT_EQ(pod["labels"].value("io.kubernetes.pod.name", ""), pod["metadata"]["name"]) << pod.dump();
+  // ... and the scenario's own request goes as written.
+  const nlohmann::json& own = first["steps"][1]["observations"][0]["request"]["config"];
+  EXPECT_FALSE(own.contains("labels") && own["labels"].contains("io.kubernetes.container.name")) << own.dump();
+  const nlohmann::json& second = results["scenarios"][1]["steps"][1]["observations"][0]["request"]["config"];
+  EXPECT_EQ(second["labels"].value("io.kubernetes.container.name", ""), "c") << second.dump();
+}
+
 TEST_F(RunIntegrationTest, WithScenarioScopedFixturesEveryScenarioMakesItsOwn) {
   testing::FakeRuntimeConfig config = HealthyRuntime();
   config.lists_containers = true;

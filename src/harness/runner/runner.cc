@@ -196,6 +196,12 @@ class Execution {
  private:
   bool Cancelled() const { return options_.cancel != nullptr && options_.cancel->load(); }
 
+  // Whether crisp does around this call what the kubelet does (kubelet.h).
+  // A shared step always: a pod or image that serves other scenarios is
+  // made as the kubelet makes it, even for a kubelet_fidelity: false
+  // scenario, whose own steps alone go as written.
+  bool AsKubelet() const { return scenario_.kubelet_fidelity || making_shared_; }
+
   // A shared step with suite-scoped fixtures: an idle instance from the
   // pool when there is a healthy one, else the call made now, its result
   // then kept for the pool instead of undone. Either way the step shows the
@@ -224,7 +230,9 @@ class Execution {
       leases_.push_back(*std::move(instance));
       return result;
     }
+    making_shared_ = true;  // made as a kubelet would, whoever makes it
     result = RunStep(step, index);
+    making_shared_ = false;
     result.kind = "shared";
     result.message = dropped.empty() ? result.message
                                      : crisp::StrCat(result.message, result.message.empty() ? "" : "; ", dropped);
@@ -311,7 +319,7 @@ class Execution {
         }
         break;
       }
-      absl::SleepFor(step.wait->interval);
+      absl::SleepFor(std::min(step.wait->Pause(result.attempts), wait_until - absl::Now()));
     }
     result.duration = absl::Now() - start;
     return result;
@@ -335,7 +343,7 @@ class Execution {
     if (!request.ok()) return request.status();
     if (step.method == "RunPodSandbox" && request->contains("config")) {
       MakeSandboxUnique((*request)["config"]);
-      if (scenario_.kubelet_fidelity) kubelet::AddSandboxLabels((*request)["config"]);
+      if (AsKubelet()) kubelet::AddSandboxLabels((*request)["config"]);
     }
     if (step.method == "CreateContainer") {
       // The sandbox config is the one the sandbox was run with.
@@ -343,7 +351,7 @@ class Execution {
       if (sandbox != sandbox_configs_.end() && !request->contains("sandbox_config")) {
         (*request)["sandbox_config"] = sandbox->second;
       }
-      if (scenario_.kubelet_fidelity && request->contains("config")) {
+      if (AsKubelet() && request->contains("config")) {
         const nlohmann::json& pod = sandbox != sandbox_configs_.end() ? sandbox->second
                                                                       : request->value("sandbox_config", nlohmann::json());
         kubelet::InheritNamespaces(pod, (*request)["config"]);
@@ -360,7 +368,7 @@ class Execution {
   // CreateContainer. Only per-run directories (they carry the suffix), and
   // each is removed with the pod's log directory when the scenario ends.
   absl::Status PrepareHost(const Step& step, const nlohmann::json& request) {
-    if (!scenario_.kubelet_fidelity) return absl::OkStatus();
+    if (!AsKubelet()) return absl::OkStatus();
     std::string directory;
     if (step.method == "RunPodSandbox") {
       directory = kubelet::PodLogDirectory(request.value("config", nlohmann::json()));
@@ -896,6 +904,7 @@ class Execution {
   scenario::Variables variables_;
   std::map<std::string, nlohmann::json> sandbox_configs_;  // by sandbox ID
   std::vector<Created> created_;
+  bool making_shared_ = false;  // UseShared is making a step for the pool
   struct OpenedStream {
     std::string method;
     nlohmann::json request;

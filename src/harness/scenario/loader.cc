@@ -619,7 +619,7 @@ std::optional<Step> ParseStep(const YAML::Node& node, const std::string& fixture
     if (wait.IsMap()) {
       CheckKeys(wait, {"timeout", "interval"}, "wait", checker);
       if (wait["timeout"]) parsed.timeout = Duration(wait["timeout"], "wait.timeout", checker).value_or(parsed.timeout);
-      if (wait["interval"]) parsed.interval = Duration(wait["interval"], "wait.interval", checker).value_or(parsed.interval);
+      if (wait["interval"]) parsed.interval = Duration(wait["interval"], "wait.interval", checker);
     } else if (auto timeout = Duration(wait, "wait", checker)) {
       parsed.timeout = *timeout;  // wait: 30s
     }
@@ -754,9 +754,6 @@ std::optional<Scenario> ParseScenario(const YAML::Node& node, const Suite& suite
         context.saved.insert(name);
         context.saved_method[name] = shared->method;
       }
-    }
-    if (!scenario.uses.empty() && !scenario.kubelet_fidelity) {
-      checker.Error(node["uses"], "a kubelet_fidelity: false scenario makes its own pod: shared steps are made as a kubelet would");
     }
   }
   for (const auto& step_node : node["steps"]) {

@@ -55,6 +55,7 @@ scenarios:
   EXPECT_EQ(config["hostname"], "other");                      // the override
   EXPECT_EQ(config["metadata"]["name"], "crisp-sandbox");       // from the fixture
   EXPECT_EQ(scenario.steps[1].wait->timeout, absl::Seconds(10));
+  EXPECT_FALSE(scenario.steps[1].wait->interval.has_value());
   const auto& checks = scenario.steps[1].expect.checks;
   ASSERT_THAT(checks, SizeIs(4));
   EXPECT_EQ(checks[0].op, Check::Op::kEquals);
@@ -265,6 +266,18 @@ TEST(LoaderTest, HostStepsConcurrencyRequirementsAndCritestKeys) {
   }));
 }
 
+TEST(WaitTest, PausesDoubleFromShortToAQuarterSecondUnlessAnIntervalIsGiven) {
+  Wait backoff;
+  EXPECT_EQ(backoff.Pause(1), absl::Milliseconds(10));
+  EXPECT_EQ(backoff.Pause(2), absl::Milliseconds(20));
+  EXPECT_EQ(backoff.Pause(5), absl::Milliseconds(160));
+  EXPECT_EQ(backoff.Pause(6), absl::Milliseconds(250));
+  EXPECT_EQ(backoff.Pause(1000), absl::Milliseconds(250));
+  Wait fixed{.interval = absl::Milliseconds(500)};
+  EXPECT_EQ(fixed.Pause(1), absl::Milliseconds(500));
+  EXPECT_EQ(fixed.Pause(9), absl::Milliseconds(500));
+}
+
 TEST(LoaderTest, AStreamingCallOpensAStreamThatAnAwaitStepChecks) {
   LoadResult good = Load(R"(scenarios:
   - id: runtime.events
@@ -410,12 +423,6 @@ scenarios:
     uses: [pod, nothing, pod]
     steps:
       - call: Version
-  - id: s.no-fidelity
-    title: Without kubelet fidelity
-    kubelet_fidelity: false
-    uses: [pod]
-    steps:
-      - call: Version
   - id: s.unshared-reference
     title: Refers to a shared step it does not use
     steps:
@@ -429,7 +436,6 @@ scenarios:
   EXPECT_THAT(all, HasSubstr("shared: \"Bad-Name\" must be a lowercase name"));
   EXPECT_THAT(all, HasSubstr("uses: \"nothing\" is not one of the suite's shared steps (pod)"));
   EXPECT_THAT(all, HasSubstr("uses: \"pod\" twice"));
-  EXPECT_THAT(all, HasSubstr("a kubelet_fidelity: false scenario makes its own pod"));
   EXPECT_THAT(all, HasSubstr("${pod...} refers to nothing"));
   EXPECT_THAT(all, HasSubstr("shared: per_scenario: a shared step's request cannot refer to ${...}"));
   EXPECT_THAT(all, HasSubstr("shared: ported: a shared pod cannot map a host port"));

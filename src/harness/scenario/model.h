@@ -2,6 +2,7 @@
 // Only the loader knows YAML; everything else works on these types.
 #pragma once
 
+#include <algorithm>
 #include <optional>
 #include <string>
 #include <vector>
@@ -53,10 +54,24 @@ struct Expectation {
   std::vector<Expectation> any_of;
 };
 
-// Poll a step until its expectation holds or `timeout` passes.
+// Poll a step until its expectation holds or `timeout` passes. Without an
+// `interval`, the pause between attempts starts short and doubles up to
+// kMaxBackoff: most waits (a container's exit, a log line) end within a few
+// tens of milliseconds, and a fixed quarter second made each of them cost
+// one. With an `interval`, every pause is that long.
 struct Wait {
+  static constexpr absl::Duration kFirstBackoff = absl::Milliseconds(10);
+  static constexpr absl::Duration kMaxBackoff = absl::Milliseconds(250);
   absl::Duration timeout = absl::Seconds(30);
-  absl::Duration interval = absl::Milliseconds(250);
+  std::optional<absl::Duration> interval;
+
+  // The pause after attempt number `attempt` (1 for the first) failed.
+  absl::Duration Pause(int attempt) const {
+    if (interval) return *interval;
+    absl::Duration pause = kFirstBackoff;
+    for (int i = 1; i < attempt && pause < kMaxBackoff; ++i) pause *= 2;
+    return std::min(pause, kMaxBackoff);
+  }
 };
 
 struct Step {
