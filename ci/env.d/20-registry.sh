@@ -39,10 +39,11 @@ YAML
   registry_push
 }
 
-# Pushes every name of images.list (skipping those already there) and writes
-# digests.json: {"docker.io/library/redis:alpine": "sha256:...", ...}.
+# Pushes every name of images.list (skipping those already there with the
+# same manifest: a rebuilt image is pushed again) and writes digests.json:
+# {"docker.io/library/redis:alpine": "sha256:...", ...}.
 registry_push() {
-  local layout ref name path digest_file="$REG_DIR/push.digest" pushed=0
+  local layout ref name path digest_file="$REG_DIR/push.digest" pushed=0 built
   local digests="{}"
   # Two names may share a repository path only if they are the same image.
   local clash
@@ -51,7 +52,8 @@ registry_push() {
   [ -z "$clash" ] || die "registry: different images share the path(s): $clash"
   while read -r layout ref name; do
     path=${name#*/}
-    if [ ! -f "$REG_DIR/pushed/$path" ]; then
+    built="sha256:$(skopeo inspect --raw "oci:$layout:$ref" | sha256sum | cut -d' ' -f1)"
+    if [ ! -f "$REG_DIR/pushed/$path" ] || [ "$(cat "$REG_DIR/pushed/$path")" != "$built" ]; then
       skopeo copy --quiet --dest-tls-verify=false --digestfile "$digest_file" \
         "oci:$layout:$ref" "docker://$CRISP_REGISTRY/$path" >>"$REG_LOG" 2>&1 ||
         fail registry "$REG_LOG" "pushing $name failed"
