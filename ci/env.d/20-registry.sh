@@ -52,7 +52,9 @@ registry_push() {
   [ -z "$clash" ] || die "registry: different images share the path(s): $clash"
   while read -r layout ref name; do
     path=${name#*/}
-    built="sha256:$(skopeo inspect --raw "oci:$layout:$ref" | sha256sum | cut -d' ' -f1)"
+    built=$(skopeo inspect --raw "oci:$layout:$ref" 2>>"$REG_LOG") ||
+      fail registry "$REG_LOG" "reading the manifest of $name in $layout failed"
+    built="sha256:$(printf '%s' "$built" | sha256sum | cut -d' ' -f1)"
     if [ ! -f "$REG_DIR/pushed/$path" ] || [ "$(cat "$REG_DIR/pushed/$path")" != "$built" ]; then
       skopeo copy --quiet --dest-tls-verify=false --digestfile "$digest_file" \
         "oci:$layout:$ref" "docker://$CRISP_REGISTRY/$path" >>"$REG_LOG" 2>&1 ||

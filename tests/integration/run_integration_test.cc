@@ -549,19 +549,25 @@ TEST_F(RunIntegrationTest, ASharedPodIsMadeAsTheKubeletWouldEvenForAScenarioWith
   const std::string title = "    title: A container in the shared pod\n";
   text.insert(text.find(title) + title.size(), "    kubelet_fidelity: false\n");
   std::string suite = Write("shared.yaml", text);
-  CliResult result = RunCrispForTest({"run", "-e", runtime.endpoint(), "--suite", suite, "--report-dir", dir_ + "/out"});
-  EXPECT_EQ(result.code, cli::kExitOk) << result.out << result.err;
-  nlohmann::json results = nlohmann::json::parse(Read("out/results.json"));
-  const nlohmann::json& first = results["scenarios"][0];
-  ASSERT_EQ(first["id"], "shared.one");
-  // The pool's pod carries the kubelet's labels though its maker does not ...
-  const nlohmann::json& pod = first["steps"][0]["observations"][0]["request"]["config"];
-  EXPECT_EQ(pod["labels"].value("io.kubernetes.pod.name", ""), pod["metadata"]["name"]) << pod.dump();
-  // ... and the scenario's own request goes as written.
-  const nlohmann::json& own = first["steps"][1]["observations"][0]["request"]["config"];
-  EXPECT_FALSE(own.contains("labels") && own["labels"].contains("io.kubernetes.container.name")) << own.dump();
-  const nlohmann::json& second = results["scenarios"][1]["steps"][1]["observations"][0]["request"]["config"];
-  EXPECT_EQ(second["labels"].value("io.kubernetes.container.name", ""), "c") << second.dump();
+  // Pooled (run) or made for the scenario alone, the same.
+  for (const char* scope : {"run", "scenario"}) {
+    SCOPED_TRACE(scope);
+    const std::string out = dir_ + "/out-" + scope;
+    CliResult result = RunCrispForTest(
+        {"run", "-e", runtime.endpoint(), "--suite", suite, "--fixture-scope", scope, "--report-dir", out});
+    EXPECT_EQ(result.code, cli::kExitOk) << result.out << result.err;
+    nlohmann::json results = nlohmann::json::parse(Read(std::string("out-") + scope + "/results.json"));
+    const nlohmann::json& first = results["scenarios"][0];
+    ASSERT_EQ(first["id"], "shared.one");
+    // The shared pod carries the kubelet's labels though its user does not ...
+    const nlohmann::json& pod = first["steps"][0]["observations"][0]["request"]["config"];
+    EXPECT_EQ(pod["labels"].value("io.kubernetes.pod.name", ""), pod["metadata"]["name"]) << pod.dump();
+    // ... and the scenario's own request goes as written.
+    const nlohmann::json& own = first["steps"][1]["observations"][0]["request"]["config"];
+    EXPECT_FALSE(own.contains("labels") && own["labels"].contains("io.kubernetes.container.name")) << own.dump();
+    const nlohmann::json& second = results["scenarios"][1]["steps"][1]["observations"][0]["request"]["config"];
+    EXPECT_EQ(second["labels"].value("io.kubernetes.container.name", ""), "c") << second.dump();
+  }
 }
 
 TEST_F(RunIntegrationTest, WithScenarioScopedFixturesEveryScenarioMakesItsOwn) {

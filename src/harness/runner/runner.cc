@@ -171,7 +171,10 @@ class Execution {
         break;
       }
       if (options_.progress != nullptr) options_.progress->StepStarted(scenario_, step, index);
+      // A shared step is made as a kubelet would, pooled or not (AsKubelet).
+      making_shared_ = shared;
       StepResult step_result = shared && pool_ != nullptr ? UseShared(step, index, result) : RunStep(step, index);
+      making_shared_ = false;
       const bool passed = step_result.verdict == Verdict::kPass;
       if (!passed) {
         result.verdict = step_result.verdict;
@@ -230,9 +233,7 @@ class Execution {
       leases_.push_back(*std::move(instance));
       return result;
     }
-    making_shared_ = true;  // made as a kubelet would, whoever makes it
     result = RunStep(step, index);
-    making_shared_ = false;
     result.kind = "shared";
     result.message = dropped.empty() ? result.message
                                      : crisp::StrCat(result.message, result.message.empty() ? "" : "; ", dropped);
@@ -904,7 +905,7 @@ class Execution {
   scenario::Variables variables_;
   std::map<std::string, nlohmann::json> sandbox_configs_;  // by sandbox ID
   std::vector<Created> created_;
-  bool making_shared_ = false;  // UseShared is making a step for the pool
+  bool making_shared_ = false;  // the step being run is a shared one (uses:)
   struct OpenedStream {
     std::string method;
     nlohmann::json request;
