@@ -153,6 +153,10 @@ class FakeRuntime::RuntimeImpl final : public v1::RuntimeService::Service {
                                v1::RemoveContainerResponse*) override {
     absl::MutexLock lock(&mutex_);
     if (config_.container_removal_fails) return grpc::Status(grpc::StatusCode::UNKNOWN, "removal failed");
+    if (config_.container_removal_fails_once && !removal_failed_once_) {
+      removal_failed_once_ = true;
+      return grpc::Status(grpc::StatusCode::UNKNOWN, "container is still running, to stop first");
+    }
     return Missing(containers_.erase(request->container_id()) > 0);
   }
   grpc::Status ListContainers(grpc::ServerContext*, const v1::ListContainersRequest* request,
@@ -214,6 +218,7 @@ class FakeRuntime::RuntimeImpl final : public v1::RuntimeService::Service {
   std::map<std::string, std::string> containers_;  // id -> sandbox id
   int next_id_ = 0;
   int pods_run_ = 0;
+  bool removal_failed_once_ = false;
 };
 
 class FakeRuntime::ImageImpl final : public v1::ImageService::Service {

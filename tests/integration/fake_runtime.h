@@ -33,6 +33,9 @@ struct FakeRuntimeConfig {
   // RemoveContainer answers Unknown and keeps the container, and removing
   // a sandbox leaves its containers.
   bool container_removal_fails = false;
+  // The first RemoveContainer answers Unknown and keeps the container, as
+  // containerd 1.6 may for a container that exits as it is removed.
+  bool container_removal_fails_once = false;
   // ListContainers answers (by pod sandbox ID filter) instead of Unimplemented.
   bool lists_containers = false;
 };

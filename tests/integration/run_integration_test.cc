@@ -570,6 +570,23 @@ TEST_F(RunIntegrationTest, ASharedPodIsMadeAsTheKubeletWouldEvenForAScenarioWith
   }
 }
 
+TEST_F(RunIntegrationTest, ARemovalThatFailsOnceIsTriedAgainAndIsAFindingNotAnError) {
+  testing::FakeRuntimeConfig config = HealthyRuntime();
+  config.lists_containers = true;
+  config.container_removal_fails_once = true;
+  FakeRuntime runtime(std::move(config));
+  // Containers in a shared pod are removed one by one, not with their pod.
+  std::string suite = Write("shared.yaml", kSharedSuite);
+  CliResult result = RunCrispForTest({"run", "-e", runtime.endpoint(), "--suite", suite, "--report-dir", dir_ + "/out"});
+  EXPECT_EQ(result.code, cli::kExitOk) << result.out << result.err;
+  nlohmann::json scenario = nlohmann::json::parse(Read("out/results.json"))["scenarios"][0];
+  EXPECT_EQ(scenario["verdict"], "pass");
+  ASSERT_EQ(scenario["findings"].size(), 1u) << scenario.dump();
+  EXPECT_THAT(scenario["findings"][0].get<std::string>(), HasSubstr("container is still running, to stop first"));
+  EXPECT_THAT(scenario["findings"][0].get<std::string>(), HasSubstr("succeeded when tried again"));
+  EXPECT_TRUE(runtime.containers().empty());
+}
+
 TEST_F(RunIntegrationTest, WithScenarioScopedFixturesEveryScenarioMakesItsOwn) {
   testing::FakeRuntimeConfig config = HealthyRuntime();
   config.lists_containers = true;
