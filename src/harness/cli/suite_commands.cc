@@ -301,7 +301,7 @@ void PrintSummary(const runner::RunResult& run, std::ostream& out) {
                      run.runtime_version.value("runtime_version", "?"), run.run_id,
                      absl::ToDoubleSeconds(run.end - run.start));
   for (const ScenarioResult& scenario : run.scenarios) {
-    if (scenario.baseline && scenario.verdict == Verdict::kPass) {
+    if (scenario.IsStale()) {
       out << "fixed: " << scenario.id << " passes; remove it from the baseline (" << scenario.baseline->reason << ")\n";
     }
   }

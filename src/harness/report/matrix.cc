@@ -203,7 +203,7 @@ std::string MatrixMarkdown(const Matrix& matrix) {
                          scenario.baseline->link.empty() ? "" : " (" + scenario.baseline->link + ")", "\n");
       } else if (scenario.verdict == Verdict::kNotApplicable || scenario.verdict == Verdict::kSkip) {
         crisp::StrAppend(&other, line, scenario.verdict == Verdict::kSkip ? "skip" : "n.a.", ": ", Escape(scenario.reason), "\n");
-      } else if (scenario.baseline) {
+      } else if (scenario.IsStale()) {
         crisp::StrAppend(&fixed, line, "passes: fixed, remove it from the baseline (", Escape(scenario.baseline->reason), ")\n");
       }
     }

@@ -194,11 +194,12 @@ nlohmann::json ResultsJson(const RunResult& run) {
     if (!scenario.normalise.is_null()) scenarios.back()["normalise"] = scenario.normalise;
     if (scenario.baseline) {
       const runner::BaselineMatch& match = *scenario.baseline;
-      bool stale = scenario.verdict == Verdict::kPass;
+      bool stale = scenario.IsStale();
       fixed += stale;
       scenarios.back()["baseline"] = {{"reason", match.reason},
                                       {"link", match.link},
                                       {"actual", runner::VerdictName(match.actual)},
+                                      {"intermittent", match.intermittent},
                                       {"fixed", stale}};
     }
   }
@@ -367,6 +368,9 @@ absl::StatusOr<RunResult> RunFromResultsJson(const nlohmann::json& results) {
       match.reason = read.String(baseline, "reason", where + ".baseline");
       match.link = read.String(baseline, "link", where + ".baseline");
       match.actual = read.VerdictOf(baseline, "actual", where + ".baseline");
+      // Absent in results written before it existed: not intermittent.
+      match.intermittent = baseline.is_object() && baseline.contains("intermittent") &&
+                           baseline["intermittent"].is_boolean() && baseline["intermittent"].get<bool>();
       scenario.baseline = match;
     }
     const nlohmann::json* steps = read.Field(in, "steps", where, nlohmann::json::value_t::array);

@@ -116,9 +116,14 @@ absl::StatusOr<Baseline> ParseBaseline(std::string_view yaml, std::string_view s
         else if (key == "versions") entry.versions = value;
         else if (key == "reason") entry.reason = value;
         else if (key == "link") entry.link = value;
-        else {
+        else if (key == "intermittent") {
+          if (value != "true" && value != "false") {
+            return absl::InvalidArgumentError(crisp::StrCat(where(field.second), ": intermittent must be true or false"));
+          }
+          entry.intermittent = value == "true";
+        } else {
           return absl::InvalidArgumentError(crisp::StrCat(where(field.first), ": unknown key \"", key,
-                                                          "\" (scenario, runtime, versions, reason, link)"));
+                                                          "\" (scenario, runtime, versions, reason, link, intermittent)"));
         }
       }
       for (const auto& [name, value] : {std::pair<const char*, const std::string*>{"scenario", &entry.scenario},
@@ -147,7 +152,7 @@ void ApplyBaseline(const Baseline& baseline, std::string_view endpoint_name, con
   const BaselineEntry* entry = baseline.Find(scenario.id, endpoint_name, version);
   if (entry == nullptr) return;
   if (scenario.verdict != Verdict::kPass && !IsFailure(scenario.verdict)) return;  // n.a., skip: says nothing
-  scenario.baseline = BaselineMatch{entry->reason, entry->link, scenario.verdict};
+  scenario.baseline = BaselineMatch{entry->reason, entry->link, scenario.verdict, entry->intermittent};
   if (IsFailure(scenario.verdict)) scenario.verdict = Verdict::kKnown;
 }
 

@@ -8,6 +8,7 @@
 //       versions: ">=1.6 <1.7"              # optional: comparators, all must hold
 //       reason: needs a fixed upstream digest
 //       link: https://github.com/...        # optional
+//       intermittent: true                  # optional: a race, so a pass is no fix
 #pragma once
 
 #include <string>
@@ -26,6 +27,9 @@ struct BaselineEntry {
   std::string versions;  // "" = any
   std::string reason;
   std::string link;
+  // A race that fails some runs only: a pass says nothing, so it is shown
+  // as a plain pass, not as "fixed: remove from baseline".
+  bool intermittent = false;
   std::string where;  // file:line
 };
 
@@ -48,7 +52,7 @@ absl::StatusOr<bool> VersionInRange(std::string_view version, std::string_view r
 
 // Marks a failing scenario the baseline names (for a run on `endpoint_name`,
 // whose Version said `version`) as known, and records the match on a
-// passing one too (a stale entry: "fixed: remove from baseline").
+// passing one too (a stale entry, IsStale, unless the entry is intermittent).
 void ApplyBaseline(const Baseline& baseline, std::string_view endpoint_name, const nlohmann::json& version,
                    ScenarioResult& scenario);
 

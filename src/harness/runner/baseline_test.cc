@@ -53,7 +53,8 @@ known_failures:
   EXPECT_EQ(scenarios[0].baseline->link, "https://example.org/issue/1");
   EXPECT_EQ(scenarios[0].reason, "step 2: NotFound");  // why it failed is kept
   EXPECT_EQ(scenarios[1].verdict, Verdict::kPass);
-  ASSERT_TRUE(scenarios[1].baseline);  // stale: "fixed: remove from baseline"
+  ASSERT_TRUE(scenarios[1].baseline);
+  EXPECT_TRUE(scenarios[1].IsStale());  // "fixed: remove from baseline"
   EXPECT_EQ(scenarios[2].verdict, Verdict::kFail);  // the entry is for another runtime
   EXPECT_FALSE(scenarios[3].baseline);
 
@@ -71,6 +72,28 @@ known_failures:
   EXPECT_EQ(by_name.verdict, Verdict::kKnown);
 }
 
+TEST(BaselineTest, AnIntermittentEntryMarksFailuresAndLeavesAPassAlone) {
+  absl::StatusOr<Baseline> baseline = ParseBaseline(R"(
+known_failures:
+  - scenario: robustness.concurrent-remove-pod
+    runtime: containerd
+    reason: two removals race
+    intermittent: true
+)", "b.yaml");
+  ASSERT_TRUE(baseline.ok()) << baseline.status();
+  ScenarioResult failing, passing;
+  failing.id = passing.id = "robustness.concurrent-remove-pod";
+  failing.verdict = Verdict::kFail;
+  passing.verdict = Verdict::kPass;
+  ApplyBaseline(*baseline, "containerd", nlohmann::json::object(), failing);
+  ApplyBaseline(*baseline, "containerd", nlohmann::json::object(), passing);
+  EXPECT_EQ(failing.verdict, Verdict::kKnown);
+  ASSERT_TRUE(failing.baseline);
+  EXPECT_EQ(passing.verdict, Verdict::kPass);
+  ASSERT_TRUE(passing.baseline);
+  EXPECT_FALSE(passing.IsStale()) << "a race that did not happen is no fix";
+}
+
 TEST(BaselineTest, BrokenFilesSayWhereAndWhat) {
   auto error = [](std::string_view yaml) { return std::string(ParseBaseline(yaml, "b.yaml").status().message()); };
   EXPECT_THAT(error("known_failures:\n  - scenario: a.b\n    runtime: x\n"), HasSubstr("b.yaml:2:5: an entry needs reason:"));
@@ -78,6 +101,8 @@ TEST(BaselineTest, BrokenFilesSayWhereAndWhat) {
               HasSubstr("b.yaml:5:5: unknown key \"version\""));
   EXPECT_THAT(error("known_failures:\n  - scenario: a.b\n    runtime: x\n    reason: r\n    versions: \">=x\"\n"),
               HasSubstr("b.yaml:5:15: \">=x\" is not a version comparator"));
+  EXPECT_THAT(error("known_failures:\n  - scenario: a.b\n    runtime: x\n    reason: r\n    intermittent: sometimes\n"),
+              HasSubstr("b.yaml:5:19: intermittent must be true or false"));
   EXPECT_THAT(error("failures: []\n"), HasSubstr("b.yaml:1:1: expected a map with known_failures:"));
   EXPECT_THAT(error("known_failures: [\n"), HasSubstr("b.yaml:"));
   EXPECT_FALSE(LoadBaseline("/nonexistent/baseline.yaml").ok());

@@ -33,7 +33,8 @@ inline bool IsFailure(Verdict verdict) { return verdict == Verdict::kFail || ver
 struct BaselineMatch {
   std::string reason;
   std::string link;
-  Verdict actual = Verdict::kPass;  // what the scenario did; kPass means the baseline is stale
+  Verdict actual = Verdict::kPass;  // what the scenario did
+  bool intermittent = false;        // the entry names a race: a pass is no fix
 };
 
 struct StepResult {
@@ -73,6 +74,11 @@ struct ScenarioResult {
   // when runs are compared.
   std::map<std::string, std::string> substitutions;
   std::optional<BaselineMatch> baseline;
+
+  // A baseline entry this scenario no longer needs: it passed, and the
+  // entry is not for a race that merely did not happen this time ("fixed:
+  // remove it from the baseline").
+  bool IsStale() const { return baseline && verdict == Verdict::kPass && !baseline->intermittent; }
   nlohmann::json normalise;  // the scenario's own normalisation rules, if any
   // The runtime work the scenario caused, by RPC (RunPodSandbox,
   // CreateContainer, ExecSync, Exec, Attach, PullImage): calls made, shared
