@@ -27,8 +27,8 @@ struct BaselineEntry {
   std::string versions;  // "" = any
   std::string reason;
   std::string link;
-  // A race that fails some runs only: a pass says nothing, so it is shown
-  // as a plain pass, not as "fixed: remove from baseline".
+  // A race that fails some runs only: a pass says nothing, so the match is
+  // recorded but never called stale ("fixed: remove from baseline").
   bool intermittent = false;
   std::string where;  // file:line
 };
