@@ -75,11 +75,12 @@ absl::StatusOr<bool> VersionInRange(std::string_view version, std::string_view r
 }
 
 const BaselineEntry* Baseline::Find(std::string_view scenario, std::string_view endpoint_name,
-                                    const nlohmann::json& version) const {
+                                    const nlohmann::json& version, std::string_view failure_reason) const {
   std::string runtime_name = Lower(version.is_object() ? version.value("runtime_name", "") : "");
   std::string runtime_version = version.is_object() ? version.value("runtime_version", "") : "";
   for (const BaselineEntry& entry : entries) {
     if (!crisp::GlobMatch(entry.scenario, scenario)) continue;
+    if (!entry.failure.empty() && (failure_reason.empty() || !crisp::GlobMatch(entry.failure, failure_reason))) continue;
     std::string runtime = Lower(entry.runtime);
     if (runtime != Lower(endpoint_name) && runtime != runtime_name) continue;
     if (!entry.versions.empty()) {
@@ -116,6 +117,7 @@ absl::StatusOr<Baseline> ParseBaseline(std::string_view yaml, std::string_view s
         else if (key == "versions") entry.versions = value;
         else if (key == "reason") entry.reason = value;
         else if (key == "link") entry.link = value;
+        else if (key == "failure") entry.failure = value;
         else if (key == "intermittent") {
           if (value != "true" && value != "false") {
             return absl::InvalidArgumentError(crisp::StrCat(where(field.second), ": intermittent must be true or false"));
@@ -123,7 +125,7 @@ absl::StatusOr<Baseline> ParseBaseline(std::string_view yaml, std::string_view s
           entry.intermittent = value == "true";
         } else {
           return absl::InvalidArgumentError(crisp::StrCat(where(field.first), ": unknown key \"", key,
-                                                          "\" (scenario, runtime, versions, reason, link, intermittent)"));
+                                                          "\" (scenario, runtime, versions, reason, link, intermittent, failure)"));
         }
       }
       for (const auto& [name, value] : {std::pair<const char*, const std::string*>{"scenario", &entry.scenario},
@@ -149,9 +151,10 @@ absl::StatusOr<Baseline> LoadBaseline(const std::string& path) {
 
 void ApplyBaseline(const Baseline& baseline, std::string_view endpoint_name, const nlohmann::json& version,
                    ScenarioResult& scenario) {
-  const BaselineEntry* entry = baseline.Find(scenario.id, endpoint_name, version);
-  if (entry == nullptr) return;
   if (scenario.verdict != Verdict::kPass && !IsFailure(scenario.verdict)) return;  // n.a., skip: says nothing
+  const BaselineEntry* entry =
+      baseline.Find(scenario.id, endpoint_name, version, IsFailure(scenario.verdict) ? scenario.reason : "");
+  if (entry == nullptr) return;
   scenario.baseline = BaselineMatch{entry->reason, entry->link, scenario.verdict, entry->intermittent};
   if (IsFailure(scenario.verdict)) scenario.verdict = Verdict::kKnown;
 }

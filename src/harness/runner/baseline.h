@@ -9,6 +9,7 @@
 //       reason: needs a fixed upstream digest
 //       link: https://github.com/...        # optional
 //       intermittent: true                  # optional: a race, so a pass is no fix
+//       failure: "step * (ListImages): *"   # optional: covers only a failure whose reason matches
 #pragma once
 
 #include <string>
@@ -30,15 +31,20 @@ struct BaselineEntry {
   // A race that fails some runs only: a pass says nothing, so the match is
   // recorded but never called stale ("fixed: remove from baseline").
   bool intermittent = false;
+  // "" = any failure; else a pattern ('*' any run of characters) the
+  // scenario's failure reason must match, so that the entry covers the
+  // failure it describes and no other. A pass has no failure to match.
+  std::string failure;
   std::string where;  // file:line
 };
 
 struct Baseline {
   std::vector<BaselineEntry> entries;
 
-  // The first entry for this scenario on this runtime, or null.
-  const BaselineEntry* Find(std::string_view scenario, std::string_view endpoint_name,
-                            const nlohmann::json& version) const;
+  // The first entry for this scenario on this runtime that covers its
+  // outcome (`failure_reason`: "" for a pass), or null.
+  const BaselineEntry* Find(std::string_view scenario, std::string_view endpoint_name, const nlohmann::json& version,
+                            std::string_view failure_reason = "") const;
 };
 
 absl::StatusOr<Baseline> ParseBaseline(std::string_view yaml, std::string_view source_name);

@@ -94,6 +94,34 @@ known_failures:
   EXPECT_FALSE(passing.IsStale()) << "a race that did not happen is no fix";
 }
 
+TEST(BaselineTest, AFailurePatternCoversThatFailureAndNoOther) {
+  absl::StatusOr<Baseline> baseline = ParseBaseline(R"(
+known_failures:
+  - scenario: "image.*"
+    runtime: cri-o
+    reason: ListImages fails while another image is removed
+    intermittent: true
+    failure: "step * (ListImages): expected code OK, got Unknown: *"
+)", "b.yaml");
+  ASSERT_TRUE(baseline.ok()) << baseline.status();
+  ScenarioResult raced, other, passing;
+  raced.id = other.id = passing.id = "image.list-three-images";
+  raced.verdict = other.verdict = Verdict::kFail;
+  raced.reason = "step 7 (ListImages): expected code OK, got Unknown: reading image \"ec2f\": image not known";
+  other.reason = "step 3 (PullImage): expected code OK, got Unknown: manifest unknown";
+  passing.verdict = Verdict::kPass;
+  for (ScenarioResult* result : {&raced, &other, &passing}) {
+    ApplyBaseline(*baseline, "cri-o", nlohmann::json::object(), *result);
+  }
+  EXPECT_EQ(raced.verdict, Verdict::kKnown);
+  ASSERT_TRUE(raced.baseline);
+  EXPECT_EQ(raced.baseline->reason, "ListImages fails while another image is removed");
+  EXPECT_EQ(other.verdict, Verdict::kFail) << "an entry about ListImages does not hide a failed pull";
+  EXPECT_FALSE(other.baseline);
+  EXPECT_EQ(passing.verdict, Verdict::kPass);
+  EXPECT_FALSE(passing.baseline) << "a pass has no failure to match";
+}
+
 TEST(BaselineTest, BrokenFilesSayWhereAndWhat) {
   auto error = [](std::string_view yaml) { return std::string(ParseBaseline(yaml, "b.yaml").status().message()); };
   EXPECT_THAT(error("known_failures:\n  - scenario: a.b\n    runtime: x\n"), HasSubstr("b.yaml:2:5: an entry needs reason:"));
