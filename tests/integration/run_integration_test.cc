@@ -535,6 +535,7 @@ TEST_F(RunIntegrationTest, ASharedPodServesScenariosInTurnAndIsMadeAgainWhenBrok
   EXPECT_FALSE(results["scenarios"][1]["work"].contains("RunPodSandbox"));
   EXPECT_EQ(results["summary"]["work"]["RunPodSandbox"], 2);
   EXPECT_EQ(results["summary"]["work"]["CreateContainer"], 3);
+  EXPECT_THAT(result.out, HasSubstr("runtime work: 2 pods, 3 containers, 0 pulls, 0 ExecSync, 0 streams"));
   EXPECT_TRUE(runtime.sandboxes().empty()) << "the shared pods are removed when the run ends";
   EXPECT_TRUE(runtime.containers().empty());
   EXPECT_EQ(results["sweep"]["removed"], 0) << "removed by the pool, not found as leaks";
@@ -596,6 +597,7 @@ TEST_F(RunIntegrationTest, WithScenarioScopedFixturesEveryScenarioMakesItsOwn) {
                                       "--report-dir", dir_ + "/out"});
   EXPECT_EQ(result.code, cli::kExitOk) << result.out << result.err;
   EXPECT_EQ(runtime.pods_run(), 4);
+  EXPECT_THAT(result.out, HasSubstr("runtime work: 4 pods, 3 containers"));
   nlohmann::json results = nlohmann::json::parse(Read("out/results.json"));
   EXPECT_EQ(results["scenarios"][1]["steps"][0]["kind"], "call");
   EXPECT_TRUE(runtime.sandboxes().empty());

@@ -300,6 +300,20 @@ void PrintSummary(const runner::RunResult& run, std::ostream& out) {
                      run.endpoint.name, run.runtime_version.value("runtime_name", "?"),
                      run.runtime_version.value("runtime_version", "?"), run.run_id,
                      absl::ToDoubleSeconds(run.end - run.start));
+  // What the run asked of the runtime (results.json has it per scenario):
+  // shared fixtures show here as fewer pods and pulls.
+  std::map<std::string, int> work;
+  for (const ScenarioResult& scenario : run.scenarios) {
+    for (const auto& [method, count] : scenario.work) work[method] += count;
+  }
+  if (!work.empty()) {
+    auto count = [&](int n, std::string_view noun) { return fmt::format("{} {}{}", n, noun, n == 1 ? "" : "s"); };
+    auto calls = [&](const char* method) { return work.count(method) ? work[method] : 0; };
+    out << "runtime work: " << count(calls("RunPodSandbox"), "pod") << ", "
+        << count(calls("CreateContainer"), "container") << ", " << count(calls("PullImage"), "pull") << ", "
+        << calls("ExecSync") << " ExecSync, " << count(calls("Exec") + calls("Attach"), "stream")
+        << " (Exec, Attach)\n";
+  }
   for (const ScenarioResult& scenario : run.scenarios) {
     if (scenario.IsStale()) {
       out << "fixed: " << scenario.id << " passes; remove it from the baseline (" << scenario.baseline->reason << ")\n";
