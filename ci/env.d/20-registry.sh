@@ -68,6 +68,30 @@ registry_push() {
   jq -S . <<<"$digests" > "$REG_DIR/digests.json"
   say "registry: $pushed image name(s) pushed to $CRISP_REGISTRY"
   set_var CRISP_IMAGE_DIGESTS "$REG_DIR/digests.json"
+  registry_alter_layer docker.io/crispproject/bad-layer-digest:1
+}
+
+# registry_alter_layer NAME: changes bytes in the middle of the image's last
+# layer (its own: the others are shared) where the registry stores it, so
+# the registry serves content that does not hash to the layer's digest, as a
+# broken or malicious registry would (robustness.pull-layer-digest-mismatch).
+# The size stays. Done once: an altered layer no longer hashes to its name.
+registry_alter_layer() {
+  local name=$1 layout ref manifest digest data
+  read -r layout ref _ < <(awk -v n="$name" '$3 == n' "$CRISP_IMAGES_DIR/images.list")
+  [ -n "${layout:-}" ] || die "registry: $name is not among the test images"
+  manifest=$(skopeo inspect --raw "oci:$layout:$ref" 2>>"$REG_LOG") ||
+    fail registry "$REG_LOG" "reading the manifest of $name in $layout failed"
+  digest=$(jq -r '.layers[-1].digest' <<<"$manifest")
+  data="$REG_DIR/data/docker/registry/v2/blobs/sha256/${digest:7:2}/${digest#sha256:}/data"
+  [ -f "$data" ] || die "registry: the layer $digest of $name is not in the registry's storage ($data)"
+  if [ "sha256:$(sha256sum < "$data" | cut -d' ' -f1)" = "$digest" ]; then
+    local size
+    size=$(stat -c %s "$data")
+    [ "$size" -gt 64 ] || die "registry: the layer of $name is too small to alter ($size bytes)"
+    printf 'crisp: not the layer you asked for' | dd of="$data" bs=1 seek=$((size / 2 - 17)) conv=notrunc status=none
+    say "registry: the layer of $name now differs from its digest $digest"
+  fi
 }
 
 registry_down() {
