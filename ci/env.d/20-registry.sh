@@ -68,7 +68,7 @@ registry_push() {
   jq -S . <<<"$digests" > "$REG_DIR/digests.json"
   say "registry: $pushed image name(s) pushed to $CRISP_REGISTRY"
   set_var CRISP_IMAGE_DIGESTS "$REG_DIR/digests.json"
-  registry_alter_layer docker.io/crispproject/bad-layer-digest:1
+  registry_alter_layer docker.io/crispproject/altered-layer:1
 }
 
 # registry_alter_layer NAME: changes bytes in the middle of the image's last
@@ -78,7 +78,7 @@ registry_push() {
 # The size stays. Done once: an altered layer no longer hashes to its name.
 registry_alter_layer() {
   local name=$1 layout ref manifest digest data
-  read -r layout ref _ < <(awk -v n="$name" '$3 == n' "$CRISP_IMAGES_DIR/images.list")
+  read -r layout ref _ < <(awk -v n="$name" '$3 == n' "$CRISP_IMAGES_DIR/images.list") || true
   [ -n "${layout:-}" ] || die "registry: $name is not among the test images"
   manifest=$(skopeo inspect --raw "oci:$layout:$ref" 2>>"$REG_LOG") ||
     fail registry "$REG_LOG" "reading the manifest of $name in $layout failed"

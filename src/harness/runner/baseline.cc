@@ -75,12 +75,13 @@ absl::StatusOr<bool> VersionInRange(std::string_view version, std::string_view r
 }
 
 const BaselineEntry* Baseline::Find(std::string_view scenario, std::string_view endpoint_name,
-                                    const nlohmann::json& version, std::string_view failure_reason) const {
+                                    const nlohmann::json& version,
+                                    std::optional<std::string_view> failure_reason) const {
   std::string runtime_name = Lower(version.is_object() ? version.value("runtime_name", "") : "");
   std::string runtime_version = version.is_object() ? version.value("runtime_version", "") : "";
   for (const BaselineEntry& entry : entries) {
     if (!crisp::GlobMatch(entry.scenario, scenario)) continue;
-    if (!entry.failure.empty() && (failure_reason.empty() || !crisp::GlobMatch(entry.failure, failure_reason))) continue;
+    if (failure_reason && !entry.failure.empty() && !crisp::GlobMatch(entry.failure, *failure_reason)) continue;
     std::string runtime = Lower(entry.runtime);
     if (runtime != Lower(endpoint_name) && runtime != runtime_name) continue;
     if (!entry.versions.empty()) {
@@ -152,10 +153,14 @@ absl::StatusOr<Baseline> LoadBaseline(const std::string& path) {
 void ApplyBaseline(const Baseline& baseline, std::string_view endpoint_name, const nlohmann::json& version,
                    ScenarioResult& scenario) {
   if (scenario.verdict != Verdict::kPass && !IsFailure(scenario.verdict)) return;  // n.a., skip: says nothing
-  const BaselineEntry* entry =
-      baseline.Find(scenario.id, endpoint_name, version, IsFailure(scenario.verdict) ? scenario.reason : "");
+  const bool failed = IsFailure(scenario.verdict);
+  const BaselineEntry* entry = baseline.Find(scenario.id, endpoint_name, version,
+                                             failed ? std::optional<std::string_view>(scenario.reason) : std::nullopt);
   if (entry == nullptr) return;
-  scenario.baseline = BaselineMatch{entry->reason, entry->link, scenario.verdict, entry->intermittent};
+  // An entry about one failure says nothing when the scenario passes: as
+  // for a race, the pass is no fix.
+  const bool no_fix_from_a_pass = entry->intermittent || !entry->failure.empty();
+  scenario.baseline = BaselineMatch{entry->reason, entry->link, scenario.verdict, no_fix_from_a_pass};
   if (IsFailure(scenario.verdict)) scenario.verdict = Verdict::kKnown;
 }
 

@@ -12,6 +12,7 @@
 //       failure: "step * (ListImages): *"   # optional: covers only a failure whose reason matches
 #pragma once
 
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -33,7 +34,8 @@ struct BaselineEntry {
   bool intermittent = false;
   // "" = any failure; else a pattern ('*' any run of characters) the
   // scenario's failure reason must match, so that the entry covers the
-  // failure it describes and no other. A pass has no failure to match.
+  // failure it describes and no other. A pass is still matched (so runs
+  // compare alike), but it says nothing of that one failure: never stale.
   std::string failure;
   std::string where;  // file:line
 };
@@ -42,9 +44,10 @@ struct Baseline {
   std::vector<BaselineEntry> entries;
 
   // The first entry for this scenario on this runtime that covers its
-  // outcome (`failure_reason`: "" for a pass), or null.
+  // outcome: `failure_reason` for a failure, nullopt for a pass (which any
+  // entry's failure pattern admits); or null.
   const BaselineEntry* Find(std::string_view scenario, std::string_view endpoint_name, const nlohmann::json& version,
-                            std::string_view failure_reason = "") const;
+                            std::optional<std::string_view> failure_reason) const;
 };
 
 absl::StatusOr<Baseline> ParseBaseline(std::string_view yaml, std::string_view source_name);
