@@ -630,5 +630,65 @@ TEST_F(RunIntegrationTest, DurationsOfAnEarlierRunStartTheLongestFirst) {
   EXPECT_THAT(broken.err, HasSubstr("is not a results.json"));
 }
 
+constexpr char kBackgroundSuite[] = R"(suite: background
+shared:
+  pod:
+    call: RunPodSandbox
+    request: {config: {metadata: {name: p, uid: u, namespace: n}}}
+scenarios:
+  - id: background.awaited
+    title: A container created in the background is judged at its await, then used
+    uses: [pod]
+    steps:
+      - call: CreateContainer
+        background: true
+        request:
+          pod_sandbox_id: "${pod.pod_sandbox_id}"
+          config: {metadata: {name: c}, image: {image: busybox}}
+        save: ctr
+      - call: Version
+      - await: ctr
+        expect: {that: {container_id: {matches: ".+"}}}
+      - call: ContainerStatus
+        request: {container_id: "${ctr.container_id}"}
+  - id: background.never-awaited
+    title: A scenario that stops before its await still removes what the call made
+    uses: [pod]
+    steps:
+      - call: CreateContainer
+        background: true
+        request:
+          pod_sandbox_id: "${pod.pod_sandbox_id}"
+          config: {metadata: {name: d}, image: {image: busybox}}
+        save: ctr
+      - call: Version
+        expect: {code: NotFound}
+      - await: ctr
+)";
+
+TEST_F(RunIntegrationTest, ABackgroundCallIsJudgedAtItsAwaitAndCleanedUpEvenIfNeverAwaited) {
+  testing::FakeRuntimeConfig config = HealthyRuntime();
+  config.lists_containers = true;
+  FakeRuntime runtime(std::move(config));
+  std::string suite = Write("background.yaml", kBackgroundSuite);
+  CliResult result = RunCrispForTest({"run", "-e", runtime.endpoint(), "--suite", suite, "--report-dir", dir_ + "/out"});
+  EXPECT_EQ(result.code, cli::kExitFailures) << result.out << result.err;
+  nlohmann::json results = nlohmann::json::parse(Read("out/results.json"));
+  const nlohmann::json& awaited = results["scenarios"][0];
+  EXPECT_EQ(awaited["verdict"], "pass") << awaited.dump();
+  EXPECT_EQ(awaited["steps"][1]["observations"][0]["call"], "started");  // after the shared pod's step
+  EXPECT_EQ(awaited["steps"][3]["kind"], "await");
+  EXPECT_EQ(awaited["steps"][3]["method"], "CreateContainer");
+  EXPECT_EQ(awaited["steps"][3]["observations"][0]["code_name"], "OK");
+  EXPECT_THAT(awaited["cleanup"].dump(), HasSubstr("removed"));
+  const nlohmann::json& stopped = results["scenarios"][1];
+  EXPECT_EQ(stopped["verdict"], "fail");
+  EXPECT_THAT(stopped["reason"].get<std::string>(), HasSubstr("step 3 (Version)"));
+  EXPECT_THAT(stopped["cleanup"].dump(), HasSubstr("container")) << "the call's container was found and removed";
+  EXPECT_EQ(results["summary"]["work"]["CreateContainer"], 2);
+  EXPECT_TRUE(runtime.containers().empty());
+  EXPECT_TRUE(runtime.sandboxes().empty());
+}
+
 }  // namespace
 }  // namespace crisp

@@ -9,12 +9,14 @@
 #include <filesystem>
 #include <fstream>
 #include <functional>
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <random>
 #include <set>
 #include <sstream>
 #include <thread>
+#include <variant>
 
 #include "absl/synchronization/mutex.h"
 #include "common/strings.h"
@@ -297,14 +299,18 @@ class Execution {
       }
     }
     absl::Time wait_until = step.wait ? start + step.wait->timeout : start;
+    // An await of a background call judges its one answer, once.
+    const bool awaits_call = step.kind == Step::Kind::kAwait && step.awaits_call;
     while (true) {
       ++result.attempts;
       Attempt attempt = step.kind == Step::Kind::kCall && step.opens_stream ? OpenStream(step)
+                        : step.kind == Step::Kind::kCall && step.background ? StartCall(step)
                         : step.kind == Step::Kind::kCall                 ? Call(step)
                         : step.kind == Step::Kind::kHost                 ? HostStep(step)
+                        : awaits_call                                    ? AwaitCall(step)
                         : step.kind == Step::Kind::kAwait                ? Await(step, /*last=*/false)
                                                                          : ReadLog(step);
-      if (step.kind == Step::Kind::kAwait &&
+      if (step.kind == Step::Kind::kAwait && !awaits_call &&
           (attempt.verdict != Verdict::kFail || attempt.final || !step.wait || absl::Now() >= wait_until ||
            absl::Now() >= deadline_ || Cancelled())) {
         attempt = Await(step, /*last=*/true);  // the stream is closed and judged once more, as it ended
@@ -470,7 +476,15 @@ class Execution {
     return attempt;
   }
 
-  Attempt Call(const Step& step) {
+  // A call step's request, built, parsed and prepared for as the kubelet
+  // would (PrepareHost); or the harness error that stops it.
+  struct PreparedCall {
+    nlohmann::json request_json;
+    std::unique_ptr<google::protobuf::Message> request;
+    const client::MethodDescriptor* method = nullptr;
+    absl::Duration timeout;
+  };
+  std::variant<PreparedCall, Attempt> PrepareCall(const Step& step) {
     absl::StatusOr<nlohmann::json> request_json = BuildRequest(step);
     if (!request_json.ok()) {
       return HarnessError(std::string(crisp::View(request_json.status().message())));
@@ -494,18 +508,71 @@ class Execution {
     static const std::set<std::string> kWork = {"RunPodSandbox", "CreateContainer", "ExecSync", "Exec", "Attach",
                                                 "PullImage"};
     if (kWork.count(step.method)) work_[step.method] += step.concurrent;
+    return PreparedCall{*std::move(request_json), std::move(request), method, timeout};
+  }
+
+  Attempt Call(const Step& step) {
+    std::variant<PreparedCall, Attempt> prepared = PrepareCall(step);
+    if (Attempt* stopped = std::get_if<Attempt>(&prepared)) return *std::move(stopped);
+    PreparedCall& call = std::get<PreparedCall>(prepared);
     // Usually one call; `concurrent: N` issues N at once, and each must end
     // as expected.
     std::vector<client::CallRecord> records(static_cast<size_t>(step.concurrent));
+    const client::CallOptions options{.timeout = call.timeout, .cancel = options_.cancel};
     if (records.size() == 1) {
-      records[0] = client_.Call(*method, *request, {.timeout = timeout, .cancel = options_.cancel});
+      records[0] = client_.Call(*call.method, *call.request, options);
     } else {
       std::vector<std::thread> threads;
       for (size_t i = 0; i < records.size(); ++i) {
-        threads.emplace_back([&, i] { records[i] = client_.Call(*method, *request, {.timeout = timeout, .cancel = options_.cancel}); });
+        threads.emplace_back([&, i] { records[i] = client_.Call(*call.method, *call.request, options); });
       }
       for (std::thread& thread : threads) thread.join();
     }
+    return Judge(step, call.request_json, records);
+  }
+
+  // Starts a `background: true` call and goes on; a later await: step
+  // (AwaitCall) waits for its answer and judges it.
+  Attempt StartCall(const Step& step) {
+    std::variant<PreparedCall, Attempt> prepared = PrepareCall(step);
+    if (Attempt* stopped = std::get_if<Attempt>(&prepared)) return *std::move(stopped);
+    PreparedCall& call = std::get<PreparedCall>(prepared);
+    auto pending = std::make_unique<PendingCall>();
+    pending->step = &step;
+    pending->request_json = call.request_json;
+    pending->request = std::move(call.request);
+    PendingCall* raw = pending.get();
+    raw->thread = std::thread([this, raw, method = call.method, timeout = call.timeout] {
+      raw->record = client_.Call(*method, *raw->request, {.timeout = timeout, .cancel = options_.cancel});
+    });
+    pending_[step.save] = std::move(pending);
+    return {Verdict::kPass, "", {{"request", call.request_json}, {"call", "started"}}};
+  }
+
+  // Waits for a background call's answer and judges it with the await
+  // step's expectations; the answer is saved under the starting step's name.
+  Attempt AwaitCall(const Step& step) {
+    auto found = pending_.find(step.await_of);
+    if (found == pending_.end()) {
+      absl::StatusOr<nlohmann::json> skipped = variables_.Resolve("${" + step.await_of + ".skipped}");
+      if (skipped.ok() && *skipped == true) {
+        return {Verdict::kPass, crisp::StrCat("skipped: the call ", step.await_of, " was skipped"), {{"skipped", true}}};
+      }
+      return HarnessError(crisp::StrCat("no call \"", step.await_of, "\" is in flight"));
+    }
+    std::unique_ptr<PendingCall> pending = std::move(found->second);
+    pending_.erase(found);
+    pending->thread.join();
+    Step judged = *pending->step;  // its method and save, with the await step's expectations
+    judged.name = step.name;
+    judged.expect = step.expect;
+    std::vector<client::CallRecord> records = {std::move(pending->record)};
+    return Judge(judged, pending->request_json, records);
+  }
+
+  // The verdict on a call step's answers (one, or `concurrent:` many);
+  // what they made is kept for cleanup and their answer saved.
+  Attempt Judge(const Step& step, const nlohmann::json& request_json, const std::vector<client::CallRecord>& records) {
     nlohmann::json observation;
     if (records.size() == 1) {
       observation = client::ToJson(records[0]);
@@ -516,7 +583,7 @@ class Execution {
         calls.push_back(client::ToJson(record));
         codes.insert(std::string(client::GrpcCodeName(record.code)));
       }
-      observation = {{"request", *request_json},
+      observation = {{"request", request_json},
                      {"concurrent", step.concurrent},
                      {"code_name", codes.size() == 1 ? *codes.begin() : "mixed"},
                      {"calls", std::move(calls)}};
@@ -524,20 +591,22 @@ class Execution {
     if (Cancelled() && std::any_of(records.begin(), records.end(), [](const client::CallRecord& record) {
           return record.code == absl::StatusCode::kCancelled;
         })) {
+      for (const client::CallRecord& record : records) Keep(step, request_json, record);  // cleaned up still
       return HarnessError("interrupted during the call", std::move(observation));
     }
     auto which = [&](size_t i) {
       return records.size() == 1 ? std::string() : crisp::StrCat("call ", i + 1, " of ", records.size(), ": ");
     };
-    if (!step.expect.any_of.empty()) return JudgeAlternatives(step, *request_json, records[0], std::move(observation));
+    if (!step.expect.any_of.empty()) return JudgeAlternatives(step, request_json, records[0], std::move(observation));
     for (size_t i = 0; i < records.size(); ++i) {
       if (std::optional<Attempt> judged = JudgeCode(step, step.expect, records[i])) {
+        for (const client::CallRecord& record : records) Keep(step, request_json, record);  // cleaned up still
         judged->message = which(i) + judged->message;
         judged->observation = std::move(observation);
         return *std::move(judged);
       }
     }
-    for (const client::CallRecord& record : records) Keep(step, *request_json, record);
+    for (const client::CallRecord& record : records) Keep(step, request_json, record);
     for (size_t i = 0; i < records.size(); ++i) {
       Attempt attempt = Check(step.expect, Answer(records[i]), nlohmann::json());
       if (attempt.verdict != Verdict::kPass) {
@@ -740,6 +809,13 @@ class Execution {
       if (opened.stream) opened.stream->Close();  // a stream no step awaited
     }
     streams_.clear();
+    // A background call no step awaited (the scenario stopped before): its
+    // answer is waited for, so that what it made is removed too.
+    for (auto& [name, pending] : pending_) {
+      pending->thread.join();
+      Keep(*pending->step, pending->request_json, pending->record);
+    }
+    pending_.clear();
     CleanUpRuntime(result);
     // Host-side things last: the runtime's containers may have used them.
     for (const std::string& problem : host_.Undo()) {
@@ -935,6 +1011,14 @@ class Execution {
     std::unique_ptr<client::CriStream> stream;  // null once awaited
   };
   std::map<std::string, OpenedStream> streams_;  // by the opening step's save
+  struct PendingCall {
+    const Step* step = nullptr;  // the scenario's: it outlives the call
+    nlohmann::json request_json;
+    std::unique_ptr<google::protobuf::Message> request;  // the thread's to read until it ends
+    client::CallRecord record;                           // the thread's to write until joined
+    std::thread thread;
+  };
+  std::map<std::string, std::unique_ptr<PendingCall>> pending_;  // background calls, by the starting step's save
 };
 
 // The order scenarios start in: by how long each took last time, the

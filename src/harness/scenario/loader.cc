@@ -412,7 +412,8 @@ std::optional<Expectation> ParseExpectation(const YAML::Node& node, Checker& che
 struct ScenarioContext {
   std::set<std::string> saved;                     // names saved by earlier steps
   std::map<std::string, std::string> saved_method;  // name -> RPC
-  std::map<std::string, std::string> streams;       // save name of an opened stream -> RPC
+  std::map<std::string, std::string> streams;       // save name of an opened stream or background call -> RPC
+  std::set<std::string> background;                 // those of them that are background calls
 };
 
 void CheckReferences(const nlohmann::json& request, const SourceLocation& where,
@@ -481,7 +482,7 @@ std::optional<Step> ParseStep(const YAML::Node& node, const std::string& fixture
     return std::nullopt;
   }
   CheckKeys(node,
-            {"name", "call", "log", "host", "await", "request", "concurrent", "save", "cleanup", "timeout", "wait",
+            {"name", "call", "log", "host", "await", "request", "concurrent", "background", "save", "cleanup", "timeout", "wait",
              "when", "expect"},
             "a step", checker);
   Step step;
@@ -534,6 +535,25 @@ std::optional<Step> ParseStep(const YAML::Node& node, const std::string& fixture
     }
     step.method = (*descriptor)->name();
     if (step.name.empty()) step.name = step.method;
+    if (node["background"]) {
+      const YAML::Node& background = node["background"];
+      if (!background.IsScalar() || (background.Scalar() != "true" && background.Scalar() != "false")) {
+        checker.Error(background, "background: must be true or false");
+      }
+      step.background = background.IsScalar() && background.Scalar() == "true";
+      if (step.background) {
+        if (step.opens_stream) checker.Error(node["background"], "background: is for unary calls; a streaming call runs on by itself");
+        if (!node["save"]) {
+          checker.Error(node, "a background: call needs a save: name, which a later await: step waits for and checks");
+        }
+        for (const char* key : {"expect", "wait", "concurrent"}) {
+          if (node[key]) {
+            checker.Error(node[key], crisp::StrCat(key, ": does not apply to starting a background call; put expect: "
+                                                   "on the await: step"));
+          }
+        }
+      }
+    }
 
     LocationMap locations;
     if (node["request"]) {
@@ -554,9 +574,17 @@ std::optional<Step> ParseStep(const YAML::Node& node, const std::string& fixture
     auto opened = context.streams.find(step.await_of);
     if (opened == context.streams.end()) {
       checker.Error(node["await"], crisp::StrCat("await: \"", step.await_of,
-                                                 "\" must name an earlier streaming call's save: (GetContainerEvents)"));
+                                                 "\" must name an earlier streaming call's save: (GetContainerEvents) "
+                                                 "or a background: call's, not yet awaited"));
     } else {
       step.method = opened->second;
+      if (context.background.count(step.await_of)) {
+        step.awaits_call = true;
+        // One answer, judged once: nothing to wait for again.
+        if (node["wait"]) checker.Error(node["wait"], "wait: does not apply to awaiting a background call (its one answer is judged once)");
+        context.streams.erase(opened);  // awaited once
+        context.background.erase(step.await_of);
+      }
     }
     if (node["request"]) checker.Error(node["request"], "an await step takes no request");
     if (node["save"]) checker.Error(node["save"], "an await step saves nothing");
@@ -577,6 +605,9 @@ std::optional<Step> ParseStep(const YAML::Node& node, const std::string& fixture
     if (node["request"]) checker.Error(node["request"], "a log step takes no request");
   }
 
+  if (node["background"] && step.kind != Step::Kind::kCall) {
+    checker.Error(node["background"], "background: applies to call steps");
+  }
   if (node["concurrent"]) {
     if (step.kind != Step::Kind::kCall) {
       checker.Error(node["concurrent"], "concurrent: applies to call steps");
@@ -602,7 +633,8 @@ std::optional<Step> ParseStep(const YAML::Node& node, const std::string& fixture
       step.save = *save;
       context.saved.insert(*save);
       context.saved_method[*save] = step.method;  // empty for host and log steps
-      if (step.opens_stream) context.streams[*save] = step.method;
+      if (step.opens_stream || step.background) context.streams[*save] = step.method;
+      if (step.background) context.background.insert(*save);
     }
   }
   if (node["cleanup"]) {
@@ -639,8 +671,9 @@ std::optional<Step> ParseStep(const YAML::Node& node, const std::string& fixture
     for (const Expectation& alternative : step.expect.any_of) {
       for (const Check& check : alternative.checks) CheckReferences(check.operand, check.where, context, checker);
     }
-    if (!step.expect.any_of.empty() && step.kind != Step::Kind::kCall && step.kind != Step::Kind::kHost) {
-      checker.Error(node["expect"], "any_of: is for call and host steps, whose answer may be one of several");
+    if (!step.expect.any_of.empty() && step.kind != Step::Kind::kCall && step.kind != Step::Kind::kHost &&
+        !step.awaits_call) {
+      checker.Error(node["expect"], "any_of: is for call and host steps (and awaits of background calls), whose answer may be one of several");
     }
     if (step.kind == Step::Kind::kHost) {
       for (const Expectation& alternative : step.expect.any_of) {

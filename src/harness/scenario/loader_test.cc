@@ -323,6 +323,64 @@ TEST(LoaderTest, AStreamingCallOpensAStreamThatAnAwaitStepChecks) {
   }));
 }
 
+
+TEST(LoaderTest, ABackgroundCallRunsOnUntilAnAwaitStepJudgesItsAnswer) {
+  LoadResult good = Load(R"(scenarios:
+  - id: a.b
+    title: t
+    steps:
+      - call: Version
+        background: true
+        save: slow
+      - call: Status
+      - await: slow
+        expect: {that: {version: "0.1.0"}}
+      - call: Version
+        request: {version: "${slow.version}"}
+)");
+  ASSERT_TRUE(good.ok()) << ::testing::PrintToString(Messages(good));
+  const Scenario& scenario = good.suites[0].scenarios[0];
+  EXPECT_TRUE(scenario.steps[0].background);
+  EXPECT_FALSE(scenario.steps[0].opens_stream);
+  EXPECT_FALSE(scenario.steps[1].background);
+  EXPECT_EQ(scenario.steps[2].kind, Step::Kind::kAwait);
+  EXPECT_EQ(scenario.steps[2].await_of, "slow");
+  EXPECT_EQ(scenario.steps[2].method, "Version");
+
+  LoadResult bad = Load(R"(scenarios:
+  - id: a.b
+    title: t
+    steps:
+      - call: Version
+        background: true
+      - call: Version
+        background: yes please
+        save: a
+      - call: Version
+        background: true
+        save: b
+        expect: {code: OK}
+        concurrent: 2
+      - await: b
+        wait: 5s
+      - await: b
+      - host: {temp_dir: {}}
+        background: true
+      - call: GetContainerEvents
+        background: true
+        save: events
+)");
+  EXPECT_THAT(Messages(bad), ::testing::IsSupersetOf({
+      HasSubstr("s.yaml:5:9: a background: call needs a save: name"),
+      HasSubstr("s.yaml:8:21: background: must be true or false"),
+      HasSubstr("s.yaml:13:17: expect: does not apply to starting a background call"),
+      HasSubstr("s.yaml:14:21: concurrent: does not apply to starting a background call"),
+      HasSubstr("s.yaml:16:15: wait: does not apply to awaiting a background call"),
+      HasSubstr("s.yaml:17:16: await: \"b\" must name"),  // awaited once already
+      HasSubstr("s.yaml:19:21: background: applies to call steps"),
+      HasSubstr("s.yaml:21:21: background: is for unary calls"),
+  }));
+}
 TEST(LoaderTest, ARepeatedKeyIsAnErrorNotASilentOverride) {
   LoadResult result = Load(R"(scenarios:
   - id: a.b

@@ -79,7 +79,7 @@ struct Step {
     kCall,  // one CRI RPC
     kLog,   // read a container's CRI log file on the host
     kHost,  // act on the host: host_action with `request` as its arguments
-    kAwait,  // check (and end) a streaming call an earlier step opened
+    kAwait,  // check (and end) a streaming or background call an earlier step started
   };
   Kind kind = Kind::kCall;
   std::string name;      // for traces; defaults to the RPC name
@@ -89,7 +89,12 @@ struct Step {
   // the next steps do; a later kAwait step (await_of = its save) checks the
   // messages it has collected: {"messages": [...]}.
   bool opens_stream = false;
-  std::string await_of;  // kAwait: the save name of the streaming call
+  // kCall with `background: true`: the call is issued and the next steps
+  // run while it is in flight; a later kAwait step waits for its answer and
+  // judges it (with its own expect:), and only then is the answer saved.
+  bool background = false;
+  std::string await_of;  // kAwait: the save name of the streaming or background call
+  bool awaits_call = false;  // kAwait: of a background call (one answer, judged once)
   std::string host_action;  // kHost: "temp_dir", "mount", ... (host_actions.h)
   int concurrent = 1;    // kCall: issue the call this many times at once
   // kCall: the request; kHost: the action's arguments. {"$fixture": FILE}
