@@ -1017,6 +1017,9 @@ class Execution {
     std::unique_ptr<google::protobuf::Message> request;  // the thread's to read until it ends
     client::CallRecord record;                           // the thread's to write until joined
     std::thread thread;
+    ~PendingCall() {
+      if (thread.joinable()) thread.join();  // cleanup joins first; this is for an exception on the way
+    }
   };
   std::map<std::string, std::unique_ptr<PendingCall>> pending_;  // background calls, by the starting step's save
 };
