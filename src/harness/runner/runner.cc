@@ -573,6 +573,8 @@ class Execution {
   // The verdict on a call step's answers (one, or `concurrent:` many);
   // what they made is kept for cleanup and their answer saved.
   Attempt Judge(const Step& step, const nlohmann::json& request_json, const std::vector<client::CallRecord>& records) {
+    // Whatever the verdict, what the calls made is removed at the end.
+    for (const client::CallRecord& record : records) Keep(step, request_json, record);
     nlohmann::json observation;
     if (records.size() == 1) {
       observation = client::ToJson(records[0]);
@@ -591,22 +593,19 @@ class Execution {
     if (Cancelled() && std::any_of(records.begin(), records.end(), [](const client::CallRecord& record) {
           return record.code == absl::StatusCode::kCancelled;
         })) {
-      for (const client::CallRecord& record : records) Keep(step, request_json, record);  // cleaned up still
       return HarnessError("interrupted during the call", std::move(observation));
     }
     auto which = [&](size_t i) {
       return records.size() == 1 ? std::string() : crisp::StrCat("call ", i + 1, " of ", records.size(), ": ");
     };
-    if (!step.expect.any_of.empty()) return JudgeAlternatives(step, request_json, records[0], std::move(observation));
+    if (!step.expect.any_of.empty()) return JudgeAlternatives(step, records[0], std::move(observation));
     for (size_t i = 0; i < records.size(); ++i) {
       if (std::optional<Attempt> judged = JudgeCode(step, step.expect, records[i])) {
-        for (const client::CallRecord& record : records) Keep(step, request_json, record);  // cleaned up still
         judged->message = which(i) + judged->message;
         judged->observation = std::move(observation);
         return *std::move(judged);
       }
     }
-    for (const client::CallRecord& record : records) Keep(step, request_json, record);
     for (size_t i = 0; i < records.size(); ++i) {
       Attempt attempt = Check(step.expect, Answer(records[i]), nlohmann::json());
       if (attempt.verdict != Verdict::kPass) {
@@ -647,9 +646,7 @@ class Execution {
 
   // One answer against each answer the step allows (`any_of`): the first
   // that holds passes the step; when none does, each says why.
-  Attempt JudgeAlternatives(const Step& step, const nlohmann::json& request, const client::CallRecord& record,
-                            nlohmann::json observation) {
-    Keep(step, request, record);
+  Attempt JudgeAlternatives(const Step& step, const client::CallRecord& record, nlohmann::json observation) {
     nlohmann::json checked = Answer(record);
     std::string why;
     int number = 0;
