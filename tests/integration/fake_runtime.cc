@@ -136,8 +136,15 @@ class FakeRuntime::RuntimeImpl final : public v1::RuntimeService::Service {
     if (FindSandbox(request->pod_sandbox_id()) == nullptr) {
       return grpc::Status(grpc::StatusCode::NOT_FOUND, "no such sandbox");
     }
+    const std::string key = request->pod_sandbox_id() + "/" + request->config().metadata().name();
+    if (auto named = container_names_.find(key);
+        config_.create_returns_existing && named != container_names_.end() && containers_.count(named->second)) {
+      response->set_container_id(named->second);
+      return grpc::Status::OK;
+    }
     std::string id = "fakectr" + std::to_string(++next_id_);
     containers_[id] = request->pod_sandbox_id();
+    container_names_[key] = id;
     response->set_container_id(id);
     return grpc::Status::OK;
   }
@@ -216,6 +223,7 @@ class FakeRuntime::RuntimeImpl final : public v1::RuntimeService::Service {
   mutable absl::Mutex mutex_;
   FakeRuntimeConfig& config_;
   std::map<std::string, std::string> containers_;  // id -> sandbox id
+  std::map<std::string, std::string> container_names_;  // "sandbox id/name" -> id
   int next_id_ = 0;
   int pods_run_ = 0;
   bool removal_failed_once_ = false;

@@ -38,6 +38,9 @@ struct FakeRuntimeConfig {
   bool container_removal_fails_once = false;
   // ListContainers answers (by pod sandbox ID filter) instead of Unimplemented.
   bool lists_containers = false;
+  // CreateContainer with a name already used in the pod answers the
+  // existing container's ID, as CRI-O 1.26 does.
+  bool create_returns_existing = false;
 };
 
 // A config that looks like a healthy containerd-ish runtime.

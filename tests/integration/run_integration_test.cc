@@ -690,5 +690,43 @@ TEST_F(RunIntegrationTest, ABackgroundCallIsJudgedAtItsAwaitAndCleanedUpEvenIfNe
   EXPECT_TRUE(runtime.sandboxes().empty());
 }
 
+constexpr char kTwinSuite[] = R"(suite: twin
+scenarios:
+  - id: twin.same-name
+    title: A second create of a name in use answers the first container
+    steps:
+      - call: RunPodSandbox
+        request: {config: {metadata: {name: p, uid: u, namespace: n}}}
+        save: pod
+      - call: CreateContainer
+        request:
+          pod_sandbox_id: "${pod.pod_sandbox_id}"
+          config: {metadata: {name: twin}, image: {image: busybox}}
+        save: first
+      - call: CreateContainer
+        request:
+          pod_sandbox_id: "${pod.pod_sandbox_id}"
+          config: {metadata: {name: twin}, image: {image: busybox}}
+        expect: {that: {container_id: "${first.container_id}"}}
+)";
+
+TEST_F(RunIntegrationTest, AContainerIdAnsweredTwiceIsRemovedOnce) {
+  testing::FakeRuntimeConfig config = HealthyRuntime();
+  config.create_returns_existing = true;
+  FakeRuntime runtime(std::move(config));
+  std::string suite = Write("twin.yaml", kTwinSuite);
+  CliResult result = RunCrispForTest({"run", "-e", runtime.endpoint(), "--suite", suite, "--report-dir", dir_ + "/out"});
+  EXPECT_EQ(result.code, cli::kExitOk) << result.out << result.err;
+  nlohmann::json scenario = nlohmann::json::parse(Read("out/results.json"))["scenarios"][0];
+  EXPECT_EQ(scenario["verdict"], "pass") << scenario.dump();
+  int container_lines = 0;
+  for (const nlohmann::json& line : scenario["cleanup"]) {
+    if (line.get<std::string>().starts_with("container ")) ++container_lines;
+  }
+  EXPECT_EQ(container_lines, 1) << scenario["cleanup"].dump();
+  EXPECT_TRUE(scenario["findings"].empty());
+  EXPECT_TRUE(runtime.containers().empty());
+}
+
 }  // namespace
 }  // namespace crisp

@@ -718,8 +718,7 @@ class Execution {
       std::string id = saved.value("pod_sandbox_id", "");
       sandbox_configs_[id] = request.value("config", nlohmann::json::object());
       if (step.cleanup.value_or(true)) {
-        created_.push_back({Created::Kind::kSandbox, id,
-                            sandbox_configs_[id].value("log_directory", "")});
+        Track({Created::Kind::kSandbox, id, sandbox_configs_[id].value("log_directory", "")});
       }
     } else if (step.method == "CreateContainer") {
       std::string id = saved.value("container_id", "");
@@ -733,9 +732,9 @@ class Execution {
       if (!log_path.empty() && !log_directory.empty()) {
         saved["log_file"] = (std::filesystem::path(log_directory) / log_path).string();
       }
-      if (step.cleanup.value_or(true)) created_.push_back({Created::Kind::kContainer, id, ""});
+      if (step.cleanup.value_or(true)) Track({Created::Kind::kContainer, id, ""});
     } else if (step.method == "PullImage" && step.cleanup.value_or(false)) {
-      created_.push_back({Created::Kind::kImage, request.value("image", nlohmann::json::object()).value("image", ""), ""});
+      Track({Created::Kind::kImage, request.value("image", nlohmann::json::object()).value("image", ""), ""});
     } else if (step.method == "RemovePodSandbox") {
       Forget(Created::Kind::kSandbox, request.value("pod_sandbox_id", ""));
     } else if (step.method == "RemoveContainer") {
@@ -762,6 +761,19 @@ class Execution {
                                {"code_name", std::string(client::GrpcCodeName(record.code))},
                                {"message", record.message},
                                {"request", request}});
+  }
+
+  // Something to undo at the end, once: a runtime that answers a second
+  // create with the first one's ID (CRI-O, for a container name in use)
+  // made nothing new, and removing it twice would blame the runtime for
+  // crisp's second call.
+  void Track(Created created) {
+    if (!created.id.empty() && std::any_of(created_.begin(), created_.end(), [&](const Created& known) {
+          return known.kind == created.kind && known.id == created.id;
+        })) {
+      return;
+    }
+    created_.push_back(std::move(created));
   }
 
   void Forget(Created::Kind kind, const std::string& id) {
